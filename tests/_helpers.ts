@@ -1,0 +1,213 @@
+/**
+ * Helpers shared by the test suites: run the real scripts as subprocesses,
+ * read their ready lines, and bound every wait.
+ *
+ * @module
+ */
+
+/** The repository root, where the four scripts live. */
+export const ROOT = decodeURIComponent(
+  new URL("../", import.meta.url).pathname,
+);
+
+/** Flags every script runs with, as its shebang line does. */
+export const RUN_FLAGS = ["run", "--allow-net", "--unstable-net"];
+
+/** Longest wait for anything a test waits for. */
+export const WAIT_MS = 10_000;
+
+/** Rejects if `promise` has not settled within `ms`. */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = WAIT_MS,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a finished subprocess printed. */
+export interface Output {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `deno run` on a script with arguments and optional standard input,
+ * killed if it outlives `ms`.
+ */
+export async function runScript(
+  script: string,
+  args: string[],
+  options: { stdin?: string | Uint8Array; ms?: number; flags?: string[] } = {},
+): Promise<Output> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [...(options.flags ?? RUN_FLAGS), script, ...args],
+    cwd: ROOT,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(options.ms ?? WAIT_MS),
+  });
+  const child = command.spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    const input = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    await writer.write(input).catch(() => {});
+    await writer.close().catch(() => {});
+  }
+  const { code, signal, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    signal,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+/** A server script running as a subprocess. */
+export interface RunningServer {
+  /** The port from its ready line. */
+  port: number;
+  /** Its ready line. */
+  readyLine: string;
+  /** Sends `signal`, waits for the exit, and returns what it printed. */
+  stop(signal?: Deno.Signal): Promise<Output>;
+}
+
+/**
+ * Starts a server script (or any program printing the ready line) and waits
+ * for `The server is ready to receive on HOST:PORT`.
+ */
+export async function startServer(
+  commandLine: string[],
+): Promise<RunningServer> {
+  const [program, ...args] = commandLine;
+  const child = new Deno.Command(program, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+  }).spawn();
+  const stderrText = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  async function readyLine(): Promise<string> {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) {
+        throw new Error(`server exited before its ready line: ${buffered}`);
+      }
+      buffered += value;
+    }
+    return buffered.slice(0, buffered.indexOf("\n"));
+  }
+  let line: string;
+  try {
+    line = await withTimeout(readyLine(), "the server's ready line");
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    throw new Error(`${(error as Error).message}\n${await stderrText}`);
+  }
+  const match = line.match(/^The server is ready to receive on (.+):(\d+)$/);
+  if (!match) {
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    await stderrText;
+    throw new Error(`unexpected ready line: ${line}`);
+  }
+  return {
+    port: Number(match[2]),
+    readyLine: line,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      child.kill(signal);
+      let status: Deno.CommandStatus;
+      try {
+        status = await withTimeout(child.status, "the server's exit");
+      } catch (error) {
+        child.kill("SIGKILL");
+        await child.status;
+        throw error;
+      }
+      let rest = buffered;
+      while (true) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        rest += value;
+      }
+      return {
+        code: status.code,
+        signal: status.signal,
+        stdout: rest,
+        stderr: await stderrText,
+      };
+    },
+  };
+}
+
+/** Whether a program can be run here (for tests that need python3 or nc). */
+export async function hasProgram(name: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${name}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/** `true`, or prints why a test is skipped and gives `false`. */
+export function canRun(available: boolean, reason: string): boolean {
+  if (!available) console.warn(`skipping: ${reason}`);
+  return available;
+}
+
+/** Opens a UDP socket on loopback for a test to talk to a server with. */
+export function udpSocket(hostname = "127.0.0.1"): Deno.DatagramConn {
+  return Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+}
+
+/** Sends one datagram and waits (bounded) for the next one to arrive. */
+export async function udpRoundTrip(
+  socket: Deno.DatagramConn,
+  message: Uint8Array,
+  port: number,
+  hostname = "127.0.0.1",
+): Promise<Uint8Array> {
+  await socket.send(message, { transport: "udp", hostname, port });
+  const [reply] = await withTimeout(socket.receive(), "a UDP reply");
+  return reply;
+}
+
+/** UTF-8 bytes of a string. */
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Text of UTF-8 bytes. */
+export function text(data: Uint8Array): string {
+  return new TextDecoder().decode(data);
+}

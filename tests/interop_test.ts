@@ -1,0 +1,211 @@
+/**
+ * The textbook protocol is open: our programs must work with the textbook's
+ * own Python programs (stand-ins in tests/peers/ do what they do).
+ */
+import assert from "node:assert/strict";
+import { serveUdp } from "../udp_server.ts";
+import {
+  canRun,
+  hasProgram,
+  runScript,
+  startServer,
+  text,
+} from "./_helpers.ts";
+
+const hasPython = await hasProgram("python3");
+const pythonReason = "interop with the textbook programs needs python3";
+
+/** Runs a Python peer to completion (bounded) and returns its output. */
+async function python(args: string[]) {
+  const out = await new Deno.Command("python3", {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { PYTHONIOENCODING: "utf-8" },
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+Deno.test({
+  name: "textbook UDPClient.py gets HELLO WORLD from udp_server.ts",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const server = await startServer([
+      Deno.execPath(),
+      ...["run", "--allow-net", "--unstable-net", "udp_server.ts", "-p", "0"],
+    ]);
+    try {
+      for (
+        const [sentence, expected] of [["hello world", "HELLO WORLD"], [
+          "straße é",
+          "STRASSE É",
+        ]]
+      ) {
+        const out = await python([
+          "tests/peers/textbook_udp_client.py",
+          ...["127.0.0.1", String(server.port), sentence],
+        ]);
+        assert.equal(out.stderr, "");
+        assert.equal(out.stdout, `${expected}\n`);
+      }
+    } finally {
+      const { code } = await server.stop();
+      assert.equal(code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name: "udp_client.ts gets HELLO WORLD from textbook UDPServer.py",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const server = await startServer([
+      "python3",
+      "tests/peers/textbook_udp_server.py",
+    ]);
+    try {
+      const words = await runScript("udp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port), "hello", "world"],
+      ]);
+      assert.deepEqual(words, {
+        code: 0,
+        signal: null,
+        stdout: "HELLO WORLD\n",
+        stderr: "",
+      });
+      const piped = await runScript("udp_client.ts", [
+        "-p",
+        String(server.port),
+      ], {
+        stdin: "one\nstraße\n",
+      });
+      assert.deepEqual(piped, {
+        code: 0,
+        signal: null,
+        stdout: "ONE\nSTRASSE\n",
+        stderr: "",
+      });
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test({
+  name: "invalid UTF-8 that crashes the textbook's decode() is echoed by ours",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const controller = new AbortController();
+    const server = serveUdp({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: controller.signal,
+    });
+    try {
+      const out = await python([
+        "-c",
+        [
+          "import socket, sys",
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+          "s.settimeout(5)",
+          `s.sendto(b'abc\\xff\\xfe\\xc3\\xa9', ('127.0.0.1', ${server.addr.port}))`,
+          "print(s.recvfrom(2048)[0].hex())",
+        ].join("\n"),
+      ]);
+      assert.equal(out.stdout, "414243fffec389\n");
+    } finally {
+      controller.abort();
+      await server.finished;
+    }
+  },
+});
+
+const hasNetcat = await hasProgram("nc");
+const hasSocat = await hasProgram("socat");
+
+/** Runs a shell pipeline (bounded) and returns its stdout. */
+async function shell(script: string): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script],
+    stdout: "piped",
+    stderr: "inherit",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  assert.equal(out.code, 0, `${script} failed`);
+  return text(out.stdout);
+}
+
+Deno.test({
+  name: "netcat and socat as UDP clients of udp_server.ts",
+  ignore: !canRun(hasNetcat && hasSocat, "needs nc (netcat-openbsd) and socat"),
+  async fn() {
+    const controller = new AbortController();
+    const server = serveUdp({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: controller.signal,
+    });
+    const port = server.addr.port;
+    try {
+      assert.equal(
+        await shell(`printf 'hello nc\\n' | nc -u -w1 127.0.0.1 ${port}`),
+        "HELLO NC\n",
+      );
+      assert.equal(
+        await shell(
+          `printf 'hello socat\\n' | socat -t1 - UDP:127.0.0.1:${port}`,
+        ),
+        "HELLO SOCAT\n",
+      );
+    } finally {
+      controller.abort();
+      await server.finished;
+    }
+  },
+});
+
+Deno.test({
+  name: "udp_client.ts with an upper-casing socat server",
+  ignore: !canRun(hasSocat, "needs socat"),
+  async fn() {
+    // socat prints no ready line: take a free port, and let the client's
+    // retries cover socat's start-up.
+    const probe = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: 0,
+    });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const socat = new Deno.Command("socat", {
+      args: [`UDP4-RECVFROM:${port},bind=127.0.0.1,fork`, "SYSTEM:tr a-z A-Z"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const out = await runScript("udp_client.ts", [
+        ...[
+          "--host",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "--timeout",
+          "0.5",
+          "--retries",
+          "10",
+        ],
+        ...["via", "socat"],
+      ]);
+      assert.deepEqual(out, {
+        code: 0,
+        signal: null,
+        stdout: "VIA SOCAT\n",
+        stderr: "",
+      });
+    } finally {
+      socat.kill("SIGKILL");
+      await socat.status;
+    }
+  },
+});

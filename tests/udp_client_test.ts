@@ -1,0 +1,471 @@
+import assert from "node:assert/strict";
+import { sendUdp } from "../udp_client.ts";
+import { serveUdp, type UdpServerStats } from "../udp_server.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  runScript,
+  startServer,
+  text,
+  udpSocket,
+} from "./_helpers.ts";
+
+const hasPython = await hasProgram("python3");
+
+/** Runs `fn` against an in-process server; resolves with its statistics. */
+async function withServer(
+  options: { dropRate?: number; seed?: number },
+  fn: (port: number) => Promise<void>,
+): Promise<UdpServerStats> {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server.addr.port);
+  } finally {
+    controller.abort();
+  }
+  return await server.finished;
+}
+
+/** Collects every reply of `sendUdp` as text. */
+async function replies(
+  sentences: string[],
+  options: Parameters<typeof sendUdp>[1],
+): Promise<string[]> {
+  const texts: string[] = [];
+  for await (const reply of sendUdp(sentences, options)) {
+    texts.push(text(reply));
+  }
+  return texts;
+}
+
+/**
+ * A test peer on its own socket: `answer` is called for every datagram and
+ * sends whatever it likes, from whichever socket it likes.
+ */
+async function withPeer(
+  answer: (
+    message: Uint8Array,
+    from: Deno.NetAddr,
+    sockets: { main: Deno.DatagramConn; other: Deno.DatagramConn },
+  ) => Promise<void>,
+  fn: (port: number) => Promise<void>,
+) {
+  const main = udpSocket();
+  const other = udpSocket();
+  const serving = (async () => {
+    try {
+      for await (const [message, from] of main) {
+        await answer(message, from as Deno.NetAddr, { main, other });
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  try {
+    await fn((main.addr as Deno.NetAddr).port);
+  } finally {
+    main.close();
+    other.close();
+    await serving;
+  }
+}
+
+function upper(message: Uint8Array): Uint8Array {
+  return bytes(text(message).toUpperCase());
+}
+
+Deno.test("sendUdp yields each reply in order", async () => {
+  await withServer({}, async (port) => {
+    assert.deepEqual(
+      await replies(["one", "two", "straße", ""], {
+        hostname: "127.0.0.1",
+        port,
+      }),
+      ["ONE", "TWO", "STRASSE", ""],
+    );
+  });
+});
+
+Deno.test("sendUdp resolves localhost and works over IPv6", async (t) => {
+  await t.step("localhost", async () => {
+    await withServer({}, async (port) => {
+      assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
+        "HI",
+      ]);
+    });
+  });
+  await t.step("::1", async () => {
+    const controller = new AbortController();
+    const server = serveUdp({
+      hostname: "::1",
+      port: 0,
+      signal: controller.signal,
+    });
+    try {
+      assert.deepEqual(
+        await replies(["hi"], { hostname: "::1", port: server.addr.port }),
+        ["HI"],
+      );
+    } finally {
+      controller.abort();
+      await server.finished;
+    }
+  });
+});
+
+Deno.test("lost datagrams are sent again until answered", async () => {
+  const sentences = Array.from({ length: 20 }, (_, i) => `sentence ${i}`);
+  const stats = await withServer({ dropRate: 0.5, seed: 3 }, async (port) => {
+    assert.deepEqual(
+      await replies(sentences, {
+        hostname: "127.0.0.1",
+        port,
+        timeout: 0.1,
+        retries: 30,
+      }),
+      sentences.map((s) => s.toUpperCase()),
+    );
+  });
+  assert.ok(stats.dropped > 0, "the server dropped some datagrams");
+  assert.equal(stats.replied, 20);
+});
+
+Deno.test("no reply after every try is an error, in bounded time", async () => {
+  await withServer({ dropRate: 1 }, async (port) => {
+    const started = Date.now();
+    await assert.rejects(
+      replies(["anyone?"], {
+        hostname: "127.0.0.1",
+        port,
+        timeout: 0.1,
+        retries: 2,
+      }),
+      /no reply from 127\.0\.0\.1:\d+ after 3 tries of 0\.1 s/,
+    );
+    assert.ok(Date.now() - started < 5_000);
+  });
+});
+
+Deno.test("a late reply to an earlier sentence is never taken for a later one", async () => {
+  // The peer holds its reply to the first try of "one", answers the retry,
+  // and sends the held reply only when "two" arrives, just before "TWO".
+  let held: { message: Uint8Array; to: Deno.NetAddr } | undefined;
+  let ones = 0;
+  await withPeer(async (message, from, { main }) => {
+    if (text(message) === "one" && ++ones === 1) {
+      held = { message: upper(message), to: from };
+      return;
+    }
+    if (text(message) === "two" && held) {
+      await main.send(held.message, held.to);
+      held = undefined;
+    }
+    await main.send(upper(message), from);
+  }, async (port) => {
+    assert.deepEqual(
+      await replies(["one", "two", "three"], {
+        hostname: "127.0.0.1",
+        port,
+        timeout: 0.2,
+        retries: 3,
+      }),
+      ["ONE", "TWO", "THREE"],
+    );
+  });
+  assert.equal(ones, 2);
+  assert.equal(held, undefined);
+});
+
+Deno.test("replies from another address are ignored", async (t) => {
+  await t.step("wrong port first, then the server", async () => {
+    await withPeer(async (message, from, { main, other }) => {
+      await other.send(bytes("IMPOSTOR"), from);
+      await main.send(upper(message), from);
+    }, async (port) => {
+      assert.deepEqual(
+        await replies(["real"], { hostname: "127.0.0.1", port, timeout: 1 }),
+        ["REAL"],
+      );
+    });
+  });
+  await t.step("only the wrong port: no reply", async () => {
+    await withPeer(async (message, from, { other }) => {
+      await other.send(upper(message), from);
+    }, async (port) => {
+      await assert.rejects(
+        replies(["real"], {
+          hostname: "127.0.0.1",
+          port,
+          timeout: 0.1,
+          retries: 1,
+        }),
+        /no reply/,
+      );
+    });
+  });
+});
+
+Deno.test("a sentence too long for one datagram is refused, not sent", async () => {
+  const stats = await withServer({}, async (port) => {
+    await assert.rejects(
+      replies(["x".repeat(65_508)], { hostname: "127.0.0.1", port }),
+      /the sentence is 65508 bytes, but one UDP datagram carries at most 65507/,
+    );
+    assert.deepEqual(
+      await replies(["x".repeat(65_507)], { hostname: "127.0.0.1", port }),
+      ["X".repeat(65_507)],
+    );
+  });
+  assert.equal(stats.received, 1);
+});
+
+Deno.test("an abort stops the wait at once", async () => {
+  await withServer({ dropRate: 1 }, async (port) => {
+    const controller = new AbortController();
+    const pending = replies(["x"], {
+      hostname: "127.0.0.1",
+      port,
+      timeout: 60,
+      signal: controller.signal,
+    });
+    controller.abort(new Error("stopped by the test"));
+    await assert.rejects(pending, /stopped by the test/);
+  });
+});
+
+Deno.test("CLI: words are joined and the reply alone goes to stdout", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1", "-p", String(port), "hello", "wörld"],
+    ]);
+    assert.deepEqual(out, {
+      code: 0,
+      signal: null,
+      stdout: "HELLO WÖRLD\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("CLI: a pipe gets one reply line per line, no prompts", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript("udp_client.ts", ["-p", String(port)], {
+      stdin: "one\ntwo\r\n\nthree",
+    });
+    assert.deepEqual(out, {
+      code: 0,
+      signal: null,
+      stdout: "ONE\nTWO\n\nTHREE\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("CLI: bytes that are not UTF-8 come back as they were", async () => {
+  await withServer({}, async (port) => {
+    const command = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--unstable-net",
+        "udp_client.ts",
+        "-p",
+        String(port),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(10_000),
+    });
+    const child = command.spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new Uint8Array([0x61, 0xff, 0xc3, 0xa9, 0x0a]));
+    await writer.close();
+    const { code, stdout } = await child.output();
+    assert.equal(code, 0);
+    assert.deepEqual([...stdout], [0x41, 0xff, 0xc3, 0x89, 0x0a]);
+  });
+});
+
+Deno.test("CLI: --drop-rate with --seed drops the same datagrams every run", async () => {
+  const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`);
+  const summaries: string[] = [];
+  for (let run = 0; run < 2; run++) {
+    const server = await startServer([
+      Deno.execPath(),
+      ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
+      ...[
+        "--host",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "--drop-rate",
+        "0.4",
+        "--seed",
+        "7",
+      ],
+    ]);
+    let out;
+    try {
+      out = await runScript(
+        "udp_client.ts",
+        ["-p", String(server.port), "--timeout", "0.2", "--retries", "30"],
+        { stdin: lines.join("\n") + "\n", ms: 30_000 },
+      );
+    } finally {
+      summaries.push((await server.stop()).stderr);
+    }
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, lines.map((l) => l.toUpperCase() + "\n").join(""));
+  }
+  assert.match(summaries[0], /replied 30, dropped [1-9]\d*, failed 0/);
+  assert.equal(summaries[0], summaries[1]);
+});
+
+Deno.test("CLI: failures print one line and exit 1", async (t) => {
+  await t.step("no server", async () => {
+    const idle = udpSocket(); // a port where nobody answers
+    try {
+      const port = String((idle.addr as Deno.NetAddr).port);
+      const out = await runScript("udp_client.ts", [
+        ...[
+          "--host",
+          "127.0.0.1",
+          "-p",
+          port,
+          "--timeout",
+          "0.2",
+          "--retries",
+          "1",
+          "hi",
+        ],
+      ]);
+      assert.equal(out.code, 1);
+      assert.equal(out.stdout, "");
+      assert.match(
+        out.stderr,
+        /^udp_client: no reply from 127\.0\.0\.1:\d+ after 2 tries of 0\.2 s: is the server running there\?[^\n]*\n$/,
+      );
+    } finally {
+      idle.close();
+    }
+  });
+  await t.step("unknown host", async () => {
+    const out = await runScript("udp_client.ts", [
+      "--host",
+      "no-such-host.invalid",
+      "hi",
+    ]);
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "udp_client: cannot resolve host no-such-host.invalid: check --host\n",
+    );
+  });
+  await t.step("sentence too long", async () => {
+    const out = await runScript("udp_client.ts", ["-p", "9"], {
+      stdin: "x".repeat(70_000),
+    });
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^udp_client: the sentence is 70000 bytes[^\n]*\n$/,
+    );
+  });
+  await t.step("without --unstable-net", async () => {
+    const out = await runScript("udp_client.ts", ["hi"], {
+      flags: ["run", "--no-config", "--allow-net"],
+    });
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "udp_client: UDP sockets need Deno's --unstable-net flag: " +
+        "deno run --allow-net --unstable-net udp_client.ts\n",
+    );
+  });
+  await t.step("without --allow-net", async () => {
+    const out = await runScript(
+      "udp_client.ts",
+      ["--host", "127.0.0.1", "hi"],
+      {
+        flags: ["run", "--unstable-net", "--no-prompt"],
+      },
+    );
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^udp_client: network access to "[^"]+" was not granted: deno run --allow-net[^\n]*\n$/,
+    );
+  });
+});
+
+Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+  const cases = [
+    ["--port", "0"],
+    ["--port", "70000"],
+    ["--timeout", "0"],
+    ["--timeout", "soon"],
+    ["--retries", "-1"],
+    ["--retries", "1.5"],
+    ["--nope"],
+  ];
+  for (const args of cases) {
+    await t.step(args.join(" "), async () => {
+      const out = await runScript("udp_client.ts", [...args, "hi"]);
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, /^udp_client: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+  await t.step("--help", async () => {
+    const out = await runScript("udp_client.ts", ["--help"]);
+    assert.equal(out.code, 0);
+    assert.match(
+      out.stdout,
+      /deno run --allow-net --unstable-net udp_client\.ts/,
+    );
+  });
+});
+
+Deno.test({
+  name:
+    "CLI: at a terminal it prompts as the textbook does, until end of input",
+  ignore: !canRun(hasPython, "the terminal test needs python3 for a pty"),
+  async fn() {
+    await withServer({}, async (port) => {
+      const { code, stdout } = await new Deno.Command("python3", {
+        args: [
+          "tests/peers/pty_run.py",
+          "Input lowercase sentence:",
+          "hello\nstraße",
+          Deno.execPath(),
+          ...[
+            "run",
+            "--allow-net",
+            "--unstable-net",
+            "udp_client.ts",
+            "-p",
+            String(port),
+          ],
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+        signal: AbortSignal.timeout(15_000),
+      }).output();
+      const shown = text(stdout).replaceAll("\r\n", "\n");
+      assert.equal(code, 0, shown);
+      assert.equal(
+        shown,
+        "Input lowercase sentence:hello\nHELLO\n" +
+          "Input lowercase sentence:straße\nSTRASSE\n" +
+          "Input lowercase sentence:\n",
+      );
+    });
+  },
+});

@@ -1,0 +1,405 @@
+import assert from "node:assert/strict";
+import { serveUdp, type UdpServerOptions, upperCase } from "../udp_server.ts";
+import {
+  bytes,
+  runScript,
+  startServer,
+  udpRoundTrip,
+  udpSocket,
+  withTimeout,
+} from "./_helpers.ts";
+
+/** Runs `fn` against an in-process server on a free loopback port. */
+async function withServer(
+  options: UdpServerOptions,
+  fn: (port: number, logs: string[]) => Promise<void>,
+) {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: (line) => logs.push(line),
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server.addr.port, logs);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+}
+
+/** Sends from a new socket until a reply comes: 20 tries, 0.5 s apart. */
+async function probeUntilAnswered(
+  message: Uint8Array,
+  port: number,
+): Promise<Uint8Array> {
+  const socket = udpSocket();
+  const receiving = socket.receive();
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await socket.send(message, {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      let timer;
+      const reply = await Promise.race([
+        receiving,
+        new Promise<undefined>((r) =>
+          timer = setTimeout(() => r(undefined), 500)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (reply) return reply[0];
+    }
+    throw new Error("no reply after 20 tries");
+  } finally {
+    socket.close();
+    await receiving.catch(() => {});
+  }
+}
+
+/** Resolves once `logs` holds `count` lines (the server logged them). */
+async function logged(logs: string[], count: number): Promise<void> {
+  await withTimeout(
+    (async () => {
+      while (logs.length < count) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    `${count} log lines`,
+  );
+}
+
+Deno.test("upperCase: ASCII, Unicode and invalid UTF-8", async (t) => {
+  const cases: [string, number[], number[]][] = [
+    ["ASCII", [...bytes("hello world 123!")], [...bytes("HELLO WORLD 123!")]],
+    ["German sharp s grows", [...bytes("straße")], [...bytes("STRASSE")]],
+    ["accents", [...bytes("é ñ ø")], [...bytes("É Ñ Ø")]],
+    ["Greek expands to three", [...bytes("\u0390")], [
+      ...bytes("\u0399\u0308\u0301"),
+    ]],
+    ["emoji unchanged", [...bytes("a😀b")], [...bytes("A😀B")]],
+    ["BOM kept", [0xef, 0xbb, 0xbf, 0x61], [0xef, 0xbb, 0xbf, 0x41]],
+    ["empty", [], []],
+    ["lone byte 0xff", [0x61, 0xff, 0x62], [0x41, 0xff, 0x42]],
+    ["truncated é at end", [0x61, 0xc3], [0x41, 0xc3]],
+    ["truncated 3-byte", [0xe2, 0x82, 0x61], [0xe2, 0x82, 0x41]],
+    ["overlong /", [0xc0, 0xaf, 0x61], [0xc0, 0xaf, 0x41]],
+    ["surrogate", [0xed, 0xa0, 0x80, 0x61], [0xed, 0xa0, 0x80, 0x41]],
+    ["above U+10FFFF", [0xf4, 0x90, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80]],
+    ["lone continuation", [0x80, 0xc3, 0xa9], [0x80, 0xc3, 0x89]],
+    [
+      "valid runs around invalid",
+      [...bytes("é"), 0xfe, ...bytes("ß")],
+      [...bytes("É"), 0xfe, ...bytes("SS")],
+    ],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => {
+      assert.deepEqual([...upperCase(new Uint8Array(input))], expected);
+    });
+  }
+});
+
+Deno.test("serveUdp answers each datagram upper-cased", async () => {
+  await withServer({}, async (port) => {
+    const socket = udpSocket();
+    try {
+      const reply = await udpRoundTrip(socket, bytes("hello world"), port);
+      assert.equal(new TextDecoder().decode(reply), "HELLO WORLD");
+      const unicode = await udpRoundTrip(socket, bytes("straße é"), port);
+      assert.equal(new TextDecoder().decode(unicode), "STRASSE É");
+      const invalid = new Uint8Array([0x61, 0xff, 0xc3, 0xa9, 0xe2, 0x82]);
+      const kept = await udpRoundTrip(socket, invalid, port);
+      assert.deepEqual([...kept], [0x41, 0xff, 0xc3, 0x89, 0xe2, 0x82]);
+      const empty = await udpRoundTrip(socket, new Uint8Array(0), port);
+      assert.equal(empty.length, 0);
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+Deno.test("serveUdp handles a 65,507-byte datagram whole", async () => {
+  await withServer({}, async (port) => {
+    const socket = udpSocket();
+    try {
+      const big = new Uint8Array(65_507).map((_, i) => 0x61 + (i % 26));
+      const reply = await udpRoundTrip(socket, big, port);
+      assert.equal(reply.length, 65_507);
+      assert.deepEqual(reply, big.map((b) => b - 0x20));
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+Deno.test("a reply too big for a datagram is logged and the server goes on", async () => {
+  await withServer({}, async (port, logs) => {
+    const socket = udpSocket();
+    try {
+      // "ŉ" (2 bytes) upper-cases to "ʼN" (3 bytes): 65,506 bytes become 98,259.
+      await socket.send(bytes("ŉ".repeat(32_753)), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      await logged(logs, 1);
+      assert.match(logs[0], /reply of 98259 bytes is larger than one datagram/);
+      const reply = await udpRoundTrip(socket, bytes("still here"), port);
+      assert.equal(new TextDecoder().decode(reply), "STILL HERE");
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+Deno.test("garbage of every size does not stop the server", async () => {
+  await withServer({ verbose: true }, async (port, logs) => {
+    const socket = udpSocket();
+    try {
+      const sizes = [0, 1, 2, 3, 4, 65_507];
+      for (let i = 0; i < 300; i++) {
+        sizes.push(Math.floor(Math.random() * 65_508));
+      }
+      for (const size of sizes) {
+        const garbage = crypto.getRandomValues(new Uint8Array(size));
+        await socket.send(garbage, {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port,
+        });
+      }
+      // The flood may have filled the server's socket buffer, so the probe
+      // is sent until answered, as a UDP client would.
+      const reply = await probeUntilAnswered(bytes("alive?"), port);
+      assert.equal(new TextDecoder().decode(reply), "ALIVE?");
+      assert.ok(logs.length >= 1);
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+Deno.test("dropRate 1 drops every datagram, verbose says so", async () => {
+  await withServer({ dropRate: 1, verbose: true }, async (port, logs) => {
+    const socket = udpSocket();
+    try {
+      for (let i = 0; i < 5; i++) {
+        await socket.send(bytes(`ping ${i}`), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port,
+        });
+      }
+      await logged(logs, 5);
+      assert.ok(logs.every((line) => line.endsWith("dropped (--drop-rate)")));
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+Deno.test("serveUdp counts what it did", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: controller.signal,
+  });
+  const socket = udpSocket();
+  try {
+    await udpRoundTrip(socket, bytes("one"), server.addr.port);
+    await udpRoundTrip(socket, bytes("two"), server.addr.port);
+  } finally {
+    socket.close();
+    controller.abort();
+  }
+  assert.deepEqual(await server.finished, {
+    received: 2,
+    replied: 2,
+    dropped: 0,
+    failed: 0,
+  });
+});
+
+Deno.test("serveUdp works over IPv6", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "::1",
+    port: 0,
+    signal: controller.signal,
+  });
+  const socket = udpSocket("::1");
+  try {
+    const reply = await udpRoundTrip(
+      socket,
+      bytes("v6"),
+      server.addr.port,
+      "::1",
+    );
+    assert.equal(new TextDecoder().decode(reply), "V6");
+  } finally {
+    socket.close();
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("serveUdp throws when the port is taken", () => {
+  const taken = udpSocket();
+  try {
+    assert.throws(
+      () =>
+        serveUdp({
+          hostname: "127.0.0.1",
+          port: (taken.addr as Deno.NetAddr).port,
+        }),
+      Deno.errors.AddrInUse,
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("CLI: ready line, answers, SIGTERM summary, port released", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--unstable-net",
+    "udp_server.ts",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ]);
+  assert.match(
+    server.readyLine,
+    /^The server is ready to receive on 127\.0\.0\.1:\d+$/,
+  );
+  const socket = udpSocket();
+  let output;
+  try {
+    const reply = await udpRoundTrip(socket, bytes("hello"), server.port);
+    assert.equal(new TextDecoder().decode(reply), "HELLO");
+  } finally {
+    socket.close();
+    output = await server.stop("SIGTERM");
+  }
+  assert.equal(output.code, 0);
+  assert.equal(output.stdout.trim(), server.readyLine);
+  assert.equal(
+    output.stderr,
+    "udp_server: received 1 datagrams, replied 1, dropped 0, failed 0\n",
+  );
+  // The port is free again.
+  const again = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  again.close();
+});
+
+Deno.test("CLI: SIGINT stops it cleanly too; IPv6 ready line in brackets", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
+    ...["--host", "::1", "-p", "0", "--verbose"],
+  ]);
+  assert.match(
+    server.readyLine,
+    /^The server is ready to receive on \[::1\]:\d+$/,
+  );
+  const socket = udpSocket("::1");
+  try {
+    await udpRoundTrip(socket, bytes("x"), server.port, "::1");
+  } finally {
+    socket.close();
+  }
+  const output = await server.stop("SIGINT");
+  assert.equal(output.code, 0);
+  assert.match(output.stderr, /^\[::1\]:\d+: 1 bytes, replied 1 bytes\n/);
+  assert.match(output.stderr, /received 1 datagrams/);
+});
+
+Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+  const cases = [
+    ["--port", "65536"],
+    ["--port", "abc"],
+    ["--bogus"],
+    ["--drop-rate", "1.5"],
+    ["--drop-rate", "-0.1"],
+    ["--drop-rate=-0.1"],
+    ["--seed", "x"],
+    ["extra"],
+  ];
+  for (const args of cases) {
+    await t.step(args.join(" "), async () => {
+      const { code, stdout, stderr } = await runScript("udp_server.ts", args);
+      assert.equal(code, 2);
+      assert.equal(stdout, "");
+      assert.match(stderr, /^udp_server: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+});
+
+Deno.test("CLI: --help shows the exact deno run line", async () => {
+  const { code, stdout } = await runScript("udp_server.ts", ["--help"]);
+  assert.equal(code, 0);
+  assert.match(stdout, /deno run --allow-net --unstable-net udp_server\.ts/);
+  assert.match(stdout, /--drop-rate/);
+});
+
+Deno.test("CLI: runtime failures print one line and exit 1", async (t) => {
+  await t.step("address in use", async () => {
+    const taken = udpSocket();
+    try {
+      const port = String((taken.addr as Deno.NetAddr).port);
+      const { code, stderr } = await runScript("udp_server.ts", [
+        ...["--host", "127.0.0.1", "--port", port],
+      ]);
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        /^udp_server: 127\.0\.0\.1:\d+ is already in use: [^\n]+\n$/,
+      );
+    } finally {
+      taken.close();
+    }
+  });
+  await t.step("without --unstable-net", async () => {
+    const { code, stderr } = await runScript("udp_server.ts", [], {
+      flags: ["run", "--no-config", "--allow-net"],
+    });
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      "udp_server: UDP sockets need Deno's --unstable-net flag: " +
+        "deno run --allow-net --unstable-net udp_server.ts\n",
+    );
+  });
+  await t.step("without --allow-net", async () => {
+    const { code, stderr } = await runScript("udp_server.ts", [], {
+      flags: ["run", "--unstable-net", "--no-prompt"],
+    });
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^udp_server: network access was not granted: deno run --allow-net[^\n]*\n$/,
+    );
+  });
+  await t.step("address not on this machine", async () => {
+    const { code, stderr } = await runScript("udp_server.ts", [
+      ...["--host", "192.0.2.1", "--port", "0"],
+    ]);
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^udp_server: 192\.0\.2\.1:0 is not an address of this machine[^\n]*\n$/,
+    );
+  });
+});

@@ -1,0 +1,479 @@
+#!/usr/bin/env -S deno run --allow-net --unstable-net
+/**
+ * UDP server of Kurose & Ross, section 2.7.1 (`UDPServer.py`), in Deno.
+ *
+ * One UDP socket receives datagrams from any client, upper-cases each one and
+ * sends it back to the address it came from.
+ *
+ * ```sh
+ * deno run --allow-net --unstable-net udp_server.ts --port 12000
+ * ```
+ *
+ * Run `deno run --allow-net --unstable-net udp_server.ts --help` for the
+ * options. Imported as a module, it exports {@linkcode serveUdp}.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
+const MAX_DATAGRAM_IPV4 = 65_507;
+/** The largest UDP payload over IPv6, whose length field leaves out its header. */
+const MAX_DATAGRAM_IPV6 = 65_527;
+/** Big enough for any datagram, IPv6 included, so none is ever truncated. */
+const RECEIVE_BUFFER_SIZE = 65_536;
+/** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
+const ERROR_LINES_PER_SECOND = 10;
+const RUN_LINE = "deno run --allow-net --unstable-net udp_server.ts";
+
+/** Options of {@linkcode serveUdp}. */
+export interface UdpServerOptions {
+  /** Address to bind; `0.0.0.0` (every IPv4 address) as the textbook's `''`. */
+  hostname?: string;
+  /** Port to bind; 0 lets the system pick a free one. Default 12000. */
+  port?: number;
+  /** Fraction of datagrams (0 to 1) to drop unanswered, to show UDP loss. */
+  dropRate?: number;
+  /** Seed that makes the drops reproducible; random when absent. */
+  seed?: number;
+  /** Log one line per datagram. */
+  verbose?: boolean;
+  /** Stops the server: the socket is closed and `finished` resolves. */
+  signal?: AbortSignal;
+  /** Where log lines go; `console.error` by default. */
+  log?: (line: string) => void;
+}
+
+/** What a server did, resolved by {@linkcode UdpServer.finished}. */
+export interface UdpServerStats {
+  /** Datagrams received. */
+  received: number;
+  /** Replies sent. */
+  replied: number;
+  /** Datagrams dropped on purpose by `dropRate`. */
+  dropped: number;
+  /** Replies that could not be sent, and failed receives. */
+  failed: number;
+}
+
+/** A running server, returned by {@linkcode serveUdp}. */
+export interface UdpServer {
+  /** The bound address; its `port` is the real one when 0 was asked for. */
+  addr: Deno.NetAddr;
+  /** Resolves with the statistics once the server has stopped. */
+  finished: Promise<UdpServerStats>;
+}
+
+/**
+ * Binds a UDP socket and serves it until `options.signal` aborts: every
+ * datagram is answered with its upper-cased copy, sent to its source address.
+ *
+ * Throws at once if the socket cannot be bound (address in use, no
+ * permission, `--unstable-net` missing).
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const server = serveUdp({ port: 0, signal: controller.signal });
+ * console.log(server.addr.port);
+ * controller.abort();
+ * await server.finished;
+ * ```
+ */
+export function serveUdp(options: UdpServerOptions = {}): UdpServer {
+  const { hostname = "0.0.0.0", port = 12000, signal } = options;
+  const log = options.log ?? ((line: string) => console.error(line));
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+  signal?.throwIfAborted();
+
+  // serverSocket = socket(AF_INET, SOCK_DGRAM); serverSocket.bind(('', serverPort))
+  const serverSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname,
+    port,
+  });
+  const addr = serverSocket.addr as Deno.NetAddr;
+
+  const stats: UdpServerStats = {
+    received: 0,
+    replied: 0,
+    dropped: 0,
+    failed: 0,
+  };
+  const shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
+  const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
+  // A reply being sent is let finish before the socket closes.
+  let sending = false;
+  let stopping = false;
+  let closed = false;
+  function close() {
+    if (!closed) serverSocket.close();
+    closed = true;
+  }
+  function stop() {
+    stopping = true;
+    if (!sending) close();
+  }
+  signal?.addEventListener("abort", stop, { once: true });
+
+  async function serve(): Promise<UdpServerStats> {
+    const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+    while (!stopping) {
+      let message: Uint8Array;
+      let clientAddress: Deno.NetAddr;
+      try {
+        // message, clientAddress = serverSocket.recvfrom(2048)
+        const [data, from] = await serverSocket.receive(buffer);
+        message = data;
+        clientAddress = from as Deno.NetAddr;
+      } catch (error) {
+        if (stopping) break;
+        stats.failed++;
+        logError(`receive failed: ${describe(error)}`);
+        if (error instanceof Deno.errors.BadResource) break;
+        continue;
+      }
+      stats.received++;
+      const client = formatAddress(clientAddress);
+      if (shouldDrop()) {
+        stats.dropped++;
+        if (options.verbose) {
+          log(`${client}: ${message.length} bytes, dropped (--drop-rate)`);
+        }
+        continue;
+      }
+
+      // modifiedMessage = message.decode().upper()
+      const modifiedMessage = upperCase(message);
+      const limit = clientAddress.hostname.includes(":")
+        ? MAX_DATAGRAM_IPV6
+        : MAX_DATAGRAM_IPV4;
+      if (modifiedMessage.length > limit) {
+        stats.failed++;
+        logError(
+          `${client}: reply of ${modifiedMessage.length} bytes is larger ` +
+            `than one datagram (${limit} bytes), not sent`,
+        );
+        continue;
+      }
+      sending = true;
+      try {
+        // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
+        await serverSocket.send(modifiedMessage, clientAddress);
+        stats.replied++;
+        if (options.verbose) {
+          log(
+            `${client}: ${message.length} bytes, ` +
+              `replied ${modifiedMessage.length} bytes`,
+          );
+        }
+      } catch (error) {
+        stats.failed++;
+        logError(`${client}: reply not sent: ${describe(error)}`);
+      } finally {
+        sending = false;
+      }
+    }
+    close();
+    signal?.removeEventListener("abort", stop);
+    const suppressed = logError.suppressed();
+    if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
+    return stats;
+  }
+
+  return { addr, finished: serve() };
+}
+
+const encoder = new TextEncoder();
+// fatal: invalid bytes are handled by hand; ignoreBOM: a leading BOM is kept.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Upper-cases UTF-8 text as Python's `str.upper()` does (`"straße"` becomes
+ * `"STRASSE"`), returning bytes that are not valid UTF-8 unchanged.
+ */
+export function upperCase(message: Uint8Array): Uint8Array {
+  let ascii = true;
+  for (let i = 0; i < message.length; i++) {
+    if (message[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    // Most traffic is ASCII: one pass, no decoding.
+    const upper = new Uint8Array(message.length);
+    for (let i = 0; i < message.length; i++) {
+      const byte = message[i];
+      upper[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
+    }
+    return upper;
+  }
+  try {
+    return encoder.encode(decoder.decode(message).toUpperCase());
+  } catch {
+    return upperCaseMixed(message);
+  }
+}
+
+/** Upper-cases each valid UTF-8 run and copies every invalid byte as it is. */
+function upperCaseMixed(message: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let runStart = 0;
+  let i = 0;
+  while (i < message.length) {
+    const length = utf8SequenceLength(message, i);
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    if (i > runStart) {
+      const text = decoder.decode(message.subarray(runStart, i));
+      parts.push(encoder.encode(text.toUpperCase()));
+    }
+    parts.push(message.subarray(i, i + 1));
+    i++;
+    runStart = i;
+  }
+  if (i > runStart) {
+    const text = decoder.decode(message.subarray(runStart, i));
+    parts.push(encoder.encode(text.toUpperCase()));
+  }
+  const upper = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    upper.set(part, offset);
+    offset += part.length;
+  }
+  return upper;
+}
+
+/**
+ * Length of the well-formed UTF-8 sequence starting at `bytes[start]`
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ */
+function utf8SequenceLength(bytes: Uint8Array, start: number): number {
+  const lead = bytes[start];
+  if (lead < 0x80) return 1;
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (start + length > bytes.length) return 0;
+  const second = bytes[start + 1];
+  if (second < low || second > high) return 0;
+  for (let k = 2; k < length; k++) {
+    if ((bytes[start + k] & 0xc0) !== 0x80) return 0;
+  }
+  return length;
+}
+
+/**
+ * Returns a function that answers `true` for the given fraction of calls.
+ * With a seed the answers are the same on every run (xorshift32), so a
+ * grader sees the same datagrams lost each time.
+ */
+function createDropper(rate: number, seed?: number): () => boolean {
+  if (rate <= 0) return () => false;
+  if (seed === undefined) return () => Math.random() < rate;
+  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  function next(): number {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x1_0000_0000;
+  }
+  // Stir the seed so that neighbouring seeds give unrelated sequences.
+  for (let i = 0; i < 8; i++) next();
+  return () => next() < rate;
+}
+
+/** Wraps `log` so that at most `perSecond` lines pass each second. */
+function rateLimited(log: (line: string) => void, perSecond: number) {
+  let windowStart = 0;
+  let inWindow = 0;
+  let suppressed = 0;
+  function limited(line: string) {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (inWindow++ < perSecond) log(line);
+    else suppressed++;
+  }
+  limited.suppressed = () => suppressed;
+  return limited;
+}
+
+/** `HOST:PORT`, with IPv6 hosts in brackets as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${host}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? "rebuild it with deno compile --allow-net --unstable-net udp_server.ts"
+    : RUN_LINE;
+}
+
+/** One line that says what went wrong and, where it helps, what to do. */
+function describe(error: unknown, hostname?: string, port?: number): string {
+  const where = hostname === undefined
+    ? "the address"
+    : formatAddress({ hostname, port: port ?? 0 });
+  if (error instanceof Deno.errors.NotCapable) {
+    return `network access was not granted: ${runHint()}`;
+  }
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `${where} is already in use: stop the other server or choose another --port`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `${where} is not an address of this machine: use 0.0.0.0, :: or one of its addresses`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `not allowed to bind ${where}: ports below 1024 need root, choose --port 1024 or above`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.includes("failed to lookup address")) {
+    return `cannot resolve host ${hostname}: check --host`;
+  }
+  return message;
+}
+
+const HELP = `Usage: udp_server.ts [options]
+
+The UDP server of Kurose & Ross 2.7.1 (UDPServer.py): every datagram that
+arrives is sent back upper-cased to the address it came from.
+
+Options:
+      --host HOST        address to bind (default 0.0.0.0, every IPv4
+                         address; :: for IPv6 too; 127.0.0.1 for this
+                         machine only)
+  -p, --port PORT        port to bind, 0 for any free one (default 12000)
+      --drop-rate R      drop this fraction of datagrams, 0 to 1 (default 0)
+      --seed N           make --drop-rate drop the same datagrams every run
+  -v, --verbose          log one line per datagram to stderr
+  -h, --help             show this help
+
+Prints "The server is ready to receive on HOST:PORT" once bound; stops on
+Ctrl-C or SIGTERM with a one-line summary on stderr.
+
+Example:
+  ${RUN_LINE} --port 12000
+  ${RUN_LINE} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
+`;
+
+/** Runs the command line; resolves with the exit status. */
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        host: { type: "string", default: "0.0.0.0" },
+        port: { type: "string", short: "p", default: "12000" },
+        "drop-rate": { type: "string", default: "0" },
+        seed: { type: "string" },
+        verbose: { type: "boolean", short: "v", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    return usageError((error as Error).message.split(/\.\s/)[0]);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port > 65535) {
+    return usageError(
+      `--port must be a number from 0 to 65535, not ${values.port}`,
+    );
+  }
+  const dropRate = Number(values["drop-rate"]);
+  if (values["drop-rate"].trim() === "" || !(dropRate >= 0 && dropRate <= 1)) {
+    return usageError(
+      `--drop-rate must be from 0 to 1, not ${values["drop-rate"]}`,
+    );
+  }
+  let seed: number | undefined;
+  if (values.seed !== undefined) {
+    if (!/^-?\d+$/.test(values.seed)) {
+      return usageError(`--seed must be a whole number, not ${values.seed}`);
+    }
+    seed = Number(values.seed);
+  }
+
+  const controller = new AbortController();
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  function onSignal() {
+    // A second Ctrl-C stops at once, in case shutting down takes too long.
+    if (controller.signal.aborted) Deno.exit(130);
+    controller.abort();
+  }
+  for (const name of signals) Deno.addSignalListener(name, onSignal);
+
+  let server: UdpServer;
+  try {
+    server = serveUdp({
+      hostname: values.host,
+      port,
+      dropRate,
+      seed,
+      verbose: values.verbose,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    console.error(`udp_server: ${describe(error, values.host, port)}`);
+    return 1;
+  }
+  // print("The server is ready to receive")
+  console.log(
+    `The server is ready to receive on ${formatAddress(server.addr)}`,
+  );
+
+  const stats = await server.finished;
+  for (const name of signals) Deno.removeSignalListener(name, onSignal);
+  console.error(
+    `udp_server: received ${stats.received} datagrams, replied ${stats.replied}, ` +
+      `dropped ${stats.dropped}, failed ${stats.failed}`,
+  );
+  return 0;
+}
+
+function usageError(message: string): number {
+  console.error(`udp_server: ${message} (see --help)`);
+  return 2;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
