@@ -82,6 +82,8 @@ export async function runScript(
 
 /** A server script running as a subprocess. */
 export interface RunningServer {
+  /** Its process id. */
+  pid: number;
   /** The port from its ready line. */
   port: number;
   /** Its ready line. */
@@ -137,6 +139,7 @@ export async function startServer(
     throw new Error(`unexpected ready line: ${line}`);
   }
   return {
+    pid: child.pid,
     port: Number(match[2]),
     readyLine: line,
     async stop(signal: Deno.Signal = "SIGTERM") {
@@ -210,4 +213,72 @@ export function bytes(text: string): Uint8Array {
 /** Text of UTF-8 bytes. */
 export function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
+}
+
+/** Reads a connection to its end (bounded). */
+export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  await withTimeout(
+    (async () => {
+      while (true) {
+        const count = await conn.read(buffer);
+        if (count === null) break;
+        chunks.push(buffer.slice(0, count));
+      }
+    })(),
+    "the end of a TCP stream",
+  );
+  const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
+/** Reads from a connection until `count` bytes have come (bounded). */
+export async function readExactly(
+  conn: Deno.Conn,
+  count: number,
+): Promise<Uint8Array> {
+  const data = new Uint8Array(count);
+  let filled = 0;
+  await withTimeout(
+    (async () => {
+      while (filled < count) {
+        const n = await conn.read(data.subarray(filled));
+        if (n === null) throw new Error(`stream ended after ${filled} bytes`);
+        filled += n;
+      }
+    })(),
+    `${count} bytes from a TCP stream`,
+  );
+  return data;
+}
+
+/** Sends `message`, half-closes, and reads the reply to the end. */
+export async function tcpExchange(
+  port: number,
+  message: Uint8Array,
+  hostname = "127.0.0.1",
+): Promise<Uint8Array> {
+  const conn = await withTimeout(
+    Deno.connect({ hostname, port }),
+    "a TCP connection",
+  );
+  try {
+    const writing = (async () => {
+      for (let sent = 0; sent < message.length;) {
+        sent += await conn.write(message.subarray(sent));
+      }
+      await conn.closeWrite();
+    })();
+    const reply = await readAll(conn);
+    await writing;
+    return reply;
+  } finally {
+    conn.close();
+  }
 }

@@ -3,6 +3,7 @@
  * own Python programs (stand-ins in tests/peers/ do what they do).
  */
 import assert from "node:assert/strict";
+import { serveTcp } from "../tcp_server.ts";
 import { serveUdp } from "../udp_server.ts";
 import {
   canRun,
@@ -206,6 +207,106 @@ Deno.test({
     } finally {
       socat.kill("SIGKILL");
       await socat.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "textbook TCPClient.py (no newline, one recv) with tcp_server.ts",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const server = await startServer([
+      Deno.execPath(),
+      ...["run", "--allow-net", "tcp_server.ts", "-p", "0"],
+    ]);
+    try {
+      const out = await python([
+        "tests/peers/textbook_tcp_client.py",
+        ...["127.0.0.1", String(server.port), "hello world"],
+      ]);
+      assert.equal(out.stderr, "");
+      assert.equal(out.stdout, "From Server:  HELLO WORLD\n");
+    } finally {
+      const { code, stderr } = await server.stop();
+      assert.equal(code, 0);
+      assert.match(stderr, /served 1 connections/);
+    }
+  },
+});
+
+Deno.test({
+  name: "tcp_client.ts with textbook TCPServer.py (one recv, reply, close)",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const server = await startServer([
+      "python3",
+      "tests/peers/textbook_tcp_server.py",
+    ]);
+    try {
+      const out = await runScript("tcp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port)],
+      ], { flags: ["run", "--allow-net"], stdin: "hello world\nstraße\n" });
+      assert.deepEqual(out, {
+        code: 0,
+        signal: null,
+        stdout: "HELLO WORLD\nSTRASSE\n",
+        stderr: "",
+      });
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test({
+  name: "tcp_client.ts with a line server that never closes (Java companion)",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const server = await startServer([
+      "python3",
+      "tests/peers/line_tcp_server.py",
+    ]);
+    try {
+      const out = await runScript("tcp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port), "--timeout", "5"],
+      ], { flags: ["run", "--allow-net"], stdin: "one\ntwo\n" });
+      assert.deepEqual(out, {
+        code: 0,
+        signal: null,
+        stdout: "ONE\nTWO\n",
+        stderr: "",
+      });
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test({
+  name: "netcat and socat as TCP clients of tcp_server.ts",
+  ignore: !canRun(hasNetcat && hasSocat, "needs nc (netcat-openbsd) and socat"),
+  async fn() {
+    const controller = new AbortController();
+    const server = serveTcp({
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: controller.signal,
+    });
+    const port = server.addr.port;
+    try {
+      assert.equal(
+        await shell(
+          `printf 'hello nc\\nline two\\n' | nc -N 127.0.0.1 ${port}`,
+        ),
+        "HELLO NC\nLINE TWO\n",
+      );
+      assert.equal(
+        await shell(`printf 'hello socat\\n' | socat - TCP:127.0.0.1:${port}`),
+        "HELLO SOCAT\n",
+      );
+    } finally {
+      controller.abort();
+      await server.finished;
     }
   },
 });

@@ -1,12 +1,17 @@
 /**
- * `deno task demo`: the textbook exchange, run for real. Starts the UDP
- * server on a free port, sends a sentence with the UDP client, prints what
- * each side printed, and stops the server.
+ * `deno task demo`: the textbook exchanges, run for real. Starts the UDP
+ * server, then the TCP server, each on a free port, sends a sentence with
+ * the matching client, prints what each side printed, and stops the server.
  *
  * @module
  */
 const root = new URL("../", import.meta.url);
-const runFlags = ["run", "--allow-net", "--unstable-net"];
+/** Each script's permissions: UDP sockets are still behind --unstable-net. */
+function runFlags(name: string): string[] {
+  return name === "udp"
+    ? ["run", "--allow-net", "--unstable-net"]
+    : ["run", "--allow-net"];
+}
 
 /** Prints each line of a stream with a prefix. */
 async function show(prefix: string, stream: ReadableStream<Uint8Array>) {
@@ -25,7 +30,7 @@ async function show(prefix: string, stream: ReadableStream<Uint8Array>) {
 async function demo(name: string, sentence: string): Promise<boolean> {
   const server = new Deno.Command(Deno.execPath(), {
     args: [
-      ...runFlags,
+      ...runFlags(name),
       `${name}_server.ts`,
       "--host",
       "127.0.0.1",
@@ -62,7 +67,7 @@ async function demo(name: string, sentence: string): Promise<boolean> {
   );
   const client = await new Deno.Command(Deno.execPath(), {
     args: [
-      ...runFlags,
+      ...runFlags(name),
       `${name}_client.ts`,
       "--host",
       "127.0.0.1",
@@ -95,7 +100,7 @@ async function demo(name: string, sentence: string): Promise<boolean> {
 }
 
 let ok = true;
-for (const name of ["udp"]) {
+for (const name of ["udp", "tcp"]) {
   ok = await demo(name, "hello world") && ok;
 }
 Deno.exit(ok ? 0 : 1);

@@ -1,0 +1,431 @@
+import assert from "node:assert/strict";
+import { sendTcp, streamTcp } from "../tcp_client.ts";
+import { serveTcp, type TcpServerOptions } from "../tcp_server.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  ROOT,
+  runScript,
+  text,
+  withTimeout,
+} from "./_helpers.ts";
+
+const hasPython = await hasProgram("python3");
+
+/** Runs `fn` against an in-process server. */
+async function withServer(
+  options: TcpServerOptions,
+  fn: (port: number) => Promise<void>,
+) {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server.addr.port);
+  } finally {
+    controller.abort();
+    await withTimeout(server.finished, "the server to finish");
+  }
+}
+
+/** A listener that does `handle` with each connection, for odd servers. */
+async function withPeer(
+  handle: (conn: Deno.Conn) => Promise<void>,
+  fn: (port: number) => Promise<void>,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const handling: Promise<void>[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        open.add(conn);
+        handling.push(handle(conn).catch(() => {}));
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  try {
+    await fn(listener.addr.port);
+  } finally {
+    listener.close();
+    await accepting;
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // the handler closed it
+      }
+    }
+    await Promise.all(handling);
+  }
+}
+
+async function replies(
+  sentences: string[],
+  options: Parameters<typeof sendTcp>[1],
+): Promise<string[]> {
+  const texts: string[] = [];
+  for await (const reply of sendTcp(sentences, options)) {
+    texts.push(text(reply));
+  }
+  return texts;
+}
+
+Deno.test("sendTcp: one connection per sentence, replies in order", async () => {
+  await withServer({}, async (port) => {
+    assert.deepEqual(
+      await replies(["one", "straße", "", "x".repeat(100_000)], {
+        hostname: "127.0.0.1",
+        port,
+      }),
+      ["ONE", "STRASSE", "", "X".repeat(100_000)],
+    );
+  });
+});
+
+Deno.test("sendTcp: localhost and IPv6", async () => {
+  await withServer({}, async (port) => {
+    assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
+      "HI",
+    ]);
+  });
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "::1",
+    port: 0,
+    signal: controller.signal,
+  });
+  try {
+    assert.deepEqual(
+      await replies(["hi"], { hostname: "::1", port: server.addr.port }),
+      ["HI"],
+    );
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("sendTcp: a server that never replies is a timeout error", async () => {
+  await withPeer(async (conn) => {
+    await conn.read(new Uint8Array(1024)); // read, then say nothing
+  }, async (port) => {
+    await assert.rejects(
+      replies(["hello"], { hostname: "127.0.0.1", port, timeout: 0.3 }),
+      /no reply from 127\.0\.0\.1:\d+ within 0\.3 s/,
+    );
+  });
+});
+
+Deno.test("sendTcp: a server that closes without replying is an error", async () => {
+  await withPeer((conn) => {
+    conn.close();
+    return Promise.resolve();
+  }, async (port) => {
+    await assert.rejects(
+      replies(["hello"], { hostname: "127.0.0.1", port }),
+      /closed the connection without replying/,
+    );
+  });
+});
+
+Deno.test("sendTcp: refused is an error that says so", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(
+    replies(["x"], { hostname: "127.0.0.1", port }),
+    /connection refused by 127\.0\.0\.1:\d+: is the server running there\?/,
+  );
+});
+
+Deno.test("streamTcp: everything comes back, in order, after a half-close", async () => {
+  await withServer({}, async (port) => {
+    const line = bytes("stream me, straße\n");
+    const input = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 1000; i++) controller.enqueue(line);
+        controller.close();
+      },
+    });
+    const chunks: Uint8Array[] = [];
+    const output = new WritableStream<Uint8Array>({
+      write(chunk) {
+        chunks.push(chunk);
+      },
+    });
+    const counts = await streamTcp(input, output, {
+      hostname: "127.0.0.1",
+      port,
+    });
+    assert.deepEqual(counts, { sent: 19_000, received: 19_000 });
+    const received = text(new Uint8Array(chunks.flatMap((c) => [...c])));
+    assert.equal(received, "STREAM ME, STRASSE\n".repeat(1000));
+  });
+});
+
+Deno.test("streamTcp: a server that keeps quiet after the input ends times out", async () => {
+  await withPeer(async (conn) => {
+    while ((await conn.read(new Uint8Array(1024))) !== null) {
+      // take everything, answer nothing, and leave the connection open
+    }
+  }, async (port) => {
+    const input = ReadableStream.from([bytes("hello")]);
+    const output = new WritableStream<Uint8Array>();
+    await assert.rejects(
+      streamTcp(input, output, { hostname: "127.0.0.1", port, timeout: 0.3 }),
+      /sent nothing for 0\.3 s after the end of the input/,
+    );
+  });
+});
+
+Deno.test("CLI: words, and a pipe with one reply line per line", async () => {
+  await withServer({}, async (port) => {
+    const words = await runScript("tcp_client.ts", [
+      "-p",
+      String(port),
+      "hello",
+      "wörld",
+    ], {
+      flags: ["run", "--allow-net"],
+    });
+    assert.deepEqual(words, {
+      code: 0,
+      signal: null,
+      stdout: "HELLO WÖRLD\n",
+      stderr: "",
+    });
+    const piped = await runScript("tcp_client.ts", ["-p", String(port)], {
+      flags: ["run", "--allow-net"],
+      stdin: "one\ntwo\r\n\nthree",
+    });
+    assert.deepEqual(piped, {
+      code: 0,
+      signal: null,
+      stdout: "ONE\nTWO\n\nTHREE\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("CLI: --stream pipes 50 MB through the server, byte for byte", async () => {
+  // Multi-byte characters land on every chunk boundary somewhere in 50 MB.
+  const line = "the quick brown fox, straße, é, ŉ, 😀 — 1234567890\n";
+  const upper = "THE QUICK BROWN FOX, STRASSE, É, ʼN, 😀 — 1234567890\n";
+  const lineBytes = bytes(line);
+  const upperBytes = bytes(upper);
+  const count = Math.ceil(50 * 1024 * 1024 / lineBytes.length);
+  await withServer({}, async (port) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "tcp_client.ts",
+        "-p",
+        String(port),
+        "--stream",
+      ],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).spawn();
+    const writing = (async () => {
+      const writer = child.stdin.getWriter();
+      const batch = bytes(line.repeat(1000));
+      for (let i = 0; i < count; i += 1000) await writer.write(batch);
+      await writer.close();
+    })();
+    // Compare as it comes: position within the expected repeated line.
+    let received = 0;
+    let mismatch = -1;
+    for await (const chunk of child.stdout) {
+      for (let i = 0; i < chunk.length && mismatch < 0; i++) {
+        if (chunk[i] !== upperBytes[(received + i) % upperBytes.length]) {
+          mismatch = received + i;
+        }
+      }
+      received += chunk.length;
+    }
+    await writing;
+    const stderr = text(
+      new Uint8Array(await new Response(child.stderr).arrayBuffer()),
+    );
+    const { code } = await child.status;
+    assert.equal(code, 0, stderr);
+    assert.equal(mismatch, -1, `first difference at byte ${mismatch}`);
+    assert.equal(received, Math.ceil(count / 1000) * 1000 * upperBytes.length);
+  });
+});
+
+Deno.test("CLI: failures print one line and exit 1", async (t) => {
+  const flags = ["run", "--allow-net"];
+  await t.step("refused", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = String(listener.addr.port);
+    listener.close();
+    const out = await runScript("tcp_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "-p",
+      port,
+      "hi",
+    ], { flags });
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^tcp_client: connection refused by 127\.0\.0\.1:\d+: [^\n]+\n$/,
+    );
+  });
+  await t.step("unknown host", async () => {
+    const out = await runScript("tcp_client.ts", [
+      "--host",
+      "no-such-host.invalid",
+      "hi",
+    ], { flags });
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "tcp_client: cannot resolve host no-such-host.invalid: check --host\n",
+    );
+  });
+  await t.step("no reply", async () => {
+    await withPeer(async (conn) => {
+      await conn.read(new Uint8Array(1024));
+    }, async (port) => {
+      const out = await runScript(
+        "tcp_client.ts",
+        ["--host", "127.0.0.1", "-p", String(port), "--timeout", "0.3", "hi"],
+        { flags },
+      );
+      assert.equal(out.code, 1);
+      assert.match(
+        out.stderr,
+        /^tcp_client: no reply from 127\.0\.0\.1:\d+ within 0\.3 s[^\n]*\n$/,
+      );
+    });
+  });
+  await t.step("closed early", async () => {
+    await withPeer((conn) => {
+      conn.close();
+      return Promise.resolve();
+    }, async (port) => {
+      const out = await runScript("tcp_client.ts", [
+        "--host",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "hi",
+      ], {
+        flags,
+      });
+      assert.equal(out.code, 1);
+      assert.match(
+        out.stderr,
+        /^tcp_client: 127\.0\.0\.1:\d+ closed the connection without replying[^\n]*\n$/,
+      );
+    });
+  });
+  await t.step("server killed in the middle of a stream", async () => {
+    await withPeer(async (conn) => {
+      await conn.read(new Uint8Array(1024));
+      await conn.write(bytes("PART"));
+      conn.close();
+    }, async (port) => {
+      const out = await runScript(
+        "tcp_client.ts",
+        [
+          "--host",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "--stream",
+          "--timeout",
+          "2",
+        ],
+        { flags, stdin: "x".repeat(1_000_000) },
+      );
+      assert.equal(out.code, 1);
+      assert.equal(out.stdout, "PART");
+      assert.match(out.stderr, /^tcp_client: [^\n]+\n$/);
+    });
+  });
+  await t.step("without --allow-net", async () => {
+    const out = await runScript(
+      "tcp_client.ts",
+      ["--host", "127.0.0.1", "hi"],
+      {
+        flags: ["run", "--no-prompt"],
+      },
+    );
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^tcp_client: network access to "127\.0\.0\.1:12000" was not granted: deno run --allow-net tcp_client\.ts\n$/,
+    );
+  });
+});
+
+Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+  for (
+    const args of [
+      ["--port", "0"],
+      ["--timeout", "-1"],
+      ["--stream", "words"],
+      ["-x"],
+    ]
+  ) {
+    await t.step(args.join(" "), async () => {
+      const out = await runScript("tcp_client.ts", args, {
+        flags: ["run", "--allow-net"],
+      });
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, /^tcp_client: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+  await t.step("--help", async () => {
+    const out = await runScript("tcp_client.ts", ["--help"], {
+      flags: ["run"],
+    });
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /deno run --allow-net tcp_client\.ts/);
+  });
+});
+
+Deno.test({
+  name: "CLI: at a terminal it prompts as the textbook does",
+  ignore: !canRun(hasPython, "the terminal test needs python3 for a pty"),
+  async fn() {
+    await withServer({}, async (port) => {
+      const { code, stdout } = await new Deno.Command("python3", {
+        args: [
+          "tests/peers/pty_run.py",
+          "Input lowercase sentence:",
+          "hello\nstraße",
+          Deno.execPath(),
+          ...["run", "--allow-net", "tcp_client.ts", "-p", String(port)],
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        signal: AbortSignal.timeout(15_000),
+      }).output();
+      const shown = text(stdout).replaceAll("\r\n", "\n");
+      assert.equal(code, 0, shown);
+      assert.equal(
+        shown,
+        "Input lowercase sentence:hello\nHELLO\n" +
+          "Input lowercase sentence:straße\nSTRASSE\n" +
+          "Input lowercase sentence:\n",
+      );
+    });
+  },
+});

@@ -1,0 +1,446 @@
+import assert from "node:assert/strict";
+import { upperCase as udpUpperCase } from "../udp_server.ts";
+import {
+  serveTcp,
+  type TcpServerOptions,
+  type TcpServerStats,
+  upperCase,
+} from "../tcp_server.ts";
+import {
+  bytes,
+  readAll,
+  readExactly,
+  runScript,
+  startServer,
+  tcpExchange,
+  text,
+  withTimeout,
+} from "./_helpers.ts";
+
+/** Runs `fn` against an in-process server; resolves with its statistics. */
+async function withServer(
+  options: TcpServerOptions,
+  fn: (port: number, logs: string[]) => Promise<void>,
+): Promise<TcpServerStats> {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: (line) => logs.push(line),
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server.addr.port, logs);
+  } finally {
+    controller.abort();
+  }
+  return await withTimeout(server.finished, "the server to finish");
+}
+
+function connect(port: number): Promise<Deno.TcpConn> {
+  return withTimeout(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    "a connection",
+  );
+}
+
+Deno.test("upperCase (TCP copy) agrees on Unicode and invalid bytes", () => {
+  assert.equal(text(upperCase(bytes("straße é"))), "STRASSE É");
+  assert.deepEqual(
+    [...upperCase(new Uint8Array([0x61, 0xff, 0xc3, 0xa9, 0xe2, 0x82]))],
+    [0x41, 0xff, 0xc3, 0x89, 0xe2, 0x82],
+  );
+});
+
+Deno.test("the TCP and UDP servers' copies of upperCase agree byte for byte", () => {
+  // Each script stands alone, so each carries its own copy: keep them equal.
+  const alphabet = [
+    ...bytes("aZß é ŉ ΐ 😀\n"),
+    0x80,
+    0xbf,
+    0xc3,
+    0xe2,
+    0xed,
+    0xf0,
+    0xf4,
+    0xff,
+  ];
+  for (let round = 0; round < 2000; round++) {
+    const input = Uint8Array.from(
+      { length: Math.floor(Math.random() * 40) },
+      () => alphabet[Math.floor(Math.random() * alphabet.length)],
+    );
+    assert.deepEqual(upperCase(input), udpUpperCase(input), `input ${input}`);
+  }
+});
+
+Deno.test("each connection gets its bytes back upper-cased", async () => {
+  const stats = await withServer({}, async (port) => {
+    assert.equal(
+      text(await tcpExchange(port, bytes("hello world\n"))),
+      "HELLO WORLD\n",
+    );
+    assert.equal(text(await tcpExchange(port, bytes("straße"))), "STRASSE");
+  });
+  assert.equal(stats.connections, 2);
+  assert.equal(stats.bytesIn, 12 + 7);
+  assert.equal(stats.bytesOut, 12 + 7);
+});
+
+Deno.test("a reply streams back as it arrives, on an open connection", async () => {
+  await withServer({}, async (port) => {
+    const conn = await connect(port);
+    try {
+      for (const line of ["one\n", "two\n", "three\n"]) {
+        await conn.write(bytes(line));
+        assert.equal(
+          text(await readExactly(conn, line.length)),
+          line.toUpperCase(),
+        );
+      }
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("a UTF-8 character split across reads is upper-cased whole", async () => {
+  await withServer({}, async (port) => {
+    const conn = await connect(port);
+    try {
+      // "straße" with "ß" (C3 9F) cut in two: the server must hold C3 back.
+      await conn.write(new Uint8Array([...bytes("stra"), 0xc3]));
+      assert.equal(text(await readExactly(conn, 4)), "STRA");
+      await conn.write(new Uint8Array([0x9f, ...bytes("e")]));
+      assert.equal(text(await readExactly(conn, 3)), "SSE");
+      // A 4-byte emoji sent one byte at a time.
+      for (const byte of bytes("😀")) await conn.write(new Uint8Array([byte]));
+      assert.equal(text(await readExactly(conn, 4)), "😀");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("invalid bytes come back unchanged, a cut-off character at the end too", async () => {
+  await withServer({}, async (port) => {
+    const reply = await tcpExchange(
+      port,
+      new Uint8Array([
+        0x61,
+        0xff,
+        0xfe,
+        0xc3,
+        0xa9,
+        0xed,
+        0xa0,
+        0x80,
+        0xe2,
+        0x82,
+      ]),
+    );
+    assert.deepEqual(
+      [...reply],
+      [0x41, 0xff, 0xfe, 0xc3, 0x89, 0xed, 0xa0, 0x80, 0xe2, 0x82],
+    );
+  });
+});
+
+Deno.test("half-close: every byte sent before it comes back, then the server closes", async () => {
+  // Larger than the socket buffers, so the tail is still in flight when the
+  // client half-closes (a naive pipeTo would lose it: denoland/deno#22258).
+  const line = "half-close keeps the tail: straße é ŉ\n";
+  const expectedLine = "HALF-CLOSE KEEPS THE TAIL: STRASSE É ʼN\n";
+  const count = 200_000; // 8.2 MB
+  const message = bytes(line.repeat(count));
+  await withServer({}, async (port) => {
+    const reply = await tcpExchange(port, message);
+    // "ŉ" (2 bytes) becomes "ʼN" (3): the reply is longer than the request.
+    assert.equal(reply.length, message.length + count);
+    assert.ok(text(reply) === expectedLine.repeat(count), "reply differs");
+  });
+});
+
+Deno.test("one idle client never delays another: 500 idle, one answered", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    ...[
+      "run",
+      "--allow-net",
+      "tcp_server.ts",
+      "--host",
+      "127.0.0.1",
+      "-p",
+      "0",
+    ],
+  ]);
+  const idle: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 500; i++) idle.push(await connect(server.port));
+    // Half of them have sent part of a character and wait.
+    for (const conn of idle.slice(0, 250)) {
+      await conn.write(new Uint8Array([0xc3]));
+    }
+    const started = performance.now();
+    const reply = await tcpExchange(server.port, bytes("am I served?\n"));
+    assert.equal(text(reply), "AM I SERVED?\n");
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    for (const conn of idle) conn.close();
+    const output = await server.stop();
+    assert.equal(output.code, 0);
+    assert.match(output.stderr, /served 501 connections, refused 0/);
+  }
+});
+
+Deno.test("a client that sends a lot and never reads is held back, memory bounded", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    ...[
+      "run",
+      "--allow-net",
+      "tcp_server.ts",
+      "--host",
+      "127.0.0.1",
+      "-p",
+      "0",
+    ],
+  ]);
+  const pid = server.pid;
+  const hog = await connect(server.port);
+  try {
+    const rssBefore = await rssKiB(pid);
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    let written = 0;
+    let stalled = false;
+    // Write up to 256 MiB without reading; backpressure must stop us early.
+    while (written < 256 * 1024 * 1024) {
+      const wrote = await Promise.race([
+        hog.write(chunk),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 1_000)),
+      ]);
+      if (wrote === null) {
+        stalled = true;
+        break;
+      }
+      written += wrote;
+    }
+    assert.ok(stalled, `the server kept reading: ${written} bytes taken`);
+    assert.ok(written < 64 * 1024 * 1024, `${written} bytes taken`);
+    const grown = await rssKiB(pid) - rssBefore;
+    assert.ok(grown < 32 * 1024, `server memory grew by ${grown} KiB`);
+    // Meanwhile the server answers others.
+    assert.equal(
+      text(await tcpExchange(server.port, bytes("next\n"))),
+      "NEXT\n",
+    );
+  } finally {
+    hog.close();
+    const output = await server.stop();
+    assert.equal(output.code, 0);
+  }
+});
+
+/** Resident memory of a process, from `ps`. */
+async function rssKiB(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  }).output();
+  return Number(text(stdout).trim());
+}
+
+Deno.test("--max-connections: extra clients are closed, open ones unaffected", async () => {
+  const stats = await withServer({ maxConnections: 2 }, async (port, logs) => {
+    const first = await connect(port);
+    const second = await connect(port);
+    try {
+      // Both are being served once they answer.
+      await first.write(bytes("a"));
+      assert.equal(text(await readExactly(first, 1)), "A");
+      await second.write(bytes("b"));
+      assert.equal(text(await readExactly(second, 1)), "B");
+      const third = await connect(port);
+      try {
+        const reply = await readAll(third).catch(() => new Uint8Array(0));
+        assert.equal(reply.length, 0);
+      } finally {
+        third.close();
+      }
+      assert.match(
+        logs.join("\n"),
+        /refused, 2 connections open \(--max-connections\)/,
+      );
+      await first.write(bytes("still"));
+      assert.equal(text(await readExactly(first, 5)), "STILL");
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+  assert.equal(stats.refused, 1);
+  assert.equal(stats.connections, 2);
+});
+
+Deno.test("--idle-timeout closes a silent connection, not a busy one", async () => {
+  const stats = await withServer(
+    { idleTimeout: 0.3, verbose: true },
+    async (port) => {
+      const silent = await connect(port);
+      try {
+        const started = performance.now();
+        assert.equal((await readAll(silent)).length, 0); // closed by the server
+        assert.ok(performance.now() - started >= 250);
+      } finally {
+        silent.close();
+      }
+    },
+  );
+  assert.equal(stats.timedOut, 1);
+});
+
+Deno.test("a storm of resets does not stop the server", async () => {
+  const stats = await withServer({}, async (port) => {
+    for (let round = 0; round < 10; round++) {
+      const conns = await Promise.all(
+        Array.from({ length: 20 }, () => connect(port)),
+      );
+      // Close with the reply unread: the kernel answers with a reset.
+      await Promise.all(conns.map((conn) => conn.write(bytes("reset me"))));
+      for (const conn of conns) conn.close();
+    }
+    assert.equal(text(await tcpExchange(port, bytes("alive\n"))), "ALIVE\n");
+  });
+  assert.equal(stats.connections, 201);
+});
+
+Deno.test("shutdown closes idle connections and ends promptly", async () => {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: controller.signal,
+    log: () => {},
+  });
+  const idle = await connect(server.addr.port);
+  try {
+    controller.abort();
+    const stats = await withTimeout(server.finished, "shutdown", 3_000);
+    assert.equal(stats.connections, 1);
+    assert.equal((await readAll(idle)).length, 0);
+  } finally {
+    idle.close();
+  }
+});
+
+Deno.test("serveTcp works over IPv6", async () => {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "::1",
+    port: 0,
+    signal: controller.signal,
+  });
+  try {
+    assert.equal(
+      text(await tcpExchange(server.addr.port, bytes("v6"), "::1")),
+      "V6",
+    );
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    ...[
+      "run",
+      "--allow-net",
+      "tcp_server.ts",
+      "--host",
+      "127.0.0.1",
+      "-p",
+      "0",
+      "-v",
+    ],
+  ]);
+  assert.match(
+    server.readyLine,
+    /^The server is ready to receive on 127\.0\.0\.1:\d+$/,
+  );
+  const open = await connect(server.port);
+  let output;
+  try {
+    await open.write(bytes("hi"));
+    assert.equal(text(await readExactly(open, 2)), "HI");
+  } finally {
+    output = await server.stop("SIGTERM");
+    open.close();
+  }
+  assert.equal(output.code, 0);
+  assert.match(output.stderr, /: connected\n/);
+  assert.match(
+    output.stderr,
+    /: 2 bytes in, 2 out, closed by the server's shutdown\n/,
+  );
+  assert.match(
+    output.stderr,
+    /tcp_server: served 1 connections, refused 0, timed out 0, failed 0; 2 bytes in, 2 out\n$/,
+  );
+  const again = Deno.listen({ hostname: "127.0.0.1", port: server.port });
+  again.close();
+});
+
+Deno.test("CLI: usage errors exit 2, runtime failures exit 1, one line each", async (t) => {
+  for (
+    const args of [["--port", "-1"], ["--max-connections", "0"], [
+      "--idle-timeout",
+      "x",
+    ], ["--what"]]
+  ) {
+    await t.step(args.join(" "), async () => {
+      const out = await runScript("tcp_server.ts", args, {
+        flags: ["run", "--allow-net"],
+      });
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, /^tcp_server: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+  await t.step("address in use", async () => {
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const out = await runScript(
+        "tcp_server.ts",
+        ["--host", "127.0.0.1", "-p", String(taken.addr.port)],
+        { flags: ["run", "--allow-net"] },
+      );
+      assert.equal(out.code, 1);
+      assert.match(
+        out.stderr,
+        /^tcp_server: 127\.0\.0\.1:\d+ is already in use[^\n]*\n$/,
+      );
+    } finally {
+      taken.close();
+    }
+  });
+  await t.step("without --allow-net", async () => {
+    const out = await runScript("tcp_server.ts", [], {
+      flags: ["run", "--no-prompt"],
+    });
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "tcp_server: network access was not granted: deno run --allow-net tcp_server.ts\n",
+    );
+  });
+  await t.step("--help", async () => {
+    const out = await runScript("tcp_server.ts", ["--help"], {
+      flags: ["run"],
+    });
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /deno run --allow-net tcp_server\.ts/);
+  });
+});
