@@ -150,7 +150,11 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   function stop() {
     if (stopping) return;
     stopping = true;
-    welcomingSocket.close();
+    try {
+      welcomingSocket.close();
+    } catch {
+      // already closed: accept failed for good
+    }
     // Connections waiting for a request close now; replies in flight may
     // finish, for `shutdownTimeout` at most.
     for (const connection of connections) {
