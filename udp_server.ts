@@ -127,6 +127,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       let clientAddress: Deno.NetAddr;
       try {
         // message, clientAddress = serverSocket.recvfrom(2048)
+        // into one buffer for every datagram: no allocation per receive
         const [data, from] = await serverSocket.receive(buffer);
         message = data;
         clientAddress = from as Deno.NetAddr;
@@ -138,11 +139,12 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         continue;
       }
       stats.received++;
-      const client = formatAddress(clientAddress);
+      // Formatted only for a log line: most datagrams are never logged.
+      const client = () => formatAddress(clientAddress);
       if (shouldDrop()) {
         stats.dropped++;
         if (options.verbose) {
-          log(`${client}: ${message.length} bytes, dropped (--drop-rate)`);
+          log(`${client()}: ${message.length} bytes, dropped (--drop-rate)`);
         }
         continue;
       }
@@ -155,7 +157,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       if (modifiedMessage.length > limit) {
         stats.failed++;
         logError(
-          `${client}: reply of ${modifiedMessage.length} bytes is larger ` +
+          `${client()}: reply of ${modifiedMessage.length} bytes is larger ` +
             `than one datagram (${limit} bytes), not sent`,
         );
         continue;
@@ -167,13 +169,13 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         stats.replied++;
         if (options.verbose) {
           log(
-            `${client}: ${message.length} bytes, ` +
+            `${client()}: ${message.length} bytes, ` +
               `replied ${modifiedMessage.length} bytes`,
           );
         }
       } catch (error) {
         stats.failed++;
-        logError(`${client}: reply not sent: ${describe(error)}`);
+        logError(`${client()}: reply not sent: ${describe(error)}`);
       } finally {
         sending = false;
       }
