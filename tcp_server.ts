@@ -18,8 +18,13 @@
  */
 import { parseArgs } from "node:util";
 
-/** Bytes read at a time; with the reply, what one connection holds at most. */
-const READ_SIZE = 16 * 1024;
+/**
+ * Bytes read at a time: a connection starts small, so thousands of idle
+ * clients cost little, and the buffer grows while reads fill it, so bulk
+ * text moves in large reads. With its reply, what a connection holds at most.
+ */
+const MIN_READ_SIZE = 2 * 1024;
+const MAX_READ_SIZE = 256 * 1024;
 /** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
 const ERROR_LINES_PER_SECOND = 10;
 /** How long a pause in accepting lasts after a failed accept (out of files). */
@@ -73,6 +78,9 @@ export interface TcpServer {
 /** One client's connection, as the server tracks it. */
 interface Connection {
   socket: Deno.TcpConn;
+  /** A byte moved since the last sweep. */
+  active: boolean;
+  /** When the sweeper last saw it active. */
   lastActive: number;
   /** A reply is being written; shutdown lets it finish. */
   writing: boolean;
@@ -134,12 +142,16 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     connection.socket.close();
   }
 
-  // One sweep closes every idle connection: cheaper than a timer per read.
+  // One sweep closes every idle connection: cheaper than a timer, or even a
+  // clock reading, per read.
   const sweeper = idleMs > 0
     ? setInterval(() => {
       const now = Date.now();
       for (const connection of connections) {
-        if (now - connection.lastActive >= idleMs) {
+        if (connection.active) {
+          connection.active = false;
+          connection.lastActive = now;
+        } else if (now - connection.lastActive >= idleMs) {
           close(connection, "idle timeout");
         }
       }
@@ -170,6 +182,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     const client = formatAddress(connectionSocket.remoteAddr);
     const connection: Connection = {
       socket: connectionSocket,
+      active: false,
       lastActive: Date.now(),
       writing: false,
       closed: false,
@@ -177,7 +190,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     connections.add(connection);
     stats.connections++;
     if (options.verbose) log(`${client}: connected`);
-    const buffer = new Uint8Array(READ_SIZE);
+    let buffer = new Uint8Array(MIN_READ_SIZE);
     const upperCaser = createUpperCaser();
     let bytesIn = 0;
     let bytesOut = 0;
@@ -187,7 +200,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       connection.writing = true;
       for (let sent = 0; sent < data.length;) {
         sent += await connectionSocket.write(data.subarray(sent));
-        connection.lastActive = Date.now();
+        connection.active = true;
       }
       connection.writing = false;
       bytesOut += data.length;
@@ -198,7 +211,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
         // sentence = connectionSocket.recv(1024)
         const received = await connectionSocket.read(buffer);
         if (received === null) break; // the client closed or half-closed
-        connection.lastActive = Date.now();
+        connection.active = true;
         bytesIn += received;
         // capitalizedSentence = sentence.upper()
         const capitalizedSentence = upperCaser.push(
@@ -206,6 +219,10 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
         );
         // connectionSocket.send(capitalizedSentence.encode())
         await send(capitalizedSentence);
+        // The reply may have been the buffer itself: grow only once it is sent.
+        if (received === buffer.length && buffer.length < MAX_READ_SIZE) {
+          buffer = new Uint8Array(buffer.length * 4);
+        }
       }
       // An unfinished UTF-8 sequence at the very end goes back unchanged.
       await send(upperCaser.flush());
@@ -283,26 +300,67 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   return { addr, finished: serve() };
 }
 
+const NOTHING: Uint8Array = new Uint8Array(0);
+
 /**
  * Upper-cases a byte stream chunk by chunk. A UTF-8 character split across
  * two reads is held back until its last byte arrives, so it is upper-cased
- * whole; everything else goes out as soon as it comes in.
+ * whole; everything else goes out as soon as it comes in. An ASCII chunk is
+ * upper-cased where it lies, so the common case allocates nothing.
  */
 function createUpperCaser() {
-  let held = new Uint8Array(0);
+  let held = NOTHING;
   return {
     push(chunk: Uint8Array): Uint8Array {
+      let done: Uint8Array = NOTHING;
+      if (held.length === 0) {
+        const ascii = upperCaseAsciiPrefixInPlace(chunk);
+        if (ascii === chunk.length) return chunk;
+        done = chunk.subarray(0, ascii);
+        chunk = chunk.subarray(ascii);
+      }
       const data = held.length > 0 ? concat(held, chunk) : chunk;
       const complete = completeLength(data);
-      held = data.slice(complete);
-      return upperCase(data.subarray(0, complete));
+      held = complete === data.length ? NOTHING : data.slice(complete);
+      const upper = upperCase(data.subarray(0, complete));
+      return done.length > 0 ? concat(done, upper) : upper;
     },
     flush(): Uint8Array {
       const rest = held;
-      held = new Uint8Array(0);
+      held = NOTHING;
       return rest;
     },
   };
+}
+
+/**
+ * Upper-cases the ASCII bytes at the start of `bytes` where they lie and
+ * returns how many there were: all of them, for ASCII text.
+ */
+function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
+  let i = 0;
+  if (bytes.byteOffset % 4 === 0) {
+    // Four bytes at a time: a high bit in `lower` marks each byte from "a"
+    // (0x61) to "z" (0x7a), and 0x80 >>> 2 is the 0x20 that upper-cases it.
+    const words = new Uint32Array(
+      bytes.buffer,
+      bytes.byteOffset,
+      bytes.length >>> 2,
+    );
+    for (; i < words.length; i++) {
+      const word = words[i];
+      if (word & 0x80808080) break;
+      const lower = (word + 0x1f1f1f1f) & ~(word + 0x05050505) & 0x80808080;
+      words[i] = word ^ (lower >>> 2);
+    }
+    i *= 4;
+  }
+  for (; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x80) return i;
+    if (byte >= 0x61 && byte <= 0x7a) bytes[i] = byte - 0x20;
+  }
+  return bytes.length;
 }
 
 /** All of `data` but a UTF-8 sequence that its last bytes start and leave unfinished. */

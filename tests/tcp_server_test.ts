@@ -89,6 +89,34 @@ Deno.test("each connection gets its bytes back upper-cased", async () => {
   assert.equal(stats.bytesOut, 12 + 7);
 });
 
+Deno.test("every ASCII byte, at every alignment, comes back as it should", async () => {
+  const ascii = Uint8Array.from({ length: 128 }, (_, i) => i);
+  const expected = ascii.map((b) => b >= 0x61 && b <= 0x7a ? b - 0x20 : b);
+  await withServer({}, async (port) => {
+    for (let shift = 0; shift < 4; shift++) {
+      // A non-ASCII character after `shift` bytes moves where the ASCII starts.
+      const prefix = bytes("é".padStart(shift + 1, "a"));
+      const message = new Uint8Array([
+        ...prefix,
+        ...ascii,
+        ...prefix,
+        ...ascii,
+      ]);
+      const upperPrefix = bytes("É".padStart(shift + 1, "A"));
+      const reply = await tcpExchange(port, message);
+      assert.deepEqual(
+        reply,
+        new Uint8Array([
+          ...upperPrefix,
+          ...expected,
+          ...upperPrefix,
+          ...expected,
+        ]),
+      );
+    }
+  });
+});
+
 Deno.test("a reply streams back as it arrives, on an open connection", async () => {
   await withServer({}, async (port) => {
     const conn = await connect(port);
