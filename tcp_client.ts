@@ -355,8 +355,13 @@ function runHint(): string {
 /** One line that says what went wrong and, where it helps, what to do. */
 function describe(error: unknown, hostname: string): string {
   const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string })?.code;
-  if (error instanceof Deno.errors.NotCapable || code === "EPERM") {
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  // node:dns reports Deno's refusal as EPERM; a firewall's refusal to
+  // connect is EPERM too, but not from a lookup, and is reported as it is.
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    (code === "EPERM" && syscall === "getaddrinfo")
+  ) {
     const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
     return `network access to ${what} was not granted: ${runHint()}`;
   }

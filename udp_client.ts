@@ -112,10 +112,20 @@ async function exchange(
   }
   signal?.addEventListener("abort", close, { once: true });
   let receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  let sendError: unknown;
   try {
     for (let attempt = 0; attempt < tries; attempt++) {
-      // clientSocket.sendto(message.encode(), (serverName, serverPort))
-      await clientSocket.send(message, serverAddress);
+      try {
+        // clientSocket.sendto(message.encode(), (serverName, serverPort))
+        await clientSocket.send(message, serverAddress);
+      } catch (error) {
+        // A datagram the system refused to send (a firewall, no route yet)
+        // is lost like any other: wait out the try, then send again.
+        if (signal?.aborted || error instanceof Deno.errors.NotCapable) {
+          throw error;
+        }
+        sendError = error;
+      }
       const deadline = Date.now() + timeoutMs;
       while (true) {
         // modifiedMessage, serverAddress = clientSocket.recvfrom(2048)
@@ -134,8 +144,10 @@ async function exchange(
     throw new Error(
       `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
         `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
-        `is the server running there? (UDP cannot tell a lost datagram ` +
-        `from a missing server)`,
+        (sendError === undefined
+          ? `is the server running there? (UDP cannot tell a lost datagram ` +
+            `from a missing server)`
+          : `sending failed: ${(sendError as Error).message}`),
     );
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
@@ -208,8 +220,13 @@ function runHint(): string {
 /** One line that says what went wrong and, where it helps, what to do. */
 function describe(error: unknown, hostname: string): string {
   const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string })?.code;
-  if (error instanceof Deno.errors.NotCapable || code === "EPERM") {
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  // node:dns reports Deno's refusal as EPERM; a firewall's refusal to send
+  // is EPERM too, but from a send, and is reported as it is.
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    (code === "EPERM" && syscall === "getaddrinfo")
+  ) {
     const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
     return `network access to ${what} was not granted: ${runHint()}`;
   }
