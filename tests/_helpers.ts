@@ -282,3 +282,34 @@ export async function tcpExchange(
     conn.close();
   }
 }
+
+/** Sends from a new socket until a reply comes: 20 tries, 0.5 s apart. */
+export async function probeUntilAnswered(
+  message: Uint8Array,
+  port: number,
+): Promise<Uint8Array> {
+  const socket = udpSocket();
+  const receiving = socket.receive();
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await socket.send(message, {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      let timer;
+      const reply = await Promise.race([
+        receiving,
+        new Promise<undefined>((r) =>
+          timer = setTimeout(() => r(undefined), 500)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (reply) return reply[0];
+    }
+    throw new Error("no reply after 20 tries");
+  } finally {
+    socket.close();
+    await receiving.catch(() => {});
+  }
+}

@@ -7,6 +7,7 @@ import { serveTcp } from "../tcp_server.ts";
 import { serveUdp, upperCase } from "../udp_server.ts";
 import {
   bytes,
+  probeUntilAnswered,
   readAll,
   readExactly,
   ROOT,
@@ -78,31 +79,8 @@ Deno.test("UDP: thousands of garbage datagrams, sizes 0 to 65,507, then a normal
       });
     }
     // Replies to the flood pile up unread; a new socket asks until answered.
-    const probe = udpSocket();
-    const receiving = probe.receive();
-    try {
-      let reply: Uint8Array | undefined;
-      for (let attempt = 0; attempt < 20 && !reply; attempt++) {
-        await probe.send(bytes("still alive?"), {
-          transport: "udp",
-          hostname: "127.0.0.1",
-          port,
-        });
-        let timer;
-        const got = await Promise.race([
-          receiving,
-          new Promise<undefined>((resolve) =>
-            timer = setTimeout(() => resolve(undefined), 500)
-          ),
-        ]);
-        clearTimeout(timer);
-        reply = got?.[0];
-      }
-      assert.equal(reply && text(reply), "STILL ALIVE?");
-    } finally {
-      probe.close();
-      await receiving.catch(() => {});
-    }
+    const reply = await probeUntilAnswered(bytes("still alive?"), port);
+    assert.equal(text(reply), "STILL ALIVE?");
   } finally {
     socket.close();
     controller.abort();
