@@ -437,6 +437,8 @@ Options:
       --stream           one connection for all of standard input: send it
                          as it is, print what comes back, half-close at the
                          end of input and stop when the server has sent all
+      --json             print one JSON object per reply, then a summary
+                         object (for autograders)
   -h, --help             show this help
 
 Replies go to stdout, everything else to stderr. Exit status: 0 all
@@ -458,6 +460,7 @@ async function main(args: string[]): Promise<number> {
         port: { type: "string", short: "p", default: "12000" },
         timeout: { type: "string", default: "10" },
         stream: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -486,6 +489,9 @@ async function main(args: string[]): Promise<number> {
   if (values.stream && positionals.length > 0) {
     return usageError("--stream reads standard input: give no words with it");
   }
+  if (values.stream && values.json) {
+    return usageError("--stream copies bytes as they are: it has no --json");
+  }
   const options = { hostname: values.host, port, timeout };
 
   try {
@@ -500,11 +506,23 @@ async function main(args: string[]): Promise<number> {
       ? promptedLines()
       : readLines(Deno.stdin.readable);
     const stdout = Deno.stdout.writable.getWriter();
+    const encoder = new TextEncoder();
+    const decoder = new TextDecoder();
     try {
+      let replies = 0;
       for await (const modifiedSentence of sendTcp(sentences, options)) {
+        replies++;
         // print('From Server: ', modifiedSentence.decode())
-        await stdout.write(modifiedSentence);
-        await stdout.write(new Uint8Array([NEWLINE]));
+        if (values.json) {
+          const reply = decoder.decode(modifiedSentence);
+          await stdout.write(encoder.encode(JSON.stringify({ reply }) + "\n"));
+        } else {
+          await stdout.write(modifiedSentence);
+          await stdout.write(new Uint8Array([NEWLINE]));
+        }
+      }
+      if (values.json) {
+        await stdout.write(encoder.encode(JSON.stringify({ replies }) + "\n"));
       }
     } finally {
       stdout.releaseLock();

@@ -160,6 +160,132 @@ async function exchange(
   }
 }
 
+/** Options of {@linkcode pingUdp}. */
+export interface UdpPingOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** How many pings to send. Default 10. */
+  count?: number;
+  /** Seconds from one ping to the next. Default 1. */
+  interval?: number;
+  /** Seconds to wait for each reply. Default 1. */
+  timeout?: number;
+  /** Stops at once: the socket is closed and the generator throws. */
+  signal?: AbortSignal;
+}
+
+/** What became of one ping, as {@linkcode pingUdp} reports it. */
+export type PingResult =
+  | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
+  | { seq: number; status: "timeout" }
+  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array };
+
+/**
+ * The UDP Pinger lab's client: sends `Ping SEQ TIME` `count` times,
+ * `interval` apart, and yields for each ping its reply and round-trip time,
+ * or a timeout. A reply is matched by its sequence number: one that comes
+ * after its ping timed out is yielded as `late`, never counted for another.
+ *
+ * @example
+ * ```ts
+ * for await (const ping of pingUdp({ port: 12000, count: 3 })) {
+ *   console.log(ping.seq, ping.status);
+ * }
+ * ```
+ */
+export async function* pingUdp(
+  options: UdpPingOptions = {},
+): AsyncGenerator<PingResult> {
+  const { hostname = "localhost", port = 12000, count = 10, signal } = options;
+  const intervalMs = (options.interval ?? 1) * 1000;
+  const timeoutMs = (options.timeout ?? 1) * 1000;
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+  const serverAddress = await resolve(hostname, port);
+  // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
+  const clientSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  let closed = false;
+  function close() {
+    if (!closed) clientSocket.close();
+    closed = true;
+  }
+  signal?.addEventListener("abort", close, { once: true });
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  // When each ping still unanswered was sent, by sequence number.
+  const sentAt = new Map<number, number>();
+  let receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  try {
+    for (let seq = 1; seq <= count; seq++) {
+      const started = performance.now();
+      sentAt.set(seq, started);
+      try {
+        // clientSocket.sendto(message.encode(), (serverName, serverPort))
+        await clientSocket.send(
+          encoder.encode(`Ping ${seq} ${(Date.now() / 1000).toFixed(6)}`),
+          serverAddress,
+        );
+      } catch (error) {
+        // Refused by the system: as lost as a dropped datagram.
+        if (signal?.aborted || error instanceof Deno.errors.NotCapable) {
+          throw error;
+        }
+      }
+      let answered = false;
+      while (!answered) {
+        // modifiedMessage, serverAddress = clientSocket.recvfrom(1024)
+        receiving ??= clientSocket.receive(
+          new Uint8Array(RECEIVE_BUFFER_SIZE),
+        );
+        const received = await within(
+          receiving,
+          started + timeoutMs - performance.now(),
+        );
+        if (received === undefined) break;
+        receiving = undefined;
+        const rttMs = performance.now() - started;
+        const [reply, from] = received;
+        if (!sameAddress(from as Deno.NetAddr, serverAddress)) continue;
+        const replySeq = Number(
+          decoder.decode(reply).match(/^PING (\d+) /i)?.[1],
+        );
+        const sent = sentAt.get(replySeq);
+        if (sent === undefined) continue; // not ours, or a duplicate
+        sentAt.delete(replySeq);
+        if (replySeq === seq) {
+          answered = true;
+          yield { seq, status: "reply", rttMs, reply };
+        } else {
+          const lateMs = performance.now() - sent;
+          yield { seq: replySeq, status: "late", rttMs: lateMs, reply };
+        }
+      }
+      if (!answered) yield { seq, status: "timeout" };
+      const rest = started + intervalMs - performance.now();
+      if (seq < count && rest > 0) {
+        await new Promise((resolve) => setTimeout(resolve, rest));
+      }
+    }
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", close);
+    // clientSocket.close()
+    close();
+    await receiving?.catch(() => {});
+  }
+}
+
 /** Resolves with the promise's value, or `undefined` after `ms`. */
 async function within<T>(
   promise: Promise<T>,
@@ -299,6 +425,13 @@ Options:
       --timeout SECONDS  wait this long for a reply before sending again
                          (default 1)
       --retries N        send a sentence again up to N times (default 3)
+      --ping N           the UDP Pinger lab: send "Ping SEQ TIME" N times,
+                         print each reply with its round-trip time or
+                         "Request timed out", then ping's summary; exit 0
+                         if any reply came
+      --interval SECONDS time from one ping to the next (default 1)
+      --json             print one JSON object per reply, then a summary
+                         object (for autograders)
   -h, --help             show this help
 
 Replies go to stdout, everything else to stderr. Exit status: 0 all
@@ -307,6 +440,7 @@ answered, 1 a failure (no reply, unknown host), 2 a usage error.
 Example:
   ${RUN_LINE} --host localhost --port 12000 hello world
   printf 'one\\ntwo\\n' | ${RUN_LINE}
+  ${RUN_LINE} --ping 10 --interval 0.5
 `;
 
 /** Runs the command line; resolves with the exit status. */
@@ -320,6 +454,9 @@ async function main(args: string[]): Promise<number> {
         port: { type: "string", short: "p", default: "12000" },
         timeout: { type: "string", default: "1" },
         retries: { type: "string", default: "3" },
+        ping: { type: "string" },
+        interval: { type: "string", default: "1" },
+        json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -351,6 +488,26 @@ async function main(args: string[]): Promise<number> {
     );
   }
 
+  if (values.ping !== undefined) {
+    const count = Number(values.ping);
+    if (!/^\d+$/.test(values.ping) || count < 1 || count > 1_000_000) {
+      return usageError(`--ping must be a count from 1 up, not ${values.ping}`);
+    }
+    const interval = Number(values.interval);
+    if (values.interval.trim() === "" || !(interval >= 0 && interval <= 3600)) {
+      return usageError(
+        `--interval must be seconds, 0 or more, not ${values.interval}`,
+      );
+    }
+    if (positionals.length > 0) {
+      return usageError("--ping sends its own messages: give no words with it");
+    }
+    return await ping(
+      { hostname: values.host, port, count, interval, timeout },
+      values.json,
+    );
+  }
+
   // Words on the command line, else the textbook's prompt, else a pipe.
   const sentences = positionals.length > 0
     ? [positionals.join(" ")]
@@ -358,6 +515,8 @@ async function main(args: string[]): Promise<number> {
     ? promptedLines()
     : readLines(Deno.stdin.readable);
   const stdout = Deno.stdout.writable.getWriter();
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
   try {
     const replies = sendUdp(sentences, {
       hostname: values.host,
@@ -365,9 +524,22 @@ async function main(args: string[]): Promise<number> {
       timeout,
       retries: Number(values.retries),
     });
+    let replied = 0;
     for await (const modifiedMessage of replies) {
+      replied++;
       // print(modifiedMessage.decode())
-      await stdout.write(concat(modifiedMessage, new Uint8Array([0x0a])));
+      await stdout.write(
+        values.json
+          ? encoder.encode(
+            JSON.stringify({ reply: decoder.decode(modifiedMessage) }) + "\n",
+          )
+          : concat(modifiedMessage, new Uint8Array([0x0a])),
+      );
+    }
+    if (values.json) {
+      await stdout.write(
+        encoder.encode(JSON.stringify({ replies: replied }) + "\n"),
+      );
     }
   } catch (error) {
     console.error(`udp_client: ${describe(error, values.host)}`);
@@ -376,6 +548,80 @@ async function main(args: string[]): Promise<number> {
     await stdout.close().catch(() => {});
   }
   return 0;
+}
+
+/** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
+async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
+  const server = `${options.hostname}:${options.port}`;
+  const decoder = new TextDecoder();
+  const rtts: number[] = [];
+  let transmitted = 0;
+  function print(line: string | object) {
+    console.log(typeof line === "string" ? line : JSON.stringify(line));
+  }
+  try {
+    for await (const result of pingUdp(options)) {
+      if (result.status !== "late") transmitted++;
+      if (result.status === "reply") rtts.push(result.rttMs);
+      const rtt = "rttMs" in result
+        ? Number(result.rttMs.toFixed(3))
+        : undefined;
+      const reply = "reply" in result
+        ? decoder.decode(result.reply)
+        : undefined;
+      if (json) {
+        print({
+          seq: result.seq,
+          status: result.status,
+          rtt_ms: rtt === undefined ? undefined : Number(rtt),
+          reply,
+        });
+      } else if (result.status === "reply") {
+        print(`Reply from ${server}: ${reply} seq=${result.seq} rtt=${rtt} ms`);
+      } else if (result.status === "late") {
+        print(
+          `Late reply from ${server}: seq=${result.seq} after ${rtt} ms, not counted`,
+        );
+      } else {
+        print(`Request timed out: seq=${result.seq}`);
+      }
+    }
+  } catch (error) {
+    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+    return 1;
+  }
+  const received = rtts.length;
+  const loss = Math.round((1 - received / transmitted) * 100);
+  const min = Math.min(...rtts);
+  const max = Math.max(...rtts);
+  const avg = rtts.reduce((sum, rtt) => sum + rtt, 0) / received;
+  if (json) {
+    print({
+      transmitted,
+      received,
+      loss_percent: loss,
+      ...(received > 0
+        ? {
+          rtt_min_ms: Number(min.toFixed(3)),
+          rtt_avg_ms: Number(avg.toFixed(3)),
+          rtt_max_ms: Number(max.toFixed(3)),
+        }
+        : {}),
+    });
+  } else {
+    print(`--- ${server} ping statistics ---`);
+    print(
+      `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
+    );
+    if (received > 0) {
+      print(
+        `rtt min/avg/max = ${min.toFixed(3)}/${avg.toFixed(3)}/${
+          max.toFixed(3)
+        } ms`,
+      );
+    }
+  }
+  return received > 0 ? 0 : 1;
 }
 
 function usageError(message: string): number {

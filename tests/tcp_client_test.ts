@@ -216,6 +216,24 @@ Deno.test("CLI: words, and a pipe with one reply line per line", async () => {
   });
 });
 
+Deno.test("CLI: --json prints one object per reply and a summary", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript(
+      "tcp_client.ts",
+      ["-p", String(port), "--json"],
+      {
+        flags: ["run", "--allow-net"],
+        stdin: "one\nstraße\n",
+      },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(
+      out.stdout,
+      '{"reply":"ONE"}\n{"reply":"STRASSE"}\n{"replies":2}\n',
+    );
+  });
+});
+
 Deno.test("CLI: --stream pipes 50 MB through the server, byte for byte", async () => {
   // Multi-byte characters land on every chunk boundary somewhere in 50 MB.
   const line = "the quick brown fox, straße, é, ŉ, 😀 — 1234567890\n";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sendUdp } from "../udp_client.ts";
+import { pingUdp, sendUdp } from "../udp_client.ts";
 import { serveUdp, type UdpServerStats } from "../udp_server.ts";
 import {
   bytes,
@@ -468,4 +468,160 @@ Deno.test({
       );
     });
   },
+});
+
+Deno.test("pingUdp: every ping answered, in order, with its round-trip time", async () => {
+  await withServer({}, async (port) => {
+    const results = [];
+    for await (
+      const result of pingUdp({
+        hostname: "127.0.0.1",
+        port,
+        count: 5,
+        interval: 0,
+      })
+    ) {
+      results.push(result);
+    }
+    assert.deepEqual(results.map((r) => [r.seq, r.status]), [
+      [1, "reply"],
+      [2, "reply"],
+      [3, "reply"],
+      [4, "reply"],
+      [5, "reply"],
+    ]);
+    for (const result of results) {
+      assert.ok(
+        result.status === "reply" && result.rttMs >= 0 && result.rttMs < 1000,
+      );
+      assert.match(
+        text((result as { reply: Uint8Array }).reply),
+        new RegExp(`^PING ${result.seq} \\d+\\.\\d+$`),
+      );
+    }
+  });
+});
+
+Deno.test("pingUdp: a late reply is reported as late, never counted for the next ping", async () => {
+  // The peer holds its reply to ping 1 until ping 2 arrives.
+  let held: { message: Uint8Array; to: Deno.NetAddr } | undefined;
+  await withPeer(async (message, from, { main }) => {
+    if (text(message).startsWith("Ping 1 ")) {
+      held = { message: upper(message), to: from };
+      return;
+    }
+    if (held) await main.send(held.message, held.to);
+    held = undefined;
+    await main.send(upper(message), from);
+  }, async (port) => {
+    const results = [];
+    for await (
+      const result of pingUdp({
+        hostname: "127.0.0.1",
+        port,
+        count: 2,
+        interval: 0,
+        timeout: 0.2,
+      })
+    ) {
+      results.push([result.seq, result.status]);
+    }
+    assert.deepEqual(results, [[1, "timeout"], [1, "late"], [2, "reply"]]);
+  });
+});
+
+Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exit 1", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["-p", String(port), "--ping", "3", "--interval", "0.05"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 6);
+    for (let seq = 1; seq <= 3; seq++) {
+      assert.match(
+        lines[seq - 1],
+        new RegExp(
+          `^Reply from localhost:\\d+: PING ${seq} [\\d.]+ seq=${seq} rtt=[\\d.]+ ms$`,
+        ),
+      );
+    }
+    assert.match(lines[3], /^--- localhost:\d+ ping statistics ---$/);
+    assert.equal(lines[4], "3 packets transmitted, 3 received, 0% packet loss");
+    assert.match(lines[5], /^rtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms$/);
+  });
+  await withServer({ dropRate: 1 }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...[
+        "-p",
+        String(port),
+        "--ping",
+        "2",
+        "--interval",
+        "0",
+        "--timeout",
+        "0.1",
+      ],
+    ]);
+    assert.equal(out.code, 1);
+    assert.equal(out.stderr, "");
+    assert.match(
+      out.stdout,
+      /^Request timed out: seq=1\nRequest timed out: seq=2\n--- localhost:\d+ ping statistics ---\n2 packets transmitted, 0 received, 100% packet loss\n$/,
+    );
+  });
+});
+
+Deno.test({
+  name: "CLI --ping --json against a server that drops like the lab's pinger",
+  ignore: !canRun(hasPython, "the lab pinger server needs python3"),
+  async fn() {
+    const server = await startServer([
+      "python3",
+      "tests/peers/pinger_server.py",
+      "11",
+    ]);
+    try {
+      const out = await runScript("udp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port)],
+        ...["--ping", "20", "--interval", "0", "--timeout", "0.2", "--json"],
+      ]);
+      const objects = out.stdout.trimEnd().split("\n").map((line) =>
+        JSON.parse(line)
+      );
+      const summary = objects.pop();
+      const pings = objects.filter((o) => o.status !== "late");
+      assert.deepEqual(
+        pings.map((o) => o.seq),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      const received = pings.filter((o) => o.status === "reply").length;
+      assert.ok(received > 0 && received < 20, `${received} of 20 answered`);
+      assert.equal(summary.transmitted, 20);
+      assert.equal(summary.received, received);
+      assert.equal(summary.loss_percent, Math.round((1 - received / 20) * 100));
+      assert.ok(
+        summary.rtt_min_ms <= summary.rtt_avg_ms &&
+          summary.rtt_avg_ms <= summary.rtt_max_ms,
+      );
+      assert.equal(out.code, 0);
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test("CLI --json: one object per reply and a summary", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript(
+      "udp_client.ts",
+      ["-p", String(port), "--json"],
+      { stdin: "one\nstraße\n" },
+    );
+    assert.equal(out.code, 0);
+    assert.equal(
+      out.stdout,
+      '{"reply":"ONE"}\n{"reply":"STRASSE"}\n{"replies":2}\n',
+    );
+  });
 });
