@@ -41,6 +41,8 @@ export interface TcpClientOptions {
   timeout?: number;
   /** Stops at once: the connection is closed and the call throws. */
   signal?: AbortSignal;
+  /** Called with a line for each socket step (connect, send, recv, close). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -81,6 +83,8 @@ async function exchange(
   // clientSocket = socket(AF_INET, SOCK_STREAM)
   // clientSocket.connect((serverName, serverPort))
   const clientSocket = await connect(hostname, port, timeoutMs, options.signal);
+  const log = options.log;
+  log?.(`connect: ${formatAddress(clientSocket.localAddr)} to ${server}`);
   const guard = closeOnTimeoutOrAbort(clientSocket, timeoutMs, options.signal);
   const message = new Uint8Array(sentence.length + 1);
   message.set(sentence);
@@ -92,7 +96,9 @@ async function exchange(
 
   // Sent while the reply is read: a long sentence comes back while it goes.
   // clientSocket.send(sentence.encode())
-  const sending = writeAll(clientSocket, message);
+  const sending = writeAll(clientSocket, message).then(() =>
+    log?.(`send: ${message.length} bytes to ${server}`)
+  );
   sending.catch(() => {}); // a server that replied and closed early is fine
   const chunks: Uint8Array[] = [];
   let length = 0;
@@ -101,7 +107,11 @@ async function exchange(
     const buffer = new Uint8Array(16 * 1024);
     while (newlinesExpected > 0 && length <= 3 * message.length + 4096) {
       const received = await clientSocket.read(buffer);
-      if (received === null) break;
+      if (received === null) {
+        log?.(`recv: end of stream, ${server} closed its side`);
+        break;
+      }
+      log?.(`recv: ${received} bytes from ${server}`);
       const chunk = buffer.slice(0, received);
       for (const byte of chunk) if (byte === NEWLINE) newlinesExpected--;
       chunks.push(chunk);
@@ -116,6 +126,7 @@ async function exchange(
     guard.clear();
     // clientSocket.close()
     closeQuietly(clientSocket);
+    log?.("close");
     await sending.catch(() => {});
   }
   if (newlinesExpected > 0 && length > 3 * message.length + 4096) {
@@ -439,6 +450,8 @@ Options:
                          end of input and stop when the server has sent all
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
+  -v, --verbose          show each socket step on stderr: connect, send,
+                         recv, close, with addresses and byte counts
   -h, --help             show this help
 
 Replies go to stdout, everything else to stderr. Exit status: 0 all
@@ -461,6 +474,7 @@ async function main(args: string[]): Promise<number> {
         timeout: { type: "string", default: "10" },
         stream: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
+        verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -492,7 +506,14 @@ async function main(args: string[]): Promise<number> {
   if (values.stream && values.json) {
     return usageError("--stream copies bytes as they are: it has no --json");
   }
-  const options = { hostname: values.host, port, timeout };
+  const options: TcpClientOptions = {
+    hostname: values.host,
+    port,
+    timeout,
+    log: values.verbose
+      ? (line) => console.error(`tcp_client: ${line}`)
+      : undefined,
+  };
 
   try {
     if (values.stream) {

@@ -43,7 +43,7 @@ export interface TcpServerOptions {
   idleTimeout?: number;
   /** Seconds replies in flight may take to finish at shutdown. Default 5. */
   shutdownTimeout?: number;
-  /** Log one line per connection. */
+  /** Log each socket step: bind, listen, accept, every recv and send, close. */
   verbose?: boolean;
   /** Stops the server: no new connections, open ones finish, then it ends. */
   signal?: AbortSignal;
@@ -122,6 +122,9 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   // serverSocket.bind(('', serverPort)); serverSocket.listen(1)
   const welcomingSocket = Deno.listen({ hostname, port });
   const addr = welcomingSocket.addr;
+  // --verbose shows each socket call as it happens, in the textbook's words.
+  const step = options.verbose ? log : undefined;
+  step?.(`socket(AF_INET, SOCK_STREAM), bind, listen: ${formatAddress(addr)}`);
 
   const stats: TcpServerStats = {
     connections: 0,
@@ -189,7 +192,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     };
     connections.add(connection);
     stats.connections++;
-    if (options.verbose) log(`${client}: connected`);
+    step?.(`accept: a connection socket for ${client}`);
     let buffer = new Uint8Array(MIN_READ_SIZE);
     const upperCaser = createUpperCaser();
     let bytesIn = 0;
@@ -199,8 +202,10 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     async function send(data: Uint8Array) {
       connection.writing = true;
       for (let sent = 0; sent < data.length;) {
-        sent += await connectionSocket.write(data.subarray(sent));
+        const written = await connectionSocket.write(data.subarray(sent));
+        sent += written;
         connection.active = true;
+        step?.(`send: ${written} bytes to ${client}`);
       }
       connection.writing = false;
       bytesOut += data.length;
@@ -210,8 +215,12 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       while (!stopping) {
         // sentence = connectionSocket.recv(1024)
         const received = await connectionSocket.read(buffer);
-        if (received === null) break; // the client closed or half-closed
+        if (received === null) {
+          step?.(`recv: end of stream, ${client} closed its side`);
+          break;
+        }
         connection.active = true;
+        step?.(`recv: ${received} bytes from ${client}`);
         bytesIn += received;
         // capitalizedSentence = sentence.upper()
         const capitalizedSentence = upperCaser.push(
@@ -248,9 +257,9 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       connections.delete(connection);
       stats.bytesIn += bytesIn;
       stats.bytesOut += bytesOut;
-      if (options.verbose) {
-        log(`${client}: ${bytesIn} bytes in, ${bytesOut} out, ${ending}`);
-      }
+      step?.(
+        `close: ${client}, ${bytesIn} bytes in, ${bytesOut} out, ${ending}`,
+      );
     }
   }
 
@@ -290,6 +299,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       while (serving.size > 0) await Promise.all(serving);
       clearInterval(sweeper);
       clearTimeout(shutdownTimer);
+      step?.(`close: the welcoming socket ${formatAddress(addr)}`);
       signal?.removeEventListener("abort", stop);
       const suppressed = logError.suppressed();
       if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
@@ -552,7 +562,9 @@ Options:
                               once (default 1000)
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long, 0 never (default 60)
-  -v, --verbose               log one line per connection to stderr
+  -v, --verbose               show each socket step on stderr: bind, listen,
+                              accept, every recv and send with its bytes,
+                              close
   -h, --help                  show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on

@@ -40,6 +40,8 @@ export interface UdpClientOptions {
   retries?: number;
   /** Stops at once: the socket is closed and the generator throws. */
   signal?: AbortSignal;
+  /** Called with a line for each socket step (create, send, receive, close). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -88,7 +90,12 @@ export async function* sendUdp(
           `carries at most ${limit}: shorten it, or use tcp_client.ts`,
       );
     }
-    yield await exchange(message, serverAddress, { timeoutMs, tries, signal });
+    yield await exchange(message, serverAddress, {
+      timeoutMs,
+      tries,
+      signal,
+      log: options.log,
+    });
   }
 }
 
@@ -96,15 +103,26 @@ export async function* sendUdp(
 async function exchange(
   message: Uint8Array,
   serverAddress: Deno.NetAddr,
-  options: { timeoutMs: number; tries: number; signal?: AbortSignal },
+  options: {
+    timeoutMs: number;
+    tries: number;
+    signal?: AbortSignal;
+    log?: (line: string) => void;
+  },
 ): Promise<Uint8Array> {
-  const { timeoutMs, tries, signal } = options;
+  const { timeoutMs, tries, signal, log } = options;
+  const server = formatAddress(serverAddress);
   // clientSocket = socket(AF_INET, SOCK_DGRAM)
   const clientSocket = Deno.listenDatagram({
     transport: "udp",
     hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
     port: 0,
   });
+  log?.(
+    `socket(AF_INET, SOCK_DGRAM): ${
+      formatAddress(clientSocket.addr as Deno.NetAddr)
+    }`,
+  );
   let closed = false;
   function close() {
     if (!closed) clientSocket.close();
@@ -118,6 +136,7 @@ async function exchange(
       try {
         // clientSocket.sendto(message.encode(), (serverName, serverPort))
         await clientSocket.send(message, serverAddress);
+        log?.(`sendto: ${message.length} bytes to ${server}`);
       } catch (error) {
         // A datagram the system refused to send (a firewall, no route yet)
         // is lost like any other: wait out the try, then send again.
@@ -133,12 +152,20 @@ async function exchange(
           new Uint8Array(RECEIVE_BUFFER_SIZE),
         );
         const received = await within(receiving, deadline - Date.now());
-        if (received === undefined) break; // timed out: send it again
+        if (received === undefined) {
+          log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
+          break; // timed out: send it again
+        }
         receiving = undefined;
         const [modifiedMessage, from] = received;
+        const sender = formatAddress(from as Deno.NetAddr);
         if (sameAddress(from as Deno.NetAddr, serverAddress)) {
+          log?.(`recvfrom: ${modifiedMessage.length} bytes from ${sender}`);
           return modifiedMessage;
         }
+        log?.(
+          `recvfrom: ${modifiedMessage.length} bytes from ${sender}, not the server: ignored`,
+        );
       }
     }
     throw new Error(
@@ -156,6 +183,7 @@ async function exchange(
     signal?.removeEventListener("abort", close);
     // clientSocket.close()
     close();
+    log?.("close");
     await receiving?.catch(() => {});
   }
 }
@@ -432,6 +460,8 @@ Options:
       --interval SECONDS time from one ping to the next (default 1)
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
+  -v, --verbose          show each socket step on stderr: socket, sendto,
+                         recvfrom, close, with addresses and byte counts
   -h, --help             show this help
 
 Replies go to stdout, everything else to stderr. Exit status: 0 all
@@ -457,6 +487,7 @@ async function main(args: string[]): Promise<number> {
         ping: { type: "string" },
         interval: { type: "string", default: "1" },
         json: { type: "boolean", default: false },
+        verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -523,6 +554,9 @@ async function main(args: string[]): Promise<number> {
       port,
       timeout,
       retries: Number(values.retries),
+      log: values.verbose
+        ? (line) => console.error(`udp_client: ${line}`)
+        : undefined,
     });
     let replied = 0;
     for await (const modifiedMessage of replies) {

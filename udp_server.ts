@@ -36,7 +36,7 @@ export interface UdpServerOptions {
   dropRate?: number;
   /** Seed that makes the drops reproducible; random when absent. */
   seed?: number;
-  /** Log one line per datagram. */
+  /** Log each socket step: bind, every receive and send, close. */
   verbose?: boolean;
   /** Stops the server: the socket is closed and `finished` resolves. */
   signal?: AbortSignal;
@@ -97,6 +97,9 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
     port,
   });
   const addr = serverSocket.addr as Deno.NetAddr;
+  // --verbose shows each socket call as it happens, in the textbook's words.
+  const step = options.verbose ? log : undefined;
+  step?.(`socket(AF_INET, SOCK_DGRAM), bind: ${formatAddress(addr)}`);
 
   const stats: UdpServerStats = {
     received: 0,
@@ -141,11 +144,10 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       stats.received++;
       // Formatted only for a log line: most datagrams are never logged.
       const client = () => formatAddress(clientAddress);
+      step?.(`recvfrom: ${message.length} bytes from ${client()}`);
       if (shouldDrop()) {
         stats.dropped++;
-        if (options.verbose) {
-          log(`${client()}: ${message.length} bytes, dropped (--drop-rate)`);
-        }
+        step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
         continue;
       }
 
@@ -167,12 +169,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
         await serverSocket.send(modifiedMessage, clientAddress);
         stats.replied++;
-        if (options.verbose) {
-          log(
-            `${client()}: ${message.length} bytes, ` +
-              `replied ${modifiedMessage.length} bytes`,
-          );
-        }
+        step?.(`sendto: ${modifiedMessage.length} bytes to ${client()}`);
       } catch (error) {
         stats.failed++;
         logError(`${client()}: reply not sent: ${describe(error)}`);
@@ -181,6 +178,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       }
     }
     close();
+    step?.(`close: ${formatAddress(addr)}`);
     signal?.removeEventListener("abort", stop);
     const suppressed = logError.suppressed();
     if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
@@ -377,7 +375,8 @@ Options:
   -p, --port PORT        port to bind, 0 for any free one (default 12000)
       --drop-rate R      drop this fraction of datagrams, 0 to 1 (default 0)
       --seed N           make --drop-rate drop the same datagrams every run
-  -v, --verbose          log one line per datagram to stderr
+  -v, --verbose          show each socket step on stderr: bind, every
+                         recvfrom and sendto with its bytes, close
   -h, --help             show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on

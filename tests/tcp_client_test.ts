@@ -447,3 +447,29 @@ Deno.test({
     });
   },
 });
+
+Deno.test("CLI -v: each socket step on stderr, in order", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript("tcp_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-v",
+      "hi",
+    ], {
+      flags: ["run", "--allow-net"],
+    });
+    assert.equal(out.code, 0);
+    assert.equal(out.stdout, "HI\n");
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `^tcp_client: connect: 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:${port}\n` +
+          `tcp_client: send: 3 bytes to 127\\.0\\.0\\.1:${port}\n` +
+          `tcp_client: recv: 3 bytes from 127\\.0\\.0\\.1:${port}\n` +
+          "tcp_client: close\n$",
+      ),
+    );
+  });
+});

@@ -409,10 +409,17 @@ Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released",
     open.close();
   }
   assert.equal(output.code, 0);
-  assert.match(output.stderr, /: connected\n/);
+  // --verbose: each socket step, in order.
   assert.match(
     output.stderr,
-    /: 2 bytes in, 2 out, closed by the server's shutdown\n/,
+    new RegExp(
+      "^socket\\(AF_INET, SOCK_STREAM\\), bind, listen: 127\\.0\\.0\\.1:\\d+\n" +
+        "accept: a connection socket for (127\\.0\\.0\\.1:\\d+)\n" +
+        "recv: 2 bytes from \\1\n" +
+        "send: 2 bytes to \\1\n" +
+        "close: \\1, 2 bytes in, 2 out, closed by the server's shutdown\n" +
+        "close: the welcoming socket 127\\.0\\.0\\.1:\\d+\n",
+    ),
   );
   assert.match(
     output.stderr,

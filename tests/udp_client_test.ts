@@ -625,3 +625,27 @@ Deno.test("CLI --json: one object per reply and a summary", async () => {
     );
   });
 });
+
+Deno.test("CLI -v: each socket step on stderr, in order", async () => {
+  await withServer({}, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      "--host",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-v",
+      "hi",
+    ]);
+    assert.equal(out.code, 0);
+    assert.equal(out.stdout, "HI\n");
+    assert.match(
+      out.stderr,
+      new RegExp(
+        "^udp_client: socket\\(AF_INET, SOCK_DGRAM\\): 0\\.0\\.0\\.0:\\d+\n" +
+          `udp_client: sendto: 2 bytes to 127\\.0\\.0\\.1:${port}\n` +
+          `udp_client: recvfrom: 2 bytes from 127\\.0\\.0\\.1:${port}\n` +
+          "udp_client: close\n$",
+      ),
+    );
+  });
+});

@@ -63,12 +63,13 @@ async function demo(name: string, sentence: string): Promise<boolean> {
   console.log(`[${name} server] ${ready.trim()}`);
 
   console.log(
-    `[${name} client] $ ${name}_client.ts --port ${port} ${sentence}`,
+    `[${name} client] $ ${name}_client.ts -v --port ${port} ${sentence}`,
   );
   const client = await new Deno.Command(Deno.execPath(), {
     args: [
       ...runFlags(name),
       `${name}_client.ts`,
+      "-v",
       "--host",
       "127.0.0.1",
       "--port",
@@ -81,16 +82,16 @@ async function demo(name: string, sentence: string): Promise<boolean> {
   }).output();
   const decoder = new TextDecoder();
   for (
-    const line of decoder.decode(client.stdout).split("\n").filter(Boolean)
-  ) {
-    console.log(`[${name} client] ${line}`);
-  }
-  for (
     const line of decoder.decode(client.stderr).split("\n").filter(Boolean)
   ) {
     console.log(`[${name} client] ${line}`);
   }
 
+  for (
+    const line of decoder.decode(client.stdout).split("\n").filter(Boolean)
+  ) {
+    console.log(`[${name} client] ${line}`);
+  }
   server.kill("SIGTERM");
   const status = await server.status;
   await reader.cancel();
