@@ -67,11 +67,7 @@ export async function* sendUdp(
   const { hostname = "localhost", port = 12000, signal } = options;
   const timeoutMs = (options.timeout ?? 1) * 1000;
   const tries = 1 + (options.retries ?? 3);
-  if (typeof Deno.listenDatagram !== "function") {
-    throw new Error(
-      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
-    );
-  }
+  requireUdp();
   // serverName = 'hostname'; serverPort = 12000
   const serverAddress = await resolve(hostname, port);
   const limit = serverAddress.hostname.includes(":")
@@ -113,22 +109,12 @@ async function exchange(
   const { timeoutMs, tries, signal, log } = options;
   const server = formatAddress(serverAddress);
   // clientSocket = socket(AF_INET, SOCK_DGRAM)
-  const clientSocket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-  });
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
   log?.(
     `socket(AF_INET, SOCK_DGRAM): ${
       formatAddress(clientSocket.addr as Deno.NetAddr)
     }`,
   );
-  let closed = false;
-  function close() {
-    if (!closed) clientSocket.close();
-    closed = true;
-  }
-  signal?.addEventListener("abort", close, { once: true });
   let receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
   let sendError: unknown;
   try {
@@ -180,7 +166,6 @@ async function exchange(
     if (signal?.aborted) throw signal.reason;
     throw error;
   } finally {
-    signal?.removeEventListener("abort", close);
     // clientSocket.close()
     close();
     log?.("close");
@@ -229,24 +214,10 @@ export async function* pingUdp(
   const { hostname = "localhost", port = 12000, count = 10, signal } = options;
   const intervalMs = (options.interval ?? 1) * 1000;
   const timeoutMs = (options.timeout ?? 1) * 1000;
-  if (typeof Deno.listenDatagram !== "function") {
-    throw new Error(
-      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
-    );
-  }
+  requireUdp();
   const serverAddress = await resolve(hostname, port);
   // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
-  const clientSocket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-  });
-  let closed = false;
-  function close() {
-    if (!closed) clientSocket.close();
-    closed = true;
-  }
-  signal?.addEventListener("abort", close, { once: true });
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // When each ping still unanswered was sent, by sequence number.
@@ -307,11 +278,40 @@ export async function* pingUdp(
     if (signal?.aborted) throw signal.reason;
     throw error;
   } finally {
-    signal?.removeEventListener("abort", close);
     // clientSocket.close()
     close();
     await receiving?.catch(() => {});
   }
+}
+
+/** Throws the hint to run with `--unstable-net` when UDP is not available. */
+function requireUdp() {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+}
+
+/**
+ * A client socket on any free port, of the server's address family. It is
+ * closed at once if `signal` aborts; `close()` may be called again.
+ */
+function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const clientSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  let closed = false;
+  function close() {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener("abort", close);
+    clientSocket.close();
+  }
+  signal?.addEventListener("abort", close, { once: true });
+  return { clientSocket, close };
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms`. */

@@ -13,6 +13,15 @@ export const ROOT = decodeURIComponent(
 /** Flags every script runs with, as its shebang line does. */
 export const RUN_FLAGS = ["run", "--allow-net", "--unstable-net"];
 
+/**
+ * The command line that runs one of the four scripts with the permissions
+ * its shebang gives it: the UDP ones also need `--unstable-net`.
+ */
+export function script(name: string, ...args: string[]): string[] {
+  const flags = name.startsWith("udp_") ? RUN_FLAGS : ["run", "--allow-net"];
+  return [Deno.execPath(), ...flags, name, ...args];
+}
+
 /** Longest wait for anything a test waits for. */
 export const WAIT_MS = 10_000;
 

@@ -9,6 +9,7 @@ import {
   canRun,
   hasProgram,
   runScript,
+  script,
   startServer,
   text,
 } from "./_helpers.ts";
@@ -32,10 +33,7 @@ Deno.test({
   name: "textbook UDPClient.py gets HELLO WORLD from udp_server.ts",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
-    const server = await startServer([
-      Deno.execPath(),
-      ...["run", "--allow-net", "--unstable-net", "udp_server.ts", "-p", "0"],
-    ]);
+    const server = await startServer(script("udp_server.ts", "-p", "0"));
     try {
       for (
         const [sentence, expected] of [["hello world", "HELLO WORLD"], [
@@ -215,10 +213,7 @@ Deno.test({
   name: "textbook TCPClient.py (no newline, one recv) with tcp_server.ts",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
-    const server = await startServer([
-      Deno.execPath(),
-      ...["run", "--allow-net", "tcp_server.ts", "-p", "0"],
-    ]);
+    const server = await startServer(script("tcp_server.ts", "-p", "0"));
     try {
       const out = await python([
         "tests/peers/textbook_tcp_client.py",

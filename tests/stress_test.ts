@@ -11,6 +11,7 @@ import {
   readAll,
   readExactly,
   ROOT,
+  script,
   startServer,
   tcpExchange,
   text,
@@ -207,18 +208,9 @@ function spawnClient(args: string[]) {
 }
 
 Deno.test("a TCP server killed in the middle of a stream: the client fails, one line, bounded", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "tcp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
   const client = spawnClient([
     "tcp_client.ts",
     "-p",
@@ -260,19 +252,9 @@ Deno.test("a TCP server killed in the middle of a stream: the client fails, one 
 });
 
 Deno.test("a UDP server killed between sentences: the client fails, one line, bounded", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "--unstable-net",
-      "udp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
   const client = spawnClient([
     ...["udp_client.ts", "--host", "127.0.0.1", "-p", String(server.port)],
     ...["--timeout", "0.2", "--retries", "2"],
@@ -304,31 +286,12 @@ Deno.test("a UDP server killed between sentences: the client fails, one line, bo
 });
 
 Deno.test("SIGTERM under load: clean exit, summary, port released (TCP and UDP)", async () => {
-  const tcp = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "tcp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
-  const udp = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "--unstable-net",
-      "udp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
+  const tcp = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  const udp = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
   // 32 TCP clients exchanging lines and a UDP flood, while the signals land.
   let loading = true;
   let exchanges = 0;

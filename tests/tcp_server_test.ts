@@ -11,6 +11,7 @@ import {
   readAll,
   readExactly,
   runScript,
+  script,
   startServer,
   tcpExchange,
   text,
@@ -192,18 +193,9 @@ Deno.test("half-close: every byte sent before it comes back, then the server clo
 });
 
 Deno.test("one idle client never delays another: 500 idle, one answered", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "tcp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
   const idle: Deno.TcpConn[] = [];
   try {
     for (let i = 0; i < 500; i++) idle.push(await connect(server.port));
@@ -224,18 +216,9 @@ Deno.test("one idle client never delays another: 500 idle, one answered", async 
 });
 
 Deno.test("a client that sends a lot and never reads is held back, memory bounded", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "tcp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-    ],
-  ]);
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
   const pid = server.pid;
   const hog = await connect(server.port);
   try {
@@ -382,19 +365,9 @@ Deno.test("serveTcp works over IPv6", async () => {
 });
 
 Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...[
-      "run",
-      "--allow-net",
-      "tcp_server.ts",
-      "--host",
-      "127.0.0.1",
-      "-p",
-      "0",
-      "-v",
-    ],
-  ]);
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
   assert.match(
     server.readyLine,
     /^The server is ready to receive on 127\.0\.0\.1:\d+$/,

@@ -6,6 +6,7 @@ import {
   canRun,
   hasProgram,
   runScript,
+  script,
   startServer,
   text,
   udpSocket,
@@ -298,10 +299,9 @@ Deno.test("CLI: --drop-rate with --seed drops the same datagrams every run", asy
   const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`);
   const summaries: string[] = [];
   for (let run = 0; run < 2; run++) {
-    const server = await startServer([
-      Deno.execPath(),
-      ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
-      ...[
+    const server = await startServer(
+      script(
+        "udp_server.ts",
         "--host",
         "127.0.0.1",
         "-p",
@@ -310,8 +310,8 @@ Deno.test("CLI: --drop-rate with --seed drops the same datagrams every run", asy
         "0.4",
         "--seed",
         "7",
-      ],
-    ]);
+      ),
+    );
     let out;
     try {
       out = await runScript(

@@ -4,6 +4,7 @@ import {
   bytes,
   probeUntilAnswered,
   runScript,
+  script,
   startServer,
   udpRoundTrip,
   udpSocket,
@@ -249,17 +250,9 @@ Deno.test("serveUdp throws when the port is taken", () => {
 });
 
 Deno.test("CLI: ready line, answers, SIGTERM summary, port released", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    "--unstable-net",
-    "udp_server.ts",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ]);
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "--port", "0"),
+  );
   assert.match(
     server.readyLine,
     /^The server is ready to receive on 127\.0\.0\.1:\d+$/,
@@ -289,11 +282,9 @@ Deno.test("CLI: ready line, answers, SIGTERM summary, port released", async () =
 });
 
 Deno.test("CLI: SIGINT stops it cleanly too; IPv6 ready line in brackets", async () => {
-  const server = await startServer([
-    Deno.execPath(),
-    ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
-    ...["--host", "::1", "-p", "0", "--verbose"],
-  ]);
+  const server = await startServer(
+    script("udp_server.ts", "--host", "::1", "-p", "0", "--verbose"),
+  );
   assert.match(
     server.readyLine,
     /^The server is ready to receive on \[::1\]:\d+$/,
