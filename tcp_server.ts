@@ -16,18 +16,26 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { parseArgs } from "node:util";
 
 /**
  * Bytes read at a time: a connection starts small, so thousands of idle
  * clients cost little, and the buffer grows while reads fill it, so bulk
- * text moves in large reads. With its reply, what a connection holds at most.
+ * text moves in large reads.
  */
 const MIN_READ_SIZE = 2 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
+/**
+ * Room for upper-cased text that is not ASCII (ASCII is upper-cased where it
+ * was read). A connection holds at most its read buffer and this.
+ */
+const REPLY_SIZE = 64 * 1024;
+/** How long the start of a character waits for the rest before going back as it is. */
+const UNFINISHED_CHARACTER_WAIT_MS = 100;
 /** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
 const ERROR_LINES_PER_SECOND = 10;
-/** How long a pause in accepting lasts after a failed accept (out of files). */
+/** How long a pause in accepting lasts when the system runs out of resources. */
 const ACCEPT_RETRY_MS = 100;
 const RUN_LINE = "deno run --allow-net tcp_server.ts";
 
@@ -37,7 +45,11 @@ export interface TcpServerOptions {
   hostname?: string;
   /** Port to bind; 0 lets the system pick a free one. Default 12000. */
   port?: number;
-  /** Connections served at once; more are closed at once. Default 1000. */
+  /**
+   * Connections served at once. When that many are open, the one that has
+   * gone longest without a byte moving is closed to serve a new client.
+   * Default 1000.
+   */
   maxConnections?: number;
   /** Seconds a connection may go without a byte moving; 0 never. Default 60. */
   idleTimeout?: number;
@@ -55,8 +67,8 @@ export interface TcpServerOptions {
 export interface TcpServerStats {
   /** Connections accepted and served. */
   connections: number;
-  /** Connections closed at once because `maxConnections` were open. */
-  refused: number;
+  /** Connections closed to make room for a new one (`maxConnections`). */
+  evicted: number;
   /** Connections closed by `idleTimeout`. */
   timedOut: number;
   /** Connections that failed (reset by the client, or an error). */
@@ -78,15 +90,15 @@ export interface TcpServer {
 /** One client's connection, as the server tracks it. */
 interface Connection {
   socket: Deno.TcpConn;
-  /** A byte moved since the last sweep. */
-  active: boolean;
-  /** When the sweeper last saw it active. */
+  /** The client's address, for log lines. */
+  client: string;
+  /** When a byte last moved, from `performance.now()`. */
   lastActive: number;
   /** A reply is being written; shutdown lets it finish. */
   writing: boolean;
   closed: boolean;
   /** Why the server closed it early, if it did. */
-  closedBy?: "idle timeout" | "shutdown";
+  closedBy?: "idle timeout" | "shutdown" | "room";
 }
 
 /**
@@ -128,12 +140,13 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
 
   const stats: TcpServerStats = {
     connections: 0,
-    refused: 0,
+    evicted: 0,
     timedOut: 0,
     failed: 0,
     bytesIn: 0,
     bytesOut: 0,
   };
+  /** The open connections, none closed. */
   const connections = new Set<Connection>();
   const serving = new Set<Promise<void>>();
   let stopping = false;
@@ -142,24 +155,43 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     if (connection.closed) return;
     connection.closed = true;
     connection.closedBy = reason;
+    connections.delete(connection);
     connection.socket.close();
   }
 
-  // One sweep closes every idle connection: cheaper than a timer, or even a
-  // clock reading, per read.
+  // One sweep closes every idle connection: cheaper than a timer per read.
   const sweeper = idleMs > 0
     ? setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       for (const connection of connections) {
-        if (connection.active) {
-          connection.active = false;
-          connection.lastActive = now;
-        } else if (now - connection.lastActive >= idleMs) {
+        if (now - connection.lastActive >= idleMs) {
           close(connection, "idle timeout");
         }
       }
     }, Math.min(1000, Math.max(10, idleMs / 4)))
     : undefined;
+
+  /**
+   * With `maxConnections` open, the connection that has gone longest without
+   * a byte moving gives way to a new client, so that clients trickling a byte
+   * now and then cannot hold every place against newcomers.
+   */
+  function makeRoomFor(newcomer: string) {
+    let idlest: Connection | undefined;
+    for (const connection of connections) {
+      if (!idlest || connection.lastActive < idlest.lastActive) {
+        idlest = connection;
+      }
+    }
+    if (!idlest) return;
+    stats.evicted++;
+    const idle = (performance.now() - idlest.lastActive) / 1000;
+    logError(
+      `${idlest.client}: closed after ${idle.toFixed(1)} s without a byte ` +
+        `moving, to make room for ${newcomer} (--max-connections ${maxConnections})`,
+    );
+    close(idlest, "room");
+  }
 
   let shutdownTimer: ReturnType<typeof setTimeout> | undefined;
   function stop() {
@@ -185,8 +217,8 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     const client = formatAddress(connectionSocket.remoteAddr);
     const connection: Connection = {
       socket: connectionSocket,
-      active: false,
-      lastActive: Date.now(),
+      client,
+      lastActive: performance.now(),
       writing: false,
       closed: false,
     };
@@ -194,53 +226,91 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     stats.connections++;
     step?.(`accept: a connection socket for ${client}`);
     let buffer = new Uint8Array(MIN_READ_SIZE);
-    const upperCaser = createUpperCaser();
+    // Made for the first text that is not ASCII.
+    let reply: Uint8Array | undefined;
+    // The start of a character, kept at the front of `buffer` for its rest.
+    let held = 0;
     let bytesIn = 0;
     let bytesOut = 0;
-    let ending = "closed by the client";
+    let ending = "closed by the server's shutdown";
 
     async function send(data: Uint8Array) {
       connection.writing = true;
       for (let sent = 0; sent < data.length;) {
         const written = await connectionSocket.write(data.subarray(sent));
         sent += written;
-        connection.active = true;
+        connection.lastActive = performance.now();
         step?.(`send: ${written} bytes to ${client}`);
       }
       connection.writing = false;
       bytesOut += data.length;
     }
 
+    /** Sends `data` upper-cased; returns how many bytes at its end start a character. */
+    async function upperCaseAndSend(data: Uint8Array): Promise<number> {
+      // ASCII, most text, is upper-cased where it lies: nothing is copied.
+      let done = upperCaseAsciiPrefixInPlace(data);
+      if (done > 0) await send(data.subarray(0, done));
+      while (done < data.length) {
+        reply ??= new Uint8Array(REPLY_SIZE);
+        const { read, written } = upperCaseInto(
+          data.subarray(done),
+          reply,
+          false,
+        );
+        if (read === 0) break; // the start of a character: wait for the rest
+        await send(reply.subarray(0, written));
+        done += read;
+      }
+      return data.length - done;
+    }
+
     try {
       while (!stopping) {
         // sentence = connectionSocket.recv(1024)
-        const received = await connectionSocket.read(buffer);
+        const start = held;
+        const reading = connectionSocket.read(buffer.subarray(start));
+        let received = held > 0
+          ? await within(reading, UNFINISHED_CHARACTER_WAIT_MS)
+          : await reading;
+        if (received === TOO_LATE) {
+          // The rest of the character did not come: its start goes back as is.
+          await send(buffer.subarray(0, held));
+          held = 0;
+          received = await reading;
+        }
         if (received === null) {
           step?.(`recv: end of stream, ${client} closed its side`);
+          ending = "closed by the client";
           break;
         }
-        connection.active = true;
+        connection.lastActive = performance.now();
         step?.(`recv: ${received} bytes from ${client}`);
         bytesIn += received;
+        const end = start + received;
         // capitalizedSentence = sentence.upper()
-        const capitalizedSentence = upperCaser.push(
-          buffer.subarray(0, received),
-        );
         // connectionSocket.send(capitalizedSentence.encode())
-        await send(capitalizedSentence);
-        // The reply may have been the buffer itself: grow only once it is sent.
-        if (received === buffer.length && buffer.length < MAX_READ_SIZE) {
-          buffer = new Uint8Array(buffer.length * 4);
+        held = await upperCaseAndSend(buffer.subarray(start - held, end));
+        buffer.copyWithin(0, end - held, end);
+        if (end === buffer.length && buffer.length < MAX_READ_SIZE) {
+          const grown = new Uint8Array(
+            Math.min(buffer.length * 4, MAX_READ_SIZE),
+          );
+          grown.set(buffer.subarray(0, held));
+          buffer = grown;
         }
+        await fairTurn();
       }
-      // An unfinished UTF-8 sequence at the very end goes back unchanged.
-      await send(upperCaser.flush());
+      // A character still unfinished at the very end goes back as it is.
+      await send(buffer.subarray(0, held));
     } catch (error) {
       if (connection.closedBy === "idle timeout") {
         stats.timedOut++;
         ending = `idle for ${idleMs / 1000} s, closed`;
       } else if (connection.closedBy === "shutdown") {
         ending = "closed by the server's shutdown";
+      } else if (connection.closedBy === "room") {
+        ending = "closed to make room for a new client";
       } else {
         stats.failed++;
         ending = describe(error);
@@ -254,7 +324,6 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     } finally {
       // connectionSocket.close()
       close(connection);
-      connections.delete(connection);
       stats.bytesIn += bytesIn;
       stats.bytesOut += bytesOut;
       step?.(
@@ -272,18 +341,26 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       } catch (error) {
         if (stopping) break;
         if (error instanceof Deno.errors.BadResource) throw error;
-        logError(`accept failed: ${describe(error)}`);
+        stats.failed++;
+        if (concernsOneConnection(error)) {
+          // Reset before it was accepted, say: the next one is unaffected.
+          step?.(
+            `accept: a connection failed before it was accepted: ${
+              describe(error)
+            }`,
+          );
+          continue;
+        }
+        logError(
+          `accept failed: ${
+            describe(error)
+          }; trying again in ${ACCEPT_RETRY_MS} ms`,
+        );
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
       if (connections.size >= maxConnections) {
-        stats.refused++;
-        logError(
-          `${formatAddress(connectionSocket.remoteAddr)}: refused, ` +
-            `${maxConnections} connections open (--max-connections)`,
-        );
-        connectionSocket.close();
-        continue;
+        makeRoomFor(formatAddress(connectionSocket.remoteAddr));
       }
       const task = serveConnection(connectionSocket);
       serving.add(task);
@@ -310,37 +387,35 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   return { addr, finished: serve() };
 }
 
-const NOTHING: Uint8Array = new Uint8Array(0);
-
 /**
- * Upper-cases a byte stream chunk by chunk. A UTF-8 character split across
- * two reads is held back until its last byte arrives, so it is upper-cased
- * whole; everything else goes out as soon as it comes in. An ASCII chunk is
- * upper-cased where it lies, so the common case allocates nothing.
+ * Whether a failed `accept` concerns only the connection it would have
+ * returned (reset or aborted before it was accepted): accept the next one at
+ * once. Anything else, running out of files above all, pauses accepting.
  */
-function createUpperCaser() {
-  let held = NOTHING;
-  return {
-    push(chunk: Uint8Array): Uint8Array {
-      let done: Uint8Array = NOTHING;
-      if (held.length === 0) {
-        const ascii = upperCaseAsciiPrefixInPlace(chunk);
-        if (ascii === chunk.length) return chunk;
-        done = chunk.subarray(0, ascii);
-        chunk = chunk.subarray(ascii);
-      }
-      const data = held.length > 0 ? concat(held, chunk) : chunk;
-      const complete = completeLength(data);
-      held = complete === data.length ? NOTHING : data.slice(complete);
-      const upper = upperCase(data.subarray(0, complete));
-      return done.length > 0 ? concat(done, upper) : upper;
-    },
-    flush(): Uint8Array {
-      const rest = held;
-      held = NOTHING;
-      return rest;
-    },
-  };
+function concernsOneConnection(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionRefused ||
+    error instanceof Deno.errors.TimedOut;
+}
+
+const TOO_LATE = Symbol("too late");
+
+/** What `promise` resolves with, or `TOO_LATE` if that takes over `ms`. */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | typeof TOO_LATE> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof TOO_LATE>((resolve) => {
+    timer = setTimeout(resolve, ms, TOO_LATE);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -373,91 +448,146 @@ function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-/** All of `data` but a UTF-8 sequence that its last bytes start and leave unfinished. */
-function completeLength(data: Uint8Array): number {
-  for (let back = 1; back <= Math.min(3, data.length); back++) {
-    const byte = data[data.length - back];
-    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further
-    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return needed > back ? data.length - back : data.length;
-  }
-  return data.length;
+// ---------------------------------------------------------------------------
+// Shared by udp_server.ts and tcp_server.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): fairness, then
+// upper-casing.
+// ---------------------------------------------------------------------------
+
+/** The longest the server works before other clients, timers and signals get a turn. */
+const TURN_MS = 3;
+/**
+ * Turns of the event loop in which its runtime (tokio) has polled every
+ * socket at least once: while there is always work to do, it polls the
+ * sockets that are not yet ready only every 61 turns.
+ */
+const TURNS_PER_POLL = 64;
+let turnStarted = performance.now();
+let nextTurn: Promise<void> | undefined;
+
+/**
+ * Lets the event loop poll every socket, timer and signal once the server
+ * has worked `TURN_MS` without that. A socket that always has data
+ * completes every read at once, so a loop that reads, upper-cases and
+ * writes would otherwise never wait, and every other client would.
+ */
+function fairTurn(): Promise<void> | undefined {
+  if (performance.now() - turnStarted < TURN_MS) return undefined;
+  nextTurn ??= pollEverything();
+  return nextTurn;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
+async function pollEverything() {
+  for (let turn = 0; turn < TURNS_PER_POLL; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  nextTurn = undefined;
+  turnStarted = performance.now();
 }
+
+// Upper-casing in one pass over the bytes, linear on any input: ASCII byte
+// by byte, each other character through a table filled in as characters are
+// met, and every byte that is not valid UTF-8 copied as it is.
+
+/** Upper-casing makes UTF-8 at most 3 times longer ("ΐ", 2 bytes, becomes 6). */
+const MAX_UPPER_CASE_GROWTH = 3;
 
 const encoder = new TextEncoder();
-// fatal: invalid bytes are handled by hand; ignoreBOM: a leading BOM is kept.
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The upper case of each code point in UTF-8, `null` where it is the code
+ * point itself, in blocks of 256 code points made the first time one is met.
+ */
+const upperCaseBlocks: ((Uint8Array | null)[] | undefined)[] = [];
+
+function upperCaseBlock(block: number): (Uint8Array | null)[] {
+  const mappings: (Uint8Array | null)[] = [];
+  for (let codePoint = block << 8; codePoint < (block + 1) << 8; codePoint++) {
+    const character = String.fromCodePoint(codePoint);
+    // toUpperCase maps code point by code point as Python's str.upper() does.
+    const upper = character.toUpperCase();
+    mappings.push(upper === character ? null : encoder.encode(upper));
+  }
+  return mappings;
+}
 
 /**
  * Upper-cases UTF-8 text as Python's `str.upper()` does (`"straße"` becomes
  * `"STRASSE"`), returning bytes that are not valid UTF-8 unchanged.
  */
 export function upperCase(message: Uint8Array): Uint8Array {
-  let ascii = true;
-  for (let i = 0; i < message.length; i++) {
-    if (message[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    // Most traffic is ASCII: one pass, no decoding.
-    const upper = new Uint8Array(message.length);
-    for (let i = 0; i < message.length; i++) {
-      const byte = message[i];
-      upper[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
-    }
-    return upper;
-  }
-  try {
-    return encoder.encode(decoder.decode(message).toUpperCase());
-  } catch {
-    return upperCaseMixed(message);
-  }
-}
-
-/** Upper-cases each valid UTF-8 run and copies every invalid byte as it is. */
-function upperCaseMixed(message: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let runStart = 0;
-  let i = 0;
-  while (i < message.length) {
-    const length = utf8SequenceLength(message, i);
-    if (length > 0) {
-      i += length;
-      continue;
-    }
-    if (i > runStart) {
-      const text = decoder.decode(message.subarray(runStart, i));
-      parts.push(encoder.encode(text.toUpperCase()));
-    }
-    parts.push(message.subarray(i, i + 1));
-    i++;
-    runStart = i;
-  }
-  if (i > runStart) {
-    const text = decoder.decode(message.subarray(runStart, i));
-    parts.push(encoder.encode(text.toUpperCase()));
-  }
-  const upper = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    upper.set(part, offset);
-    offset += part.length;
-  }
-  return upper;
+  const upper = new Uint8Array(message.length * MAX_UPPER_CASE_GROWTH);
+  return upper.subarray(0, upperCaseInto(message, upper).written);
 }
 
 /**
+ * Upper-cases the UTF-8 bytes of `source` into `destination`, as many whole
+ * characters as fit, and says how many bytes it read and wrote, as
+ * `TextEncoder.encodeInto` does. Bytes that are not valid UTF-8 are copied
+ * unchanged. A character cut off at the end of `source` is left unread unless
+ * `final`: the rest of it may come with the next read.
+ */
+export function upperCaseInto(
+  source: Uint8Array,
+  destination: Uint8Array,
+  final = true,
+): { read: number; written: number } {
+  let read = 0;
+  let written = 0;
+  while (read < source.length) {
+    if (source[read] < 0x80) {
+      // A run of ASCII, byte by byte.
+      const end = Math.min(source.length, read + destination.length - written);
+      if (read === end) break;
+      do {
+        const byte = source[read++];
+        destination[written++] = byte >= 0x61 && byte <= 0x7a
+          ? byte - 0x20
+          : byte;
+      } while (read < end && source[read] < 0x80);
+      continue;
+    }
+    const length = utf8SequenceLength(source, read);
+    if (length === CUT_OFF && !final) break;
+    const upper = length > 1 ? upperCaseOf(source, read, length) : null;
+    if (upper === null) {
+      // Unchanged: a character without an upper case, or one byte that is
+      // not valid UTF-8 and goes back as it is.
+      const copied = length > 1 ? length : 1;
+      if (written + copied > destination.length) break;
+      for (let k = 0; k < copied; k++) destination[written++] = source[read++];
+    } else {
+      if (written + upper.length > destination.length) break;
+      for (let k = 0; k < upper.length; k++) destination[written++] = upper[k];
+      read += length;
+    }
+  }
+  return { read, written };
+}
+
+/** The upper case of the character at `bytes[start]`, or `null` if unchanged. */
+function upperCaseOf(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+): Uint8Array | null {
+  let codePoint = bytes[start] & (0x7f >> length);
+  for (let k = 1; k < length; k++) {
+    codePoint = (codePoint << 6) | (bytes[start + k] & 0x3f);
+  }
+  const block = codePoint >> 8;
+  const mappings = upperCaseBlocks[block] ??= upperCaseBlock(block);
+  return mappings[codePoint & 0xff];
+}
+
+/** {@linkcode utf8SequenceLength} of a valid start that the bytes end too soon for. */
+const CUT_OFF = -1;
+
+/**
  * Length of the well-formed UTF-8 sequence starting at `bytes[start]`
- * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF);
+ * `CUT_OFF` if `bytes` end before a sequence that is valid so far is whole;
+ * 0 if the bytes there can never be valid UTF-8.
  */
 function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   const lead = bytes[start];
@@ -478,14 +608,17 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   } else {
     return 0;
   }
-  if (start + length > bytes.length) return 0;
-  const second = bytes[start + 1];
-  if (second < low || second > high) return 0;
-  for (let k = 2; k < length; k++) {
-    if ((bytes[start + k] & 0xc0) !== 0x80) return 0;
+  for (let k = 1; k < length; k++) {
+    if (start + k === bytes.length) return CUT_OFF;
+    const next = bytes[start + k];
+    if (next < low || next > high) return 0;
+    low = 0x80;
+    high = 0xbf;
   }
   return length;
 }
+
+// End of the part shared by the two servers.
 
 /** Wraps `log` so that at most `perSecond` lines pass each second. */
 function rateLimited(log: (line: string) => void, perSecond: number) {
@@ -558,8 +691,9 @@ Options:
                               address; :: for IPv6 too; 127.0.0.1 for this
                               machine only)
   -p, --port PORT             port to bind, 0 for any free one (default 12000)
-      --max-connections N     clients served at once; more are closed at
-                              once (default 1000)
+      --max-connections N     clients served at once; a new client beyond
+                              that is still served, and the connection idle
+                              longest is closed for it (default 1000)
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long, 0 never (default 60)
   -v, --verbose               show each socket step on stderr: bind, listen,
@@ -656,7 +790,7 @@ async function main(args: string[]): Promise<number> {
   for (const name of signals) Deno.removeSignalListener(name, onSignal);
   console.error(
     `tcp_server: served ${stats.connections} connections, ` +
-      `refused ${stats.refused}, timed out ${stats.timedOut}, ` +
+      `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
       `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
   );
   return 0;

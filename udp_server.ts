@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { parseArgs } from "node:util";
 
 /** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
@@ -125,6 +126,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
 
   async function serve(): Promise<UdpServerStats> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+    const replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
     while (!stopping) {
       let message: Uint8Array;
       let clientAddress: Deno.NetAddr;
@@ -152,18 +154,22 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       }
 
       // modifiedMessage = message.decode().upper()
-      const modifiedMessage = upperCase(message);
       const limit = clientAddress.hostname.includes(":")
         ? MAX_DATAGRAM_IPV6
         : MAX_DATAGRAM_IPV4;
-      if (modifiedMessage.length > limit) {
+      const { read, written } = upperCaseInto(
+        message,
+        replyBuffer.subarray(0, limit),
+      );
+      if (read < message.length) {
         stats.failed++;
         logError(
-          `${client()}: reply of ${modifiedMessage.length} bytes is larger ` +
-            `than one datagram (${limit} bytes), not sent`,
+          `${client()}: the reply is larger than one datagram ` +
+            `(${limit} bytes), not sent`,
         );
         continue;
       }
+      const modifiedMessage = replyBuffer.subarray(0, written);
       sending = true;
       try {
         // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
@@ -176,6 +182,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
       } finally {
         sending = false;
       }
+      await fairTurn();
     }
     close();
     step?.(`close: ${formatAddress(addr)}`);
@@ -188,73 +195,146 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
   return { addr, finished: serve() };
 }
 
+// ---------------------------------------------------------------------------
+// Shared by udp_server.ts and tcp_server.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): fairness, then
+// upper-casing.
+// ---------------------------------------------------------------------------
+
+/** The longest the server works before other clients, timers and signals get a turn. */
+const TURN_MS = 3;
+/**
+ * Turns of the event loop in which its runtime (tokio) has polled every
+ * socket at least once: while there is always work to do, it polls the
+ * sockets that are not yet ready only every 61 turns.
+ */
+const TURNS_PER_POLL = 64;
+let turnStarted = performance.now();
+let nextTurn: Promise<void> | undefined;
+
+/**
+ * Lets the event loop poll every socket, timer and signal once the server
+ * has worked `TURN_MS` without that. A socket that always has data
+ * completes every read at once, so a loop that reads, upper-cases and
+ * writes would otherwise never wait, and every other client would.
+ */
+function fairTurn(): Promise<void> | undefined {
+  if (performance.now() - turnStarted < TURN_MS) return undefined;
+  nextTurn ??= pollEverything();
+  return nextTurn;
+}
+
+async function pollEverything() {
+  for (let turn = 0; turn < TURNS_PER_POLL; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  nextTurn = undefined;
+  turnStarted = performance.now();
+}
+
+// Upper-casing in one pass over the bytes, linear on any input: ASCII byte
+// by byte, each other character through a table filled in as characters are
+// met, and every byte that is not valid UTF-8 copied as it is.
+
+/** Upper-casing makes UTF-8 at most 3 times longer ("ΐ", 2 bytes, becomes 6). */
+const MAX_UPPER_CASE_GROWTH = 3;
+
 const encoder = new TextEncoder();
-// fatal: invalid bytes are handled by hand; ignoreBOM: a leading BOM is kept.
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The upper case of each code point in UTF-8, `null` where it is the code
+ * point itself, in blocks of 256 code points made the first time one is met.
+ */
+const upperCaseBlocks: ((Uint8Array | null)[] | undefined)[] = [];
+
+function upperCaseBlock(block: number): (Uint8Array | null)[] {
+  const mappings: (Uint8Array | null)[] = [];
+  for (let codePoint = block << 8; codePoint < (block + 1) << 8; codePoint++) {
+    const character = String.fromCodePoint(codePoint);
+    // toUpperCase maps code point by code point as Python's str.upper() does.
+    const upper = character.toUpperCase();
+    mappings.push(upper === character ? null : encoder.encode(upper));
+  }
+  return mappings;
+}
 
 /**
  * Upper-cases UTF-8 text as Python's `str.upper()` does (`"straße"` becomes
  * `"STRASSE"`), returning bytes that are not valid UTF-8 unchanged.
  */
 export function upperCase(message: Uint8Array): Uint8Array {
-  let ascii = true;
-  for (let i = 0; i < message.length; i++) {
-    if (message[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    // Most traffic is ASCII: one pass, no decoding.
-    const upper = new Uint8Array(message.length);
-    for (let i = 0; i < message.length; i++) {
-      const byte = message[i];
-      upper[i] = byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte;
-    }
-    return upper;
-  }
-  try {
-    return encoder.encode(decoder.decode(message).toUpperCase());
-  } catch {
-    return upperCaseMixed(message);
-  }
-}
-
-/** Upper-cases each valid UTF-8 run and copies every invalid byte as it is. */
-function upperCaseMixed(message: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let runStart = 0;
-  let i = 0;
-  while (i < message.length) {
-    const length = utf8SequenceLength(message, i);
-    if (length > 0) {
-      i += length;
-      continue;
-    }
-    if (i > runStart) {
-      const text = decoder.decode(message.subarray(runStart, i));
-      parts.push(encoder.encode(text.toUpperCase()));
-    }
-    parts.push(message.subarray(i, i + 1));
-    i++;
-    runStart = i;
-  }
-  if (i > runStart) {
-    const text = decoder.decode(message.subarray(runStart, i));
-    parts.push(encoder.encode(text.toUpperCase()));
-  }
-  const upper = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    upper.set(part, offset);
-    offset += part.length;
-  }
-  return upper;
+  const upper = new Uint8Array(message.length * MAX_UPPER_CASE_GROWTH);
+  return upper.subarray(0, upperCaseInto(message, upper).written);
 }
 
 /**
+ * Upper-cases the UTF-8 bytes of `source` into `destination`, as many whole
+ * characters as fit, and says how many bytes it read and wrote, as
+ * `TextEncoder.encodeInto` does. Bytes that are not valid UTF-8 are copied
+ * unchanged. A character cut off at the end of `source` is left unread unless
+ * `final`: the rest of it may come with the next read.
+ */
+export function upperCaseInto(
+  source: Uint8Array,
+  destination: Uint8Array,
+  final = true,
+): { read: number; written: number } {
+  let read = 0;
+  let written = 0;
+  while (read < source.length) {
+    if (source[read] < 0x80) {
+      // A run of ASCII, byte by byte.
+      const end = Math.min(source.length, read + destination.length - written);
+      if (read === end) break;
+      do {
+        const byte = source[read++];
+        destination[written++] = byte >= 0x61 && byte <= 0x7a
+          ? byte - 0x20
+          : byte;
+      } while (read < end && source[read] < 0x80);
+      continue;
+    }
+    const length = utf8SequenceLength(source, read);
+    if (length === CUT_OFF && !final) break;
+    const upper = length > 1 ? upperCaseOf(source, read, length) : null;
+    if (upper === null) {
+      // Unchanged: a character without an upper case, or one byte that is
+      // not valid UTF-8 and goes back as it is.
+      const copied = length > 1 ? length : 1;
+      if (written + copied > destination.length) break;
+      for (let k = 0; k < copied; k++) destination[written++] = source[read++];
+    } else {
+      if (written + upper.length > destination.length) break;
+      for (let k = 0; k < upper.length; k++) destination[written++] = upper[k];
+      read += length;
+    }
+  }
+  return { read, written };
+}
+
+/** The upper case of the character at `bytes[start]`, or `null` if unchanged. */
+function upperCaseOf(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+): Uint8Array | null {
+  let codePoint = bytes[start] & (0x7f >> length);
+  for (let k = 1; k < length; k++) {
+    codePoint = (codePoint << 6) | (bytes[start + k] & 0x3f);
+  }
+  const block = codePoint >> 8;
+  const mappings = upperCaseBlocks[block] ??= upperCaseBlock(block);
+  return mappings[codePoint & 0xff];
+}
+
+/** {@linkcode utf8SequenceLength} of a valid start that the bytes end too soon for. */
+const CUT_OFF = -1;
+
+/**
  * Length of the well-formed UTF-8 sequence starting at `bytes[start]`
- * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF);
+ * `CUT_OFF` if `bytes` end before a sequence that is valid so far is whole;
+ * 0 if the bytes there can never be valid UTF-8.
  */
 function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   const lead = bytes[start];
@@ -275,14 +355,17 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   } else {
     return 0;
   }
-  if (start + length > bytes.length) return 0;
-  const second = bytes[start + 1];
-  if (second < low || second > high) return 0;
-  for (let k = 2; k < length; k++) {
-    if ((bytes[start + k] & 0xc0) !== 0x80) return 0;
+  for (let k = 1; k < length; k++) {
+    if (start + k === bytes.length) return CUT_OFF;
+    const next = bytes[start + k];
+    if (next < low || next > high) return 0;
+    low = 0x80;
+    high = 0xbf;
   }
   return length;
 }
+
+// End of the part shared by the two servers.
 
 /**
  * Returns a function that answers `true` for the given fraction of calls.

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { upperCase as udpUpperCase } from "../udp_server.ts";
 import {
   serveTcp,
   type TcpServerOptions,
@@ -8,6 +7,7 @@ import {
 } from "../tcp_server.ts";
 import {
   bytes,
+  canRun,
   readAll,
   readExactly,
   runScript,
@@ -55,28 +55,6 @@ Deno.test("upperCase (TCP copy) agrees on Unicode and invalid bytes", () => {
   );
 });
 
-Deno.test("the TCP and UDP servers' copies of upperCase agree byte for byte", () => {
-  // Each script stands alone, so each carries its own copy: keep them equal.
-  const alphabet = [
-    ...bytes("aZß é ŉ ΐ 😀\n"),
-    0x80,
-    0xbf,
-    0xc3,
-    0xe2,
-    0xed,
-    0xf0,
-    0xf4,
-    0xff,
-  ];
-  for (let round = 0; round < 2000; round++) {
-    const input = Uint8Array.from(
-      { length: Math.floor(Math.random() * 40) },
-      () => alphabet[Math.floor(Math.random() * alphabet.length)],
-    );
-    assert.deepEqual(upperCase(input), udpUpperCase(input), `input ${input}`);
-  }
-});
-
 Deno.test("each connection gets its bytes back upper-cased", async () => {
   const stats = await withServer({}, async (port) => {
     assert.equal(
@@ -116,6 +94,72 @@ Deno.test("every ASCII byte, at every alignment, comes back as it should", async
       );
     }
   });
+});
+
+Deno.test("every ASCII byte, at each place of a four-byte word, from the start of a read", async () => {
+  // ASCII at the start of a read is upper-cased four bytes at a time: each
+  // byte value must come back right wherever it sits in a word, next to any
+  // other, "`" (0x60) and "{" (0x7b) beside "a" and "z" above all.
+  const ascii = Uint8Array.from({ length: 128 }, (_, i) => i);
+  await withServer({}, async (port) => {
+    for (const stride of [1, 3, 5, 7]) {
+      for (let shift = 0; shift < 4; shift++) {
+        const message = ascii.map((_, i) => (i * stride + shift) % 128);
+        const expected = message.map((b) =>
+          b >= 0x61 && b <= 0x7a ? b - 0x20 : b
+        );
+        // A fresh connection: the message is the start of its first read.
+        assert.deepEqual(await tcpExchange(port, message), expected);
+      }
+    }
+  });
+});
+
+Deno.test("a byte that can never begin a character goes back at once; an unfinished one after a moment", async () => {
+  await withServer({}, async (port) => {
+    const conn = await connect(port);
+    try {
+      // 0xff can never be UTF-8: nothing to wait for.
+      await conn.write(new Uint8Array([0x61, 0x62, 0xff]));
+      assert.deepEqual([...await readExactly(conn, 3)], [0x41, 0x42, 0xff]);
+      // Nor can 0xe0 0x80 (overlong) ever be finished.
+      await conn.write(new Uint8Array([0x63, 0xe0, 0x80]));
+      assert.deepEqual([...await readExactly(conn, 3)], [0x43, 0xe0, 0x80]);
+      // Latin-1 "é" (0xe9) could start a character: once the rest has not
+      // come for a moment, it goes back as it is, the connection still open.
+      await conn.write(new Uint8Array([...bytes("caf"), 0xe9]));
+      assert.deepEqual(
+        [...await readExactly(conn, 4)],
+        [...bytes("CAF"), 0xe9],
+      );
+      // What comes after it is not joined to it.
+      await conn.write(new Uint8Array([0xa9, ...bytes("x")]));
+      assert.deepEqual([...await readExactly(conn, 2)], [0xa9, 0x58]);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("the read buffer grows with bulk text, up to 256 KiB and no further", async () => {
+  const sizes: number[] = [];
+  await withServer(
+    {
+      verbose: true,
+      log: (line) => {
+        const match = line.match(/^recv: (\d+) bytes/);
+        if (match) sizes.push(Number(match[1]));
+      },
+    },
+    async (port) => {
+      const message = new Uint8Array(16 * 1024 * 1024).fill(0x61);
+      const reply = await tcpExchange(port, message);
+      assert.equal(reply.length, message.length);
+    },
+  );
+  const largest = Math.max(...sizes);
+  assert.ok(largest <= 256 * 1024, `a read of ${largest} bytes`);
+  assert.ok(largest > 128 * 1024, `reads stayed at ${largest} bytes or less`);
 });
 
 Deno.test("a reply streams back as it arrives, on an open connection", async () => {
@@ -211,7 +255,10 @@ Deno.test("one idle client never delays another: 500 idle, one answered", async 
     for (const conn of idle) conn.close();
     const output = await server.stop();
     assert.equal(output.code, 0);
-    assert.match(output.stderr, /served 501 connections, refused 0/);
+    assert.match(
+      output.stderr,
+      /served 501 connections, closed 0 to make room/,
+    );
   }
 });
 
@@ -263,26 +310,28 @@ async function rssKiB(pid: number): Promise<number> {
   return Number(text(stdout).trim());
 }
 
-Deno.test("--max-connections: extra clients are closed, open ones unaffected", async () => {
+Deno.test("--max-connections: when full, the connection idle longest makes room for a new one", async () => {
   const stats = await withServer({ maxConnections: 2 }, async (port, logs) => {
     const first = await connect(port);
     const second = await connect(port);
     try {
-      // Both are being served once they answer.
-      await first.write(bytes("a"));
-      assert.equal(text(await readExactly(first, 1)), "A");
+      // Both are being served once they answer; the first moved a byte last.
       await second.write(bytes("b"));
       assert.equal(text(await readExactly(second, 1)), "B");
+      await first.write(bytes("a"));
+      assert.equal(text(await readExactly(first, 1)), "A");
       const third = await connect(port);
       try {
-        const reply = await readAll(third).catch(() => new Uint8Array(0));
-        assert.equal(reply.length, 0);
+        await third.write(bytes("c"));
+        assert.equal(text(await readExactly(third, 1)), "C");
       } finally {
         third.close();
       }
+      // The second, idle longest, was closed for it; the first goes on.
+      assert.equal((await readAll(second)).length, 0);
       assert.match(
         logs.join("\n"),
-        /refused, 2 connections open \(--max-connections\)/,
+        /127\.0\.0\.1:\d+: closed after \d+\.\d s without a byte moving, to make room for 127\.0\.0\.1:\d+ \(--max-connections 2\)/,
       );
       await first.write(bytes("still"));
       assert.equal(text(await readExactly(first, 5)), "STILL");
@@ -291,8 +340,8 @@ Deno.test("--max-connections: extra clients are closed, open ones unaffected", a
       second.close();
     }
   });
-  assert.equal(stats.refused, 1);
-  assert.equal(stats.connections, 2);
+  assert.equal(stats.evicted, 1);
+  assert.equal(stats.connections, 3);
 });
 
 Deno.test("--idle-timeout closes a silent connection, not a busy one", async () => {
@@ -310,6 +359,94 @@ Deno.test("--idle-timeout closes a silent connection, not a busy one", async () 
     },
   );
   assert.equal(stats.timedOut, 1);
+});
+
+Deno.test("--idle-timeout leaves open a connection that sends a byte now and then", async () => {
+  const stats = await withServer({ idleTimeout: 1 }, async (port) => {
+    const conn = await connect(port);
+    try {
+      // A byte every 0.4 s for 2.4 s: never 1 s without one.
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await conn.write(bytes("t"));
+        assert.equal(text(await readExactly(conn, 1)), "T");
+      }
+    } finally {
+      conn.close();
+    }
+  });
+  assert.equal(stats.timedOut, 0);
+});
+
+Deno.test("--max-connections: clients trickling a byte now and then cannot keep a newcomer out", async () => {
+  const stats = await withServer(
+    { maxConnections: 20, idleTimeout: 3 },
+    async (port, logs) => {
+      const tricklers = await Promise.all(
+        Array.from({ length: 20 }, () => connect(port)),
+      );
+      let trickling = true;
+      const trickle = (async () => {
+        while (trickling) {
+          for (const conn of tricklers) {
+            await conn.write(bytes("x")).catch(() => 0);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      try {
+        for (let i = 0; i < 3; i++) {
+          assert.equal(
+            text(await tcpExchange(port, bytes(`newcomer ${i}\n`))),
+            `NEWCOMER ${i}\n`,
+          );
+        }
+        assert.match(logs.join("\n"), /to make room for 127\.0\.0\.1:\d+/);
+      } finally {
+        trickling = false;
+        await trickle;
+        for (const conn of tricklers) conn.close();
+      }
+    },
+  );
+  // The first newcomer took a trickler's place; the others, its own.
+  assert.equal(stats.evicted, 1);
+});
+
+Deno.test("shutdown lets a reply in flight finish, for shutdownTimeout at most", async () => {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    shutdownTimeout: 0.5,
+    signal: controller.signal,
+    log: () => {},
+  });
+  const hog = await connect(server.addr.port);
+  try {
+    // Send without reading until the server's reply can go no further.
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const writes: Promise<number>[] = [];
+    while (true) {
+      const writing = hog.write(chunk);
+      writes.push(writing);
+      let timer;
+      const stalled = await Promise.race([
+        writing.then(() => false),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(true), 500)),
+      ]);
+      clearTimeout(timer);
+      if (stalled) break;
+    }
+    const started = performance.now();
+    controller.abort();
+    await withTimeout(server.finished, "shutdown with a reply stuck", 5_000);
+    const took = performance.now() - started;
+    assert.ok(took >= 400 && took < 3_000, `shutdown took ${took} ms`);
+    await Promise.allSettled(writes);
+  } finally {
+    hog.close();
+  }
 });
 
 Deno.test("a storm of resets does not stop the server", async () => {
@@ -396,7 +533,7 @@ Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released",
   );
   assert.match(
     output.stderr,
-    /tcp_server: served 1 connections, refused 0, timed out 0, failed 0; 2 bytes in, 2 out\n$/,
+    /tcp_server: served 1 connections, closed 0 to make room, timed out 0, failed 0; 2 bytes in, 2 out\n$/,
   );
   const again = Deno.listen({ hostname: "127.0.0.1", port: server.port });
   again.close();
@@ -451,4 +588,36 @@ Deno.test("CLI: usage errors exit 2, runtime failures exit 1, one line each", as
     assert.equal(out.code, 0);
     assert.match(out.stdout, /deno run --allow-net tcp_server\.ts/);
   });
+});
+
+/** Whether TCP port 12000 on loopback is free now. */
+function tcp12000Free(): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port: 12000 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "CLI: with no --port, the textbook's 12000",
+  ignore: !canRun(tcp12000Free(), "TCP port 12000 is in use here"),
+  async fn() {
+    const server = await startServer(
+      script("tcp_server.ts", "--host", "127.0.0.1"),
+    );
+    try {
+      assert.equal(
+        server.readyLine,
+        "The server is ready to receive on 127.0.0.1:12000",
+      );
+      assert.equal(
+        text(await tcpExchange(12000, bytes("default\n"))),
+        "DEFAULT\n",
+      );
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  },
 });

@@ -1,0 +1,206 @@
+/**
+ * What the two servers share: each script stands alone, so each carries its
+ * own copy of fairness and upper-casing, and these tests keep the copies
+ * identical and the upper-casing right on every input.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { upperCase, upperCaseInto } from "../udp_server.ts";
+import { ROOT } from "./_helpers.ts";
+
+/** The block a server script shares with the other, from its marker lines. */
+async function sharedBlock(name: string): Promise<string> {
+  const source = await Deno.readTextFile(`${ROOT}${name}`);
+  const start = source.indexOf("// Shared by udp_server.ts and tcp_server.ts");
+  const end = source.indexOf("// End of the part shared by the two servers.");
+  assert.ok(start > 0 && end > start, `${name}: the shared block's markers`);
+  return source.slice(start, end);
+}
+
+Deno.test("the two servers' shared blocks are identical, word for word", async () => {
+  const udp = await sharedBlock("udp_server.ts");
+  const tcp = await sharedBlock("tcp_server.ts");
+  assert.ok(udp.includes("function upperCaseInto("));
+  assert.ok(udp.includes("function fairTurn("));
+  assert.equal(tcp, udp);
+});
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+const encoder = new TextEncoder();
+
+/**
+ * The definition, plainly: each run of valid UTF-8 characters decoded and
+ * upper-cased whole, each byte that is not valid UTF-8 kept as it is.
+ */
+function upperCaseByDefinition(message: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  let run: number[] = [];
+  const endRun = () => {
+    out.push(
+      ...encoder.encode(
+        strictDecoder.decode(new Uint8Array(run)).toUpperCase(),
+      ),
+    );
+    run = [];
+  };
+  for (let i = 0; i < message.length;) {
+    // The valid character that starts here, if any: 1 to 4 bytes.
+    let length = 0;
+    for (let k = 1; k <= 4 && i + k <= message.length && !length; k++) {
+      try {
+        const text = strictDecoder.decode(message.subarray(i, i + k));
+        if ([...text].length === 1) length = k;
+      } catch {
+        // not a whole character yet
+      }
+    }
+    if (length) {
+      run.push(...message.subarray(i, i + length));
+      i += length;
+    } else {
+      endRun();
+      out.push(message[i++]);
+    }
+  }
+  endRun();
+  return new Uint8Array(out);
+}
+
+Deno.test("upperCase: every code point as String#toUpperCase has it, 3 times longer at most", () => {
+  for (let block = 0; block <= 0x10ff; block++) {
+    let characters = "";
+    for (
+      let codePoint = block << 8;
+      codePoint < (block + 1) << 8;
+      codePoint++
+    ) {
+      if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
+      const character = String.fromCodePoint(codePoint);
+      const upper = character.toUpperCase();
+      if (upper !== character) {
+        const growth = encoder.encode(upper).length /
+          encoder.encode(character).length;
+        assert.ok(
+          growth <= 3,
+          `U+${codePoint.toString(16)} grows ${growth} times`,
+        );
+      }
+      characters += character;
+    }
+    if (characters === "") continue;
+    assert.deepEqual(
+      upperCase(encoder.encode(characters)),
+      encoder.encode(characters.toUpperCase()),
+      `code points U+${(block << 8).toString(16)} and on`,
+    );
+  }
+  assert.equal(
+    new TextDecoder().decode(upperCase(encoder.encode("straße ΐ ŉ"))),
+    "STRASSE \u0399\u0308\u0301 \u02bcN",
+  );
+});
+
+Deno.test("upperCase: random mixes of text and invalid bytes, as by definition", () => {
+  const alphabet = [
+    ...encoder.encode("aZ`{ß é ŉ ΐ ᾀ ﬃ 😀 𐐨\n"),
+    0x80,
+    0xbf,
+    0xc0,
+    0xc1,
+    0xc3,
+    0xe0,
+    0xe2,
+    0xed,
+    0xef,
+    0xf0,
+    0xf4,
+    0xf5,
+    0xff,
+  ];
+  for (let round = 0; round < 1000; round++) {
+    const input = Uint8Array.from(
+      { length: Math.floor(Math.random() * 48) },
+      () => alphabet[Math.floor(Math.random() * alphabet.length)],
+    );
+    assert.deepEqual(
+      upperCase(input),
+      upperCaseByDefinition(input),
+      `${input}`,
+    );
+  }
+});
+
+Deno.test("upperCaseInto: output in pieces of any size joins up to the whole", () => {
+  const input = new Uint8Array([
+    ...encoder.encode("ΐ straße 😀 ŉ"),
+    0xff,
+    ...encoder.encode("é"),
+    0xe2,
+  ]);
+  const whole = upperCase(input);
+  for (let room = 6; room <= 20; room++) {
+    const pieces: number[] = [];
+    const destination = new Uint8Array(room);
+    let done = 0;
+    while (done < input.length) {
+      const { read, written } = upperCaseInto(
+        input.subarray(done),
+        destination,
+      );
+      assert.ok(read > 0, "a whole character always fits in 6 bytes");
+      pieces.push(...destination.subarray(0, written));
+      done += read;
+    }
+    assert.deepEqual(new Uint8Array(pieces), whole, `room ${room}`);
+  }
+});
+
+Deno.test("upperCaseInto: only the start of a character that may yet be whole waits for more", () => {
+  const cases: [number[], number][] = [
+    [[0x61, 0xc3], 1], // "a" and the start of "é": waits
+    [[0x61, 0xe2, 0x82], 1], // two of "€"'s three bytes: wait
+    [[0x61, 0xf0, 0x9f, 0x98], 1], // three of "😀"'s four: wait
+    [[0x61, 0xff], 2], // can never begin a character
+    [[0x61, 0xc0], 2], // overlong lead
+    [[0x61, 0xe0, 0x80], 3], // overlong
+    [[0x61, 0xed, 0xa0], 3], // a surrogate
+    [[0x61, 0xf5], 2], // beyond U+10FFFF
+    [[0x61, 0x80], 2], // a lone continuation byte
+  ];
+  for (const [bytes, read] of cases) {
+    const result = upperCaseInto(
+      new Uint8Array(bytes),
+      new Uint8Array(16),
+      false,
+    );
+    assert.equal(result.read, read, `${bytes}`);
+    // At the end of the stream, everything goes.
+    assert.equal(
+      upperCaseInto(new Uint8Array(bytes), new Uint8Array(16)).read,
+      bytes.length,
+    );
+  }
+});
+
+Deno.test("upperCase: linear time on any input, invalid bytes included", () => {
+  // 16 MiB of each: about a second each at 1 µs a byte, the old cost of
+  // input that mixes valid and invalid bytes.
+  const units = [
+    [0xff, 0x61],
+    [0xff, 0xce, 0xb1],
+    [...encoder.encode("ΐ αβγ")],
+    [0xe2, 0x82, 0x61],
+  ];
+  for (const unit of units) {
+    const input = new Uint8Array(16 * 1024 * 1024);
+    for (let i = 0; i < input.length; i++) input[i] = unit[i % unit.length];
+    const started = performance.now();
+    upperCase(input);
+    const took = performance.now() - started;
+    assert.ok(took < 5_000, `${unit}: ${took.toFixed(0)} ms for 16 MiB`);
+  }
+});
