@@ -31,8 +31,12 @@ const MAX_READ_SIZE = 256 * 1024;
  * was read). A connection holds at most its read buffer and this.
  */
 const REPLY_SIZE = 64 * 1024;
-/** How long the start of a character waits for the rest before going back as it is. */
-const UNFINISHED_CHARACTER_WAIT_MS = 100;
+/**
+ * How long the start of a character waits for its rest before going back as
+ * it is: briefly for a person, but longer than TCP takes to send a lost
+ * segment again twice (200 ms, then 400 ms), which must not cut a character.
+ */
+const UNFINISHED_CHARACTER_WAIT_MS = 1000;
 /** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
 const ERROR_LINES_PER_SECOND = 10;
 /** How long a pause in accepting lasts when the system runs out of resources. */

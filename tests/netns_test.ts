@@ -3,6 +3,20 @@
  * by a veth pair, with packets lost, duplicated and (where the kernel has
  * netem) delayed and reordered between them. Needs root and `ip`; skipped
  * with the reason elsewhere. The namespaces are deleted whatever happens.
+ *
+ * The veth pair carries one TCP segment per packet, as a wire does: with
+ * segmentation offload a single "packet" would be a burst of up to 64 KB,
+ * and the whole 100 KB stream would be some twenty of them.
+ *
+ * How much is lost depends on the protocol. The UDP client sends again on a
+ * fixed 0.2 s timer, so 30% loss each way only costs time. TCP backs off:
+ * a retransmission gets through and is acknowledged with probability
+ * (1 - loss)^2, and each failure doubles the wait (RTO 0.2 to 1 s, then 2,
+ * 4, 8, ... s). At 30% each way half of those round trips fail, and a stall
+ * of 60 s (the client's `--timeout`, the server's idle timeout) came in
+ * about one run in six; at 10% one in five fails, a 60 s stall needs six or
+ * more failures in a row (under 1e-4 per timeout), and TCP still
+ * retransmits in every run, which the TCP test checks.
  */
 import assert from "node:assert/strict";
 import { canRun, ROOT, startServer, text } from "./_helpers.ts";
@@ -55,21 +69,77 @@ async function unavailable(): Promise<string | undefined> {
 
 const reason = await unavailable();
 
+/** Per cent of packets lost each way in the UDP test: its client resends. */
+const UDP_LOSS_PERCENT = 30;
+/** Per cent of packets lost each way in the TCP test (see the top). */
+const TCP_LOSS_PERCENT = 10;
+/** Per cent of packets sent twice each way, in both tests. */
+const DUPLICATE_PERCENT = 5;
+
+/** The two hosts, as a test sees them. */
+interface TwoHosts {
+  /** The impairment applied, in words. */
+  impairment: string;
+  /** Segments TCP retransmitted so far, both hosts together. */
+  tcpRetransmissions(): Promise<number>;
+  /** Packets nftables dropped and duplicated so far; undefined under netem. */
+  nftCounts(): Promise<{ lost: number; duplicated: number } | undefined>;
+}
+
+/** The command line that runs `args` in namespace `ns`. */
+function execIn(ns: string, ...args: string[]): string[] {
+  return ["ip", "netns", "exec", ns, ...args];
+}
+
+/** `RetransSegs` of `/proc/net/snmp` in namespace `ns`. */
+async function retransmittedSegments(ns: string): Promise<number> {
+  const snmp = await run(execIn(ns, "cat", "/proc/net/snmp"));
+  assert.equal(snmp.code, 0, snmp.stderr);
+  const [names, values] = snmp.stdout.split("\n")
+    .filter((line) => line.startsWith("Tcp:"))
+    .map((line) => line.trim().split(/\s+/));
+  const index = names?.indexOf("RetransSegs") ?? -1;
+  assert.ok(index > 0 && values, `no RetransSegs in /proc/net/snmp`);
+  return Number(values[index]);
+}
+
+/** The packet counts of the named nftables counters in namespace `ns`. */
+async function nftCounters(ns: string): Promise<Map<string, number>> {
+  const listed = await run(execIn(ns, "nft", "list", "counters"));
+  assert.equal(listed.code, 0, listed.stderr);
+  const counts = new Map<string, number>();
+  for (
+    const [, name, packets] of listed.stdout.matchAll(
+      /counter (\w+) \{\s*packets (\d+)/g,
+    )
+  ) {
+    counts.set(name, Number(packets));
+  }
+  return counts;
+}
+
 /**
- * Sets up the two hosts and their impairment, runs `fn`, tears down.
- * Returns a description of the impairment applied.
+ * Sets up the two hosts, losing `lossPercent` of the packets each way, runs
+ * `fn` with them, tears down.
  */
-async function withTwoHosts(fn: (impairment: string) => Promise<void>) {
+async function withTwoHosts(
+  lossPercent: number,
+  fn: (hosts: TwoHosts) => Promise<void>,
+) {
   const teardown =
     `ip netns del ${serverNs} 2>/dev/null; ip netns del ${clientNs} 2>/dev/null; true`;
   await sh(teardown);
+  const oneSegment = "gso_max_segs 1 gso_max_size 1500";
   try {
     assert.ok(
       await sh(
         [
           `ip netns add ${serverNs}`,
           `ip netns add ${clientNs}`,
-          `ip link add ${tag}a netns ${serverNs} type veth peer name ${tag}b netns ${clientNs}`,
+          // One segment per packet (no GSO/TSO bursts), set as the pair is
+          // created.
+          `ip link add ${tag}a ${oneSegment} netns ${serverNs} type veth ` +
+          `peer name ${tag}b ${oneSegment} netns ${clientNs}`,
           `ip -n ${serverNs} addr add ${serverIp}/24 dev ${tag}a`,
           `ip -n ${clientNs} addr add ${clientIp}/24 dev ${tag}b`,
           `ip -n ${serverNs} link set ${tag}a up`,
@@ -81,7 +151,9 @@ async function withTwoHosts(fn: (impairment: string) => Promise<void>) {
       "could not create the two hosts",
     );
     let impairment: string;
-    const netem = "loss 30% delay 20ms 10ms reorder 25% 50% duplicate 5%";
+    let underNetem = false;
+    const netem = `loss ${lossPercent}% delay 20ms 10ms reorder 25% 50% ` +
+      `duplicate ${DUPLICATE_PERCENT}%`;
     if (
       await sh(
         `ip netns exec ${serverNs} tc qdisc add dev ${tag}a root netem ${netem} && ` +
@@ -89,20 +161,23 @@ async function withTwoHosts(fn: (impairment: string) => Promise<void>) {
       )
     ) {
       impairment = `netem ${netem}, each way`;
+      underNetem = true;
     } else {
       // No netem in this kernel: nftables loses and duplicates packets, but
       // cannot delay or reorder them.
       const rules = (peer: string, dev: string) => `
         table ip impair {
-          chain in { type filter hook input priority 0; ip saddr ${peer} numgen random mod 100 < 30 drop; }
-          chain out { type filter hook output priority 0; ip daddr ${peer} numgen random mod 100 < 5 dup to ${peer} device ${dev}; }
+          counter lost {}
+          counter duplicated {}
+          chain in { type filter hook input priority 0; ip saddr ${peer} numgen random mod 100 < ${lossPercent} counter name "lost" drop; }
+          chain out { type filter hook output priority 0; ip daddr ${peer} numgen random mod 100 < ${DUPLICATE_PERCENT} counter name "duplicated" dup to ${peer} device ${dev}; }
         }`;
       const applied = await run(
-        ["ip", "netns", "exec", serverNs, "nft", "-f", "-"],
+        execIn(serverNs, "nft", "-f", "-"),
         rules(clientIp, `${tag}a`),
       );
       const applied2 = await run(
-        ["ip", "netns", "exec", clientNs, "nft", "-f", "-"],
+        execIn(clientNs, "nft", "-f", "-"),
         rules(serverIp, `${tag}b`),
       );
       assert.equal(
@@ -110,19 +185,35 @@ async function withTwoHosts(fn: (impairment: string) => Promise<void>) {
         0,
         applied.stderr + applied2.stderr,
       );
-      impairment =
-        "nftables: 30% of packets lost and 5% duplicated, each way " +
+      impairment = `nftables: ${lossPercent}% of packets lost and ` +
+        `${DUPLICATE_PERCENT}% duplicated, each way ` +
         "(this kernel has no netem, so no delay or reordering)";
     }
     console.log(`two hosts ${serverIp} and ${clientIp}: ${impairment}`);
-    await fn(impairment);
+    await fn({
+      impairment,
+      async tcpRetransmissions() {
+        return await retransmittedSegments(serverNs) +
+          await retransmittedSegments(clientNs);
+      },
+      async nftCounts() {
+        if (underNetem) return undefined;
+        const counts = [
+          await nftCounters(serverNs),
+          await nftCounters(clientNs),
+        ];
+        const total = (name: string) =>
+          counts.reduce((sum, c) => sum + (c.get(name) ?? 0), 0);
+        return { lost: total("lost"), duplicated: total("duplicated") };
+      },
+    });
   } finally {
     await sh(teardown);
   }
 }
 
 function inNs(ns: string, args: string[]): string[] {
-  return ["ip", "netns", "exec", ns, Deno.execPath(), ...args];
+  return execIn(ns, Deno.execPath(), ...args);
 }
 
 Deno.test({
@@ -130,7 +221,7 @@ Deno.test({
     "two hosts, lossy link: the UDP client prints every reply, in order, once",
   ignore: !canRun(reason === undefined, reason ?? ""),
   async fn() {
-    await withTwoHosts(async () => {
+    await withTwoHosts(UDP_LOSS_PERCENT, async () => {
       const server = await startServer(inNs(serverNs, [
         ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
         ...["--host", serverIp, "-p", "0"],
@@ -172,7 +263,7 @@ Deno.test({
   name: "two hosts, lossy link: every TCP byte arrives, in order",
   ignore: !canRun(reason === undefined, reason ?? ""),
   async fn() {
-    await withTwoHosts(async () => {
+    await withTwoHosts(TCP_LOSS_PERCENT, async (hosts) => {
       const server = await startServer(inNs(serverNs, [
         ...[
           "run",
@@ -213,6 +304,13 @@ Deno.test({
         const { stderr } = await server.stop();
         console.log(`tcp server: ${stderr.trim()}`);
       }
+      const retransmitted = await hosts.tcpRetransmissions();
+      const counts = await hosts.nftCounts();
+      console.log(
+        `tcp: ${retransmitted} segments retransmitted` +
+          (counts === undefined ? "" : `; nftables lost ${counts.lost} ` +
+            `packets and duplicated ${counts.duplicated}`),
+      );
       assert.equal(stream.stderr, "");
       assert.equal(stream.code, 0);
       assert.ok(
@@ -221,6 +319,14 @@ Deno.test({
       );
       assert.equal(oneByOne.code, 0, oneByOne.stderr);
       assert.equal(oneByOne.stdout, "ONE\nTWO\nTHREE\n");
+      // The text came through the impairment, not around it.
+      assert.ok(
+        retransmitted > 0,
+        "TCP retransmitted nothing: was anything lost?",
+      );
+      if (counts !== undefined) {
+        assert.ok(counts.duplicated > 0, "nftables duplicated no packet");
+      }
     });
   },
 });

@@ -141,6 +141,22 @@ Deno.test("a byte that can never begin a character goes back at once; an unfinis
   });
 });
 
+Deno.test("the rest of a character that comes 0.4 s late, as after a lost segment, still makes it whole", async () => {
+  await withServer({}, async (port) => {
+    const conn = await connect(port);
+    try {
+      // "ŉ" is C5 89 and upper-cases to "ʼN": a lost segment between its two
+      // bytes is sent again after 200 ms, then 400 ms.
+      await conn.write(new Uint8Array([0xc5]));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await conn.write(new Uint8Array([0x89, 0x0a]));
+      assert.equal(text(await readExactly(conn, 4)), "\u02bcN\n");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
 Deno.test("the read buffer grows with bulk text, up to 256 KiB and no further", async () => {
   const sizes: number[] = [];
   await withServer(
