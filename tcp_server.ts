@@ -265,6 +265,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
         if (read === 0) break; // the start of a character: wait for the rest
         await send(reply.subarray(0, written));
         done += read;
+        await fairTurn();
       }
       return data.length - done;
     }
@@ -459,7 +460,7 @@ function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
 // ---------------------------------------------------------------------------
 
 /** The longest the server works before other clients, timers and signals get a turn. */
-const TURN_MS = 3;
+const TURN_MS = 1;
 /**
  * Turns of the event loop in which its runtime (tokio) has polled every
  * socket at least once: while there is always work to do, it polls the

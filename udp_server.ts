@@ -202,7 +202,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
 // ---------------------------------------------------------------------------
 
 /** The longest the server works before other clients, timers and signals get a turn. */
-const TURN_MS = 3;
+const TURN_MS = 1;
 /**
  * Turns of the event loop in which its runtime (tokio) has polled every
  * socket at least once: while there is always work to do, it polls the
