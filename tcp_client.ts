@@ -46,6 +46,22 @@ export interface TcpClientOptions {
 }
 
 /**
+ * A reply the server cut short: it closed or reset the connection, or went
+ * silent past the timeout, before the newline that ends the reply.
+ * `received` holds the bytes that did come.
+ */
+export class CutReplyError extends Error {
+  /** The part of the reply that came. */
+  readonly received: Uint8Array;
+
+  constructor(message: string, received: Uint8Array) {
+    super(message);
+    this.name = "CutReplyError";
+    this.received = received;
+  }
+}
+
+/**
  * Sends each sentence over a TCP connection of its own, as the textbook's
  * client does, and yields the reply line to it, in order (without its
  * newline). The reply ends at the newline that answers the one sent, or
@@ -102,26 +118,32 @@ async function exchange(
   sending.catch(() => {}); // a server that replied and closed early is fine
   const chunks: Uint8Array[] = [];
   let length = 0;
+  let ending: unknown;
   try {
     // modifiedSentence = clientSocket.recv(1024)
     const buffer = new Uint8Array(16 * 1024);
-    while (newlinesExpected > 0 && length <= 3 * message.length + 4096) {
+    while (newlinesExpected > 0) {
+      if (length > 3 * message.length + 4096) {
+        throw new Error(`${server} sent more than any reply to this sentence`);
+      }
       const received = await clientSocket.read(buffer);
       if (received === null) {
         log?.(`recv: end of stream, ${server} closed its side`);
+        ending = "closed";
         break;
       }
       log?.(`recv: ${received} bytes from ${server}`);
-      const chunk = buffer.slice(0, received);
-      for (const byte of chunk) if (byte === NEWLINE) newlinesExpected--;
-      chunks.push(chunk);
-      length += received;
+      // The reply ends at the newline that answers ours: what follows it is
+      // not part of it.
+      let end = 0;
+      while (end < received && newlinesExpected > 0) {
+        if (buffer[end++] === NEWLINE) newlinesExpected--;
+      }
+      chunks.push(buffer.slice(0, end));
+      length += end;
     }
   } catch (error) {
-    const reason = guard.reason();
-    if (reason !== undefined) throw reason;
-    // A server that reset the connection after its reply: keep the reply.
-    if (length === 0) throw error;
+    ending = guard.reason() ?? error;
   } finally {
     guard.clear();
     // clientSocket.close()
@@ -129,17 +151,28 @@ async function exchange(
     log?.("close");
     await sending.catch(() => {});
   }
-  if (newlinesExpected > 0 && length > 3 * message.length + 4096) {
-    throw new Error(`${server} sent more than any reply to this sentence`);
-  }
+  const reply = concatAll(chunks, length);
+  if (newlinesExpected === 0) return reply.subarray(0, -1);
   if (length === 0) {
+    if (ending !== "closed") throw ending;
     throw new Error(
       `${server} closed the connection without replying: is it an ` +
         `upper-case server, and did it accept more clients?`,
     );
   }
-  const reply = concatAll(chunks, length);
-  return reply.at(-1) === NEWLINE ? reply.subarray(0, -1) : reply;
+  throw new CutReplyError(
+    `the reply was cut short: ${length} bytes came, then ` +
+      (ending === "closed"
+        ? `${server} closed the connection`
+        : ending instanceof Deno.errors.ConnectionReset
+        ? `${server} reset the connection`
+        : ending instanceof TimeoutError
+        ? `nothing more for ${timeoutMs / 1000} s`
+        : describe(ending, hostname)) +
+      `, before the newline that ends it (a server that reads only ` +
+      `recv(1024) sends back at most 1024)`,
+    reply,
+  );
 }
 
 /**
@@ -166,23 +199,35 @@ export async function streamTcp(
   let received = 0;
   let inputEnded = false;
   let lastActive = Date.now();
-  let timedOut = false;
-  // Once the input has ended, the server must keep sending or close.
+  // When the write under way began: a server that stops reading stalls it.
+  let writingSince: number | undefined;
+  let timedOut: string | undefined;
   const watchdog = setInterval(() => {
-    if (inputEnded && Date.now() - lastActive > timeoutMs) {
-      timedOut = true;
-      closeQuietly(clientSocket);
+    const now = Date.now();
+    if (writingSince !== undefined && now - writingSince > timeoutMs) {
+      timedOut = `${server} took no input for ${timeoutMs / 1000} s: is it ` +
+        `reading? (--timeout waits longer)`;
+    } else if (inputEnded && now - lastActive > timeoutMs) {
+      // Once the input has ended, the server must keep sending or close.
+      timedOut = `${server} sent nothing for ${timeoutMs / 1000} s after ` +
+        `the end of the input and did not close: use --timeout to wait longer`;
     }
+    if (timedOut !== undefined) closeQuietly(clientSocket);
   }, Math.min(1000, timeoutMs / 4));
   function abort() {
     closeQuietly(clientSocket);
   }
   signal?.addEventListener("abort", abort, { once: true });
 
+  const reader = input.getReader();
   async function upload() {
-    for await (const chunk of input) {
-      await writeAll(clientSocket, chunk);
-      sent += chunk.length;
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      writingSince = Date.now();
+      await writeAll(clientSocket, value);
+      writingSince = undefined;
+      sent += value.length;
     }
     inputEnded = true;
     lastActive = Date.now();
@@ -202,8 +247,8 @@ export async function streamTcp(
       received += count;
       await writer.write(buffer.slice(0, count));
     }
+    // Noticed at once, even while the input is silent.
     if (!inputEnded) {
-      await uploading.catch(() => {});
       throw new Error(
         `${server} closed the connection before all the input was sent`,
       );
@@ -211,18 +256,15 @@ export async function streamTcp(
     await uploading;
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (timedOut) {
-      throw new Error(
-        `${server} sent nothing for ${timeoutMs / 1000} s after the end ` +
-          `of the input and did not close: use --timeout to wait longer`,
-      );
-    }
+    if (timedOut !== undefined) throw new Error(timedOut);
     throw error;
   } finally {
     clearInterval(watchdog);
     signal?.removeEventListener("abort", abort);
     closeQuietly(clientSocket);
+    await reader.cancel().catch(() => {});
     await uploading.catch(() => {});
+    reader.releaseLock();
     writer.releaseLock();
   }
   return { sent, received };
@@ -288,6 +330,9 @@ async function resolve(hostname: string): Promise<string[]> {
   return found.sort((a, b) => a.family - b.family).map((a) => a.address);
 }
 
+/** The server took longer than `--timeout`. */
+class TimeoutError extends Error {}
+
 /**
  * Closes `socket` when `timeoutMs` passes or `signal` aborts; `reason()`
  * then says why, for the error to report.
@@ -300,7 +345,7 @@ function closeOnTimeoutOrAbort(
   const server = formatAddress(socket.remoteAddr);
   let reason: unknown;
   const timer = setTimeout(() => {
-    reason = new Error(
+    reason = new TimeoutError(
       `no reply from ${server} within ${timeoutMs / 1000} s: is it an ` +
         `upper-case server? (--timeout waits longer)`,
     );
@@ -391,45 +436,6 @@ function describe(error: unknown, hostname: string): string {
   return message;
 }
 
-/** Splits a byte stream into lines, without their `\n` or `\r\n`. */
-async function* readLines(
-  readable: ReadableStream<Uint8Array>,
-): AsyncGenerator<Uint8Array> {
-  let pending = new Uint8Array(0);
-  for await (const chunk of readable) {
-    let data = pending.length > 0
-      ? concatAll([pending, chunk], pending.length + chunk.length)
-      : chunk;
-    let newline: number;
-    while ((newline = data.indexOf(NEWLINE)) >= 0) {
-      yield stripCarriageReturn(data.subarray(0, newline));
-      data = data.subarray(newline + 1);
-    }
-    pending = data.slice();
-  }
-  if (pending.length > 0) yield stripCarriageReturn(pending);
-}
-
-function stripCarriageReturn(line: Uint8Array): Uint8Array {
-  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
-}
-
-/** Lines typed at the terminal, each asked for with the textbook's prompt. */
-async function* promptedLines(): AsyncGenerator<Uint8Array> {
-  const encoder = new TextEncoder();
-  const lines = readLines(Deno.stdin.readable);
-  while (true) {
-    // sentence = input('Input lowercase sentence:')
-    Deno.stderr.writeSync(encoder.encode(PROMPT));
-    const next = await lines.next();
-    if (next.done) {
-      Deno.stderr.writeSync(encoder.encode("\n"));
-      return;
-    }
-    yield next.value;
-  }
-}
-
 const HELP = `Usage: tcp_client.ts [options] [SENTENCE...]
 
 The TCP client of Kurose & Ross 2.7.2 (TCPClient.py): connects to the TCP
@@ -488,17 +494,14 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const port = Number(values.port);
-  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) {
-    return usageError(
-      `--port must be a number from 1 to 65535, not ${values.port}`,
-    );
-  }
-  const timeout = Number(values.timeout);
-  if (values.timeout.trim() === "" || !(timeout > 0 && timeout <= 86400)) {
-    return usageError(
-      `--timeout must be seconds above 0, not ${values.timeout}`,
-    );
+  let port, timeout;
+  try {
+    checkHost(values.host);
+    port = parseNumber("port", values.port, { min: 1, max: 65535 });
+    timeout = parseNumber("timeout", values.timeout, TIMEOUT_RANGE);
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
   }
   if (values.stream && positionals.length > 0) {
     return usageError("--stream reads standard input: give no words with it");
@@ -515,9 +518,10 @@ async function main(args: string[]): Promise<number> {
       : undefined,
   };
 
+  const output = standardOutput();
   try {
     if (values.stream) {
-      await streamTcp(Deno.stdin.readable, Deno.stdout.writable, options);
+      await streamTcp(Deno.stdin.readable, output, options);
       return 0;
     }
     // Words on the command line, else the textbook's prompt, else a pipe.
@@ -526,39 +530,231 @@ async function main(args: string[]): Promise<number> {
       : Deno.stdin.isTerminal()
       ? promptedLines()
       : readLines(Deno.stdin.readable);
-    const stdout = Deno.stdout.writable.getWriter();
+    const stdout = output.getWriter();
     const encoder = new TextEncoder();
-    const decoder = new TextDecoder();
+    let replies = 0;
     try {
-      let replies = 0;
       for await (const modifiedSentence of sendTcp(sentences, options)) {
         replies++;
         // print('From Server: ', modifiedSentence.decode())
-        if (values.json) {
-          const reply = decoder.decode(modifiedSentence);
-          await stdout.write(encoder.encode(JSON.stringify({ reply }) + "\n"));
-        } else {
-          await stdout.write(modifiedSentence);
-          await stdout.write(new Uint8Array([NEWLINE]));
-        }
+        await printReply(stdout, modifiedSentence, values.json);
       }
-      if (values.json) {
-        await stdout.write(encoder.encode(JSON.stringify({ replies }) + "\n"));
+    } catch (error) {
+      if (error instanceof CutReplyError) {
+        await printReply(stdout, error.received, values.json, true);
       }
-    } finally {
-      stdout.releaseLock();
+      throw error;
+    }
+    if (values.json) {
+      await stdout.write(encoder.encode(JSON.stringify({ replies }) + "\n"));
     }
   } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
     console.error(`tcp_client: ${describe(error, values.host)}`);
     return 1;
   }
   return 0;
 }
 
+/**
+ * Writes one reply: its bytes and a newline, or a JSON object. A cut reply
+ * is written as it came, with no newline it did not have.
+ */
+async function printReply(
+  stdout: WritableStreamDefaultWriter<Uint8Array>,
+  reply: Uint8Array,
+  json: boolean,
+  cut = false,
+) {
+  if (json) {
+    const object = { ...jsonReply(reply), ...(cut ? { cut } : {}) };
+    await stdout.write(new TextEncoder().encode(JSON.stringify(object) + "\n"));
+  } else {
+    await stdout.write(reply);
+    if (!cut) await stdout.write(new Uint8Array([NEWLINE]));
+  }
+}
+
 function usageError(message: string): number {
   console.error(`tcp_client: ${message} (see --help)`);
   return 2;
 }
+
+// ---------------------------------------------------------------------------
+// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): reading lines,
+// writing replies.
+// ---------------------------------------------------------------------------
+
+/** `--timeout`, the same in both clients. */
+const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
+
+/**
+ * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
+ * linear in their length. A line longer than `maxLength` bytes is refused
+ * as soon as it is that long: the rest of it is never read into memory.
+ */
+async function* readLines(
+  readable: ReadableStream<Uint8Array>,
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of readable) {
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      parts.push(chunk.subarray(start, newline));
+      yield stripCarriageReturn(joinLine(parts, length + newline - start));
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.slice(start));
+      length += chunk.length - start;
+      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
+    }
+  }
+  if (length > 0) yield stripCarriageReturn(joinLine(parts, length));
+}
+
+/** A line longer than {@linkcode readLines} takes. */
+class LineTooLongError extends Error {
+  constructor(maxLength: number) {
+    super(
+      `a line is longer than ${maxLength} bytes, the most a sentence can be`,
+    );
+  }
+}
+
+function joinLine(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const line = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    line.set(part, offset);
+    offset += part.length;
+  }
+  return line;
+}
+
+function stripCarriageReturn(line: Uint8Array): Uint8Array {
+  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
+}
+
+/** Lines typed at the terminal, each asked for with the textbook's prompt. */
+async function* promptedLines(
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  const lines = readLines(Deno.stdin.readable, maxLength);
+  while (true) {
+    // sentence = input('Input lowercase sentence:')
+    Deno.stderr.writeSync(encoder.encode(PROMPT));
+    const next = await lines.next();
+    if (next.done) {
+      Deno.stderr.writeSync(encoder.encode("\n"));
+      return;
+    }
+    yield next.value;
+  }
+}
+
+/** Standard output was closed by what reads it (`| head -1`): time to stop. */
+class StdoutClosed extends Error {}
+
+/**
+ * Standard output as a stream whose writes fail with `StdoutClosed` once
+ * the reader has gone, so that nobody is blamed for it. Every write is
+ * awaited: a slow reader slows the client, and loses nothing.
+ */
+function standardOutput(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        for (let written = 0; written < chunk.length;) {
+          written += await Deno.stdout.write(chunk.subarray(written));
+        }
+      } catch (error) {
+        throw error instanceof Deno.errors.BrokenPipe
+          ? new StdoutClosed()
+          : error;
+      }
+    },
+  });
+}
+
+/**
+ * A reply as JSON fields: `reply` as text, and where the bytes are not all
+ * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
+ * every byte as it came.
+ */
+function jsonReply(
+  reply: Uint8Array,
+): { reply: string; reply_base64?: string } {
+  try {
+    return { reply: strictDecoder.decode(reply) };
+  } catch {
+    let binary = "";
+    for (const byte of reply) binary += String.fromCharCode(byte);
+    return {
+      reply: new TextDecoder().decode(reply),
+      reply_base64: btoa(binary),
+    };
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+
+// End of the part shared by the two clients.
+
+// ---------------------------------------------------------------------------
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): numeric options.
+// ---------------------------------------------------------------------------
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: { min: number; max: number; decimals?: number; unit?: string },
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/** Checks `--host`: an empty name is a mistake, not "this machine". */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+}
+
+// End of the part shared by all four scripts.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

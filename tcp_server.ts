@@ -738,27 +738,23 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const port = Number(values.port);
-  if (!/^\d+$/.test(values.port) || port > 65535) {
-    return usageError(
-      `--port must be a number from 0 to 65535, not ${values.port}`,
-    );
-  }
-  const maxConnections = Number(values["max-connections"]);
-  if (!/^\d+$/.test(values["max-connections"]) || maxConnections < 1) {
-    return usageError(
-      `--max-connections must be a whole number above 0, not ${
-        values["max-connections"]
-      }`,
-    );
-  }
-  const idleTimeout = Number(values["idle-timeout"]);
-  if (values["idle-timeout"].trim() === "" || !(idleTimeout >= 0)) {
-    return usageError(
-      `--idle-timeout must be seconds, 0 or more, not ${
-        values["idle-timeout"]
-      }`,
-    );
+  let port, maxConnections, idleTimeout;
+  try {
+    checkHost(values.host);
+    port = parseNumber("port", values.port, { min: 0, max: 65535 });
+    maxConnections = parseNumber("max-connections", values["max-connections"], {
+      min: 1,
+      max: 1_000_000,
+    });
+    idleTimeout = parseNumber("idle-timeout", values["idle-timeout"], {
+      min: 0,
+      max: 86_400,
+      decimals: 3,
+      unit: "seconds",
+    });
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
   }
 
   const controller = new AbortController();
@@ -805,6 +801,50 @@ function usageError(message: string): number {
   console.error(`tcp_server: ${message} (see --help)`);
   return 2;
 }
+
+// ---------------------------------------------------------------------------
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): numeric options.
+// ---------------------------------------------------------------------------
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: { min: number; max: number; decimals?: number; unit?: string },
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/** Checks `--host`: an empty name is a mistake, not "this machine". */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+}
+
+// End of the part shared by all four scripts.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

@@ -145,7 +145,7 @@ async function exchange(
         receiving = undefined;
         const [modifiedMessage, from] = received;
         const sender = formatAddress(from as Deno.NetAddr);
-        if (sameAddress(from as Deno.NetAddr, serverAddress)) {
+        if (fromServer(from as Deno.NetAddr, serverAddress)) {
           log?.(`recvfrom: ${modifiedMessage.length} bytes from ${sender}`);
           return modifiedMessage;
         }
@@ -239,39 +239,41 @@ export async function* pingUdp(
           throw error;
         }
       }
-      let answered = false;
-      while (!answered) {
+      // This ping's reply is awaited until its timeout; then, until the next
+      // ping is due, late replies are taken as they arrive.
+      let settled = false; // answered, or reported timed out
+      const replyBy = started + timeoutMs;
+      const nextAt = seq < count ? started + intervalMs : replyBy;
+      while (true) {
+        const waitUntil = settled ? nextAt : replyBy;
         // modifiedMessage, serverAddress = clientSocket.recvfrom(1024)
         receiving ??= clientSocket.receive(
           new Uint8Array(RECEIVE_BUFFER_SIZE),
         );
-        const received = await within(
-          receiving,
-          started + timeoutMs - performance.now(),
-        );
-        if (received === undefined) break;
+        const received = await within(receiving, waitUntil - performance.now());
+        const arrived = performance.now();
+        if (received === undefined) {
+          if (!settled) yield { seq, status: "timeout" };
+          settled = true;
+          if (waitUntil >= nextAt) break;
+          continue;
+        }
         receiving = undefined;
-        const rttMs = performance.now() - started;
         const [reply, from] = received;
-        if (!sameAddress(from as Deno.NetAddr, serverAddress)) continue;
+        if (!fromServer(from as Deno.NetAddr, serverAddress)) continue;
         const replySeq = Number(
           decoder.decode(reply).match(/^PING (\d+) /i)?.[1],
         );
         const sent = sentAt.get(replySeq);
         if (sent === undefined) continue; // not ours, or a duplicate
         sentAt.delete(replySeq);
-        if (replySeq === seq) {
-          answered = true;
+        const rttMs = arrived - sent;
+        if (replySeq === seq && !settled) {
+          settled = true;
           yield { seq, status: "reply", rttMs, reply };
         } else {
-          const lateMs = performance.now() - sent;
-          yield { seq: replySeq, status: "late", rttMs: lateMs, reply };
+          yield { seq: replySeq, status: "late", rttMs, reply };
         }
-      }
-      if (!answered) yield { seq, status: "timeout" };
-      const rest = started + intervalMs - performance.now();
-      if (seq < count && rest > 0) {
-        await new Promise((resolve) => setTimeout(resolve, rest));
       }
     }
   } catch (error) {
@@ -343,7 +345,11 @@ async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
     address = new URL(`http://${bare}`).hostname;
   } else {
     const found = await lookup(bare, { all: true });
-    address = (found.find((a) => a.family === 4) ?? found[0]).address;
+    const chosen = found.find((a) => a.family === 4) ?? found[0];
+    if (chosen === undefined) {
+      throw new Error(`cannot resolve host ${hostname}: check --host`);
+    }
+    address = chosen.address;
   }
   if (address.includes(":")) {
     // Canonical form ("0:0::1" is "::1"), as the system reports senders.
@@ -352,8 +358,24 @@ async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
   return { transport: "udp", hostname: address, port };
 }
 
-function sameAddress(a: Deno.NetAddr, b: Deno.NetAddr): boolean {
-  return a.port === b.port && a.hostname === b.hostname;
+/**
+ * Whether a datagram from `from` is the server's: from the server's port,
+ * and from its address or, when the server is on this machine, from any
+ * address of this machine. A server bound to 0.0.0.0 answers from 127.0.0.1
+ * a client that wrote to `--host 0.0.0.0` or to 127.0.1.1 (what `hostname`
+ * names on Debian and Ubuntu).
+ */
+function fromServer(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+  if (from.port !== server.port) return false;
+  return from.hostname === server.hostname ||
+    (isThisMachine(server.hostname) && isThisMachine(from.hostname));
+}
+
+/** Loopback (127.0.0.0/8, ::1) or "any address" (0.0.0.0, ::), IPv4-mapped too. */
+function isThisMachine(address: string): boolean {
+  const ipv4 = address.replace(/^::ffff:/i, "");
+  return /^127\./.test(ipv4) || ipv4 === "0.0.0.0" || address === "::1" ||
+    address === "::";
 }
 
 /** `HOST:PORT`, with IPv6 hosts in brackets as in URLs. */
@@ -387,27 +409,13 @@ function describe(error: unknown, hostname: string): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
     return `cannot resolve host ${hostname}: check --host`;
   }
+  if (error instanceof LineTooLongError) {
+    return `${message} in one UDP datagram: shorten it, or use tcp_client.ts`;
+  }
   if (error instanceof Deno.errors.NetworkUnreachable) {
     return `no route to ${hostname}: check --host and the network`;
   }
   return message;
-}
-
-/** Splits a byte stream into lines, without their `\n` or `\r\n`. */
-async function* readLines(
-  readable: ReadableStream<Uint8Array>,
-): AsyncGenerator<Uint8Array> {
-  let pending = new Uint8Array(0);
-  for await (const chunk of readable) {
-    let data = concat(pending, chunk);
-    let newline: number;
-    while ((newline = data.indexOf(0x0a)) >= 0) {
-      yield stripCarriageReturn(data.subarray(0, newline));
-      data = data.subarray(newline + 1);
-    }
-    pending = data.slice();
-  }
-  if (pending.length > 0) yield stripCarriageReturn(pending);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -416,26 +424,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   joined.set(a);
   joined.set(b, a.length);
   return joined;
-}
-
-function stripCarriageReturn(line: Uint8Array): Uint8Array {
-  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
-}
-
-/** Lines typed at the terminal, each asked for with the textbook's prompt. */
-async function* promptedLines(): AsyncGenerator<Uint8Array> {
-  const prompt = new TextEncoder().encode(PROMPT);
-  const lines = readLines(Deno.stdin.readable);
-  while (true) {
-    // message = input('Input lowercase sentence:')
-    Deno.stderr.writeSync(prompt);
-    const next = await lines.next();
-    if (next.done) {
-      Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-      return;
-    }
-    yield next.value;
-  }
 }
 
 const HELP = `Usage: udp_client.ts [options] [SENTENCE...]
@@ -501,59 +489,52 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const port = Number(values.port);
-  if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) {
-    return usageError(
-      `--port must be a number from 1 to 65535, not ${values.port}`,
-    );
-  }
-  const timeout = Number(values.timeout);
-  if (values.timeout.trim() === "" || !(timeout > 0 && timeout <= 3600)) {
-    return usageError(
-      `--timeout must be seconds above 0, not ${values.timeout}`,
-    );
-  }
-  if (!/^\d+$/.test(values.retries) || Number(values.retries) > 1000) {
-    return usageError(
-      `--retries must be a number from 0 to 1000, not ${values.retries}`,
-    );
-  }
-
-  if (values.ping !== undefined) {
-    const count = Number(values.ping);
-    if (!/^\d+$/.test(values.ping) || count < 1 || count > 1_000_000) {
-      return usageError(`--ping must be a count from 1 up, not ${values.ping}`);
-    }
-    const interval = Number(values.interval);
-    if (values.interval.trim() === "" || !(interval >= 0 && interval <= 3600)) {
-      return usageError(
-        `--interval must be seconds, 0 or more, not ${values.interval}`,
+  let port, timeout, retries;
+  try {
+    checkHost(values.host);
+    port = parseNumber("port", values.port, { min: 1, max: 65535 });
+    timeout = parseNumber("timeout", values.timeout, TIMEOUT_RANGE);
+    retries = parseNumber("retries", values.retries, { min: 0, max: 100 });
+    if (values.ping !== undefined) {
+      const count = parseNumber("ping", values.ping, {
+        min: 1,
+        max: 1_000_000,
+      });
+      const interval = parseNumber("interval", values.interval, {
+        min: 0,
+        max: 3600,
+        decimals: 3,
+        unit: "seconds",
+      });
+      if (positionals.length > 0) {
+        throw new UsageError(
+          "--ping sends its own messages: give no words with it",
+        );
+      }
+      return await ping(
+        { hostname: values.host, port, count, interval, timeout },
+        values.json,
       );
     }
-    if (positionals.length > 0) {
-      return usageError("--ping sends its own messages: give no words with it");
-    }
-    return await ping(
-      { hostname: values.host, port, count, interval, timeout },
-      values.json,
-    );
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
   }
 
   // Words on the command line, else the textbook's prompt, else a pipe.
   const sentences = positionals.length > 0
     ? [positionals.join(" ")]
     : Deno.stdin.isTerminal()
-    ? promptedLines()
-    : readLines(Deno.stdin.readable);
-  const stdout = Deno.stdout.writable.getWriter();
+    ? promptedLines(MAX_DATAGRAM_IPV6)
+    : readLines(Deno.stdin.readable, MAX_DATAGRAM_IPV6);
+  const stdout = standardOutput().getWriter();
   const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
   try {
     const replies = sendUdp(sentences, {
       hostname: values.host,
       port,
       timeout,
-      retries: Number(values.retries),
+      retries,
       log: values.verbose
         ? (line) => console.error(`udp_client: ${line}`)
         : undefined,
@@ -564,9 +545,7 @@ async function main(args: string[]): Promise<number> {
       // print(modifiedMessage.decode())
       await stdout.write(
         values.json
-          ? encoder.encode(
-            JSON.stringify({ reply: decoder.decode(modifiedMessage) }) + "\n",
-          )
+          ? encoder.encode(JSON.stringify(jsonReply(modifiedMessage)) + "\n")
           : concat(modifiedMessage, new Uint8Array([0x0a])),
       );
     }
@@ -576,6 +555,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
   } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
     console.error(`udp_client: ${describe(error, values.host)}`);
     return 1;
   } finally {
@@ -586,9 +566,13 @@ async function main(args: string[]): Promise<number> {
 
 /** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
 async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
-  const server = `${options.hostname}:${options.port}`;
+  const server = formatAddress({
+    hostname: options.hostname ?? "localhost",
+    port: options.port ?? 12000,
+  });
   const decoder = new TextDecoder();
-  const rtts: number[] = [];
+  // Running sums: any number of pings in constant memory.
+  const rtt = { count: 0, sum: 0, min: Infinity, max: 0 };
   let transmitted = 0;
   function print(line: string | object) {
     console.log(typeof line === "string" ? line : JSON.stringify(line));
@@ -596,39 +580,39 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
   try {
     for await (const result of pingUdp(options)) {
       if (result.status !== "late") transmitted++;
-      if (result.status === "reply") rtts.push(result.rttMs);
-      const rtt = "rttMs" in result
-        ? Number(result.rttMs.toFixed(3))
-        : undefined;
-      const reply = "reply" in result
-        ? decoder.decode(result.reply)
-        : undefined;
+      if (result.status === "reply") {
+        rtt.count++;
+        rtt.sum += result.rttMs;
+        rtt.min = Math.min(rtt.min, result.rttMs);
+        rtt.max = Math.max(rtt.max, result.rttMs);
+      }
+      const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
       if (json) {
         print({
           seq: result.seq,
           status: result.status,
-          rtt_ms: rtt === undefined ? undefined : Number(rtt),
-          reply,
+          rtt_ms: ms === undefined ? undefined : Number(ms),
+          ...("reply" in result ? jsonReply(result.reply) : {}),
         });
       } else if (result.status === "reply") {
-        print(`Reply from ${server}: ${reply} seq=${result.seq} rtt=${rtt} ms`);
+        const reply = decoder.decode(result.reply);
+        print(`Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`);
       } else if (result.status === "late") {
         print(
-          `Late reply from ${server}: seq=${result.seq} after ${rtt} ms, not counted`,
+          `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
         );
       } else {
         print(`Request timed out: seq=${result.seq}`);
       }
     }
   } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
     console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
     return 1;
   }
-  const received = rtts.length;
+  const received = rtt.count;
   const loss = Math.round((1 - received / transmitted) * 100);
-  const min = Math.min(...rtts);
-  const max = Math.max(...rtts);
-  const avg = rtts.reduce((sum, rtt) => sum + rtt, 0) / received;
+  const avg = rtt.sum / received;
   if (json) {
     print({
       transmitted,
@@ -636,9 +620,9 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
       loss_percent: loss,
       ...(received > 0
         ? {
-          rtt_min_ms: Number(min.toFixed(3)),
+          rtt_min_ms: Number(rtt.min.toFixed(3)),
           rtt_avg_ms: Number(avg.toFixed(3)),
-          rtt_max_ms: Number(max.toFixed(3)),
+          rtt_max_ms: Number(rtt.max.toFixed(3)),
         }
         : {}),
     });
@@ -649,8 +633,8 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     );
     if (received > 0) {
       print(
-        `rtt min/avg/max = ${min.toFixed(3)}/${avg.toFixed(3)}/${
-          max.toFixed(3)
+        `rtt min/avg/max = ${rtt.min.toFixed(3)}/${avg.toFixed(3)}/${
+          rtt.max.toFixed(3)
         } ms`,
       );
     }
@@ -662,6 +646,182 @@ function usageError(message: string): number {
   console.error(`udp_client: ${message} (see --help)`);
   return 2;
 }
+
+// ---------------------------------------------------------------------------
+// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): reading lines,
+// writing replies.
+// ---------------------------------------------------------------------------
+
+/** `--timeout`, the same in both clients. */
+const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
+
+/**
+ * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
+ * linear in their length. A line longer than `maxLength` bytes is refused
+ * as soon as it is that long: the rest of it is never read into memory.
+ */
+async function* readLines(
+  readable: ReadableStream<Uint8Array>,
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of readable) {
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      parts.push(chunk.subarray(start, newline));
+      yield stripCarriageReturn(joinLine(parts, length + newline - start));
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.slice(start));
+      length += chunk.length - start;
+      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
+    }
+  }
+  if (length > 0) yield stripCarriageReturn(joinLine(parts, length));
+}
+
+/** A line longer than {@linkcode readLines} takes. */
+class LineTooLongError extends Error {
+  constructor(maxLength: number) {
+    super(
+      `a line is longer than ${maxLength} bytes, the most a sentence can be`,
+    );
+  }
+}
+
+function joinLine(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const line = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    line.set(part, offset);
+    offset += part.length;
+  }
+  return line;
+}
+
+function stripCarriageReturn(line: Uint8Array): Uint8Array {
+  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
+}
+
+/** Lines typed at the terminal, each asked for with the textbook's prompt. */
+async function* promptedLines(
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  const lines = readLines(Deno.stdin.readable, maxLength);
+  while (true) {
+    // sentence = input('Input lowercase sentence:')
+    Deno.stderr.writeSync(encoder.encode(PROMPT));
+    const next = await lines.next();
+    if (next.done) {
+      Deno.stderr.writeSync(encoder.encode("\n"));
+      return;
+    }
+    yield next.value;
+  }
+}
+
+/** Standard output was closed by what reads it (`| head -1`): time to stop. */
+class StdoutClosed extends Error {}
+
+/**
+ * Standard output as a stream whose writes fail with `StdoutClosed` once
+ * the reader has gone, so that nobody is blamed for it. Every write is
+ * awaited: a slow reader slows the client, and loses nothing.
+ */
+function standardOutput(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        for (let written = 0; written < chunk.length;) {
+          written += await Deno.stdout.write(chunk.subarray(written));
+        }
+      } catch (error) {
+        throw error instanceof Deno.errors.BrokenPipe
+          ? new StdoutClosed()
+          : error;
+      }
+    },
+  });
+}
+
+/**
+ * A reply as JSON fields: `reply` as text, and where the bytes are not all
+ * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
+ * every byte as it came.
+ */
+function jsonReply(
+  reply: Uint8Array,
+): { reply: string; reply_base64?: string } {
+  try {
+    return { reply: strictDecoder.decode(reply) };
+  } catch {
+    let binary = "";
+    for (const byte of reply) binary += String.fromCharCode(byte);
+    return {
+      reply: new TextDecoder().decode(reply),
+      reply_base64: btoa(binary),
+    };
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+
+// End of the part shared by the two clients.
+
+// ---------------------------------------------------------------------------
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): numeric options.
+// ---------------------------------------------------------------------------
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: { min: number; max: number; decimals?: number; unit?: string },
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/** Checks `--host`: an empty name is a mistake, not "this machine". */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+}
+
+// End of the part shared by all four scripts.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

@@ -1,7 +1,8 @@
 /**
  * What the two servers share: each script stands alone, so each carries its
  * own copy of fairness and upper-casing, and these tests keep the copies
- * identical and the upper-casing right on every input.
+ * identical and the upper-casing right on every input; and the blocks the
+ * two clients, and all four scripts, share.
  *
  * @module
  */
@@ -9,21 +10,44 @@ import assert from "node:assert/strict";
 import { upperCase, upperCaseInto } from "../udp_server.ts";
 import { ROOT } from "./_helpers.ts";
 
-/** The block a server script shares with the other, from its marker lines. */
-async function sharedBlock(name: string): Promise<string> {
+/** The text from `start` to `end` (two marker lines) in script `name`. */
+async function block(
+  name: string,
+  start: string,
+  end: string,
+): Promise<string> {
   const source = await Deno.readTextFile(`${ROOT}${name}`);
-  const start = source.indexOf("// Shared by udp_server.ts and tcp_server.ts");
-  const end = source.indexOf("// End of the part shared by the two servers.");
-  assert.ok(start > 0 && end > start, `${name}: the shared block's markers`);
-  return source.slice(start, end);
+  const from = source.indexOf(start);
+  const to = source.indexOf(end);
+  assert.ok(from > 0 && to > from, `${name}: the markers of "${start}"`);
+  return source.slice(from, to);
 }
 
 Deno.test("the two servers' shared blocks are identical, word for word", async () => {
-  const udp = await sharedBlock("udp_server.ts");
-  const tcp = await sharedBlock("tcp_server.ts");
+  const start = "// Shared by udp_server.ts and tcp_server.ts";
+  const end = "// End of the part shared by the two servers.";
+  const udp = await block("udp_server.ts", start, end);
   assert.ok(udp.includes("function upperCaseInto("));
   assert.ok(udp.includes("function fairTurn("));
-  assert.equal(tcp, udp);
+  assert.equal(await block("tcp_server.ts", start, end), udp);
+});
+
+Deno.test("the two clients' shared blocks are identical, word for word", async () => {
+  const start = "// Shared by udp_client.ts and tcp_client.ts";
+  const end = "// End of the part shared by the two clients.";
+  const udp = await block("udp_client.ts", start, end);
+  assert.ok(udp.includes("function* readLines("));
+  assert.equal(await block("tcp_client.ts", start, end), udp);
+});
+
+Deno.test("the block all four scripts share is identical, word for word", async () => {
+  const start = "// Shared by all four scripts";
+  const end = "// End of the part shared by all four scripts.";
+  const udp = await block("udp_server.ts", start, end);
+  assert.ok(udp.includes("function parseNumber("));
+  for (const name of ["tcp_server.ts", "udp_client.ts", "tcp_client.ts"]) {
+    assert.equal(await block(name, start, end), udp, name);
+  }
 });
 
 const strictDecoder = new TextDecoder("utf-8", {
