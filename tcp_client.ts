@@ -169,8 +169,8 @@ async function exchange(
         : ending instanceof TimeoutError
         ? `nothing more for ${timeoutMs / 1000} s`
         : describe(ending, hostname)) +
-      `, before the newline that ends it (a server that reads only ` +
-      `recv(1024) sends back at most 1024)`,
+      `, before the newline that ends it` +
+      (length === 1024 ? " (a server that reads only recv(1024)?)" : ""),
     reply,
   );
 }

@@ -244,7 +244,7 @@ export async function* pingUdp(
       let settled = false; // answered, or reported timed out
       const replyBy = started + timeoutMs;
       const nextAt = seq < count ? started + intervalMs : replyBy;
-      while (true) {
+      while (!settled || performance.now() < nextAt) {
         const waitUntil = settled ? nextAt : replyBy;
         // modifiedMessage, serverAddress = clientSocket.recvfrom(1024)
         receiving ??= clientSocket.receive(
@@ -337,7 +337,9 @@ async function within<T>(
  * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
  */
 async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
+  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address.
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1")
+    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
   let address: string;
   if (bare.includes(":")) {
     address = bare;

@@ -1,0 +1,627 @@
+/**
+ * The clients tell the truth (DESIGN.md, Clients): driven as a user would,
+ * against servers that cut, reset, go silent, stop reading or answer from
+ * elsewhere, with pipes closed early and odd options. Each test runs the
+ * real CLI.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { serveTcp } from "../tcp_server.ts";
+import { serveUdp, type UdpServerStats } from "../udp_server.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  ROOT,
+  runScript,
+  script,
+  startServer,
+  text,
+  udpSocket,
+  withTimeout,
+} from "./_helpers.ts";
+
+const hasPython = await hasProgram("python3");
+
+/** A TCP listener that does `handle` with each connection: an odd server. */
+async function withTcpPeer(
+  handle: (conn: Deno.TcpConn) => Promise<void>,
+  fn: (port: number) => Promise<void>,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const handling: Promise<void>[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        handling.push(
+          handle(conn).catch(() => {}).finally(() => {
+            try {
+              conn.close();
+            } catch {
+              // closed by the handler
+            }
+          }),
+        );
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  try {
+    await fn(listener.addr.port);
+  } finally {
+    listener.close();
+    await accepting;
+    await Promise.all(handling);
+  }
+}
+
+/** Reads what has come, once: the client's sentence, say. */
+async function readSome(conn: Deno.Conn): Promise<void> {
+  await conn.read(new Uint8Array(64 * 1024));
+}
+
+/** Reads until the client closes its side, keeping silent meanwhile. */
+async function readToEnd(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  while (await conn.read(buffer) !== null) {
+    // nothing to say
+  }
+}
+
+Deno.test("tcp_client: a reply cut short by the server's close is written as it came, reported, exit 1", async () => {
+  await withTcpPeer(async (conn) => {
+    await readSome(conn);
+    await conn.write(bytes("HEL"));
+  }, async (port) => {
+    const out = await runScript("tcp_client.ts", [
+      "-p",
+      String(port),
+      "hello world",
+    ]);
+    assert.equal(out.stdout, "HEL");
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^tcp_client: the reply was cut short: 3 bytes came, then localhost:\d+ closed the connection, before the newline that ends it\n$/,
+    );
+  });
+});
+
+Deno.test("tcp_client: a reply cut short by a reset is reported, exit 1", async () => {
+  await withTcpPeer(async (conn) => {
+    await readSome(conn);
+    await conn.write(bytes("HEL"));
+    // Closing with the client's bytes unread makes the kernel reset.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }, async (port) => {
+    const out = await runScript("tcp_client.ts", ["-p", String(port)], {
+      stdin: "x".repeat(200_000) + "\n",
+    });
+    assert.equal(out.code, 1);
+    assert.ok(out.stdout.length <= 3, out.stdout);
+    assert.match(
+      out.stderr,
+      /^tcp_client: [^\n]*(reset|cut short|closed)[^\n]*\n$/,
+    );
+  });
+});
+
+Deno.test("tcp_client: a reply that stops before its newline, then silence, is cut at --timeout", async () => {
+  await withTcpPeer(async (conn) => {
+    await readSome(conn);
+    await conn.write(bytes("HE"));
+    await readToEnd(conn);
+  }, async (port) => {
+    const started = performance.now();
+    const out = await runScript("tcp_client.ts", [
+      ...["-p", String(port), "--timeout", "0.5", "hello"],
+    ]);
+    const took = performance.now() - started;
+    assert.equal(out.stdout, "HE");
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /2 bytes came, then nothing more for 0\.5 s/);
+    assert.ok(took < 5_000, `took ${took} ms`);
+  });
+});
+
+Deno.test("tcp_client: bytes after the reply's newline are not part of it", async () => {
+  await withTcpPeer(async (conn) => {
+    await readSome(conn);
+    await conn.write(bytes("HI\nEXTRA LINE\nMORE"));
+  }, async (port) => {
+    const out = await runScript("tcp_client.ts", ["-p", String(port), "hi"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, "HI\n");
+  });
+});
+
+Deno.test({
+  name:
+    "tcp_client: the textbook server's recv(1024) cuts a long sentence; the client says so",
+  ignore: !canRun(
+    hasPython,
+    "the textbook TCPServer.py stand-in needs python3",
+  ),
+  async fn() {
+    const server = await startServer([
+      "python3",
+      "tests/peers/textbook_tcp_server.py",
+    ]);
+    try {
+      const out = await runScript("tcp_client.ts", [
+        ...["-p", String(server.port), "a".repeat(3000)],
+      ]);
+      assert.equal(out.code, 1);
+      assert.equal(out.stdout, "A".repeat(1024));
+      assert.match(out.stderr, /cut short: 1024 bytes came/);
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test("tcp_client --stream: a server that never reads is a timeout error, in bounded time", async () => {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
+  await withTcpPeer(async () => {
+    await released; // accepts, never reads
+  }, async (port) => {
+    const started = performance.now();
+    const out = await runScript(
+      "tcp_client.ts",
+      ["-p", String(port), "--stream", "--timeout", "1"],
+      { stdin: new Uint8Array(16 * 1024 * 1024).fill(0x61), ms: 20_000 },
+    );
+    release();
+    const took = performance.now() - started;
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /took no input for 1 s/);
+    assert.ok(took < 10_000, `took ${took} ms`);
+  });
+});
+
+Deno.test("tcp_client --stream: a server that closes is noticed at once, while stdin is silent", async () => {
+  await withTcpPeer(async (conn) => {
+    await conn.write(bytes("BYE\n"));
+  }, async (port) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "tcp_client.ts",
+        "-p",
+        String(port),
+        "--stream",
+      ],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Standard input stays open and silent.
+    const output = await withTimeout(child.output(), "the client to notice");
+    await child.stdin.close().catch(() => {});
+    assert.equal(output.code, 1);
+    assert.equal(text(output.stdout), "BYE\n");
+    assert.match(
+      text(output.stderr),
+      /closed the connection before all the input was sent/,
+    );
+  });
+});
+
+Deno.test("tcp_client --stream: a slow reader of stdout still gets every byte", async () => {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const size = 20 * 1024 * 1024;
+    const { code, stdout } = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `head -c ${size} /dev/zero | tr '\\0' a | "$0" run --allow-net ` +
+        `tcp_client.ts -p ${server.addr.port} --stream | ` +
+        `(sleep 3; tr -d A | wc -c; )`,
+        Deno.execPath(),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    assert.equal(code, 0);
+    assert.equal(text(stdout).trim(), "0"); // every byte was an "A"
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("both clients: stdout closed early (| head -1) ends the client quietly", async (t) => {
+  const controller = new AbortController();
+  const tcp = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  const udp = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    for (
+      const [name, port] of [
+        ["tcp_client.ts", tcp.addr.port],
+        ["udp_client.ts", udp.addr.port],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        const { stdout } = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            `yes hello | head -n 2000 | "$0" run --allow-net --unstable-net ` +
+            `${name} -p ${port} 2>"$1" | head -1; ` +
+            `echo "status \${PIPESTATUS[2]}"; cat "$1"; rm "$1"`,
+            Deno.execPath(),
+            await Deno.makeTempFile(),
+          ],
+          cwd: ROOT,
+          stdout: "piped",
+          signal: AbortSignal.timeout(30_000),
+        }).output();
+        assert.equal(text(stdout), "HELLO\nstatus 0\n");
+      });
+    }
+  } finally {
+    controller.abort();
+    await tcp.finished;
+    await udp.finished;
+  }
+});
+
+Deno.test("udp_client: a server on this machine answers however --host names it", async (t) => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "0.0.0.0",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    for (
+      const host of ["0.0.0.0", "127.0.0.2", "127.0.1.1", "::ffff:127.0.0.1"]
+    ) {
+      await t.step(host, async () => {
+        const out = await runScript("udp_client.ts", [
+          ...["--host", host, "-p", String(server.addr.port), "hi"],
+        ]);
+        assert.equal(out.stderr, "");
+        assert.equal(out.stdout, "HI\n");
+        assert.equal(out.code, 0);
+      });
+    }
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("udp_client: a reply from another port of this machine is still ignored", async () => {
+  // A forger on this machine answers first, from its own port.
+  const forger = udpSocket("127.0.0.1");
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "0.0.0.0",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const forging = (async () => {
+      // Told the client's address by the test: forge a reply to it.
+      const [, from] = await forger.receive();
+      await forger.send(bytes("FORGED"), from);
+    })();
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.1.1", "-p", String(server.addr.port), "-v", "hi"],
+    ]);
+    forger.close();
+    await forging.catch(() => {});
+    assert.equal(out.stdout, "HI\n");
+    assert.equal(out.code, 0);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("udp_client --retries N sends N + 1 datagrams, and --timeout bounds the wait", async (t) => {
+  for (const retries of [0, 2]) {
+    await t.step(`--retries ${retries}`, async () => {
+      const controller = new AbortController();
+      const server = serveUdp({
+        hostname: "127.0.0.1",
+        port: 0,
+        dropRate: 1,
+        log: () => {},
+        signal: controller.signal,
+      });
+      const started = performance.now();
+      const out = await runScript("udp_client.ts", [
+        "-p",
+        String(server.addr.port),
+        ...["--timeout", "0.3", "--retries", String(retries), "hi"],
+      ]);
+      const took = performance.now() - started;
+      controller.abort();
+      const stats: UdpServerStats = await server.finished;
+      assert.equal(out.code, 1);
+      assert.match(out.stderr, new RegExp(`after ${retries + 1} tr`));
+      assert.equal(stats.received, retries + 1);
+      assert.ok(took >= (retries + 1) * 300 - 50, `took ${took} ms`);
+      assert.ok(took < (retries + 1) * 300 + 3_000, `took ${took} ms`);
+    });
+  }
+});
+
+Deno.test("tcp_client --timeout bounds the wait for a silent server", async () => {
+  await withTcpPeer(async (conn) => {
+    await readToEnd(conn);
+  }, async (port) => {
+    const started = performance.now();
+    const out = await runScript("tcp_client.ts", [
+      ...["-p", String(port), "--timeout", "0.5", "hi"],
+    ]);
+    const took = performance.now() - started;
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /no reply from 127\.0\.0\.1:\d+ within 0\.5 s/);
+    assert.ok(took >= 450 && took < 5_000, `took ${took} ms`);
+  });
+});
+
+Deno.test("udp_client: a line that cannot fit a datagram is refused at once, unread", async () => {
+  const started = performance.now();
+  const { code, stderr } = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `cat /dev/zero | "$0" run --allow-net --unstable-net udp_client.ts -p 9`,
+      Deno.execPath(),
+    ],
+    cwd: ROOT,
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  assert.equal(code, 1);
+  assert.match(text(stderr), /^udp_client: a line is longer than 65527 bytes/);
+  assert.ok(performance.now() - started < 10_000);
+});
+
+Deno.test("tcp_client: one 32 MB line is read in linear time", async () => {
+  const controller = new AbortController();
+  const server = serveTcp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const size = 32 * 1024 * 1024;
+    const started = performance.now();
+    const out = await runScript(
+      "tcp_client.ts",
+      ["-p", String(server.addr.port)],
+      { stdin: new Uint8Array(size).fill(0x62), ms: 60_000 },
+    );
+    const took = performance.now() - started;
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout.length, size + 1);
+    // Copying the pending line again for every chunk took 16 s here.
+    assert.ok(took < 10_000, `took ${took} ms`);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const out = await runScript("udp_client.ts", [
+      ...[
+        "-p",
+        String(server.addr.port),
+        "--ping",
+        "130000",
+        "--interval",
+        "0",
+      ],
+    ], { ms: 120_000 });
+    assert.equal(out.code, 0, out.stderr.slice(0, 500));
+    assert.match(
+      out.stdout,
+      /130000 packets transmitted, \d+ received, \d+% packet loss\nrtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms\n$/,
+    );
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("udp_client --ping over IPv6 names the server in brackets", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "::1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "::1", "-p", String(server.addr.port), "--ping", "1"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^Reply from \[::1\]:\d+: PING 1 /);
+    assert.match(out.stdout, /--- \[::1\]:\d+ ping statistics ---/);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("udp_client --ping: a late reply is timed when it arrives and kept out of the counts", async () => {
+  // Answers ping 1 after 1.5 s, the others at once.
+  const socket = udpSocket();
+  const answering = (async () => {
+    try {
+      while (true) {
+        const [data, from] = await socket.receive();
+        const message = text(data);
+        const reply = bytes(message.toUpperCase());
+        if (message.startsWith("Ping 1 ")) {
+          setTimeout(() => socket.send(reply, from).catch(() => {}), 1_500);
+        } else {
+          await socket.send(reply, from);
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  try {
+    const port = (socket.addr as Deno.NetAddr).port;
+    for (const json of [false, true]) {
+      const out = await runScript("udp_client.ts", [
+        ...["-p", String(port), "--ping", "3", "--timeout", "1"],
+        ...["--interval", "1", ...(json ? ["--json"] : [])],
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      if (json) {
+        const objects = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const late = objects.find((o) => o.status === "late");
+        assert.ok(late.rtt_ms > 1_400 && late.rtt_ms < 1_800, `${late.rtt_ms}`);
+        assert.deepEqual(
+          objects.at(-1),
+          { ...objects.at(-1), transmitted: 3, received: 2, loss_percent: 33 },
+        );
+      } else {
+        const ms = Number(out.stdout.match(/seq=1 after ([\d.]+) ms/)?.[1]);
+        assert.ok(ms > 1_400 && ms < 1_800, out.stdout);
+        assert.match(
+          out.stdout,
+          /3 packets transmitted, 2 received, 33% packet loss/,
+        );
+      }
+    }
+  } finally {
+    socket.close();
+    await answering;
+  }
+});
+
+Deno.test("udp_client --json keeps bytes that are not UTF-8, in reply_base64", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    signal: controller.signal,
+  });
+  try {
+    const out = await runScript(
+      "udp_client.ts",
+      ["-p", String(server.addr.port), "--json"],
+      { stdin: new Uint8Array([0x61, 0xff, 0x0a, 0x62, 0x0a]) },
+    );
+    assert.equal(out.code, 0, out.stderr);
+    const [first, second] = out.stdout.trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.equal(first.reply_base64, btoa("A\xff"));
+    assert.deepEqual(second, { reply: "B" });
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+Deno.test("all four scripts: numeric options are plain decimals within named ranges", async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      "tcp_client.ts",
+      ["--timeout", "0x10", "hi"],
+      /--timeout must be seconds from 0\.001 to 3600/,
+    ],
+    [
+      "udp_client.ts",
+      ["--timeout", "0x10", "hi"],
+      /--timeout must be seconds from 0\.001 to 3600/,
+    ],
+    ["tcp_client.ts", ["--timeout", "3601", "hi"], /from 0\.001 to 3600/],
+    ["udp_client.ts", ["--timeout", "3601", "hi"], /from 0\.001 to 3600/],
+    [
+      "udp_client.ts",
+      ["--ping", "3", "--interval", "0x1"],
+      /--interval must be seconds from 0 to 3600/,
+    ],
+    [
+      "udp_client.ts",
+      ["--retries", "1e2", "hi"],
+      /--retries must be a whole number from 0 to 100/,
+    ],
+    [
+      "udp_server.ts",
+      ["--drop-rate", "0x1"],
+      /--drop-rate must be a fraction from 0 to 1/,
+    ],
+    [
+      "tcp_server.ts",
+      ["--idle-timeout", "Infinity"],
+      /--idle-timeout must be seconds from 0 to 86400/,
+    ],
+    [
+      "tcp_server.ts",
+      ["--idle-timeout", "1e-300"],
+      /--idle-timeout must be seconds/,
+    ],
+    [
+      "tcp_server.ts",
+      ["--port", "12000.5"],
+      /--port must be a whole number from 0 to 65535/,
+    ],
+    [
+      "tcp_client.ts",
+      ["--host", "", "hi"],
+      /--host must name a host or an address/,
+    ],
+    [
+      "udp_client.ts",
+      ["--host", "", "hi"],
+      /--host must name a host or an address/,
+    ],
+    ["udp_server.ts", ["--host", ""], /--host must name a host or an address/],
+  ];
+  for (const [name, args, expected] of cases) {
+    await t.step(`${name} ${args.join(" ")}`, async () => {
+      const out = await runScript(name, args, {
+        flags: script(name).slice(1, -1),
+      });
+      assert.equal(out.code, 2, out.stderr);
+      assert.match(out.stderr, expected);
+      assert.match(out.stderr, /^[a-z_]+: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+});
