@@ -64,6 +64,15 @@ async function unavailable(): Promise<string | undefined> {
   if (!(await sh(`ip netns add ${probe} && ip netns del ${probe}`))) {
     return "this machine does not allow network namespaces";
   }
+  // The link is impaired with netem where the kernel has it, else nftables.
+  const netem = await sh(
+    `ip netns add ${probe} && ip netns exec ${probe} tc qdisc add dev lo ` +
+      `root netem loss 1%; status=$?; ip netns del ${probe}; exit $status`,
+  );
+  if (!netem && !(await sh("command -v nft"))) {
+    return "needs nft (nftables), or tc with a kernel that has netem, to " +
+      "lose packets between the two hosts";
+  }
   return undefined;
 }
 
