@@ -337,9 +337,12 @@ async function within<T>(
  * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
  */
 async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
-  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address.
+  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
+  // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
+  // machine, which a server bound to either answers on 127.0.0.1.
   const bare = hostname.replace(/^\[(.*)\]$/, "$1")
-    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1")
+    .replace(/^(0\.0\.0\.0|::)$/, "127.0.0.1");
   let address: string;
   if (bare.includes(":")) {
     address = bare;

@@ -297,7 +297,13 @@ Deno.test("udp_client: a server on this machine answers however --host names it"
   });
   try {
     for (
-      const host of ["0.0.0.0", "127.0.0.2", "127.0.1.1", "::ffff:127.0.0.1"]
+      const host of [
+        "0.0.0.0",
+        "::",
+        "127.0.0.2",
+        "127.0.1.1",
+        "::ffff:127.0.0.1",
+      ]
     ) {
       await t.step(host, async () => {
         const out = await runScript("udp_client.ts", [
