@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ static void serve_tcp(void) {
 }
 
 int main(int argc, char **argv) {
+  /* A client that closes with replies unread must not end the server. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc == 2 && strcmp(argv[1], "tcp") == 0) serve_tcp();
   if (argc == 2 && strcmp(argv[1], "udp") == 0) serve_udp();
   fprintf(stderr, "usage: c_server tcp|udp\n");

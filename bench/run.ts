@@ -10,6 +10,14 @@
  * mistaken for the server's.
  *
  *   deno task bench [--seconds 5] [--stream-mib 256] [--idle 5000]
+ *                   [--only ours] [--servers-from REV]
+ *                   [--modes once,pingpong,stream,udp,idle,fairness,uppercase]
+ *
+ * `fairness`: one client streams ASCII, Greek or invalid UTF-8 at full
+ * speed while another opens a connection every 20 ms for one short
+ * exchange; reports the stream's rate and the probes' latency.
+ * `uppercase`: MiB/s of upper-casing each of those payloads, over one TCP
+ * connection and in UDP datagrams, every reply checked.
  *
  * @module
  */
@@ -18,10 +26,15 @@ import { parseArgs } from "node:util";
 const root = new URL("../", import.meta.url).pathname;
 const build = `${root}bench/.build`;
 
+/** How a server upper-cases, as loadgen checks it (see bench/loadgen.c). */
+type Rule = "design" | "ascii" | "replace";
+
 interface Peer {
   name: string;
   command(mode: "tcp" | "udp"): string[];
   available: boolean;
+  /** What its replies are checked against in the uppercase mode; none: skipped. */
+  rule?: Rule;
 }
 
 interface LoadResult {
@@ -53,7 +66,12 @@ const { values } = parseArgs({
     clients: { type: "string", default: "64" },
     // For quick comparisons while tuning: --only ours --modes udp,idle
     only: { type: "string" },
-    modes: { type: "string", default: "once,pingpong,stream,udp,idle" },
+    // Measure our servers as of a git revision: --servers-from HEAD
+    "servers-from": { type: "string" },
+    modes: {
+      type: "string",
+      default: "once,pingpong,stream,udp,idle,fairness,uppercase",
+    },
   },
 });
 const seconds = Number(values.seconds);
@@ -91,17 +109,79 @@ await sh(
 );
 const pin = await has("taskset");
 
+// Our servers are copied before anything runs, so that every measurement
+// uses the same code even if the files are edited meanwhile; --servers-from
+// takes them from a git revision instead of the working tree.
+const serverDir = `${build}/servers`;
+const serverFiles = ["tcp_server.ts", "udp_server.ts"];
+const serversFrom = values["servers-from"];
+
+/** git's standard output, trimmed; "" when git fails. */
+async function git(...args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["-C", root, ...args],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
+  } catch {
+    return "";
+  }
+}
+
+await Deno.mkdir(serverDir, { recursive: true });
+for (const file of serverFiles) {
+  if (serversFrom === undefined) {
+    await Deno.copyFile(`${root}${file}`, `${serverDir}/${file}`);
+    continue;
+  }
+  const text = await git("show", `${serversFrom}:${file}`);
+  if (text === "") {
+    console.error(`bench: no ${file} at ${serversFrom}`);
+    Deno.exit(1);
+  }
+  await Deno.writeTextFile(`${serverDir}/${file}`, text + "\n");
+}
+
+/** Where the measured servers come from, for RESULTS.md. */
+async function serverVersion(): Promise<string> {
+  const commit = await git(
+    "rev-parse",
+    "--short",
+    `${serversFrom ?? "HEAD"}^{commit}`,
+  );
+  if (commit === "") return "";
+  if (serversFrom !== undefined) {
+    return ` Servers from ${serversFrom} (commit ${commit}).`;
+  }
+  const changed: string[] = [];
+  for (const file of serverFiles) {
+    const measured = await git("hash-object", `${serverDir}/${file}`);
+    if (measured !== await git("rev-parse", `HEAD:${file}`)) {
+      changed.push(`${file} (blob ${measured.slice(0, 7)})`);
+    }
+  }
+  return ` Servers from commit ${commit}${
+    changed.length > 0
+      ? `, with ${changed.join(" and ")} as in the working tree`
+      : ""
+  }.`;
+}
+const version = await serverVersion();
+
 const allPeers: Peer[] = [
   {
     name: "ours (Deno)",
     available: true,
+    rule: "design",
     command: (mode) =>
       mode === "tcp"
         ? [
           Deno.execPath(),
           "run",
           "--allow-net",
-          "tcp_server.ts",
+          `${serverDir}/tcp_server.ts`,
           "--host",
           "127.0.0.1",
           "-p",
@@ -109,7 +189,8 @@ const allPeers: Peer[] = [
         ]
         : [
           Deno.execPath(),
-          ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
+          ...["run", "--allow-net", "--unstable-net"],
+          `${serverDir}/udp_server.ts`,
           ...["--host", "127.0.0.1", "-p", "0"],
         ],
   },
@@ -121,11 +202,13 @@ const allPeers: Peer[] = [
   {
     name: "Node.js",
     available: await has("node"),
+    rule: "replace",
     command: (mode) => ["node", "bench/node_server.mjs", mode],
   },
   {
     name: "C epoll",
     available: true,
+    rule: "ascii",
     command: (mode) => [`${build}/c_server`, mode],
   },
 ];
@@ -180,7 +263,7 @@ async function rssKiB(pid: number): Promise<number> {
   return Number((await sh(`ps -o rss= -p ${pid}`)).trim());
 }
 
-async function load(args: string[]): Promise<LoadResult> {
+async function load<T = LoadResult>(args: string[]): Promise<T> {
   const command = pin
     ? ["taskset", "-c", "1", `${build}/loadgen`, ...args]
     : [`${build}/loadgen`, ...args];
@@ -190,7 +273,28 @@ async function load(args: string[]): Promise<LoadResult> {
     stderr: "inherit",
     signal: AbortSignal.timeout(120_000),
   }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success || text.trim() === "") {
+    throw new Error(`loadgen ${args.join(" ")} failed`);
+  }
+  return JSON.parse(text);
+}
+
+/** Starts a fresh server, runs loadgen against it, and stops the server. */
+async function withServer<T>(
+  peer: Peer,
+  transport: "tcp" | "udp",
+  args: (port: number) => string[],
+): Promise<{ result: T; serverCpu: number }> {
+  const server = await startServer(peer.command(transport));
+  try {
+    const cpuBefore = await cpuSeconds(server.pid);
+    const result = await load<T>(args(server.port));
+    const serverCpu = (await cpuSeconds(server.pid)) - cpuBefore;
+    return { result, serverCpu };
+  } finally {
+    await server.stop();
+  }
 }
 
 async function measure(
@@ -199,15 +303,7 @@ async function measure(
   args: (port: number) => string[],
 ): Promise<Row> {
   if (!peer.available) return { peer: peer.name, note: "not installed" };
-  const server = await startServer(peer.command(transport));
-  try {
-    const cpuBefore = await cpuSeconds(server.pid);
-    const result = await load(args(server.port));
-    const serverCpu = (await cpuSeconds(server.pid)) - cpuBefore;
-    return { peer: peer.name, result, serverCpu };
-  } finally {
-    await server.stop();
-  }
+  return { peer: peer.name, ...(await withServer(peer, transport, args)) };
 }
 
 async function measureIdle(peer: Peer): Promise<Row> {
@@ -323,6 +419,277 @@ for (const peer of chosenModes.includes("idle") ? peers : []) {
   idleRows.push(await measureIdle(peer));
 }
 
+// fairness and uppercase: the same three payloads for each.
+type PayloadKind = "ascii" | "greek" | "invalid";
+const payloads: { key: PayloadKind; label: string }[] = [
+  { key: "ascii", label: "ASCII" },
+  { key: "greek", label: "Greek" },
+  { key: "invalid", label: "invalid UTF-8 (ff 61)" },
+];
+const ruleLabels: Record<Rule, string> = {
+  design: "Unicode, invalid bytes kept (DESIGN.md)",
+  replace: "Unicode, invalid bytes as U+FFFD (toString, toUpperCase)",
+  ascii: "ASCII a-z only",
+};
+// Datagrams outstanding per size: enough to keep the server busy, few enough
+// that a burst fits the server's default receive buffer (212,992 bytes).
+const udpSizes = [{ size: 1400, outstanding: 64 }, {
+  size: 32000,
+  outstanding: 4,
+}];
+
+interface FairnessResult {
+  bulk_mib_s: number;
+  probes: number;
+  unanswered: number;
+  failed: number;
+  p50_us: number;
+  p99_us: number;
+  max_us: number;
+  errors: number;
+  cpu_s: number;
+}
+
+interface UppercaseResult {
+  in_mib_s: number;
+  out_mib_s: number;
+  units: number;
+  bad_units: number;
+  first_bytes: string;
+  errors: number;
+  cpu_s: number;
+}
+
+interface UdpcaseResult {
+  size: number;
+  reply_size: number;
+  rate: number;
+  in_mib_s: number;
+  errors: number;
+  lost: number;
+  first_bytes: string;
+  p50_us: number;
+  p99_us: number;
+  cpu_s: number;
+}
+
+/** A markdown table row for a peer that was not measured. */
+function skipped(peer: Peer, reason: string, columns: number): string {
+  return `| ${peer.name} | ${reason} |${" |".repeat(columns - 2)}`;
+}
+
+/** Runs one loadgen measurement; a failure becomes a row note. */
+async function attempt<T>(
+  peer: Peer,
+  transport: "tcp" | "udp",
+  args: (port: number) => string[],
+): Promise<{ result: T; serverCpu: number } | string> {
+  try {
+    return await withServer<T>(peer, transport, args);
+  } catch (error) {
+    return `failed: ${(error as Error).message}`;
+  }
+}
+
+const ms = (us: number) => (us / 1000).toFixed(1);
+const extraSections: string[][] = [];
+
+if (chosenModes.includes("fairness")) {
+  const columns = 9;
+  const table = [
+    `## TCP fairness: one client streams, another opens a connection every 20 ms, ${seconds} s`,
+    "",
+    "One client streams the payload over one connection as fast as the server takes it,",
+    "reading every reply as it comes. Meanwhile a probe starts every 20 ms, whether or",
+    "not earlier ones were answered: a new connection, `probe\\n`, read until `PROBE\\n`,",
+    "close. A probe without the whole answer within 2 s is unanswered and counts as",
+    "2000 ms. Bulk MiB/s: reply bytes the streaming client received per second. Both",
+    "clients are one loadgen process. DESIGN.md asks for every probe answered within",
+    "milliseconds whatever the stream carries.",
+    "",
+    "| server | payload | bulk MiB/s | probe p50 ms | p99 ms | max ms | unanswered | server CPU s | loadgen CPU s |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const peer of peers) {
+    if (!peer.available) {
+      table.push(skipped(peer, "not installed", columns));
+      continue;
+    }
+    if (peer.rule === undefined) {
+      table.push(
+        skipped(
+          peer,
+          "skipped (serves one connection at a time: no probe is answered while the stream is open)",
+          columns,
+        ),
+      );
+      continue;
+    }
+    for (const payload of payloads) {
+      console.error(`bench: fairness, ${payload.key}: ${peer.name}`);
+      const outcome = await attempt<FairnessResult>(
+        peer,
+        "tcp",
+        (
+          port,
+        ) => [
+          "fairness",
+          "127.0.0.1",
+          String(port),
+          payload.key,
+          String(seconds),
+        ],
+      );
+      if (typeof outcome === "string") {
+        table.push(
+          `| ${peer.name} | ${payload.label} | ${outcome} |${
+            " |".repeat(columns - 3)
+          }`,
+        );
+        continue;
+      }
+      const r = outcome.result;
+      const broken = r.failed > 0
+        ? ` (${r.failed} refused, reset or wrong)`
+        : "";
+      table.push(
+        `| ${peer.name} | ${payload.label} | ${r.bulk_mib_s.toFixed(1)} | ${
+          ms(r.p50_us)
+        } | ` +
+          `${ms(r.p99_us)} | ${
+            ms(r.max_us)
+          } | ${r.unanswered} of ${r.probes}${broken} | ` +
+          `${outcome.serverCpu.toFixed(2)} | ${r.cpu_s.toFixed(2)} |`,
+      );
+    }
+  }
+  extraSections.push(table);
+}
+
+if (chosenModes.includes("uppercase")) {
+  const tcpColumns = 9;
+  const tcp = [
+    `## Upper-casing throughput, TCP, one connection, ${seconds} s`,
+    "",
+    "One connection streams the payload as fast as the server takes it and reads the",
+    "replies. MiB/s upper-cased: request bytes whose whole reply came back, per second;",
+    "reply MiB/s is larger for Greek (U+0390 upper-cases to three code points,",
+    "U+0399 U+0308 U+0301) and for U+FFFD replacements. Each server's replies are",
+    "checked against its own rule, unit by unit (a line; for invalid UTF-8 one `ff 61`",
+    "pair): a Node.js U+FFFD is its rule, not an error, while a character Node splits",
+    "between two reads and replaces is. The C server upper-cases ASCII only.",
+    "",
+    "| server | payload | MiB/s upper-cased | reply MiB/s | reply begins | checked against | units wrong | server CPU s | loadgen CPU s |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  const udpColumns = 11;
+  const udp = [
+    `## Upper-casing throughput, UDP, ${seconds} s`,
+    "",
+    "Datagrams of a 17-byte numbered header and whole payload units, each reply checked",
+    "whole against the server's rule; " +
+    udpSizes.map((u) => `${u.outstanding} outstanding of ${u.size} bytes`)
+      .join(", ") +
+    ".",
+    "The larger size stays well under 65,507 so that every reply fits one datagram",
+    "(Greek replies are 24% longer, Node's invalid-byte replies twice as long). A",
+    "datagram without a reply for 1 s is given up and sent anew. MiB/s counts",
+    "request bytes.",
+    "",
+    "| server | payload | bytes (reply) | replies/s | MiB/s | reply begins | checked against | wrong replies | given up | server CPU s | loadgen CPU s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const peer of peers) {
+    if (!peer.available || peer.rule === undefined) {
+      const reason = peer.available ? "skipped" : "not installed";
+      tcp.push(skipped(peer, reason, tcpColumns));
+      udp.push(skipped(peer, reason, udpColumns));
+      continue;
+    }
+    const rule = peer.rule;
+    for (const payload of payloads) {
+      console.error(`bench: uppercase TCP, ${payload.key}: ${peer.name}`);
+      const outcome = await attempt<UppercaseResult>(
+        peer,
+        "tcp",
+        (
+          port,
+        ) => [
+          "uppercase",
+          "127.0.0.1",
+          String(port),
+          payload.key,
+          rule,
+          String(seconds),
+        ],
+      );
+      if (typeof outcome === "string") {
+        tcp.push(
+          `| ${peer.name} | ${payload.label} | ${outcome} |${
+            " |".repeat(tcpColumns - 3)
+          }`,
+        );
+        continue;
+      }
+      const r = outcome.result;
+      tcp.push(
+        `| ${peer.name} | ${payload.label} | ${r.in_mib_s.toFixed(1)} | ${
+          r.out_mib_s.toFixed(1)
+        } | ` +
+          `\`${r.first_bytes}\` | ${
+            ruleLabels[rule]
+          } | ${r.bad_units} of ${r.units}` +
+          `${
+            r.errors > (r.bad_units > 0 ? 1 : 0) ? " (connection closed)" : ""
+          } | ` +
+          `${outcome.serverCpu.toFixed(2)} | ${r.cpu_s.toFixed(2)} |`,
+      );
+    }
+    for (const payload of payloads) {
+      for (const { size, outstanding } of udpSizes) {
+        console.error(
+          `bench: uppercase UDP, ${payload.key}, ${size} bytes: ${peer.name}`,
+        );
+        const outcome = await attempt<UdpcaseResult>(
+          peer,
+          "udp",
+          (port) => [
+            "udpcase",
+            "127.0.0.1",
+            String(port),
+            payload.key,
+            rule,
+            String(size),
+            String(outstanding),
+            String(seconds),
+          ],
+        );
+        if (typeof outcome === "string") {
+          udp.push(
+            `| ${peer.name} | ${payload.label} | ${outcome} |${
+              " |".repeat(udpColumns - 3)
+            }`,
+          );
+          continue;
+        }
+        const r = outcome.result;
+        udp.push(
+          `| ${peer.name} | ${payload.label} | ${r.size} (${r.reply_size}) | ${
+            r.rate.toFixed(0)
+          } | ` +
+            `${r.in_mib_s.toFixed(1)} | \`${r.first_bytes}\` | ${
+              ruleLabels[rule]
+            } | ${r.errors} | ` +
+            `${r.lost} | ${outcome.serverCpu.toFixed(2)} | ${
+              r.cpu_s.toFixed(2)
+            } |`,
+        );
+      }
+    }
+  }
+  extraSections.push(tcp, udp);
+}
+
 // RESULTS.md
 const cpuModel =
   (await sh("grep -m1 'model name' /proc/cpuinfo || true")).split(":")[1]
@@ -339,7 +706,7 @@ const lines = [
       ? ", server on core 0 and load generator on core 1"
       : ", not pinned (no taskset)"
   }, ` +
-  `${seconds} s per run. Ratios are what to read: absolute figures drift from run to run.`,
+  `${seconds} s per run.${version} Ratios are what to read: absolute figures drift from run to run.`,
   "",
   "Each row: the load generator's rate, errors (replies that did not match), latency",
   "percentiles, clients served, and the CPU seconds of the server and of the load",
@@ -371,10 +738,17 @@ for (const section of sections) {
   }
   lines.push("");
 }
-lines.push(`## Memory, ${idleCount} idle TCP connections`, "");
-lines.push("| server | growth |", "|---|---|");
-for (const row of idleRows) lines.push(`| ${row.peer} | ${row.note} |`);
-lines.push("", "![Throughput relative to C](results.svg)", "");
+if (chosenModes.includes("idle")) {
+  lines.push(`## Memory, ${idleCount} idle TCP connections`, "");
+  lines.push("| server | growth |", "|---|---|");
+  for (const row of idleRows) lines.push(`| ${row.peer} | ${row.note} |`);
+  lines.push("");
+}
+for (const table of extraSections) lines.push(...table, "");
+// The chart shows the modes measured against C; without them it is kept.
+if (sections.length > 0) {
+  lines.push("![Throughput relative to C](results.svg)", "");
+}
 await Deno.writeTextFile(`${root}bench/RESULTS.md`, lines.join("\n"));
 
 // results.svg: one group of bars per mode, each bar the rate relative to C.
@@ -421,7 +795,9 @@ const svg =
 ${parts.join("\n")}
 </svg>
 `;
-await Deno.writeTextFile(`${root}bench/results.svg`, svg);
+if (sections.length > 0) {
+  await Deno.writeTextFile(`${root}bench/results.svg`, svg);
+}
 console.log(lines.join("\n"));
 
 function escapeXml(text: string): string {
