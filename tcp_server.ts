@@ -30,7 +30,7 @@ const MAX_READ_SIZE = 256 * 1024;
  * Room for upper-cased text that is not ASCII (ASCII is upper-cased where it
  * was read). A connection holds at most its read buffer and this.
  */
-const REPLY_SIZE = 64 * 1024;
+const REPLY_SIZE = 16 * 1024;
 /**
  * How long the start of a character waits for its rest before going back as
  * it is: briefly for a person, but longer than TCP takes to send a lost
@@ -63,7 +63,7 @@ export interface TcpServerOptions {
   verbose?: boolean;
   /** Stops the server: no new connections, open ones finish, then it ends. */
   signal?: AbortSignal;
-  /** Where log lines go; `console.error` by default. */
+  /** Where log lines go; stderr by default, never waited for. */
   log?: (line: string) => void;
 }
 
@@ -98,8 +98,8 @@ interface Connection {
   client: string;
   /** When a byte last moved, from `performance.now()`. */
   lastActive: number;
-  /** A reply is being written; shutdown lets it finish. */
-  writing: boolean;
+  /** Waiting for the client's next bytes: shutdown closes it at once. */
+  waiting: boolean;
   closed: boolean;
   /** Why the server closed it early, if it did. */
   closedBy?: "idle timeout" | "shutdown" | "room";
@@ -130,7 +130,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   } = options;
   const idleMs = (options.idleTimeout ?? 60) * 1000;
   const shutdownMs = (options.shutdownTimeout ?? 5) * 1000;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? logToStderr;
   const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
   signal?.throwIfAborted();
 
@@ -192,7 +192,8 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     const idle = (performance.now() - idlest.lastActive) / 1000;
     logError(
       `${idlest.client}: closed after ${idle.toFixed(1)} s without a byte ` +
-        `moving, to make room for ${newcomer} (--max-connections ${maxConnections})`,
+        `moving, to make room for ${newcomer} ` +
+        `(--max-connections ${maxConnections})`,
     );
     close(idlest, "room");
   }
@@ -206,10 +207,10 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     } catch {
       // already closed: accept failed for good
     }
-    // Connections waiting for a request close now; replies in flight may
-    // finish, for `shutdownTimeout` at most.
+    // Connections waiting for a request close now; replies to what has been
+    // read may finish, for `shutdownTimeout` at most.
     for (const connection of connections) {
-      if (!connection.writing) close(connection, "shutdown");
+      if (connection.waiting) close(connection, "shutdown");
     }
     shutdownTimer = setTimeout(() => {
       for (const connection of connections) close(connection, "shutdown");
@@ -223,7 +224,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
       socket: connectionSocket,
       client,
       lastActive: performance.now(),
-      writing: false,
+      waiting: false,
       closed: false,
     };
     connections.add(connection);
@@ -239,14 +240,12 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     let ending = "closed by the server's shutdown";
 
     async function send(data: Uint8Array) {
-      connection.writing = true;
       for (let sent = 0; sent < data.length;) {
         const written = await connectionSocket.write(data.subarray(sent));
         sent += written;
         connection.lastActive = performance.now();
         step?.(`send: ${written} bytes to ${client}`);
       }
-      connection.writing = false;
       bytesOut += data.length;
     }
 
@@ -275,14 +274,19 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
         // sentence = connectionSocket.recv(1024)
         const start = held;
         const reading = connectionSocket.read(buffer.subarray(start));
+        connection.waiting = true;
         let received = held > 0
           ? await within(reading, UNFINISHED_CHARACTER_WAIT_MS)
           : await reading;
+        connection.waiting = false;
         if (received === TOO_LATE) {
           // The rest of the character did not come: its start goes back as is.
           await send(buffer.subarray(0, held));
           held = 0;
+          connection.waiting = !stopping;
+          if (stopping) close(connection, "shutdown");
           received = await reading;
+          connection.waiting = false;
         }
         if (received === null) {
           step?.(`recv: end of stream, ${client} closed its side`);
@@ -299,7 +303,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
         buffer.copyWithin(0, end - held, end);
         if (end === buffer.length && buffer.length < MAX_READ_SIZE) {
           const grown = new Uint8Array(
-            Math.min(buffer.length * 4, MAX_READ_SIZE),
+            Math.min(buffer.length * 16, MAX_READ_SIZE),
           );
           grown.set(buffer.subarray(0, held));
           buffer = grown;
@@ -356,6 +360,12 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
           );
           continue;
         }
+        if (outOfFiles(error) && connections.size > 0) {
+          // The system's limit on open files came before --max-connections:
+          // a connection gives way, as when the server is full.
+          makeRoomFor("a new client, out of files");
+          continue;
+        }
         logError(
           `accept failed: ${
             describe(error)
@@ -403,6 +413,11 @@ function concernsOneConnection(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.ConnectionRefused ||
     error instanceof Deno.errors.TimedOut;
+}
+
+/** Whether `error` says that this process, or the system, is out of files. */
+function outOfFiles(error: unknown): boolean {
+  return /\(os error (23|24)\)/.test(String(error));
 }
 
 const TOO_LATE = Symbol("too late");
@@ -455,39 +470,103 @@ function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
 
 // ---------------------------------------------------------------------------
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
-// that ends it (tests/shared_test.ts compares the copies): fairness, then
-// upper-casing.
+// that ends it (tests/shared_test.ts compares the copies): fairness, logging,
+// then upper-casing.
 // ---------------------------------------------------------------------------
 
-/** The longest the server works before other clients, timers and signals get a turn. */
+/** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;
 /**
- * Turns of the event loop in which its runtime (tokio) has polled every
- * socket at least once: while there is always work to do, it polls the
- * sockets that are not yet ready only every 61 turns.
+ * Turns of the event loop in which its runtime (tokio) polls every socket
+ * at least once: while there is always work to do, it polls the sockets
+ * that are not yet ready only every 61 turns.
  */
 const TURNS_PER_POLL = 64;
-let turnStarted = performance.now();
-let nextTurn: Promise<void> | undefined;
+/** Loops that have had their share, waiting for their next turn, in order. */
+const waiting: (() => void)[] = [];
+let cycleStarted = performance.now();
+let handingOutTurns = false;
 
 /**
- * Lets the event loop poll every socket, timer and signal once the server
- * has worked `TURN_MS` without that. A socket that always has data
- * completes every read at once, so a loop that reads, upper-cases and
- * writes would otherwise never wait, and every other client would.
+ * Called by a loop after each piece of work: returns at once while this
+ * cycle's time lasts and nobody waits, else a promise of the loop's next
+ * turn. A socket that always has data completes every read at once, so a
+ * loop that reads, upper-cases and writes would otherwise never wait, and
+ * every other client, timer and signal would wait for it.
  */
 function fairTurn(): Promise<void> | undefined {
-  if (performance.now() - turnStarted < TURN_MS) return undefined;
-  nextTurn ??= pollEverything();
-  return nextTurn;
+  if (waiting.length === 0 && performance.now() - cycleStarted < TURN_MS) {
+    return undefined;
+  }
+  const turn = new Promise<void>((resolve) => waiting.push(resolve));
+  if (!handingOutTurns) handOutTurns();
+  return turn;
 }
 
-async function pollEverything() {
-  for (let turn = 0; turn < TURNS_PER_POLL; turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
+/**
+ * Cycles while loops wait: in each turn of the event loop the loop that has
+ * waited longest does one piece of work, until the cycle's `TURN_MS` are
+ * spent; the rest of its turns go by empty, so that the runtime polls every
+ * socket, timer and signal once per cycle, however many loops are busy.
+ */
+async function handOutTurns() {
+  handingOutTurns = true;
+  while (waiting.length > 0) {
+    cycleStarted = performance.now();
+    for (let turn = 0; turn < TURNS_PER_POLL && waiting.length > 0; turn++) {
+      if (performance.now() - cycleStarted < TURN_MS) waiting.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
-  nextTurn = undefined;
-  turnStarted = performance.now();
+  handingOutTurns = false;
+}
+
+/** Log lines that may wait while stderr is slow; more are dropped and counted. */
+const LOG_QUEUE_LINES = 100;
+const logQueue: string[] = [];
+let logWriting: Promise<void> | undefined;
+let logDropped = 0;
+
+/**
+ * Writes a line to stderr without ever making the server wait: a reader of
+ * stderr that stops (a paused `less`, Ctrl-S at a terminal) must not stop
+ * the server. Lines queue while a write is under way, `LOG_QUEUE_LINES` at
+ * most; the rest are dropped, and the next write says how many.
+ */
+function logToStderr(line: string) {
+  if (logQueue.length < LOG_QUEUE_LINES) logQueue.push(line);
+  else logDropped++;
+  logWriting ??= writeLogQueue();
+}
+
+async function writeLogQueue() {
+  const encoder = new TextEncoder();
+  while (logQueue.length > 0) {
+    let text = logQueue.splice(0).join("\n") + "\n";
+    if (logDropped > 0) {
+      text += `(${logDropped} more log lines dropped: stderr was not read)\n`;
+      logDropped = 0;
+    }
+    const data = encoder.encode(text);
+    try {
+      for (let written = 0; written < data.length;) {
+        written += await Deno.stderr.write(data.subarray(written));
+      }
+    } catch {
+      logQueue.length = 0; // stderr is gone: nobody to tell
+    }
+  }
+  logWriting = undefined;
+}
+
+/** Waits until the log lines are written, `ms` at most. */
+async function flushLog(ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    logWriting,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 // Upper-casing in one pass over the bytes, linear on any input: ASCII byte
@@ -789,11 +868,13 @@ async function main(args: string[]): Promise<number> {
 
   const stats = await server.finished;
   for (const name of signals) Deno.removeSignalListener(name, onSignal);
-  console.error(
+  logToStderr(
     `tcp_server: served ${stats.connections} connections, ` +
       `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
       `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
   );
+  // Stopping stays prompt even when nobody reads stderr.
+  await flushLog(1000);
   return 0;
 }
 

@@ -41,7 +41,7 @@ export interface UdpServerOptions {
   verbose?: boolean;
   /** Stops the server: the socket is closed and `finished` resolves. */
   signal?: AbortSignal;
-  /** Where log lines go; `console.error` by default. */
+  /** Where log lines go; stderr by default, never waited for. */
   log?: (line: string) => void;
 }
 
@@ -83,7 +83,7 @@ export interface UdpServer {
  */
 export function serveUdp(options: UdpServerOptions = {}): UdpServer {
   const { hostname = "0.0.0.0", port = 12000, signal } = options;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? logToStderr;
   if (typeof Deno.listenDatagram !== "function") {
     throw new Error(
       `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
@@ -152,6 +152,13 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
         continue;
       }
+      if (fromItself(clientAddress, addr)) {
+        // A forged sender: answering would have the server answer itself
+        // for ever.
+        stats.failed++;
+        logError(`${client()}: this server's own address, not answered`);
+        continue;
+      }
 
       // modifiedMessage = message.decode().upper()
       const limit = clientAddress.hostname.includes(":")
@@ -197,39 +204,103 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
 
 // ---------------------------------------------------------------------------
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
-// that ends it (tests/shared_test.ts compares the copies): fairness, then
-// upper-casing.
+// that ends it (tests/shared_test.ts compares the copies): fairness, logging,
+// then upper-casing.
 // ---------------------------------------------------------------------------
 
-/** The longest the server works before other clients, timers and signals get a turn. */
+/** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;
 /**
- * Turns of the event loop in which its runtime (tokio) has polled every
- * socket at least once: while there is always work to do, it polls the
- * sockets that are not yet ready only every 61 turns.
+ * Turns of the event loop in which its runtime (tokio) polls every socket
+ * at least once: while there is always work to do, it polls the sockets
+ * that are not yet ready only every 61 turns.
  */
 const TURNS_PER_POLL = 64;
-let turnStarted = performance.now();
-let nextTurn: Promise<void> | undefined;
+/** Loops that have had their share, waiting for their next turn, in order. */
+const waiting: (() => void)[] = [];
+let cycleStarted = performance.now();
+let handingOutTurns = false;
 
 /**
- * Lets the event loop poll every socket, timer and signal once the server
- * has worked `TURN_MS` without that. A socket that always has data
- * completes every read at once, so a loop that reads, upper-cases and
- * writes would otherwise never wait, and every other client would.
+ * Called by a loop after each piece of work: returns at once while this
+ * cycle's time lasts and nobody waits, else a promise of the loop's next
+ * turn. A socket that always has data completes every read at once, so a
+ * loop that reads, upper-cases and writes would otherwise never wait, and
+ * every other client, timer and signal would wait for it.
  */
 function fairTurn(): Promise<void> | undefined {
-  if (performance.now() - turnStarted < TURN_MS) return undefined;
-  nextTurn ??= pollEverything();
-  return nextTurn;
+  if (waiting.length === 0 && performance.now() - cycleStarted < TURN_MS) {
+    return undefined;
+  }
+  const turn = new Promise<void>((resolve) => waiting.push(resolve));
+  if (!handingOutTurns) handOutTurns();
+  return turn;
 }
 
-async function pollEverything() {
-  for (let turn = 0; turn < TURNS_PER_POLL; turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
+/**
+ * Cycles while loops wait: in each turn of the event loop the loop that has
+ * waited longest does one piece of work, until the cycle's `TURN_MS` are
+ * spent; the rest of its turns go by empty, so that the runtime polls every
+ * socket, timer and signal once per cycle, however many loops are busy.
+ */
+async function handOutTurns() {
+  handingOutTurns = true;
+  while (waiting.length > 0) {
+    cycleStarted = performance.now();
+    for (let turn = 0; turn < TURNS_PER_POLL && waiting.length > 0; turn++) {
+      if (performance.now() - cycleStarted < TURN_MS) waiting.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
-  nextTurn = undefined;
-  turnStarted = performance.now();
+  handingOutTurns = false;
+}
+
+/** Log lines that may wait while stderr is slow; more are dropped and counted. */
+const LOG_QUEUE_LINES = 100;
+const logQueue: string[] = [];
+let logWriting: Promise<void> | undefined;
+let logDropped = 0;
+
+/**
+ * Writes a line to stderr without ever making the server wait: a reader of
+ * stderr that stops (a paused `less`, Ctrl-S at a terminal) must not stop
+ * the server. Lines queue while a write is under way, `LOG_QUEUE_LINES` at
+ * most; the rest are dropped, and the next write says how many.
+ */
+function logToStderr(line: string) {
+  if (logQueue.length < LOG_QUEUE_LINES) logQueue.push(line);
+  else logDropped++;
+  logWriting ??= writeLogQueue();
+}
+
+async function writeLogQueue() {
+  const encoder = new TextEncoder();
+  while (logQueue.length > 0) {
+    let text = logQueue.splice(0).join("\n") + "\n";
+    if (logDropped > 0) {
+      text += `(${logDropped} more log lines dropped: stderr was not read)\n`;
+      logDropped = 0;
+    }
+    const data = encoder.encode(text);
+    try {
+      for (let written = 0; written < data.length;) {
+        written += await Deno.stderr.write(data.subarray(written));
+      }
+    } catch {
+      logQueue.length = 0; // stderr is gone: nobody to tell
+    }
+  }
+  logWriting = undefined;
+}
+
+/** Waits until the log lines are written, `ms` at most. */
+async function flushLog(ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    logWriting,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 // Upper-casing in one pass over the bytes, linear on any input: ASCII byte
@@ -366,6 +437,14 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
 }
 
 // End of the part shared by the two servers.
+
+/** Whether `from` is the server's own socket: its port, at its address or on loopback. */
+function fromItself(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+  if (from.port !== server.port) return false;
+  const ipv4 = from.hostname.replace(/^::ffff:/i, "");
+  return from.hostname === server.hostname || /^127\./.test(ipv4) ||
+    from.hostname === "::1";
+}
 
 /**
  * Returns a function that answers `true` for the given fraction of calls.
@@ -546,10 +625,12 @@ async function main(args: string[]): Promise<number> {
 
   const stats = await server.finished;
   for (const name of signals) Deno.removeSignalListener(name, onSignal);
-  console.error(
+  logToStderr(
     `udp_server: received ${stats.received} datagrams, replied ${stats.replied}, ` +
       `dropped ${stats.dropped}, failed ${stats.failed}`,
   );
+  // Stopping stays prompt even when nobody reads stderr.
+  await flushLog(1000);
   return 0;
 }
 

@@ -41,7 +41,7 @@ interface Flood {
 async function startFlood(
   transport: "tcp" | "udp",
   port: number,
-  kind: "ascii" | "greek" | "invalid",
+  kind: "ascii" | "greek" | "invalid" | "codepoints",
   seconds: number,
   ...flags: string[]
 ): Promise<Flood> {
@@ -269,6 +269,189 @@ Deno.test({
       await flood.finished();
     } finally {
       assert.equal((await server.stop()).code, 0);
+    }
+  },
+});
+
+Deno.test("tcp_server: beside 100 connections streaming random characters, another is answered promptly", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    const flood = await startFlood(
+      "tcp",
+      server.port,
+      "codepoints",
+      4,
+      "--connections",
+      "100",
+    );
+    // Each busy connection takes its turn; the newcomer waits for one
+    // cycle, not for a piece of work from every one of them.
+    for (let i = 0; i < 10; i++) {
+      const reply = await withTimeout(
+        tcpExchange(server.port, bytes(`probe ${i}\n`)),
+        `probe ${i}, beside 100 floods`,
+        500,
+      );
+      assert.equal(text(reply), `PROBE ${i}\n`);
+    }
+    await flood.finished();
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
+});
+
+Deno.test("tcp_server: at SIGTERM, every byte read is answered before the connection closes", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  // Greek lower case upper-cases to as many bytes: what comes back must
+  // be exactly what the server says it read.
+  const unit = bytes("αβγ δεζ\n");
+  const chunk = new Uint8Array(64 * 1024 - (64 * 1024) % unit.length);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = unit[i % unit.length];
+  let received = 0;
+  const reading = (async () => {
+    const buffer = new Uint8Array(256 * 1024);
+    while (true) {
+      const count = await conn.read(buffer).catch(() => null);
+      if (count === null) return;
+      received += count;
+    }
+  })();
+  const writing = (async () => {
+    while (true) await conn.write(chunk);
+  })().catch(() => {});
+  try {
+    while (received < 4 * 1024 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    const output = await server.stop("SIGTERM");
+    await reading;
+    await writing;
+    conn.close();
+    assert.equal(output.code, 0);
+    const match = output.stderr.match(/; (\d+) bytes in, (\d+) out\n/);
+    assert.ok(match, output.stderr);
+    assert.equal(
+      Number(match[2]),
+      Number(match[1]),
+      "every byte read answered",
+    );
+    assert.equal(received, Number(match[2]), "and received");
+  }
+});
+
+Deno.test("tcp_server: stderr that nobody reads stalls neither clients nor SIGTERM", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "tcp_server.ts",
+      "--host",
+      "127.0.0.1",
+      "-p",
+      "0",
+      "-v",
+    ],
+    cwd: new URL("../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped", // never read until the end: the pipe fills
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const { value } = await withTimeout(lines.read(), "the ready line");
+    const port = Number(value?.match(/:(\d+)\n/)?.[1]);
+    // -v logs five lines an exchange: 2,000 exchanges fill the pipe many
+    // times over.
+    for (let i = 0; i < 2000; i++) {
+      const reply = await withTimeout(
+        tcpExchange(port, bytes("x\n")),
+        `exchange ${i} with stderr full`,
+        5_000,
+      );
+      assert.equal(text(reply), "X\n");
+    }
+    child.kill("SIGTERM");
+    const status = await withTimeout(child.status, "SIGTERM with stderr full");
+    assert.equal(status.code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await lines.cancel();
+    await child.stderr.cancel();
+  }
+});
+
+Deno.test({
+  name:
+    "tcp_server: out of files before --max-connections, idle clients still make room",
+  ignore: !canRun(await hasProgram("bash"), "sets ulimit -n with bash"),
+  async fn() {
+    // 64 files at most: the default --max-connections 1000 cannot be reached.
+    const server = await startServer([
+      "bash",
+      "-c",
+      `ulimit -n 64 && exec "$0" run --allow-net tcp_server.ts --host 127.0.0.1 -p 0`,
+      Deno.execPath(),
+    ]);
+    const idle: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 80; i++) {
+        idle.push(
+          await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+        );
+      }
+      const reply = await withTimeout(
+        tcpExchange(server.port, bytes("room\n")),
+        "an exchange with the files all used",
+        ANSWER_MS,
+      );
+      assert.equal(text(reply), "ROOM\n");
+    } finally {
+      for (const conn of idle) conn.close();
+      assert.equal((await server.stop()).code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "udp_server: a datagram forged to come from the server itself is not answered",
+  ignore: !canRun(
+    hasPython && Deno.uid() === 0,
+    "forging a sender takes a raw socket: python3, as root",
+  ),
+  async fn() {
+    const server = await startServer(
+      script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+    );
+    const socket = udpSocket();
+    try {
+      const spoof = await new Deno.Command("python3", {
+        args: ["tests/peers/spoof_udp.py", String(server.port)],
+        cwd: new URL("../", import.meta.url),
+        stdout: "piped",
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      assert.equal(text(spoof.stdout), "sent\n");
+      // Answered at once beside it: the server is not busy answering itself.
+      const reply = await udpRoundTrip(socket, bytes("probe"), server.port);
+      assert.equal(text(reply), "PROBE");
+    } finally {
+      socket.close();
+      const output = await server.stop();
+      assert.equal(output.code, 0);
+      assert.match(output.stderr, /this server's own address, not answered/);
+      // One forged datagram and one probe: not thousands of self-replies.
+      assert.match(output.stderr, /received 2 datagrams, replied 1/);
     }
   },
 });

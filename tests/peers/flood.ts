@@ -5,7 +5,8 @@
  *
  *   deno run --allow-net tests/peers/flood.ts tcp|udp PORT KIND SECONDS [--connections N] [--no-read]
  *
- * KIND is `ascii`, `greek` or `invalid` (the bytes ff 61 repeated). Over TCP
+ * KIND is `ascii`, `greek`, `invalid` (the bytes ff 61 repeated) or
+ * `codepoints` (random characters, the costliest to upper-case). Over TCP
  * each connection streams KIND and reads its replies, or with `--no-read`
  * never reads: it writes until the server stops taking bytes. Over UDP it
  * sends datagrams of 65,507 bytes and reads what comes back.
@@ -30,6 +31,16 @@ const units: Record<string, Uint8Array> = {
   greek: new TextEncoder().encode("ΐ αβγ δεζ\n"),
   invalid: new Uint8Array([0xff, 0x61]),
 };
+// `codepoints`: random characters from U+0080 to U+FFFF, the costliest
+// text to upper-case, one table look-up each.
+units.codepoints = new TextEncoder().encode(
+  Array.from({ length: 4096 }, () => {
+    const codePoint = 0x80 + Math.floor(Math.random() * (0xffff - 0x80));
+    return codePoint >= 0xd800 && codePoint <= 0xdfff
+      ? "\u00e9"
+      : String.fromCharCode(codePoint);
+  }).join(""),
+);
 const unit = units[kind];
 const payload = new Uint8Array(
   transport === "udp" ? 65_506 : 64 * 1024 - (64 * 1024) % unit.length,
