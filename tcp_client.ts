@@ -167,7 +167,7 @@ async function exchange(
         : ending instanceof Deno.errors.ConnectionReset
         ? `${server} reset the connection`
         : ending instanceof TimeoutError
-        ? `nothing more for ${timeoutMs / 1000} s`
+        ? `the rest did not come within --timeout ${timeoutMs / 1000} s`
         : describe(ending, hostname)) +
       `, before the newline that ends it` +
       (length === 1024 ? " (a server that reads only recv(1024)?)" : ""),
@@ -421,7 +421,10 @@ function describe(error: unknown, hostname: string): string {
     const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
     return `network access to ${what} was not granted: ${runHint()}`;
   }
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+  if (
+    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
+    /invalid host|failed to lookup address/.test(message)
+  ) {
     return `cannot resolve host ${hostname}: check --host`;
   }
   if (error instanceof Deno.errors.ConnectionReset) {
@@ -542,6 +545,11 @@ async function main(args: string[]): Promise<number> {
     } catch (error) {
       if (error instanceof CutReplyError) {
         await printReply(stdout, error.received, values.json, true);
+      }
+      if (values.json && !(error instanceof StdoutClosed)) {
+        // The summary still comes, with what went wrong, for autograders.
+        const failed = { replies, error: describe(error, values.host) };
+        await stdout.write(encoder.encode(JSON.stringify(failed) + "\n"));
       }
       throw error;
     }
@@ -747,10 +755,19 @@ function parseNumber(
   return value;
 }
 
-/** Checks `--host`: an empty name is a mistake, not "this machine". */
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
 function checkHost(host: string) {
   if (host.trim() === "") {
     throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
   }
 }
 

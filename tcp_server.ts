@@ -918,10 +918,19 @@ function parseNumber(
   return value;
 }
 
-/** Checks `--host`: an empty name is a mistake, not "this machine". */
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
 function checkHost(host: string) {
   if (host.trim() === "") {
     throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
   }
 }
 

@@ -347,7 +347,7 @@ async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
   if (bare.includes(":")) {
     address = bare;
   } else if (/^[\d.]+$/.test(bare)) {
-    address = new URL(`http://${bare}`).hostname;
+    address = canonical(bare, hostname);
   } else {
     const found = await lookup(bare, { all: true });
     const chosen = found.find((a) => a.family === 4) ?? found[0];
@@ -358,9 +358,18 @@ async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
   }
   if (address.includes(":")) {
     // Canonical form ("0:0::1" is "::1"), as the system reports senders.
-    address = new URL(`http://[${address}]`).hostname.slice(1, -1);
+    address = canonical(`[${address}]`, hostname).slice(1, -1);
   }
   return { transport: "udp", hostname: address, port };
+}
+
+/** An IP address as the system writes it, or a one-line error naming `--host`. */
+function canonical(address: string, hostname: string): string {
+  try {
+    return new URL(`http://${address}`).hostname;
+  } catch {
+    throw new Error(`cannot resolve host ${hostname}: check --host`);
+  }
 }
 
 /**
@@ -500,16 +509,16 @@ async function main(args: string[]): Promise<number> {
     port = parseNumber("port", values.port, { min: 1, max: 65535 });
     timeout = parseNumber("timeout", values.timeout, TIMEOUT_RANGE);
     retries = parseNumber("retries", values.retries, { min: 0, max: 100 });
+    const interval = parseNumber("interval", values.interval, {
+      min: 0,
+      max: 3600,
+      decimals: 3,
+      unit: "seconds",
+    });
     if (values.ping !== undefined) {
       const count = parseNumber("ping", values.ping, {
         min: 1,
         max: 1_000_000,
-      });
-      const interval = parseNumber("interval", values.interval, {
-        min: 0,
-        max: 3600,
-        decimals: 3,
-        unit: "seconds",
       });
       if (positionals.length > 0) {
         throw new UsageError(
@@ -526,14 +535,19 @@ async function main(args: string[]): Promise<number> {
     throw error;
   }
 
+  // A line longer than a datagram is refused as soon as it is that long.
+  const lineLimit = values.host.includes(":")
+    ? MAX_DATAGRAM_IPV6
+    : MAX_DATAGRAM_IPV4;
   // Words on the command line, else the textbook's prompt, else a pipe.
   const sentences = positionals.length > 0
     ? [positionals.join(" ")]
     : Deno.stdin.isTerminal()
-    ? promptedLines(MAX_DATAGRAM_IPV6)
-    : readLines(Deno.stdin.readable, MAX_DATAGRAM_IPV6);
+    ? promptedLines(lineLimit)
+    : readLines(Deno.stdin.readable, lineLimit);
   const stdout = standardOutput().getWriter();
   const encoder = new TextEncoder();
+  let replied = 0;
   try {
     const replies = sendUdp(sentences, {
       hostname: values.host,
@@ -544,7 +558,6 @@ async function main(args: string[]): Promise<number> {
         ? (line) => console.error(`udp_client: ${line}`)
         : undefined,
     });
-    let replied = 0;
     for await (const modifiedMessage of replies) {
       replied++;
       // print(modifiedMessage.decode())
@@ -561,7 +574,16 @@ async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof StdoutClosed) return 0;
-    console.error(`udp_client: ${describe(error, values.host)}`);
+    const message = describe(error, values.host);
+    if (values.json) {
+      // The summary still comes, with what went wrong, for autograders.
+      await stdout.write(
+        encoder.encode(
+          JSON.stringify({ replies: replied, error: message }) + "\n",
+        ),
+      ).catch(() => {});
+    }
+    console.error(`udp_client: ${message}`);
     return 1;
   } finally {
     await stdout.close().catch(() => {});
@@ -819,10 +841,19 @@ function parseNumber(
   return value;
 }
 
-/** Checks `--host`: an empty name is a mistake, not "this machine". */
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
 function checkHost(host: string) {
   if (host.trim() === "") {
     throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
   }
 }
 

@@ -121,7 +121,10 @@ Deno.test("tcp_client: a reply that stops before its newline, then silence, is c
     const took = performance.now() - started;
     assert.equal(out.stdout, "HE");
     assert.equal(out.code, 1);
-    assert.match(out.stderr, /2 bytes came, then nothing more for 0\.5 s/);
+    assert.match(
+      out.stderr,
+      /2 bytes came, then the rest did not come within --timeout 0\.5 s/,
+    );
     assert.ok(took < 5_000, `took ${took} ms`);
   });
 });
@@ -406,7 +409,7 @@ Deno.test("udp_client: a line that cannot fit a datagram is refused at once, unr
     signal: AbortSignal.timeout(20_000),
   }).output();
   assert.equal(code, 1);
-  assert.match(text(stderr), /^udp_client: a line is longer than 65527 bytes/);
+  assert.match(text(stderr), /^udp_client: a line is longer than 65507 bytes/);
   assert.ok(performance.now() - started < 10_000);
 });
 
@@ -619,6 +622,16 @@ Deno.test("all four scripts: numeric options are plain decimals within named ran
       /--host must name a host or an address/,
     ],
     ["udp_server.ts", ["--host", ""], /--host must name a host or an address/],
+    [
+      "tcp_client.ts",
+      ["--host", "127.0.0.1:12000", "hi"],
+      /--host takes a name or an address alone, not 127\.0\.0\.1:12000: give the port with --port/,
+    ],
+    [
+      "udp_client.ts",
+      ["--host", "http://localhost/", "hi"],
+      /--host takes a name or an address alone/,
+    ],
   ];
   for (const [name, args, expected] of cases) {
     await t.step(`${name} ${args.join(" ")}`, async () => {
@@ -630,4 +643,33 @@ Deno.test("all four scripts: numeric options are plain decimals within named ran
       assert.match(out.stderr, /^[a-z_]+: [^\n]+ \(see --help\)\n$/);
     });
   }
+});
+
+Deno.test("both clients --json: a run that fails still ends with its summary, saying why", async () => {
+  const udp = await runScript("udp_client.ts", [
+    ...["-p", "9", "--json", "--timeout", "0.1", "--retries", "0", "hi"],
+  ]);
+  assert.equal(udp.code, 1);
+  const last = JSON.parse(udp.stdout.trim().split("\n").at(-1) ?? "");
+  assert.equal(last.replies, 0);
+  assert.match(last.error, /^no reply from 127\.0\.0\.1:9 after 1 try/);
+  await withTcpPeer(async (conn) => {
+    await readSome(conn);
+    await conn.write(bytes("CU"));
+  }, async (port) => {
+    const tcp = await runScript(
+      "tcp_client.ts",
+      ["-p", String(port), "--json"],
+      {
+        stdin: "cut\n",
+      },
+    );
+    assert.equal(tcp.code, 1);
+    const [cut, summary] = tcp.stdout.trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(cut, { reply: "CU", cut: true });
+    assert.equal(summary.replies, 0);
+    assert.match(summary.error, /the reply was cut short: 2 bytes came/);
+  });
 });

@@ -376,7 +376,7 @@ Deno.test("CLI: failures print one line and exit 1", async (t) => {
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
-      /^udp_client: a line is longer than 65527 bytes[^\n]*\n$/,
+      /^udp_client: a line is longer than 65507 bytes[^\n]*\n$/,
     );
   });
   await t.step("without --unstable-net", async () => {
