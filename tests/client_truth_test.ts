@@ -7,8 +7,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { serveTcp } from "../tcp_server.ts";
-import { serveUdp, type UdpServerStats } from "../udp_server.ts";
+import {
+  serveTcp,
+  type TcpServer,
+  type TcpServerOptions,
+} from "../tcp_server.ts";
+import {
+  serveUdp,
+  type UdpServer,
+  type UdpServerOptions,
+  type UdpServerStats,
+} from "../udp_server.ts";
 import {
   bytes,
   canRun,
@@ -23,6 +32,46 @@ import {
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
+
+/** Runs `fn` with an in-process UDP server; resolves with its statistics. */
+async function withUdpServer(
+  options: UdpServerOptions,
+  fn: (server: UdpServer) => Promise<void>,
+): Promise<UdpServerStats> {
+  const controller = new AbortController();
+  const server = serveUdp({
+    port: 0,
+    log: () => {},
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server);
+  } finally {
+    controller.abort();
+  }
+  return await server.finished;
+}
+
+/** Runs `fn` with an in-process TCP server. */
+async function withTcpServer(
+  options: TcpServerOptions,
+  fn: (server: TcpServer) => Promise<void>,
+) {
+  const controller = new AbortController();
+  const server = serveTcp({
+    port: 0,
+    log: () => {},
+    ...options,
+    signal: controller.signal,
+  });
+  try {
+    await fn(server);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+}
 
 /** A TCP listener that does `handle` with each connection: an odd server. */
 async function withTcpPeer(
@@ -216,14 +265,7 @@ Deno.test("tcp_client --stream: a server that closes is noticed at once, while s
 });
 
 Deno.test("tcp_client --stream: a slow reader of stdout still gets every byte", async () => {
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withTcpServer({ hostname: "127.0.0.1" }, async (server) => {
     const size = 20 * 1024 * 1024;
     const { code, stdout } = await new Deno.Command("bash", {
       args: [
@@ -239,66 +281,41 @@ Deno.test("tcp_client --stream: a slow reader of stdout still gets every byte", 
     }).output();
     assert.equal(code, 0);
     assert.equal(text(stdout).trim(), "0"); // every byte was an "A"
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("both clients: stdout closed early (| head -1) ends the client quietly", async (t) => {
-  const controller = new AbortController();
-  const tcp = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
+  await withTcpServer({ hostname: "127.0.0.1" }, async (tcp) => {
+    await withUdpServer({ hostname: "127.0.0.1" }, async (udp) => {
+      for (
+        const [name, port] of [
+          ["tcp_client.ts", tcp.addr.port],
+          ["udp_client.ts", udp.addr.port],
+        ] as const
+      ) {
+        await t.step(name, async () => {
+          const { stdout } = await new Deno.Command("bash", {
+            args: [
+              "-c",
+              `yes hello | head -n 2000 | "$0" run --allow-net --unstable-net ` +
+              `${name} -p ${port} 2>"$1" | head -1; ` +
+              `echo "status \${PIPESTATUS[2]}"; cat "$1"; rm "$1"`,
+              Deno.execPath(),
+              await Deno.makeTempFile(),
+            ],
+            cwd: ROOT,
+            stdout: "piped",
+            signal: AbortSignal.timeout(30_000),
+          }).output();
+          assert.equal(text(stdout), "HELLO\nstatus 0\n");
+        });
+      }
+    });
   });
-  const udp = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
-    for (
-      const [name, port] of [
-        ["tcp_client.ts", tcp.addr.port],
-        ["udp_client.ts", udp.addr.port],
-      ] as const
-    ) {
-      await t.step(name, async () => {
-        const { stdout } = await new Deno.Command("bash", {
-          args: [
-            "-c",
-            `yes hello | head -n 2000 | "$0" run --allow-net --unstable-net ` +
-            `${name} -p ${port} 2>"$1" | head -1; ` +
-            `echo "status \${PIPESTATUS[2]}"; cat "$1"; rm "$1"`,
-            Deno.execPath(),
-            await Deno.makeTempFile(),
-          ],
-          cwd: ROOT,
-          stdout: "piped",
-          signal: AbortSignal.timeout(30_000),
-        }).output();
-        assert.equal(text(stdout), "HELLO\nstatus 0\n");
-      });
-    }
-  } finally {
-    controller.abort();
-    await tcp.finished;
-    await udp.finished;
-  }
 });
 
 Deno.test("udp_client: a server on this machine answers however --host names it", async (t) => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "0.0.0.0",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withUdpServer({ hostname: "0.0.0.0" }, async (server) => {
     for (
       const host of [
         "0.0.0.0",
@@ -317,23 +334,13 @@ Deno.test("udp_client: a server on this machine answers however --host names it"
         assert.equal(out.code, 0);
       });
     }
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("udp_client: a reply from another port of this machine is still ignored", async () => {
   // A forger on this machine answers first, from its own port.
   const forger = udpSocket("127.0.0.1");
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "0.0.0.0",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withUdpServer({ hostname: "0.0.0.0" }, async (server) => {
     const forging = (async () => {
       // Told the client's address by the test: forge a reply to it.
       const [, from] = await forger.receive();
@@ -346,32 +353,26 @@ Deno.test("udp_client: a reply from another port of this machine is still ignore
     await forging.catch(() => {});
     assert.equal(out.stdout, "HI\n");
     assert.equal(out.code, 0);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("udp_client --retries N sends N + 1 datagrams, and --timeout bounds the wait", async (t) => {
   for (const retries of [0, 2]) {
     await t.step(`--retries ${retries}`, async () => {
-      const controller = new AbortController();
-      const server = serveUdp({
-        hostname: "127.0.0.1",
-        port: 0,
-        dropRate: 1,
-        log: () => {},
-        signal: controller.signal,
-      });
-      const started = performance.now();
-      const out = await runScript("udp_client.ts", [
-        "-p",
-        String(server.addr.port),
-        ...["--timeout", "0.3", "--retries", String(retries), "hi"],
-      ]);
-      const took = performance.now() - started;
-      controller.abort();
-      const stats: UdpServerStats = await server.finished;
+      let out = { code: 0, stderr: "" };
+      let took = 0;
+      const stats = await withUdpServer(
+        { hostname: "127.0.0.1", dropRate: 1 },
+        async (server) => {
+          const started = performance.now();
+          out = await runScript("udp_client.ts", [
+            "-p",
+            String(server.addr.port),
+            ...["--timeout", "0.3", "--retries", String(retries), "hi"],
+          ]);
+          took = performance.now() - started;
+        },
+      );
       assert.equal(out.code, 1);
       assert.match(out.stderr, new RegExp(`after ${retries + 1} tr`));
       assert.equal(stats.received, retries + 1);
@@ -414,14 +415,7 @@ Deno.test("udp_client: a line that cannot fit a datagram is refused at once, unr
 });
 
 Deno.test("tcp_client: one 32 MB line is read in linear time", async () => {
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withTcpServer({ hostname: "127.0.0.1" }, async (server) => {
     const size = 32 * 1024 * 1024;
     const started = performance.now();
     const out = await runScript(
@@ -434,21 +428,11 @@ Deno.test("tcp_client: one 32 MB line is read in linear time", async () => {
     assert.equal(out.stdout.length, size + 1);
     // Copying the pending line again for every chunk took 16 s here.
     assert.ok(took < 10_000, `took ${took} ms`);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withUdpServer({ hostname: "127.0.0.1" }, async (server) => {
     const out = await runScript("udp_client.ts", [
       ...[
         "-p",
@@ -464,31 +448,18 @@ Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)",
       out.stdout,
       /130000 packets transmitted, \d+ received, \d+% packet loss\nrtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms\n$/,
     );
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("udp_client --ping over IPv6 names the server in brackets", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "::1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withUdpServer({ hostname: "::1" }, async (server) => {
     const out = await runScript("udp_client.ts", [
       ...["--host", "::1", "-p", String(server.addr.port), "--ping", "1"],
     ]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^Reply from \[::1\]:\d+: PING 1 /);
     assert.match(out.stdout, /--- \[::1\]:\d+ ping statistics ---/);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("udp_client --ping: a late reply is timed when it arrives and kept out of the counts", async () => {
@@ -542,14 +513,7 @@ Deno.test("udp_client --ping: a late reply is timed when it arrives and kept out
 });
 
 Deno.test("udp_client --json keeps bytes that are not UTF-8, in reply_base64", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    signal: controller.signal,
-  });
-  try {
+  await withUdpServer({ hostname: "127.0.0.1" }, async (server) => {
     const out = await runScript(
       "udp_client.ts",
       ["-p", String(server.addr.port), "--json"],
@@ -561,10 +525,7 @@ Deno.test("udp_client --json keeps bytes that are not UTF-8, in reply_base64", a
     );
     assert.equal(first.reply_base64, btoa("A\xff"));
     assert.deepEqual(second, { reply: "B" });
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
 Deno.test("all four scripts: numeric options are plain decimals within named ranges", async (t) => {
