@@ -54,6 +54,7 @@ export class CutReplyError extends Error {
   /** The part of the reply that came. */
   readonly received: Uint8Array;
 
+  /** An error that says `message`, with the part of the reply that came. */
   constructor(message: string, received: Uint8Array) {
     super(message);
     this.name = "CutReplyError";

@@ -185,7 +185,15 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         step?.(`sendto: ${modifiedMessage.length} bytes to ${client()}`);
       } catch (error) {
         stats.failed++;
-        logError(`${client()}: reply not sent: ${describe(error)}`);
+        logError(
+          `${client()}: reply not sent: ` +
+            (error instanceof Deno.errors.NotCapable
+              ? `network access to ${client()} was not granted: a UDP server ` +
+                `sends each reply to its client, so --allow-net must name ` +
+                `the clients' addresses too, e.g. ` +
+                `--allow-net=0.0.0.0:${addr.port},127.0.0.0/8`
+              : describe(error)),
+        );
       } finally {
         sending = false;
       }

@@ -422,3 +422,71 @@ Deno.test({
     }
   },
 });
+
+Deno.test("CLI least privilege: the server's own address and its clients' range", async () => {
+  const server = await startServer([
+    Deno.execPath(),
+    "run",
+    "--allow-net=127.0.0.1:0,127.0.0.0/8",
+    "--unstable-net",
+    "udp_server.ts",
+    ...["--host", "127.0.0.1", "-p", "0"],
+  ]);
+  const socket = udpSocket();
+  try {
+    const reply = await udpRoundTrip(socket, bytes("hi"), server.port);
+    assert.equal(new TextDecoder().decode(reply), "HI");
+  } finally {
+    socket.close();
+    assert.equal((await server.stop()).code, 0);
+  }
+});
+
+Deno.test("CLI least privilege: without the clients' range, a refused reply says what to allow", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1:0",
+      "--unstable-net",
+      "udp_server.ts",
+      ...["--host", "127.0.0.1", "-p", "0"],
+    ],
+    cwd: new URL("../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const socket = udpSocket();
+  try {
+    const { value } = await withTimeout(stdout.read(), "the ready line");
+    const port = Number(value?.match(/:(\d+)\n/)?.[1]);
+    await socket.send(bytes("hi"), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port,
+    });
+    // The server says why it did not answer, as soon as it tried.
+    let said = "";
+    await withTimeout(
+      (async () => {
+        while (!said.includes("\n")) {
+          const { value, done } = await stderr.read();
+          if (done) break;
+          said += value;
+        }
+      })(),
+      "the server's log line",
+    );
+    assert.match(
+      said,
+      /^127\.0\.0\.1:\d+: reply not sent: network access to 127\.0\.0\.1:\d+ was not granted: a UDP server sends each reply to its client, so --allow-net must name the clients' addresses too, e\.g\. --allow-net=0\.0\.0\.0:\d+,127\.0\.0\.0\/8\n/,
+    );
+  } finally {
+    socket.close();
+    child.kill("SIGTERM");
+    await child.status;
+    await stdout.cancel();
+    await stderr.cancel();
+  }
+});
