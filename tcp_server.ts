@@ -283,8 +283,8 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
           // The rest of the character did not come: its start goes back as is.
           await send(buffer.subarray(0, held));
           held = 0;
-          connection.waiting = !stopping;
-          if (stopping) close(connection, "shutdown");
+          if (stopping) close(connection, "shutdown"); // no more is wanted
+          connection.waiting = true;
           received = await reading;
           connection.waiting = false;
         }
