@@ -94,6 +94,7 @@ async function exchange(
   sentence: Uint8Array,
   options: TcpClientOptions,
 ): Promise<Uint8Array> {
+  // serverName = 'servername'; serverPort = 12000
   const { hostname = "localhost", port = 12000 } = options;
   const timeoutMs = (options.timeout ?? 10) * 1000;
   const server = `${formatHost(hostname)}:${port}`;
@@ -121,12 +122,12 @@ async function exchange(
   let length = 0;
   let ending: unknown;
   try {
-    // modifiedSentence = clientSocket.recv(1024)
     const buffer = new Uint8Array(16 * 1024);
     while (newlinesExpected > 0) {
       if (length > 3 * message.length + 4096) {
         throw new Error(`${server} sent more than any reply to this sentence`);
       }
+      // modifiedSentence = clientSocket.recv(1024)
       const received = await clientSocket.read(buffer);
       if (received === null) {
         log?.(`recv: end of stream, ${server} closed its side`);
@@ -528,7 +529,8 @@ async function main(args: string[]): Promise<number> {
       await streamTcp(Deno.stdin.readable, output, options);
       return 0;
     }
-    // Words on the command line, else the textbook's prompt, else a pipe.
+    // sentence = input('Input lowercase sentence:'), or the words on the
+    // command line, or each line of a pipe.
     const sentences = positionals.length > 0
       ? [positionals.join(" ")]
       : Deno.stdin.isTerminal()

@@ -122,6 +122,7 @@ interface Connection {
  * ```
  */
 export function serveTcp(options: TcpServerOptions = {}): TcpServer {
+  // serverPort = 12000
   const {
     hostname = "0.0.0.0",
     port = 12000,
@@ -271,8 +272,8 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
 
     try {
       while (!stopping) {
-        // sentence = connectionSocket.recv(1024)
         const start = held;
+        // sentence = connectionSocket.recv(1024).decode(): bytes, not decoded
         const reading = connectionSocket.read(buffer.subarray(start));
         connection.waiting = true;
         let received = held > 0
@@ -342,6 +343,7 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   }
 
   async function acceptLoop() {
+    // while True:
     while (!stopping) {
       let connectionSocket: Deno.TcpConn;
       try {

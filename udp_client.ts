@@ -16,6 +16,8 @@
  *
  * @module
  */
+// from socket import *: sockets are part of Deno; these are for names and
+// the command line.
 import { lookup } from "node:dns/promises";
 import { parseArgs } from "node:util";
 
@@ -539,7 +541,8 @@ async function main(args: string[]): Promise<number> {
   const lineLimit = values.host.includes(":")
     ? MAX_DATAGRAM_IPV6
     : MAX_DATAGRAM_IPV4;
-  // Words on the command line, else the textbook's prompt, else a pipe.
+  // message = input('Input lowercase sentence:'), or the words on the
+  // command line, or each line of a pipe.
   const sentences = positionals.length > 0
     ? [positionals.join(" ")]
     : Deno.stdin.isTerminal()

@@ -82,6 +82,7 @@ export interface UdpServer {
  * ```
  */
 export function serveUdp(options: UdpServerOptions = {}): UdpServer {
+  // serverPort = 12000
   const { hostname = "0.0.0.0", port = 12000, signal } = options;
   const log = options.log ?? logToStderr;
   if (typeof Deno.listenDatagram !== "function") {
@@ -127,6 +128,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
   async function serve(): Promise<UdpServerStats> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
     const replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
+    // while True:
     while (!stopping) {
       let message: Uint8Array;
       let clientAddress: Deno.NetAddr;
@@ -160,10 +162,10 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         continue;
       }
 
-      // modifiedMessage = message.decode().upper()
       const limit = clientAddress.hostname.includes(":")
         ? MAX_DATAGRAM_IPV6
         : MAX_DATAGRAM_IPV4;
+      // modifiedMessage = message.decode().upper()
       const { read, written } = upperCaseInto(
         message,
         replyBuffer.subarray(0, limit),

@@ -102,20 +102,22 @@ export interface RunningServer {
 }
 
 /**
- * Starts a server script (or any program printing the ready line) and waits
- * for `The server is ready to receive on HOST:PORT`.
+ * Starts a server script (or any program printing the ready line), in `ROOT`
+ * unless `options.cwd` says otherwise, and waits for
+ * `The server is ready to receive on HOST:PORT`.
  */
 export async function startServer(
   commandLine: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<RunningServer> {
   const [program, ...args] = commandLine;
   const child = new Deno.Command(program, {
     args,
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8" },
+    env: { PYTHONUNBUFFERED: "1", PYTHONIOENCODING: "utf-8", ...options.env },
   }).spawn();
   const stderrText = new Response(child.stderr).text();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,0 +1,600 @@
+/**
+ * The README, and each script's `--help` examples and header comment, are a
+ * contract: every command line in them runs here as written, in a folder that
+ * holds the four scripts and nothing else (no deno.json to hide a missing
+ * `--unstable-net`). A server line runs on a free port in place of 12000 and
+ * is sent a sentence; a client line is sent to a running server, and its
+ * output is checked against what the line asks for. A README line that only
+ * makes sense elsewhere carries a marker,
+ * `<!-- not run by the tests: `LINE`: why -->`, and is skipped with that
+ * reason. The textbook-to-Deno tables are checked against the scripts.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { serveTcp } from "../tcp_server.ts";
+import { serveUdp } from "../udp_server.ts";
+import {
+  canRun,
+  hasProgram,
+  probeUntilAnswered,
+  ROOT,
+  script,
+  startServer,
+  tcpExchange,
+  text,
+  withTimeout,
+} from "./_helpers.ts";
+
+const SCRIPTS = ["udp_client", "udp_server", "tcp_client", "tcp_server"];
+const README = await Deno.readTextFile(`${ROOT}README.md`);
+const hasPython = await hasProgram("python3");
+
+/** A command line found in a document, and where. */
+interface CommandLine {
+  line: string;
+  where: string;
+}
+
+/** The 1-based line number of `index` in `document`. */
+function lineNumber(document: string, index: number): number {
+  return document.slice(0, index).split("\n").length;
+}
+
+/** Whether a code span of prose is a command line a user would type. */
+function isCommand(span: string): boolean {
+  return /(^|\s)deno (run|task)\b/.test(span) || /^\.\/\S/.test(span);
+}
+
+/**
+ * Command lines in a Markdown document: every line of its `sh` code blocks
+ * (comment lines aside), and every code span in its prose that runs
+ * `deno run`, `deno task` or `./something`.
+ */
+function markdownCommands(document: string, name: string): CommandLine[] {
+  const found: CommandLine[] = [];
+  const lines = document.split("\n");
+  let fence: string | null = null;
+  const prose: string[] = [];
+  for (const [index, line] of lines.entries()) {
+    const opening = line.match(/^\s*```(\S*)/);
+    if (opening) {
+      fence = fence === null ? opening[1] : null;
+      prose.push("");
+      continue;
+    }
+    if (fence === "sh" && line.trim() && !line.trim().startsWith("#")) {
+      found.push({ line: line.trim(), where: `${name}:${index + 1}` });
+    }
+    // Tables hold code, not commands, and escape backticks inside spans.
+    prose.push(fence === null && !line.startsWith("|") ? line : "");
+  }
+  // The markers of lines not run are comments, not commands.
+  const text = prose.join("\n").replace(
+    /<!--[^]*?-->/g,
+    (comment) => comment.replace(/[^\n]/g, " "),
+  );
+  for (const match of text.matchAll(/`([^`]+)`/g)) {
+    const span = match[1].replace(/\s+/g, " ").trim();
+    if (isCommand(span)) {
+      found.push({
+        line: span,
+        where: `${name}:${lineNumber(text, match.index)}`,
+      });
+    }
+  }
+  return found;
+}
+
+/** The README's markers: command line to the reason it is not run here. */
+function notRunMarkers(document: string): Map<string, string> {
+  const markers = new Map<string, string>();
+  const pattern = /<!-- not run by the tests: `([^`]+)`: ([^]*?) -->/g;
+  for (const match of document.matchAll(pattern)) {
+    markers.set(match[1], match[2].replace(/\s+/g, " "));
+  }
+  return markers;
+}
+
+/** The commands of a script's header comment (its leading `/** ... *\/`). */
+function headerCommands(source: string, name: string): CommandLine[] {
+  const header = source.slice(0, source.indexOf("*/"));
+  const markdown = header.split("\n").map((line) =>
+    line.replace(/^\s*\/?\*+ ?/, "")
+  ).join("\n");
+  return markdownCommands(markdown, `${name} header`);
+}
+
+/** The lines under "Example:" in a script's `--help`. */
+async function helpCommands(name: string): Promise<CommandLine[]> {
+  const [program, ...args] = script(`${name}.ts`, "--help");
+  const { stdout } = await new Deno.Command(program, {
+    args,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const help = text(stdout);
+  const examples = help.slice(help.indexOf("Example:\n") + 9).split("\n\n")[0];
+  return examples.split("\n").filter((line) => line.trim()).map((line) => ({
+    line: line.trim(),
+    where: `${name}.ts --help`,
+  }));
+}
+
+/** A shell line's words and operators (`|`, `<`, `>`), quotes removed. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  const pattern = /'([^']*)'|"([^"]*)"|(#.*$)|([|<>])|(\S+?)(?=[\s|<>'"]|$)/g;
+  let word: string | null = null;
+  let last = 0;
+  for (const match of line.matchAll(pattern)) {
+    const [, single, double, comment, operator, bare] = match;
+    if (comment !== undefined) break;
+    const joined = match.index === last && word !== null;
+    last = match.index + match[0].length;
+    if (operator !== undefined) {
+      if (word !== null) words.push(word);
+      words.push(operator);
+      word = null;
+      continue;
+    }
+    const piece = single ?? double ?? bare;
+    if (joined) word += piece;
+    else {
+      if (word !== null) words.push(word);
+      word = piece;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/** Options of the four scripts that take a value. */
+const VALUE_OPTIONS = new Set([
+  "--host",
+  "-p",
+  "--port",
+  "--timeout",
+  "--retries",
+  "--ping",
+  "--interval",
+  "--drop-rate",
+  "--seed",
+  "--max-connections",
+  "--idle-timeout",
+]);
+
+/** What a line runs: which script, with which arguments, and its redirections. */
+interface Parsed {
+  /** `udp_server` and so on; absent for `deno task` lines. */
+  name?: string;
+  args: string[];
+  /** The words after the options: the sentence. */
+  sentence: string[];
+  /** The command before a `|`, if the line is a pipe. */
+  piped?: string;
+  input?: string;
+  output?: string;
+}
+
+function parse(line: string): Parsed {
+  const words = shellWords(line);
+  const parsed: Parsed = { args: [], sentence: [] };
+  const pipe = words.indexOf("|");
+  if (pipe >= 0) parsed.piped = line.slice(0, line.indexOf("|")).trim();
+  const command = words.slice(pipe + 1);
+  const at = command.findIndex((word) =>
+    /(^|\/)(udp|tcp)_(client|server)\.ts$/.test(word)
+  );
+  if (at < 0) return parsed;
+  parsed.name = command[at].replace(/^.*\//, "").replace(/\.ts$/, "");
+  for (let i = at + 1; i < command.length; i++) {
+    const word = command[i];
+    if (word === "<") parsed.input = command[++i];
+    else if (word === ">") parsed.output = command[++i];
+    else {
+      parsed.args.push(word);
+      if (VALUE_OPTIONS.has(word)) parsed.args.push(command[++i]);
+      else if (!word.startsWith("-")) parsed.sentence.push(word);
+    }
+  }
+  return parsed;
+}
+
+/**
+ * The line as it runs here: 12000 replaced by `port`, a server address
+ * placeholder by loopback, and `--port` added after the script when the line
+ * relies on the default.
+ */
+function onPort(line: string, parsed: Parsed, port: number): string {
+  let local = line.replaceAll("12000", String(port))
+    .replaceAll("SERVER_ADDRESS", "127.0.0.1");
+  const hasPort = parsed.args.some((word) =>
+    word === "-p" || word === "--port"
+  );
+  if (!hasPort) {
+    local = local.replace(
+      /((udp|tcp)_(client|server)\.ts)/,
+      `$1 --port ${port}`,
+    );
+  }
+  return local;
+}
+
+/** A folder holding the four scripts and nothing else, as on a lab machine. */
+async function labFolder(): Promise<string> {
+  const folder = await Deno.makeTempDir({ prefix: "readme_test_" });
+  for (const name of SCRIPTS) {
+    await Deno.copyFile(`${ROOT}${name}.ts`, `${folder}/${name}.ts`);
+    await Deno.chmod(`${folder}/${name}.ts`, 0o755);
+  }
+  return folder;
+}
+
+/** The environment a line runs in: Deno on the PATH, as a user has it. */
+function shellEnv(): Record<string, string> {
+  const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
+  return { PATH: `${denoDir}:${Deno.env.get("PATH") ?? ""}` };
+}
+
+/** Runs a shell line in `cwd`, with input, bounded. */
+async function sh(
+  line: string,
+  cwd: string,
+  ms = 30_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command("sh", {
+    args: ["-c", line],
+    cwd,
+    env: shellEnv(),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(ms),
+  }).output();
+  return { code, stdout: text(stdout), stderr: text(stderr) };
+}
+
+/** A free port for `transport`, found by binding port 0 and letting go. */
+function freePort(transport: "udp" | "tcp"): number {
+  if (transport === "tcp") {
+    const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+    const { port } = listener.addr;
+    listener.close();
+    return port;
+  }
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: "0.0.0.0",
+    port: 0,
+  });
+  const { port } = socket.addr as Deno.NetAddr;
+  socket.close();
+  return port;
+}
+
+/** Runs a server line on a free port, has it answer, and stops it. */
+async function runServerLine(line: string, parsed: Parsed, folder: string) {
+  const transport = parsed.name!.startsWith("udp") ? "udp" : "tcp";
+  const port = freePort(transport);
+  const local = onPort(line, parsed, port);
+  const server = await startServer(["sh", "-c", `exec ${local}`], {
+    cwd: folder,
+    env: shellEnv(),
+  });
+  let answer: string;
+  try {
+    assert.equal(server.port, port, server.readyLine);
+    const sentence = new TextEncoder().encode("hello readme\n");
+    answer = text(
+      transport === "udp"
+        ? await probeUntilAnswered(sentence, port)
+        : await tcpExchange(port, sentence),
+    );
+  } finally {
+    const stopped = await server.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stderr, /^(udp|tcp)_server: /m);
+  }
+  assert.equal(answer, "HELLO README\n", local);
+}
+
+/** Serves on a free port in this process while `body` runs. */
+async function withServer(
+  transport: "udp" | "tcp",
+  body: (port: number) => Promise<void>,
+) {
+  const controller = new AbortController();
+  const options = { port: 0, signal: controller.signal, log: () => {} };
+  const server = transport === "udp" ? serveUdp(options) : serveTcp(options);
+  try {
+    await body(server.addr.port);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+}
+
+/** Text that needs more than ASCII, for lines that take a file. */
+const BOOK = "it was the best of times,\nκαλημέρα, straße\n";
+
+/** Runs a client line against a server and checks what it printed. */
+async function runClientLine(line: string, parsed: Parsed, folder: string) {
+  const transport = parsed.name!.startsWith("udp") ? "udp" : "tcp";
+  await withServer(transport, async (port) => {
+    const local = onPort(line, parsed, port);
+    const ping = parsed.args.indexOf("--ping");
+    if (parsed.input !== undefined) {
+      await Deno.writeTextFile(`${folder}/${parsed.input}`, BOOK);
+    }
+    if (
+      ping < 0 && parsed.input === undefined && parsed.piped === undefined &&
+      parsed.sentence.length === 0
+    ) {
+      return await runAtTerminal(local, folder);
+    }
+    const run = await sh(local, folder);
+    assert.equal(run.code, 0, `${local}\n${run.stderr}`);
+    if (ping >= 0) {
+      const count = parsed.args[ping + 1];
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^${count} packets transmitted, ${count} received, 0% `,
+          "m",
+        ),
+      );
+    } else if (parsed.output !== undefined) {
+      const output = await Deno.readTextFile(`${folder}/${parsed.output}`);
+      assert.equal(output, BOOK.toUpperCase());
+    } else if (parsed.piped !== undefined) {
+      const input = (await sh(parsed.piped, folder)).stdout;
+      assert.equal(run.stdout, input.toUpperCase());
+    } else {
+      assert.equal(run.stdout, `${parsed.sentence.join(" ").toUpperCase()}\n`);
+    }
+  });
+}
+
+/** Runs a prompting client line on a pseudo-terminal and types a sentence. */
+async function runAtTerminal(line: string, folder: string) {
+  const { code, stdout } = await new Deno.Command("python3", {
+    args: [
+      `${ROOT}tests/peers/pty_run.py`,
+      "Input lowercase sentence:",
+      "hello readme",
+      "sh",
+      "-c",
+      `exec ${line}`,
+    ],
+    cwd: folder,
+    env: shellEnv(),
+    stdout: "piped",
+    stderr: "inherit",
+    signal: AbortSignal.timeout(15_000),
+  }).output();
+  const shown = text(stdout).replaceAll("\r\n", "\n");
+  assert.equal(code, 0, shown);
+  assert.equal(
+    shown,
+    "Input lowercase sentence:hello readme\nHELLO README\n" +
+      "Input lowercase sentence:\n",
+  );
+}
+
+/** Runs one command line as a user would, and checks that it did its job. */
+async function runLine(line: string) {
+  const folder = await labFolder();
+  try {
+    const parsed = parse(line);
+    if (/^deno task demo\s*(#.*)?$/.test(line)) {
+      const run = await sh(line, ROOT, 60_000);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.match(/HELLO WORLD/g)?.length, 2, run.stdout);
+    } else if (parsed.name === undefined) {
+      assert.fail(`no way to run this line here; mark it in the README`);
+    } else if (parsed.args.includes("--help")) {
+      const run = await sh(line, folder);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^Usage: ${parsed.name}\\.ts `));
+    } else if (parsed.name.endsWith("_server")) {
+      await runServerLine(line, parsed, folder);
+    } else {
+      await runClientLine(line, parsed, folder);
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+}
+
+/** Whether a line needs a terminal, and so python3's pseudo-terminal here. */
+function needsTerminal(line: string): boolean {
+  const parsed = parse(line);
+  return parsed.name?.endsWith("_client") === true &&
+    !parsed.args.some((arg) => arg === "--help" || arg === "--ping") &&
+    parsed.sentence.length === 0 && parsed.piped === undefined &&
+    parsed.input === undefined;
+}
+
+const markers = notRunMarkers(README);
+const commands = [
+  ...markdownCommands(README, "README.md"),
+  ...(await Promise.all(SCRIPTS.map(async (name) => [
+    ...headerCommands(await Deno.readTextFile(`${ROOT}${name}.ts`), name),
+    ...await helpCommands(name),
+  ]))).flat(),
+];
+
+Deno.test("README: every not-run marker names a command line of the README", () => {
+  const lines = new Set(commands.map(({ line }) => withoutComment(line)));
+  for (const marked of markers.keys()) {
+    assert.ok(lines.has(marked), `the marker names no README line: ${marked}`);
+  }
+  // The README and the help examples hold a few dozen lines; a parser that
+  // finds none would let everything through.
+  assert.ok(commands.length >= 30, `only ${commands.length} command lines`);
+});
+
+/** A line without its trailing shell comment, as markers name it. */
+function withoutComment(line: string): string {
+  return line.replace(/\s+#.*$/, "");
+}
+
+for (const { line, where } of commands) {
+  const reason = markers.get(withoutComment(line));
+  Deno.test({
+    name: `${where}: ${line}`,
+    ignore: reason !== undefined
+      ? !canRun(false, `${where}: ${line}: ${reason}`)
+      : needsTerminal(line) &&
+        !canRun(hasPython, `${where}: ${line}: a terminal needs python3's pty`),
+    fn: () => withTimeout(runLine(line), line, 90_000),
+  });
+}
+
+Deno.test("README: the loss lab prints what the README shows", async () => {
+  const section = README.slice(README.indexOf("### The loss lab"));
+  const blocks = section.match(/```sh\n([^]*?)```\s*```\n([^]*?)```/);
+  assert.ok(blocks, "the loss lab's commands and their output");
+  const [serverLine, clientLine] = blocks[1].trim().split("\n");
+  const folder = await labFolder();
+  const port = freePort("udp");
+  const server = await startServer(
+    ["sh", "-c", `exec ${onPort(serverLine, parse(serverLine), port)}`],
+    { cwd: folder, env: shellEnv() },
+  );
+  try {
+    const client = await sh(
+      onPort(clientLine, parse(clientLine), port),
+      folder,
+    );
+    // Times and round-trip times differ from run to run; the rest may not.
+    const shape = (output: string) =>
+      output.replaceAll(`:${port}`, ":12000").replace(/\d+\.\d+/g, "T");
+    assert.equal(shape(client.stdout), shape(blocks[2]));
+  } finally {
+    await server.stop();
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+/** The code spans of a Markdown cell, however many backticks fence them. */
+function codeSpans(cell: string): string[] {
+  return [...cell.matchAll(/(`+) ?([^`]|[^`][^]*?[^`]) ?\1(?!`)/g)].map((m) =>
+    m[2]
+  );
+}
+
+/** Code with its layout taken out: no whitespace, no trailing commas. */
+function squeezed(code: string): string {
+  return code.replace(/\s+/g, "").replace(/,([)}\]])/g, "$1");
+}
+
+/** A pattern for code from the README, where `...` stands for anything. */
+function codePattern(code: string): RegExp {
+  const parts = squeezed(code).split("...").map((part) =>
+    part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  );
+  return new RegExp(parts.join(".*?"));
+}
+
+/** Rows of the README table whose header names `python` and `deno`. */
+function tableRows(python: string, deno: string): string[][] {
+  const header = `| \`${python}\``;
+  const start = README.split("\n").findIndex((line) =>
+    line.startsWith(header) && line.includes(`\`${deno}\``)
+  );
+  assert.ok(start >= 0, `a table of ${python} and ${deno}`);
+  const rows: string[][] = [];
+  for (const line of README.split("\n").slice(start + 2)) {
+    if (!line.startsWith("|")) break;
+    rows.push(line.split(" | ").map((cell) => cell.replace(/^\| |\|$/g, "")));
+  }
+  return rows;
+}
+
+/** Whether the cell shows the Deno line itself rather than naming things. */
+function isStatement(cell: string, code: string): boolean {
+  return cell.startsWith("`") && /\(|=/.test(code) && !code.startsWith("--");
+}
+
+for (
+  const [python, name] of [
+    ["UDPClient.py", "udp_client"],
+    ["UDPServer.py", "udp_server"],
+    ["TCPClient.py", "tcp_client"],
+    ["TCPServer.py", "tcp_server"],
+  ]
+) {
+  Deno.test(`README: the ${python} table matches ${name}.ts`, async () => {
+    const source = await Deno.readTextFile(`${ROOT}${name}.ts`);
+    const lines = source.split("\n");
+    const squeezedSource = squeezed(source);
+    const rows = tableRows(python, `${name}.ts`);
+    assert.ok(rows.length >= 6, `${rows.length} rows`);
+    const problems: string[] = [];
+    for (const [pythonCell, denoCell] of rows) {
+      const [pythonLine] = codeSpans(pythonCell);
+      // Where the script names the Python line in a comment, and the code
+      // line right below that comment.
+      const below: string[] = [];
+      for (const [index, line] of lines.entries()) {
+        if (!/^\s*\/\/.*/.test(line) || !line.includes(pythonLine)) continue;
+        let next = index + 1;
+        while (/^\s*\/\//.test(lines[next])) next++;
+        below.push(lines.slice(next, next + 12).join("\n"));
+      }
+      if (below.length === 0) {
+        problems.push(`no comment names ${pythonLine}`);
+      }
+      const spans = codeSpans(denoCell);
+      for (const code of spans) {
+        if (!codePattern(code).test(squeezedSource)) {
+          problems.push(`no ${code} (row ${pythonLine})`);
+        }
+      }
+      if (spans.length > 0 && isStatement(denoCell, spans[0])) {
+        const pattern = codePattern(spans[0]);
+        const isBelow = below.some((code) => {
+          const found = pattern.exec(squeezed(code));
+          const first = squeezed(code.split("\n")[0]);
+          return found !== null && found.index < first.length;
+        });
+        if (!isBelow) {
+          problems.push(`${spans[0]} is not below the comment ${pythonLine}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], `${name}.ts`);
+  });
+}
+
+Deno.test("README: the module example runs and prints what its comments say", async () => {
+  const example = README.match(
+    /## Using them as modules[^]*?```ts\n([^]*?)```/,
+  );
+  assert.ok(example, "the module example");
+  const folder = await labFolder();
+  try {
+    await Deno.writeTextFile(`${folder}/example.ts`, example[1]);
+    const run = await sh(
+      "deno run --allow-net --unstable-net example.ts",
+      folder,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    // Each `// ...` after a console.log is what that line prints.
+    const promised = [...example[1].matchAll(/console\.log\(.*\/\/ (.*)$/gm)]
+      .map((match) => match[1].replace("...", ""));
+    const printed = run.stdout.trimEnd().split("\n");
+    assert.equal(printed.length, promised.length, run.stdout);
+    for (const [index, line] of printed.entries()) {
+      assert.ok(
+        line.startsWith(promised[index].trimEnd().replace(/ }$/, "")),
+        line,
+      );
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
