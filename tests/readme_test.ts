@@ -41,9 +41,12 @@ function lineNumber(document: string, index: number): number {
   return document.slice(0, index).split("\n").length;
 }
 
-/** Whether a code span of prose is a command line a user would type. */
+/**
+ * Whether a code span of prose is a command line a user would type (not the
+ * bare name of one, such as `deno run`).
+ */
 function isCommand(span: string): boolean {
-  return /(^|\s)deno (run|task)\b/.test(span) || /^\.\/\S/.test(span);
+  return /(^|\s)deno (run|task) \S/.test(span) || /^\.\/\S/.test(span);
 }
 
 /**
