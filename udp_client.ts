@@ -232,7 +232,7 @@ export async function* pingUdp(
       try {
         // clientSocket.sendto(message.encode(), (serverName, serverPort))
         await clientSocket.send(
-          encoder.encode(`Ping ${seq} ${(Date.now() / 1000).toFixed(6)}`),
+          encoder.encode(`Ping ${seq} ${epochSeconds()}`),
           serverAddress,
         );
       } catch (error) {
@@ -287,6 +287,101 @@ export async function* pingUdp(
     await receiving?.catch(() => {});
   }
 }
+
+/** Options of {@linkcode heartbeatUdp}. */
+export interface UdpHeartbeatOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** How many heartbeats to send; until `signal` aborts when absent. */
+  count?: number;
+  /** Seconds from one heartbeat to the next. Default 1. */
+  interval?: number;
+  /** Stops the heartbeats: the generator returns. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
+ * seconds since 1970) every `interval` from one socket, so the server knows
+ * the client by its address, and yields each one as it goes. Heartbeats get
+ * no reply.
+ *
+ * @example
+ * ```ts
+ * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
+ *   console.log(beat.seq);
+ * }
+ * ```
+ */
+export async function* heartbeatUdp(
+  options: UdpHeartbeatOptions = {},
+): AsyncGenerator<{ seq: number; message: string }> {
+  const { hostname = "localhost", port = 12000, signal } = options;
+  const count = options.count ?? Infinity;
+  const intervalMs = (options.interval ?? 1) * 1000;
+  requireUdp();
+  const serverAddress = await resolve(hostname, port);
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  const encoder = new TextEncoder();
+  const started = performance.now();
+  try {
+    for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
+      const message = `Heartbeat ${seq} ${epochSeconds()}`;
+      try {
+        await clientSocket.send(encoder.encode(message), serverAddress);
+      } catch (error) {
+        // Refused by the system: lost, as the server will see.
+        if (signal?.aborted) return;
+        if (error instanceof Deno.errors.NotCapable) throw error;
+      }
+      yield { seq, message };
+      if (seq < count) {
+        // On schedule: a slow send does not push the later ones back.
+        await sleep(started + seq * intervalMs - performance.now(), signal);
+      }
+    }
+  } finally {
+    close();
+  }
+}
+
+/** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
+function epochSeconds(): string {
+  return ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
+}
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * An abort signal that Ctrl-C (SIGINT) fires, for the modes that run until
+ * interrupted and then print their summary; `dispose()` gives SIGINT back.
+ */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort(new Interrupted());
+  Deno.addSignalListener("SIGINT", abort);
+  return {
+    signal: controller.signal,
+    dispose: () => Deno.removeSignalListener("SIGINT", abort),
+  };
+}
+
+/** Ctrl-C, which ends `--ping` and `--heartbeat` with their summary. */
+class Interrupted extends Error {}
 
 /** Throws the hint to run with `--unstable-net` when UDP is not available. */
 function requireUdp() {
@@ -461,7 +556,12 @@ Options:
                          print each reply with its round-trip time or
                          "Request timed out", then ping's summary; exit 0
                          if any reply came
-      --interval SECONDS time from one ping to the next (default 1)
+      --heartbeat        the UDP Heartbeat exercise: send "Heartbeat SEQ
+                         TIME" every --interval, no reply expected, until
+                         Ctrl-C or --count N (see udp_server.ts --heartbeat)
+      --count N          send N heartbeats, then stop
+      --interval SECONDS time from one ping or heartbeat to the next
+                         (default 1)
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
   -v, --verbose          show each socket step on stderr: socket, sendto,
@@ -475,6 +575,7 @@ Example:
   ${RUN_LINE} --host localhost --port 12000 hello world
   printf 'one\\ntwo\\n' | ${RUN_LINE}
   ${RUN_LINE} --ping 10 --interval 0.5
+  ${RUN_LINE} --heartbeat --count 5
 `;
 
 /** Runs the command line; resolves with the exit status. */
@@ -489,6 +590,8 @@ async function main(args: string[]): Promise<number> {
         timeout: { type: "string", default: "1" },
         retries: { type: "string", default: "3" },
         ping: { type: "string" },
+        heartbeat: { type: "boolean", default: false },
+        count: { type: "string" },
         interval: { type: "string", default: "1" },
         json: { type: "boolean", default: false },
         verbose: { type: "boolean", short: "v", default: false },
@@ -517,16 +620,34 @@ async function main(args: string[]): Promise<number> {
       decimals: 3,
       unit: "seconds",
     });
+    const count = values.count === undefined
+      ? undefined
+      : parseNumber("count", values.count, { min: 1, max: 1_000_000_000 });
+    if (count !== undefined && !values.heartbeat) {
+      throw new UsageError("--count goes with --heartbeat (--ping N counts)");
+    }
+    if (values.ping !== undefined || values.heartbeat) {
+      const mode = values.heartbeat ? "--heartbeat" : "--ping";
+      if (values.ping !== undefined && values.heartbeat) {
+        throw new UsageError("--ping or --heartbeat, not both");
+      }
+      if (positionals.length > 0) {
+        throw new UsageError(
+          `${mode} sends its own messages: give no words with it`,
+        );
+      }
+    }
+    if (values.heartbeat) {
+      return await heartbeat(
+        { hostname: values.host, port, count, interval },
+        values.json,
+      );
+    }
     if (values.ping !== undefined) {
       const count = parseNumber("ping", values.ping, {
         min: 1,
         max: 1_000_000,
       });
-      if (positionals.length > 0) {
-        throw new UsageError(
-          "--ping sends its own messages: give no words with it",
-        );
-      }
       return await ping(
         { hostname: values.host, port, count, interval, timeout },
         values.json,
@@ -601,21 +722,18 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     port: options.port ?? 12000,
   });
   const decoder = new TextDecoder();
-  // Running sums: any number of pings in constant memory.
-  const rtt = { count: 0, sum: 0, min: Infinity, max: 0 };
+  const rtt = new RttStatistics();
   let transmitted = 0;
   function print(line: string | object) {
     console.log(typeof line === "string" ? line : JSON.stringify(line));
   }
+  // Ctrl-C ends the pings with their summary, as ping's does.
+  const interrupt = interruptSignal();
   try {
-    for await (const result of pingUdp(options)) {
+    const pings = pingUdp({ ...options, signal: interrupt.signal });
+    for await (const result of pings) {
       if (result.status !== "late") transmitted++;
-      if (result.status === "reply") {
-        rtt.count++;
-        rtt.sum += result.rttMs;
-        rtt.min = Math.min(rtt.min, result.rttMs);
-        rtt.max = Math.max(rtt.max, result.rttMs);
-      }
+      if (result.status === "reply") rtt.add(result.rttMs);
       const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
       if (json) {
         print({
@@ -637,39 +755,163 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     }
   } catch (error) {
     if (error instanceof StdoutClosed) return 0;
-    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
-    return 1;
+    if (!(error instanceof Interrupted)) {
+      console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+      return 1;
+    }
+  } finally {
+    interrupt.dispose();
   }
   const received = rtt.count;
   const loss = Math.round((1 - received / transmitted) * 100);
-  const avg = rtt.sum / received;
   if (json) {
-    print({
-      transmitted,
-      received,
-      loss_percent: loss,
-      ...(received > 0
-        ? {
-          rtt_min_ms: Number(rtt.min.toFixed(3)),
-          rtt_avg_ms: Number(avg.toFixed(3)),
-          rtt_max_ms: Number(rtt.max.toFixed(3)),
-        }
-        : {}),
-    });
+    print({ transmitted, received, loss_percent: loss, ...rtt.toJSON() });
   } else {
     print(`--- ${server} ping statistics ---`);
     print(
       `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
     );
-    if (received > 0) {
-      print(
-        `rtt min/avg/max = ${rtt.min.toFixed(3)}/${avg.toFixed(3)}/${
-          rtt.max.toFixed(3)
-        } ms`,
-      );
-    }
+    if (received > 0) { for (const line of rtt.summary()) print(line); }
   }
   return received > 0 ? 0 : 1;
+}
+
+/** `--heartbeat`: a line (or JSON object) per heartbeat, until Ctrl-C. */
+async function heartbeat(
+  options: UdpHeartbeatOptions,
+  json: boolean,
+): Promise<number> {
+  const server = formatAddress({
+    hostname: options.hostname ?? "localhost",
+    port: options.port ?? 12000,
+  });
+  let sent = 0;
+  const interrupt = interruptSignal();
+  try {
+    const beats = heartbeatUdp({ ...options, signal: interrupt.signal });
+    for await (const { seq, message } of beats) {
+      sent++;
+      console.log(
+        json
+          ? JSON.stringify({ seq, sent: message })
+          : `${message} to ${server}`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
+    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+    return 1;
+  } finally {
+    interrupt.dispose();
+  }
+  console.log(
+    json
+      ? JSON.stringify({ heartbeats: sent })
+      : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
+  );
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The lab kit: the textbook's RTT estimators over the pings.
+// ---------------------------------------------------------------------------
+
+/** Weight of a new sample in EstimatedRTT (textbook 3.5.3, RFC 6298). */
+const ALPHA = 0.125;
+/** Weight of a new deviation in DevRTT (textbook 3.5.3, RFC 6298). */
+const BETA = 0.25;
+
+/**
+ * Round-trip statistics over replies in the order they came, in constant
+ * memory: Linux `ping`'s min/avg/max/mdev, and the textbook's estimators of
+ * section 3.5.3, `EstimatedRTT`, `DevRTT` and
+ * `TimeoutInterval = EstimatedRTT + 4 * DevRTT`. The first sample starts
+ * them as RFC 6298 does (`EstimatedRTT = R`, `DevRTT = R / 2`); each later
+ * one updates `DevRTT` with the `EstimatedRTT` before it, then
+ * `EstimatedRTT` (RFC 6298's order).
+ *
+ * @example
+ * ```ts
+ * const rtt = new RttStatistics();
+ * for (const ms of [10, 20]) rtt.add(ms);
+ * rtt.estimatedRtt; // 11.25
+ * ```
+ */
+export class RttStatistics {
+  /** Samples added. */
+  count = 0;
+  /** Smallest sample, ms. */
+  min: number = Infinity;
+  /** Largest sample, ms. */
+  max: number = -Infinity;
+  /** The textbook's smoothed RTT, ms (`NaN` before the first sample). */
+  estimatedRtt: number = NaN;
+  /** The textbook's RTT deviation, ms (`NaN` before the first sample). */
+  devRtt: number = NaN;
+  #sum = 0;
+  #sumOfSquares = 0;
+
+  /** Takes one round-trip time, in milliseconds. */
+  add(sampleRtt: number) {
+    if (this.count === 0) {
+      this.estimatedRtt = sampleRtt;
+      this.devRtt = sampleRtt / 2;
+    } else {
+      this.devRtt = (1 - BETA) * this.devRtt +
+        BETA * Math.abs(sampleRtt - this.estimatedRtt);
+      this.estimatedRtt = (1 - ALPHA) * this.estimatedRtt + ALPHA * sampleRtt;
+    }
+    this.count++;
+    this.#sum += sampleRtt;
+    this.#sumOfSquares += sampleRtt * sampleRtt;
+    this.min = Math.min(this.min, sampleRtt);
+    this.max = Math.max(this.max, sampleRtt);
+  }
+
+  /** The mean, ms. */
+  get avg(): number {
+    return this.#sum / this.count;
+  }
+
+  /** The standard deviation as `ping` computes it (its `mdev`), ms. */
+  get mdev(): number {
+    const variance = this.#sumOfSquares / this.count - this.avg ** 2;
+    return Math.sqrt(Math.max(0, variance)); // rounding can dip below 0
+  }
+
+  /** `EstimatedRTT + 4 * DevRTT`, ms: how long TCP would wait. */
+  get timeoutInterval(): number {
+    return this.estimatedRtt + 4 * this.devRtt;
+  }
+
+  /** The summary's two lines, as `ping` and then the textbook put them. */
+  summary(): string[] {
+    const ms = (value: number) => value.toFixed(3);
+    return [
+      `rtt min/avg/max/mdev = ${ms(this.min)}/${ms(this.avg)}/${ms(this.max)}/${
+        ms(this.mdev)
+      } ms`,
+      `EstimatedRTT = ${ms(this.estimatedRtt)} ms, DevRTT = ${
+        ms(this.devRtt)
+      } ms, TimeoutInterval = ${ms(this.timeoutInterval)} ms ` +
+      `(alpha ${ALPHA}, beta ${BETA})`,
+    ];
+  }
+
+  /** The same numbers for `--json`, rounded to microseconds; none if empty. */
+  toJSON(): Record<string, number> {
+    if (this.count === 0) return {};
+    const ms = (value: number) => Number(value.toFixed(3));
+    return {
+      rtt_min_ms: ms(this.min),
+      rtt_avg_ms: ms(this.avg),
+      rtt_max_ms: ms(this.max),
+      rtt_mdev_ms: ms(this.mdev),
+      estimated_rtt_ms: ms(this.estimatedRtt),
+      dev_rtt_ms: ms(this.devRtt),
+      timeout_interval_ms: ms(this.timeoutInterval),
+    };
+  }
 }
 
 function usageError(message: string): number {

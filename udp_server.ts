@@ -43,6 +43,14 @@ export interface UdpServerOptions {
   signal?: AbortSignal;
   /** Where log lines go; stderr by default, never waited for. */
   log?: (line: string) => void;
+  /**
+   * Seconds of silence after which a client sending heartbeats is reported
+   * stopped. When set, `Heartbeat SEQ TIME` datagrams are watched, not
+   * answered (the UDP Heartbeat exercise); every other one is answered.
+   */
+  heartbeat?: number;
+  /** Where heartbeat reports go; stdout, one line each, by default. */
+  onHeartbeat?: (report: HeartbeatReport) => void;
 }
 
 /** What a server did, resolved by {@linkcode UdpServer.finished}. */
@@ -55,6 +63,8 @@ export interface UdpServerStats {
   dropped: number;
   /** Replies that could not be sent, and failed receives. */
   failed: number;
+  /** With `heartbeat`: the heartbeats received, and each client's counts. */
+  heartbeats?: { received: number; clients: HeartbeatClientStats[] };
 }
 
 /** A running server, returned by {@linkcode serveUdp}. */
@@ -110,6 +120,12 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
     failed: 0,
   };
   const shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
+  const heartbeats = options.heartbeat === undefined
+    ? undefined
+    : new HeartbeatMonitor(
+      options.heartbeat * 1000,
+      options.onHeartbeat ?? ((report) => console.log(formatReport(report))),
+    );
   const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
   // A reply being sent is let finish before the socket closes.
   let sending = false;
@@ -161,6 +177,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
         logError(`${client()}: this server's own address, not answered`);
         continue;
       }
+      if (heartbeats?.take(message, client)) continue; // watched, not answered
 
       const limit = clientAddress.hostname.includes(":")
         ? MAX_DATAGRAM_IPV6
@@ -204,12 +221,212 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
     close();
     step?.(`close: ${formatAddress(addr)}`);
     signal?.removeEventListener("abort", stop);
+    if (heartbeats) stats.heartbeats = heartbeats.finish();
     const suppressed = logError.suppressed();
     if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
     return stats;
   }
 
   return { addr, finished: serve() };
+}
+
+// ---------------------------------------------------------------------------
+// The lab kit: UDP Heartbeat, the UDP Pinger assignment's optional exercise.
+// ---------------------------------------------------------------------------
+
+/** What the server reports of heartbeats, as they come or fail to. */
+export type HeartbeatReport =
+  | { client: string; event: "heartbeat"; seq: number; delayMs: number }
+  | { client: string; event: "lost"; seqs: string; count: number }
+  | { client: string; event: "late"; seq: number; delayMs: number }
+  | { client: string; event: "duplicate"; seq: number }
+  | { client: string; event: "stopped"; lastSeq: number; silentS: number }
+  | { client: string; event: "resumed"; seq: number; silentS: number };
+
+/** One client's heartbeats, in the server's summary. */
+export interface HeartbeatClientStats {
+  /** The client's address and port. */
+  client: string;
+  /** Heartbeats received, each sequence number once. */
+  received: number;
+  /** Sequence numbers skipped and not received since. */
+  lost: number;
+  /** Heartbeats that came after a later one (and were counted lost first). */
+  late: number;
+  /** Heartbeats received again. */
+  duplicates: number;
+  /** Whether the client was silent for the heartbeat time when it ended. */
+  stopped: boolean;
+}
+
+/** `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends. */
+const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
+/** Lost sequence numbers remembered per client, to tell a late one. */
+const LOST_REMEMBERED = 1024;
+/** Clients watched at most; the longest silent is forgotten for a new one. */
+const HEARTBEAT_CLIENTS = 10_000;
+
+interface HeartbeatClient extends HeartbeatClientStats {
+  highest: number;
+  /** When the last heartbeat came, from `performance.now()`. */
+  heardAt: number;
+  /** Lost sequence numbers, the latest `LOST_REMEMBERED` of them. */
+  missing: Set<number>;
+}
+
+/**
+ * Watches heartbeats: a gap in a client's sequence numbers is reported as
+ * the heartbeats lost, each one's delay from its send time is measured, and
+ * a client silent for `silenceMs` is reported stopped (once) by a sweep.
+ */
+class HeartbeatMonitor {
+  #clients = new Map<string, HeartbeatClient>();
+  #received = 0;
+  #sweeper: ReturnType<typeof setInterval>;
+  #silenceMs: number;
+  #report: (report: HeartbeatReport) => void;
+
+  constructor(silenceMs: number, report: (report: HeartbeatReport) => void) {
+    this.#silenceMs = silenceMs;
+    this.#report = report;
+    this.#sweeper = setInterval(
+      () => this.#sweep(),
+      Math.min(1000, Math.max(10, silenceMs / 4)),
+    );
+  }
+
+  /** Takes a datagram if it is a heartbeat (then it gets no reply). */
+  take(message: Uint8Array, client: () => string): boolean {
+    // "Heartbeat " and at most 15 + 1 + 22 more: anything else is a sentence.
+    if (message.length > 48 || message[0] !== 0x48) return false;
+    const match = new TextDecoder().decode(message).match(HEARTBEAT);
+    if (!match) return false;
+    const seq = Number(match[1]);
+    const delayMs = performance.timeOrigin + performance.now() -
+      Number(match[2]) * 1000;
+    const now = performance.now();
+    const name = client();
+    let state = this.#clients.get(name);
+    if (!state) {
+      state = this.#newClient(name, now);
+    } else if (state.stopped) {
+      state.stopped = false;
+      const silentS = (now - state.heardAt) / 1000;
+      this.#report({ client: name, event: "resumed", seq, silentS });
+    }
+    state.heardAt = now;
+    this.#received++;
+    if (seq > state.highest) {
+      if (seq > state.highest + 1) {
+        this.#lost(state, state.highest + 1, seq - 1);
+      }
+      state.highest = seq;
+      state.received++;
+      this.#report({ client: name, event: "heartbeat", seq, delayMs });
+    } else if (state.missing.delete(seq)) {
+      state.lost--;
+      state.late++;
+      state.received++;
+      this.#report({ client: name, event: "late", seq, delayMs });
+    } else {
+      state.duplicates++;
+      this.#report({ client: name, event: "duplicate", seq });
+    }
+    return true;
+  }
+
+  /** Stops watching; the counts, per client. */
+  finish(): { received: number; clients: HeartbeatClientStats[] } {
+    clearInterval(this.#sweeper);
+    this.#sweep();
+    const clients = [...this.#clients.values()].map((
+      { client, received, lost, late, duplicates, stopped },
+    ) => ({ client, received, lost, late, duplicates, stopped }));
+    return { received: this.#received, clients };
+  }
+
+  #newClient(name: string, now: number): HeartbeatClient {
+    if (this.#clients.size >= HEARTBEAT_CLIENTS) {
+      let oldest: HeartbeatClient | undefined;
+      for (const state of this.#clients.values()) {
+        if (!oldest || state.heardAt < oldest.heardAt) oldest = state;
+      }
+      this.#clients.delete(oldest!.client);
+    }
+    // Sequence numbers start at 1: a first heartbeat 3 means 1 and 2 were lost.
+    const state: HeartbeatClient = {
+      client: name,
+      received: 0,
+      lost: 0,
+      late: 0,
+      duplicates: 0,
+      stopped: false,
+      highest: 0,
+      heardAt: now,
+      missing: new Set(),
+    };
+    this.#clients.set(name, state);
+    return state;
+  }
+
+  #lost(state: HeartbeatClient, from: number, to: number) {
+    const count = to - from + 1;
+    state.lost += count;
+    for (let seq = Math.max(from, to - LOST_REMEMBERED + 1); seq <= to; seq++) {
+      state.missing.add(seq);
+    }
+    // The oldest go first (a Set keeps insertion order).
+    for (const seq of state.missing) {
+      if (state.missing.size <= LOST_REMEMBERED) break;
+      state.missing.delete(seq);
+    }
+    const seqs = count === 1 ? `${from}` : `${from}-${to}`;
+    this.#report({ client: state.client, event: "lost", seqs, count });
+  }
+
+  #sweep() {
+    const now = performance.now();
+    for (const state of this.#clients.values()) {
+      if (!state.stopped && now - state.heardAt >= this.#silenceMs) {
+        state.stopped = true;
+        this.#report({
+          client: state.client,
+          event: "stopped",
+          lastSeq: state.highest,
+          silentS: (now - state.heardAt) / 1000,
+        });
+      }
+    }
+  }
+}
+
+/** A heartbeat report as one line of text. */
+function formatReport(report: HeartbeatReport): string {
+  const { client } = report;
+  switch (report.event) {
+    case "heartbeat":
+      return `Heartbeat from ${client}: seq=${report.seq} delay=${
+        report.delayMs.toFixed(3)
+      } ms`;
+    case "late":
+      return `Late heartbeat from ${client}: seq=${report.seq} delay=${
+        report.delayMs.toFixed(3)
+      } ms, no longer counted lost`;
+    case "lost":
+      return `Lost from ${client}: ${
+        report.count === 1 ? "heartbeat" : `${report.count} heartbeats,`
+      } seq=${report.seqs}`;
+    case "duplicate":
+      return `Duplicate heartbeat from ${client}: seq=${report.seq}`;
+    case "stopped":
+      return `Client ${client} stopped: no heartbeat for ${
+        report.silentS.toFixed(1)
+      } s (last seq=${report.lastSeq})`;
+    case "resumed":
+      return `Client ${client} resumed: seq=${report.seq} after ${
+        report.silentS.toFixed(1)
+      } s of silence`;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -547,6 +764,12 @@ Options:
   -p, --port PORT        port to bind, 0 for any free one (default 12000)
       --drop-rate R      drop this fraction of datagrams, 0 to 1 (default 0)
       --seed N           make --drop-rate drop the same datagrams every run
+      --heartbeat SECONDS
+                         the UDP Heartbeat exercise: watch "Heartbeat SEQ
+                         TIME" datagrams (no reply): report each one's
+                         delay, the heartbeats lost, and a client silent
+                         this long as stopped
+      --json             heartbeat reports as JSON, one object a line
   -v, --verbose          show each socket step on stderr: bind, every
                          recvfrom and sendto with its bytes, close
   -h, --help             show this help
@@ -557,6 +780,7 @@ Ctrl-C or SIGTERM with a one-line summary on stderr.
 Example:
   ${RUN_LINE} --port 12000
   ${RUN_LINE} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
+  ${RUN_LINE} --heartbeat 3   # with udp_client.ts --heartbeat
 `;
 
 /** Runs the command line; resolves with the exit status. */
@@ -570,6 +794,8 @@ async function main(args: string[]): Promise<number> {
         port: { type: "string", short: "p", default: "12000" },
         "drop-rate": { type: "string", default: "0" },
         seed: { type: "string" },
+        heartbeat: { type: "string" },
+        json: { type: "boolean", default: false },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -583,7 +809,7 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let port, dropRate, seed;
+  let port, dropRate, seed, heartbeat;
   try {
     checkHost(values.host);
     port = parseNumber("port", values.port, { min: 0, max: 65535 });
@@ -598,6 +824,17 @@ async function main(args: string[]): Promise<number> {
       values.seed,
       { min: 0, max: 4_294_967_295 },
     );
+    heartbeat = values.heartbeat === undefined
+      ? undefined
+      : parseNumber("heartbeat", values.heartbeat, {
+        min: 0.01,
+        max: 86_400,
+        decimals: 3,
+        unit: "seconds",
+      });
+    if (values.json && heartbeat === undefined) {
+      throw new UsageError("--json prints heartbeat reports: add --heartbeat");
+    }
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
@@ -621,6 +858,10 @@ async function main(args: string[]): Promise<number> {
       port,
       dropRate,
       seed,
+      heartbeat,
+      onHeartbeat: values.json
+        ? (report) => console.log(JSON.stringify(report))
+        : undefined,
       verbose: values.verbose,
       signal: controller.signal,
     });
@@ -637,8 +878,17 @@ async function main(args: string[]): Promise<number> {
   for (const name of signals) Deno.removeSignalListener(name, onSignal);
   logToStderr(
     `udp_server: received ${stats.received} datagrams, replied ${stats.replied}, ` +
-      `dropped ${stats.dropped}, failed ${stats.failed}`,
+      `dropped ${stats.dropped}, failed ${stats.failed}` +
+      (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
   );
+  for (const client of stats.heartbeats?.clients ?? []) {
+    logToStderr(
+      `udp_server: heartbeats from ${client.client}: received ` +
+        `${client.received}, lost ${client.lost}, late ${client.late}, ` +
+        `duplicates ${client.duplicates}` +
+        (client.stopped ? ", stopped" : ", still beating"),
+    );
+  }
   // Stopping stays prompt even when nobody reads stderr.
   await flushLog(1000);
   return 0;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pingUdp, sendUdp } from "../udp_client.ts";
+import { pingUdp, RttStatistics, sendUdp } from "../udp_client.ts";
 import { serveUdp, type UdpServerStats } from "../udp_server.ts";
 import {
   bytes,
@@ -537,7 +537,7 @@ Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exi
     ]);
     assert.equal(out.code, 0, out.stderr);
     const lines = out.stdout.trimEnd().split("\n");
-    assert.equal(lines.length, 6);
+    assert.equal(lines.length, 7);
     for (let seq = 1; seq <= 3; seq++) {
       assert.match(
         lines[seq - 1],
@@ -548,7 +548,35 @@ Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exi
     }
     assert.match(lines[3], /^--- localhost:\d+ ping statistics ---$/);
     assert.equal(lines[4], "3 packets transmitted, 3 received, 0% packet loss");
-    assert.match(lines[5], /^rtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms$/);
+    // The summary is what the printed round-trip times give, in order.
+    const samples = lines.slice(0, 3).map((line) =>
+      Number(line.match(/rtt=([\d.]+) ms$/)![1])
+    );
+    const expected = new RttStatistics();
+    for (const sample of samples) expected.add(sample);
+    const numbers = (line: string) => line.match(/\d+\.\d+/g)!.map(Number);
+    assert.match(
+      lines[5],
+      /^rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms$/,
+    );
+    assert.match(
+      lines[6],
+      /^EstimatedRTT = [\d.]+ ms, DevRTT = [\d.]+ ms, TimeoutInterval = [\d.]+ ms \(alpha 0\.125, beta 0\.25\)$/,
+    );
+    const printed = [...numbers(lines[5]), ...numbers(lines[6]).slice(0, 3)];
+    const computed = [
+      expected.min,
+      expected.avg,
+      expected.max,
+      expected.mdev,
+      expected.estimatedRtt,
+      expected.devRtt,
+      expected.timeoutInterval,
+    ];
+    for (const [index, value] of printed.entries()) {
+      // The printed samples are rounded to microseconds, as is the summary.
+      assert.ok(Math.abs(value - computed[index]) < 0.01, `${printed}`);
+    }
   });
   await withServer({ dropRate: 1 }, async (port) => {
     const out = await runScript("udp_client.ts", [
@@ -647,5 +675,49 @@ Deno.test("CLI -v: each socket step on stderr, in order", async () => {
           "udp_client: close\n$",
       ),
     );
+  });
+});
+
+Deno.test("RttStatistics: ping's numbers and the textbook's estimators, by hand", () => {
+  const rtt = new RttStatistics();
+  assert.deepEqual(rtt.toJSON(), {});
+  for (const sample of [100, 120, 80, 100]) rtt.add(sample);
+  // By hand, RFC 6298's order (DevRTT from the EstimatedRTT before it):
+  // 100: E 100, D 50
+  // 120: D .75*50 + .25*20 = 42.5; E .875*100 + .125*120 = 102.5
+  // 80: D .75*42.5 + .25*22.5 = 37.5; E .875*102.5 + .125*80 = 99.6875
+  // 100: D .75*37.5 + .25*0.3125 = 28.203125; E 99.7265625
+  assert.equal(rtt.count, 4);
+  assert.equal(rtt.min, 80);
+  assert.equal(rtt.max, 120);
+  assert.equal(rtt.avg, 100);
+  assert.equal(rtt.mdev.toFixed(6), Math.sqrt(200).toFixed(6));
+  assert.equal(rtt.estimatedRtt, 99.7265625);
+  assert.equal(rtt.devRtt, 28.203125);
+  assert.equal(rtt.timeoutInterval, 99.7265625 + 4 * 28.203125);
+  assert.deepEqual(rtt.summary(), [
+    "rtt min/avg/max/mdev = 80.000/100.000/120.000/14.142 ms",
+    "EstimatedRTT = 99.727 ms, DevRTT = 28.203 ms, TimeoutInterval = 212.539 ms (alpha 0.125, beta 0.25)",
+  ]);
+  assert.deepEqual(rtt.toJSON(), {
+    rtt_min_ms: 80,
+    rtt_avg_ms: 100,
+    rtt_max_ms: 120,
+    rtt_mdev_ms: 14.142,
+    estimated_rtt_ms: 99.727,
+    dev_rtt_ms: 28.203,
+    timeout_interval_ms: 212.539,
+  });
+  // One sample: ping's mdev 0; RFC 6298's start, DevRTT = R / 2.
+  const one = new RttStatistics();
+  one.add(0.5);
+  assert.deepEqual(one.toJSON(), {
+    rtt_min_ms: 0.5,
+    rtt_avg_ms: 0.5,
+    rtt_max_ms: 0.5,
+    rtt_mdev_ms: 0,
+    estimated_rtt_ms: 0.5,
+    dev_rtt_ms: 0.25,
+    timeout_interval_ms: 1.5,
   });
 });

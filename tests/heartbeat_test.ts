@@ -1,0 +1,315 @@
+/**
+ * The UDP Heartbeat exercise: `udp_client.ts --heartbeat` and
+ * `udp_server.ts --heartbeat SECONDS`, driven by hand-made heartbeats (lost,
+ * duplicated, out of order, a client that stops), by many clients at once,
+ * and through `--drop-rate`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { heartbeatUdp } from "../udp_client.ts";
+import { type HeartbeatReport, serveUdp } from "../udp_server.ts";
+import {
+  bytes,
+  ROOT,
+  script,
+  startServer,
+  text,
+  udpSocket,
+  withTimeout,
+} from "./_helpers.ts";
+
+/** A server watching heartbeats in this process, its reports collected. */
+function heartbeatServer(heartbeat: number) {
+  const controller = new AbortController();
+  const reports: HeartbeatReport[] = [];
+  let wanted: ((report: HeartbeatReport) => boolean) | undefined;
+  let found: (() => void) | undefined;
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    heartbeat,
+    signal: controller.signal,
+    log: () => {},
+    onHeartbeat(report) {
+      reports.push(report);
+      if (wanted?.(report)) found?.();
+    },
+  });
+  return {
+    port: server.addr.port,
+    reports,
+    /** Resolves when a report like that has come (bounded). */
+    until(test: (report: HeartbeatReport) => boolean, what: string) {
+      if (reports.some(test)) return Promise.resolve();
+      wanted = test;
+      return withTimeout(new Promise<void>((r) => found = r), what);
+    },
+    async stop() {
+      controller.abort();
+      return await server.finished;
+    },
+  };
+}
+
+function heartbeat(seq: number, sentMsAgo = 0): Uint8Array {
+  const time = (performance.timeOrigin + performance.now() - sentMsAgo) / 1000;
+  return bytes(`Heartbeat ${seq} ${time.toFixed(6)}`);
+}
+
+Deno.test("udp_server --heartbeat: lost, late, duplicate, stopped, resumed; sentences still answered", async () => {
+  const server = heartbeatServer(0.3);
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    const client = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+    // Out of order by hand: 1, 2, then 5 (3 and 4 lost), 3 late, 5 again.
+    await socket.send(heartbeat(1), to);
+    await socket.send(heartbeat(2, 250), to); // sent 250 ms ago
+    await socket.send(heartbeat(5), to);
+    await socket.send(heartbeat(3), to);
+    await socket.send(heartbeat(5), to);
+    // A sentence is answered as always; heartbeats were not.
+    await socket.send(bytes("hello"), to);
+    const [reply] = await withTimeout(socket.receive(), "the reply");
+    assert.equal(text(reply), "HELLO");
+    await server.until((r) => r.event === "duplicate", "the duplicate");
+    await server.until((r) => r.event === "stopped", "the client stopped");
+    await socket.send(heartbeat(6), to);
+    await server.until((r) => r.event === "resumed", "the client resumed");
+    const events = server.reports.map((r) => {
+      const { delayMs: _, silentS: __, ...rest } = r as Record<string, unknown>;
+      return rest;
+    });
+    assert.deepEqual(events, [
+      { client, event: "heartbeat", seq: 1 },
+      { client, event: "heartbeat", seq: 2 },
+      { client, event: "lost", seqs: "3-4", count: 2 },
+      { client, event: "heartbeat", seq: 5 },
+      { client, event: "late", seq: 3 },
+      { client, event: "duplicate", seq: 5 },
+      { client, event: "stopped", lastSeq: 5 },
+      { client, event: "resumed", seq: 6 },
+      { client, event: "heartbeat", seq: 6 },
+    ]);
+    // Heartbeat 2 was stamped 250 ms before it was sent.
+    const second = server.reports[1] as { delayMs: number };
+    assert.ok(
+      second.delayMs >= 250 && second.delayMs < 5000,
+      `${second.delayMs}`,
+    );
+    const stopped = server.reports[6] as { silentS: number };
+    assert.ok(stopped.silentS >= 0.3, `${stopped.silentS}`);
+    socket.close();
+    const stats = await server.stop();
+    assert.equal(stats.replied, 1, "the sentence, no heartbeat");
+    assert.deepEqual(stats.heartbeats, {
+      received: 6,
+      clients: [{
+        client,
+        received: 5,
+        lost: 1,
+        late: 1,
+        duplicates: 1,
+        stopped: false,
+      }],
+    });
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed above */ }
+    await server.stop();
+  }
+});
+
+Deno.test("udp_server --heartbeat: twenty clients at once, each counted on its own", async () => {
+  const server = heartbeatServer(30);
+  const sockets = Array.from({ length: 20 }, () => udpSocket());
+  try {
+    const to = {
+      transport: "udp" as const,
+      hostname: "127.0.0.1",
+      port: server.port,
+    };
+    for (let seq = 1; seq <= 10; seq++) {
+      // Client i skips heartbeat i % 10 + 1 (never its last: that would
+      // look like a stop, not a gap).
+      await Promise.all(
+        sockets.map((socket, i) =>
+          seq === (i % 9) + 1 ? undefined : socket.send(heartbeat(seq), to)
+        ),
+      );
+    }
+    await server.until(
+      () =>
+        server.reports.filter((r) => r.event === "heartbeat").length === 180,
+      "180 heartbeats",
+    );
+    const stats = await server.stop();
+    assert.equal(stats.heartbeats?.received, 180);
+    const byClient = new Map(
+      stats.heartbeats!.clients.map((c) => [c.client, c]),
+    );
+    for (const [i, socket] of sockets.entries()) {
+      const name = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+      assert.deepEqual(byClient.get(name), {
+        client: name,
+        received: 9,
+        lost: 1,
+        late: 0,
+        duplicates: 0,
+        stopped: false,
+      });
+      const lost = server.reports.find((r) =>
+        r.client === name && r.event === "lost"
+      );
+      assert.deepEqual(lost, {
+        client: name,
+        event: "lost",
+        seqs: String((i % 9) + 1),
+        count: 1,
+      });
+    }
+  } finally {
+    for (const socket of sockets) socket.close();
+    await server.stop();
+  }
+});
+
+Deno.test("heartbeatUdp: Heartbeat SEQ TIME, on schedule, from one socket, no reply needed", async () => {
+  const peer = udpSocket();
+  try {
+    const port = (peer.addr as Deno.NetAddr).port;
+    const started = performance.now();
+    const sent: number[] = [];
+    for await (
+      const beat of heartbeatUdp({
+        hostname: "127.0.0.1",
+        port,
+        count: 4,
+        interval: 0.05,
+      })
+    ) sent.push(beat.seq);
+    assert.deepEqual(sent, [1, 2, 3, 4]);
+    assert.ok(performance.now() - started >= 150, "three intervals at least");
+    const sources = new Set<number>();
+    for (let seq = 1; seq <= 4; seq++) {
+      const [data, from] = await withTimeout(
+        peer.receive(),
+        `heartbeat ${seq}`,
+      );
+      sources.add((from as Deno.NetAddr).port);
+      const [word, number, time] = text(data).split(" ");
+      assert.equal(word, "Heartbeat");
+      assert.equal(Number(number), seq);
+      const age = Date.now() - Number(time) * 1000;
+      assert.ok(age > -5 && age < 5000, `TIME is now: ${time}`);
+      assert.match(time, /^\d+\.\d{6}$/);
+    }
+    assert.equal(sources.size, 1, "one socket, so the server knows the client");
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("CLI: udp_client --heartbeat through udp_server --heartbeat --drop-rate: the drops are the gaps", async () => {
+  const server = await startServer(script(
+    "udp_server.ts",
+    ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "0.5"],
+    ...["--drop-rate", "0.3", "--seed", "7", "--json"],
+  ));
+  let stopped;
+  const client = await new Deno.Command(Deno.execPath(), {
+    args: script(
+      "udp_client.ts",
+      ...["--host", "127.0.0.1", "-p", String(server.port)],
+      ...["--heartbeat", "--count", "30", "--interval", "0.01"],
+    ).slice(1),
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  try {
+    assert.equal(client.code, 0, text(client.stderr));
+    const lines = text(client.stdout).trimEnd().split("\n");
+    assert.equal(lines.length, 32);
+    assert.match(lines[0], /^Heartbeat 1 \d+\.\d{6} to 127\.0\.0\.1:\d+$/);
+    assert.equal(lines.at(-1), "30 heartbeats sent");
+  } finally {
+    stopped = await server.stop("SIGINT");
+  }
+  assert.equal(stopped.code, 0, stopped.stderr);
+  const reports = stopped.stdout.trimEnd().split("\n").slice(1).map((line) =>
+    JSON.parse(line)
+  );
+  const seen = reports.filter((r) => r.event === "heartbeat").map((r) => r.seq);
+  const lost = reports.filter((r) => r.event === "lost").flatMap((r) => {
+    const [from, to = from] = r.seqs.split("-").map(Number);
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+  const last = Math.max(...seen);
+  // Every heartbeat up to the last one heard: heard once, or reported lost.
+  assert.deepEqual(
+    [...seen, ...lost].sort((a, b) => a - b),
+    Array.from({ length: last }, (_, i) => i + 1),
+  );
+  assert.ok(lost.length > 0, "30% dropped, some lost");
+  const summary = stopped.stderr.match(
+    /received (\d+) datagrams, replied (\d+), dropped (\d+), failed 0, heartbeats (\d+)/,
+  );
+  assert.ok(summary, stopped.stderr);
+  // The server dropped exactly the heartbeats lost, and those after the last.
+  assert.equal(Number(summary[3]), lost.length + (30 - last));
+  assert.equal(Number(summary[4]), seen.length);
+  assert.equal(Number(summary[2]), 0, "heartbeats get no reply");
+  assert.match(
+    stopped.stderr,
+    new RegExp(
+      `heartbeats from 127\\.0\\.0\\.1:\\d+: received ${seen.length}, lost ${lost.length}, late 0, duplicates 0, `,
+    ),
+  );
+});
+
+Deno.test("CLI: udp_client --heartbeat runs until Ctrl-C, then its summary, exit 0", async () => {
+  const peer = udpSocket();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: script(
+      "udp_client.ts",
+      ...[
+        "--host",
+        "127.0.0.1",
+        "-p",
+        String((peer.addr as Deno.NetAddr).port),
+      ],
+      ...["--heartbeat", "--interval", "0.05", "--json"],
+    ).slice(1),
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    // Two heartbeats arrive: it is running.
+    await withTimeout(peer.receive(), "heartbeat 1");
+    await withTimeout(peer.receive(), "heartbeat 2");
+    child.kill("SIGINT");
+    const { code, stdout, stderr } = await withTimeout(child.output(), "exit");
+    assert.equal(code, 0, text(stderr));
+    const objects = text(stdout).trimEnd().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    const summary = objects.pop();
+    assert.ok(summary.heartbeats >= 2);
+    assert.equal(summary.heartbeats, objects.length);
+    assert.deepEqual(objects.map((o) => o.seq), objects.map((_, i) => i + 1));
+  } finally {
+    peer.close();
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }
+});
