@@ -42,32 +42,53 @@ function lineNumber(document: string, index: number): number {
 }
 
 /**
- * Whether a code span of prose is a command line a user would type (not the
- * bare name of one, such as `deno run`).
+ * Whether a code span of prose is a command line a user would type: one
+ * that runs `deno` (not the bare name `deno run`), `./something`, or one of
+ * the four scripts with arguments.
  */
 function isCommand(span: string): boolean {
-  return /(^|\s)deno (run|task) \S/.test(span) || /^\.\/\S/.test(span);
+  return /(^|\s)deno \S+ \S/.test(span) || /^\.\/\S/.test(span) ||
+    /(^|[\s|])(udp|tcp)_(client|server)\.ts \S/.test(span);
+}
+
+/** Languages of code blocks that hold commands to type. */
+const SHELLS = new Set(["sh", "bash", "shell", "console", "zsh"]);
+
+/** A line of a code block as a command, its prompt taken off; or null. */
+function blockCommand(line: string, shell: boolean): string | null {
+  const trimmed = line.trim().replace(/^\$ /, "");
+  if (!trimmed || trimmed.startsWith("#")) return null;
+  // Other blocks show output; a line in one that reads as a command is one.
+  if (shell || /^(\$ |deno |\.\/|sudo )/.test(line.trim())) return trimmed;
+  return null;
 }
 
 /**
- * Command lines in a Markdown document: every line of its `sh` code blocks
- * (comment lines aside), and every code span in its prose that runs
- * `deno run`, `deno task` or `./something`.
+ * Command lines in a Markdown document: every line of its shell code blocks
+ * (``` or ~~~, comment lines aside), lines that read as commands in its
+ * other and indented blocks, and every code span in its prose that runs
+ * `deno`, `./something` or a script with arguments.
  */
 function markdownCommands(document: string, name: string): CommandLine[] {
   const found: CommandLine[] = [];
   const lines = document.split("\n");
-  let fence: string | null = null;
+  let fence: { marker: string; shell: boolean } | null = null;
   const prose: string[] = [];
   for (const [index, line] of lines.entries()) {
-    const opening = line.match(/^\s*```(\S*)/);
-    if (opening) {
-      fence = fence === null ? opening[1] : null;
+    const where = `${name}:${index + 1}`;
+    const opening = line.match(/^\s*(```+|~~~+)\s*([\w-]*)/);
+    if (opening && (fence === null || line.trim().startsWith(fence.marker))) {
+      fence = fence === null
+        ? { marker: opening[1], shell: SHELLS.has(opening[2]) }
+        : null;
       prose.push("");
       continue;
     }
-    if (fence === "sh" && line.trim() && !line.trim().startsWith("#")) {
-      found.push({ line: line.trim(), where: `${name}:${index + 1}` });
+    const indented = fence === null && /^ {4,}\S/.test(line) &&
+      !/^\s*([-*]|\d+\.) /.test(line);
+    if (fence !== null || indented) {
+      const command = blockCommand(line, fence?.shell ?? false);
+      if (command !== null) found.push({ line: command, where });
     }
     // Tables hold code, not commands, and escape backticks inside spans.
     prose.push(fence === null && !line.startsWith("|") ? line : "");
@@ -118,8 +139,11 @@ async function helpCommands(name: string): Promise<CommandLine[]> {
     stderr: "null",
   }).output();
   const help = text(stdout);
-  const examples = help.slice(help.indexOf("Example:\n") + 9).split("\n\n")[0];
-  return examples.split("\n").filter((line) => line.trim()).map((line) => ({
+  // Every indented line from "Example:" to the end: commands to type.
+  const examples = help.slice(help.indexOf("Example:\n") + 9).split("\n")
+    .filter((line) => /^\s+\S/.test(line));
+  assert.ok(examples.length > 0, `${name}.ts --help shows no example`);
+  return examples.map((line) => ({
     line: line.trim(),
     where: `${name}.ts --help`,
   }));
@@ -331,15 +355,17 @@ async function runClientLine(line: string, parsed: Parsed, folder: string) {
     if (parsed.input !== undefined) {
       await Deno.writeTextFile(`${folder}/${parsed.input}`, BOOK);
     }
-    if (
-      ping < 0 && parsed.input === undefined && parsed.piped === undefined &&
-      parsed.sentence.length === 0
-    ) {
+    if (needsTerminal(line)) {
       return await runAtTerminal(local, folder);
     }
     const run = await sh(local, folder);
     assert.equal(run.code, 0, `${local}\n${run.stderr}`);
-    if (ping >= 0) {
+    const beats = parsed.args.indexOf("--count");
+    if (parsed.args.includes("--heartbeat")) {
+      assert.ok(beats >= 0, "a heartbeat line without --count runs for ever");
+      const count = parsed.args[beats + 1];
+      assert.match(run.stdout, new RegExp(`\n${count} heartbeats sent\n$`));
+    } else if (ping >= 0) {
       const count = parsed.args[ping + 1];
       assert.match(
         run.stdout,
@@ -415,7 +441,9 @@ async function runLine(line: string) {
 function needsTerminal(line: string): boolean {
   const parsed = parse(line);
   return parsed.name?.endsWith("_client") === true &&
-    !parsed.args.some((arg) => arg === "--help" || arg === "--ping") &&
+    !parsed.args.some((arg) =>
+      ["--help", "--ping", "--heartbeat", "--check"].includes(arg)
+    ) &&
     parsed.sentence.length === 0 && parsed.piped === undefined &&
     parsed.input === undefined;
 }
@@ -499,7 +527,8 @@ function codePattern(code: string): RegExp {
   const parts = squeezed(code).split("...").map((part) =>
     part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
   );
-  return new RegExp(parts.join(".*?"));
+  // A name ends where the code does: `Deno.listen` is not `Deno.listenDatagram`.
+  return new RegExp(parts.join(".*?") + "(?![\\w$])");
 }
 
 /** Rows of the README table whose header names `python` and `deno`. */
@@ -586,18 +615,76 @@ Deno.test("README: the module example runs and prints what its comments say", as
       folder,
     );
     assert.equal(run.code, 0, run.stderr);
-    // Each `// ...` after a console.log is what that line prints.
+    // Each `// ...` after a console.log is what that line prints, where
+    // "..." stands for the rest of an object.
     const promised = [...example[1].matchAll(/console\.log\(.*\/\/ (.*)$/gm)]
-      .map((match) => match[1].replace("...", ""));
+      .map((match) => match[1]);
     const printed = run.stdout.trimEnd().split("\n");
     assert.equal(printed.length, promised.length, run.stdout);
     for (const [index, line] of printed.entries()) {
-      assert.ok(
-        line.startsWith(promised[index].trimEnd().replace(/ }$/, "")),
-        line,
-      );
+      const pattern = promised[index].split("...").map((part) =>
+        part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      ).join(".*");
+      assert.match(line, new RegExp(`^${pattern}$`));
     }
   } finally {
     await Deno.remove(folder, { recursive: true });
   }
+});
+
+Deno.test("README: the --verbose example is what tcp_server.ts -v prints", async () => {
+  const shown = README.match(/so a student can watch the[^]*?```\n([^]*?)```/);
+  assert.ok(shown, "the --verbose example");
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
+  const client = await sh(
+    `deno run --allow-net tcp_client.ts -p ${server.port} --host 127.0.0.1 hello world`,
+    ROOT,
+  );
+  const { stderr } = await server.stop();
+  assert.equal(client.stdout, "HELLO WORLD\n");
+  // Ports differ from run to run; the steps, their order and counts may not.
+  const shape = (lines: string) =>
+    lines.replace(/^tcp_server: /gm, "").replace(/:\d+/g, ":PORT")
+      .split("\n").filter((line) => line && !/^(received|served)/.test(line))
+      .join("\n");
+  assert.equal(
+    shape(stderr).split("\n").filter((line) => !line.includes("summary"))
+      .slice(0, 6).join("\n"),
+    shape(shown[1]),
+  );
+});
+
+Deno.test({
+  name:
+    "README: the cut-short message it quotes is what the textbook's server gives",
+  ignore: !canRun(
+    hasPython,
+    "the textbook TCPServer.py stand-in needs python3",
+  ),
+  async fn() {
+    const quoted = README.match(
+      /`(tcp_client: the reply was cut short:[^`]*)`/,
+    );
+    assert.ok(quoted, "the quoted message");
+    const server = await startServer([
+      "python3",
+      "tests/peers/textbook_tcp_server.py",
+    ]);
+    try {
+      const sentence = "a".repeat(3000);
+      const run = await sh(
+        `deno run --allow-net tcp_client.ts --host localhost -p ${server.port} ${sentence}`,
+        ROOT,
+      );
+      assert.equal(run.code, 1);
+      assert.equal(
+        run.stderr.trim().replaceAll(`:${server.port}`, ":12000"),
+        quoted[1].replace(/\s+/g, " "),
+      );
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  },
 });
