@@ -461,6 +461,11 @@ Options:
                          end of input and stop when the server has sent all
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
+      --check            grade the server at --host and --port: a sentence,
+                         Unicode, a long sentence, how replies end, two
+                         clients, half-close, invalid UTF-8; PASS, WARN or
+                         FAIL each, a score; exit 1 on a FAIL (each wait
+                         --timeout, default 2 s here)
   -v, --verbose          show each socket step on stderr: connect, send,
                          recv, close, with addresses and byte counts
   -h, --help             show this help
@@ -471,6 +476,7 @@ answered, 1 a failure (refused, timed out, unknown host), 2 a usage error.
 Example:
   ${RUN_LINE} --host localhost --port 12000 hello world
   ${RUN_LINE} --stream < book.txt > BOOK.TXT
+  ${RUN_LINE} --check --host localhost --port 12000
 `;
 
 /** Runs the command line; resolves with the exit status. */
@@ -482,8 +488,9 @@ async function main(args: string[]): Promise<number> {
       options: {
         host: { type: "string", default: "localhost" },
         port: { type: "string", short: "p", default: "12000" },
-        timeout: { type: "string", default: "10" },
+        timeout: { type: "string" },
         stream: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -503,10 +510,23 @@ async function main(args: string[]): Promise<number> {
   try {
     checkHost(values.host);
     port = parseNumber("port", values.port, { min: 1, max: 65535 });
-    timeout = parseNumber("timeout", values.timeout, TIMEOUT_RANGE);
+    timeout = parseNumber("timeout", values.timeout ?? "10", TIMEOUT_RANGE);
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
+  }
+  if (values.check) {
+    if (values.stream || positionals.length > 0) {
+      return usageError("--check sends its own sentences: give it no words");
+    }
+    // Each wait of a check is short, so a dead server is graded in seconds.
+    const checkTimeout = values.timeout === undefined ? 2 : timeout;
+    return await reportChecks(
+      `Checking the TCP server at ${formatHost(values.host)}:${port} ` +
+        `(each wait at most ${checkTimeout} s)`,
+      checkTcp({ hostname: values.host, port, timeout: checkTimeout }),
+      values.json,
+    );
   }
   if (values.stream && positionals.length > 0) {
     return usageError("--stream reads standard input: give no words with it");
@@ -589,6 +609,408 @@ async function printReply(
 function usageError(message: string): number {
   console.error(`tcp_client: ${message} (see --help)`);
   return 2;
+}
+
+// ---------------------------------------------------------------------------
+// The lab kit: --check grades any upper-case TCP server.
+// ---------------------------------------------------------------------------
+
+/** Options of {@linkcode checkTcp}. */
+export interface TcpCheckOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** Seconds each wait of each check lasts at most. Default 2. */
+  timeout?: number;
+}
+
+/** How a read of the server under test ended. */
+type Ending = "newline" | "closed" | "reset" | "silent";
+
+/** A connection to the server under test, every wait bounded. */
+class Probe {
+  #socket: Deno.TcpConn;
+  #buffer = new Uint8Array(16 * 1024);
+  #pending: Promise<number | null> | undefined;
+
+  constructor(socket: Deno.TcpConn) {
+    this.#socket = socket;
+  }
+
+  /** Sends all of `data`; false if the server closed or reset first. */
+  async send(data: Uint8Array): Promise<boolean> {
+    try {
+      await writeAll(this.#socket, data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends the end of the input (a half-close). */
+  async halfClose() {
+    await this.#socket.closeWrite().catch(() => {});
+  }
+
+  /** Reads up to a newline (or to the close), `waitMs` at most. */
+  async read(
+    waitMs: number,
+    untilClose = false,
+  ): Promise<{ data: Uint8Array; ending: Ending }> {
+    const chunks: Uint8Array[] = [];
+    const deadline = performance.now() + waitMs;
+    const data = () =>
+      concatAll(chunks, chunks.reduce((n, c) => n + c.length, 0));
+    while (true) {
+      this.#pending ??= this.#socket.read(this.#buffer);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), deadline - performance.now());
+      });
+      let count: number | null | "late";
+      try {
+        count = await Promise.race([this.#pending, late]);
+      } catch {
+        this.#pending = undefined;
+        return { data: data(), ending: "reset" };
+      } finally {
+        clearTimeout(timer);
+      }
+      if (count === "late") return { data: data(), ending: "silent" };
+      this.#pending = undefined;
+      if (count === null) return { data: data(), ending: "closed" };
+      const piece = this.#buffer.slice(0, count);
+      const newline = piece.indexOf(NEWLINE);
+      if (!untilClose && newline >= 0) {
+        chunks.push(piece.subarray(0, newline + 1));
+        return { data: data(), ending: "newline" };
+      }
+      chunks.push(piece);
+    }
+  }
+
+  close() {
+    closeQuietly(this.#socket);
+    this.#pending?.catch(() => {});
+  }
+}
+
+/** A line's text without its newline (`\n` or `\r\n`). */
+function withoutNewline(data: Uint8Array): Uint8Array {
+  let end = data.length;
+  if (data[end - 1] === NEWLINE) end--;
+  if (data[end - 1] === 0x0d) end--;
+  return data.subarray(0, end);
+}
+
+/** Why nothing came, in a student's words. */
+function nothingCame(ending: Ending, waitMs: number): string {
+  return ending === "silent"
+    ? `no reply within ${waitMs / 1000} s`
+    : `the server ${ending === "reset" ? "reset" : "closed"} the ` +
+      `connection without a reply`;
+}
+
+/**
+ * Grades whatever upper-case TCP server listens at `hostname`:`port`, check
+ * by check, in the order of DESIGN.md's lab kit: a sentence, Unicode, a
+ * sentence longer than one `recv(1024)`, how replies end, a second client
+ * while a first one sits idle, half-close, and last, bytes that are not
+ * UTF-8 (which can stop a server). Every wait is bounded by `timeout`.
+ *
+ * @example
+ * ```ts
+ * for await (const result of checkTcp({ port: 12000 })) {
+ *   console.log(result.verdict, result.check, result.why);
+ * }
+ * ```
+ */
+export async function* checkTcp(
+  options: TcpCheckOptions = {},
+): AsyncGenerator<CheckResult> {
+  const { hostname = "localhost", port = 12000 } = options;
+  const waitMs = (options.timeout ?? 2) * 1000;
+  const encoder = new TextEncoder();
+  const open = async () => new Probe(await connect(hostname, port, waitMs));
+  /** One line sent on a connection of its own; the reply, bounded. */
+  async function ask(line: Uint8Array) {
+    const probe = await open();
+    try {
+      const sending = probe.send(
+        concatAll([line, new Uint8Array([NEWLINE])], line.length + 1),
+      );
+      const reply = await probe.read(waitMs);
+      await sending;
+      return reply;
+    } finally {
+      probe.close();
+    }
+  }
+
+  // A sentence: without an answer here, nothing else can be checked.
+  let check = "a sentence";
+  try {
+    const { data, ending } = await ask(encoder.encode("hello world"));
+    const reply = withoutNewline(data);
+    const text = new TextDecoder().decode(reply);
+    if (data.length === 0) {
+      yield { check, verdict: "FAIL", why: nothingCame(ending, waitMs) };
+      return yield* notChecked();
+    }
+    yield text === "HELLO WORLD"
+      ? { check, verdict: "PASS", why: `"hello world" came back "HELLO WORLD"` }
+      : {
+        check,
+        verdict: "FAIL",
+        why: text === "hello world"
+          ? `"hello world" came back unchanged: not upper-cased`
+          : `"hello world" came back ${quoted(reply)}, not "HELLO WORLD"`,
+      };
+  } catch (error) {
+    yield { check, verdict: "FAIL", why: describe(error, hostname) };
+    return yield* notChecked();
+  }
+
+  yield await graded("Unicode", async () => {
+    const { data, ending } = await ask(encoder.encode(UNICODE_SENTENCE));
+    if (data.length === 0) {
+      return {
+        check: "Unicode",
+        verdict: "FAIL",
+        why: nothingCame(ending, waitMs),
+      };
+    }
+    return gradeUnicode(withoutNewline(data));
+  });
+
+  yield await graded("a sentence longer than recv(1024)", async () => {
+    check = "a sentence longer than recv(1024)";
+    const sentence = encoder.encode("abcdefghij".repeat(300));
+    const { data, ending } = await ask(sentence);
+    const reply = withoutNewline(data);
+    const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
+    if (reply.join() === expected.join()) {
+      return {
+        check,
+        verdict: "PASS",
+        why: "all 3,001 bytes came back upper-cased",
+      };
+    }
+    if (
+      reply.length > 0 &&
+      reply.join() === expected.subarray(0, reply.length).join()
+    ) {
+      return {
+        check,
+        verdict: "WARN",
+        why:
+          `only the first ${reply.length.toLocaleString("en-US")} of 3,001 ` +
+          `bytes came back, then ` +
+          (ending === "silent"
+            ? "nothing more"
+            : `the server ${
+              ending === "reset" ? "reset" : "closed"
+            } the connection`) +
+          `: it reads once, as recv(1024) does; a loop until the newline reads it all`,
+      };
+    }
+    return {
+      check,
+      verdict: "FAIL",
+      why: data.length === 0
+        ? nothingCame(ending, waitMs)
+        : `3,001 bytes came back as ${quoted(reply)}`,
+    };
+  });
+
+  yield await graded("how a reply ends", async () => {
+    check = "how a reply ends";
+    const probe = await open();
+    try {
+      await probe.send(encoder.encode("one\n"));
+      const first = await probe.read(waitMs);
+      if (first.data.length === 0) {
+        return {
+          check,
+          verdict: "FAIL",
+          why: nothingCame(first.ending, waitMs),
+        };
+      }
+      if (first.ending === "silent") {
+        return {
+          check,
+          verdict: "FAIL",
+          why: `the reply ${quoted(first.data)} has no newline and the ` +
+            `connection stays open: a client cannot tell where it ends`,
+        };
+      }
+      if (first.ending !== "newline") {
+        return {
+          check,
+          verdict: "PASS",
+          why: "the reply has no newline, but the server closes after it, " +
+            "and the close ends it",
+        };
+      }
+      const sent = await probe.send(encoder.encode("two\n"));
+      const second = await probe.read(waitMs);
+      if (new TextDecoder().decode(second.data) === "TWO\n") {
+        return {
+          check,
+          verdict: "PASS",
+          why: "each reply ends with a newline, and one connection answers " +
+            "line after line",
+        };
+      }
+      if (!sent || (second.data.length === 0 && second.ending !== "silent")) {
+        return {
+          check,
+          verdict: "PASS",
+          why: "the reply ends with a newline, and the server closes the " +
+            "connection after it, as the textbook's does",
+        };
+      }
+      return {
+        check,
+        verdict: "WARN",
+        why: `after one reply line, the server neither answered a second ` +
+          `line nor closed within ${waitMs / 1000} s: the client has to ` +
+          `close (the Java companion server's framing)`,
+      };
+    } finally {
+      probe.close();
+    }
+  });
+
+  yield await graded("a second client while the first sits idle", async () => {
+    check = "a second client while the first sits idle";
+    const idle = await open();
+    const second = await open().catch((error) => {
+      idle.close();
+      throw error;
+    });
+    try {
+      const started = performance.now();
+      await second.send(encoder.encode("second client\n"));
+      const early = await second.read(waitMs);
+      if (early.data.length > 0) {
+        return {
+          check,
+          verdict: "PASS",
+          why: "a second client was answered while the first stayed " +
+            "connected and silent: clients are served at once",
+        };
+      }
+      idle.close();
+      const late = await second.read(waitMs);
+      const waited = ((performance.now() - started) / 1000).toFixed(1);
+      return late.data.length > 0
+        ? {
+          check,
+          verdict: "WARN",
+          why: `serves one client at a time: a second client waited ` +
+            `${waited} s while the first stayed connected, and was ` +
+            `answered only when the first left (the textbook's server ` +
+            `does this; a thread or task per connection fixes it)`,
+        }
+        : {
+          check,
+          verdict: "FAIL",
+          why: "a second client got no reply, even after the first left",
+        };
+    } finally {
+      idle.close();
+      second.close();
+    }
+  });
+
+  yield await graded("half-close", async () => {
+    check = "half-close";
+    const probe = await open();
+    try {
+      await probe.send(encoder.encode("half close\n"));
+      await probe.halfClose();
+      const { data, ending } = await probe.read(waitMs, true);
+      const text = new TextDecoder().decode(data);
+      if (data.length === 0) {
+        return {
+          check,
+          verdict: "FAIL",
+          why: "no reply after the client sent a line and half-closed " +
+            `(${nothingCame(ending, waitMs)})`,
+        };
+      }
+      if (text !== "HALF CLOSE\n") {
+        return {
+          check,
+          verdict: "FAIL",
+          why: `"half close" came back ${quoted(data)}`,
+        };
+      }
+      return ending === "closed"
+        ? {
+          check,
+          verdict: "PASS",
+          why: "answered, then closed once the client had half-closed",
+        }
+        : {
+          check,
+          verdict: "WARN",
+          why: ending === "reset"
+            ? "answered, then reset the connection instead of closing it"
+            : `answered, but did not close within ${waitMs / 1000} s ` +
+              `after the client half-closed: a client reading to the end ` +
+              `waits`,
+        };
+    } finally {
+      probe.close();
+    }
+  });
+
+  yield await graded(
+    "bytes that are not UTF-8 (last: they can stop a server)",
+    async () => {
+      const { data } = await ask(INVALID_SENTENCE);
+      const still = await ask(encoder.encode("still there")).catch(() =>
+        undefined
+      );
+      return gradeInvalid(
+        data.length > 0 ? withoutNewline(data) : undefined,
+        new TextDecoder().decode(still?.data) === "STILL THERE\n",
+      );
+    },
+  );
+
+  /** A check that cannot connect fails, saying why. */
+  async function graded(
+    name: string,
+    run: () => Promise<CheckResult>,
+  ): Promise<CheckResult> {
+    try {
+      return await run();
+    } catch (error) {
+      return { check: name, verdict: "FAIL", why: describe(error, hostname) };
+    }
+  }
+  function* notChecked(): Generator<CheckResult> {
+    for (
+      const name of [
+        "Unicode",
+        "a sentence longer than recv(1024)",
+        "how a reply ends",
+        "a second client while the first sits idle",
+        "half-close",
+        "bytes that are not UTF-8 (last: they can stop a server)",
+      ]
+    ) {
+      yield {
+        check: name,
+        verdict: "FAIL",
+        why: "not checked: the server did not answer a sentence",
+      };
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -720,6 +1142,150 @@ const strictDecoder = new TextDecoder("utf-8", {
   fatal: true,
   ignoreBOM: true,
 });
+
+/** A verdict of `--check`: FAIL is broken, WARN works with a limit to know. */
+type Verdict = "PASS" | "WARN" | "FAIL";
+
+/** One check of `--check`: its verdict, and why, in a student's words. */
+interface CheckResult {
+  check: string;
+  verdict: Verdict;
+  why: string;
+}
+
+/** What `--check` sends to test Unicode, and what Python's upper() gives. */
+const UNICODE_SENTENCE = "straße, é, κόσμος";
+const UNICODE_REPLY = "STRASSE, É, ΚΌΣΜΟΣ";
+/** Bytes that are not UTF-8 (0xe9 alone, 0xff), and what must come back. */
+const INVALID_SENTENCE = new Uint8Array([
+  ...new TextEncoder().encode("caf"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" ok"),
+]);
+const INVALID_REPLY = new Uint8Array([
+  ...new TextEncoder().encode("CAF"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" OK"),
+]);
+
+/** Bytes as a student reads them: quoted, cut after 40 characters. */
+function quoted(data: Uint8Array): string {
+  const text = new TextDecoder().decode(data);
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}
+
+/** Grades the reply to `UNICODE_SENTENCE`, its newline already taken off. */
+function gradeUnicode(reply: Uint8Array): CheckResult {
+  const check = "Unicode";
+  const text = new TextDecoder().decode(reply);
+  const sent = JSON.stringify(UNICODE_SENTENCE);
+  if (text === UNICODE_REPLY) {
+    return {
+      check,
+      verdict: "PASS",
+      why: `${sent} came back ${quoted(reply)}`,
+    };
+  }
+  if (text === UNICODE_SENTENCE.replace(/[a-z]/g, (c) => c.toUpperCase())) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${sent} came back ${quoted(reply)}: only a-z were ` +
+        `upper-cased (Python's str.upper() gives ${
+          JSON.stringify(UNICODE_REPLY)
+        })`,
+    };
+  }
+  if (text === UNICODE_REPLY.replace("SS", "ß")) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${sent} came back ${quoted(reply)}: ß stays ß (Python's ` +
+        `str.upper() gives SS)`,
+    };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${sent} came back ${quoted(reply)}, not ${
+      JSON.stringify(UNICODE_REPLY)
+    }`,
+  };
+}
+
+/**
+ * Grades the reply to `INVALID_SENTENCE` (undefined: none came), and
+ * whether the server still answers after it.
+ */
+function gradeInvalid(
+  reply: Uint8Array | undefined,
+  stillAnswers: boolean,
+): CheckResult {
+  const check = "bytes that are not UTF-8 (last: they can stop a server)";
+  const after = stillAnswers
+    ? ""
+    : "; then the server stopped answering: one client can stop it " +
+      "(the textbook's server stops with UnicodeDecodeError)";
+  if (reply === undefined) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `no reply to bytes that are not UTF-8 (e9, ff)${after}`,
+    };
+  }
+  if (reply.join() === INVALID_REPLY.join()) {
+    return {
+      check,
+      verdict: stillAnswers ? "PASS" : "WARN",
+      why: `"caf\\xe9 \\xff ok" came back with e9 and ff unchanged${after}`,
+    };
+  }
+  const replaced = new TextDecoder().decode(reply).includes("\ufffd");
+  return {
+    check,
+    verdict: "WARN",
+    why:
+      (replaced
+        ? `bytes that are not UTF-8 came back as U+FFFD (${quoted(reply)}), ` +
+          `not as they were`
+        : `bytes that are not UTF-8 came back as ${quoted(reply)}`) + after,
+  };
+}
+
+/**
+ * Prints each result as it comes (a line, or a JSON object), then the
+ * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 without a
+ * FAIL.
+ */
+async function reportChecks(
+  title: string,
+  results: AsyncIterable<CheckResult>,
+  json: boolean,
+): Promise<number> {
+  const count = { PASS: 0, WARN: 0, FAIL: 0 };
+  if (!json) console.log(title);
+  for await (const result of results) {
+    count[result.verdict]++;
+    console.log(
+      json
+        ? JSON.stringify(result)
+        : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+    );
+  }
+  const total = count.PASS + count.WARN + count.FAIL;
+  const score = count.PASS + count.WARN / 2;
+  console.log(
+    json
+      ? JSON.stringify({ score, out_of: total, ...count })
+      : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
+        `WARN, ${count.FAIL} FAIL)`,
+  );
+  return count.FAIL > 0 ? 1 : 0;
+}
 
 // End of the part shared by the two clients.
 

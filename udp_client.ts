@@ -560,6 +560,10 @@ Options:
                          TIME" every --interval, no reply expected, until
                          Ctrl-C or --count N (see udp_server.ts --heartbeat)
       --count N          send N heartbeats, then stop
+      --check            grade the server at --host and --port: a sentence,
+                         Unicode, an empty datagram, a long datagram, the
+                         reply's port, two clients, invalid UTF-8; PASS,
+                         WARN or FAIL each, a score; exit 1 on a FAIL
       --interval SECONDS time from one ping or heartbeat to the next
                          (default 1)
       --json             print one JSON object per reply, then a summary
@@ -576,6 +580,7 @@ Example:
   printf 'one\\ntwo\\n' | ${RUN_LINE}
   ${RUN_LINE} --ping 10 --interval 0.5
   ${RUN_LINE} --heartbeat --count 5
+  ${RUN_LINE} --check --host localhost --port 12000
 `;
 
 /** Runs the command line; resolves with the exit status. */
@@ -591,6 +596,7 @@ async function main(args: string[]): Promise<number> {
         retries: { type: "string", default: "3" },
         ping: { type: "string" },
         heartbeat: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
         count: { type: "string" },
         interval: { type: "string", default: "1" },
         json: { type: "boolean", default: false },
@@ -636,6 +642,21 @@ async function main(args: string[]): Promise<number> {
           `${mode} sends its own messages: give no words with it`,
         );
       }
+    }
+    if (values.check) {
+      if (positionals.length > 0 || values.ping || values.heartbeat) {
+        throw new UsageError(
+          "--check sends its own datagrams: give it no words",
+        );
+      }
+      return await reportChecks(
+        `Checking the UDP server at ${
+          formatAddress({ hostname: values.host, port })
+        } ` +
+          `(each reply waited for ${timeout} s, each datagram sent twice)`,
+        checkUdp({ hostname: values.host, port, timeout }),
+        values.json,
+      );
     }
     if (values.heartbeat) {
       return await heartbeat(
@@ -920,6 +941,230 @@ function usageError(message: string): number {
 }
 
 // ---------------------------------------------------------------------------
+// The lab kit: --check grades any upper-case UDP server.
+// ---------------------------------------------------------------------------
+
+/** Options of {@linkcode checkUdp}. */
+export interface UdpCheckOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** Seconds to wait for each reply; each datagram is sent twice. Default 1. */
+  timeout?: number;
+}
+
+/**
+ * Sends `message` from a socket of its own (twice if need be) and resolves
+ * with the first datagram that comes back, from wherever, or undefined.
+ */
+async function askUdp(
+  message: Uint8Array,
+  serverAddress: Deno.NetAddr,
+  waitMs: number,
+): Promise<{ reply: Uint8Array; from: Deno.NetAddr } | undefined> {
+  const { clientSocket, close } = openClientSocket(serverAddress);
+  const receiving = clientSocket.receive(new Uint8Array(RECEIVE_BUFFER_SIZE));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await clientSocket.send(message, serverAddress).catch(() => {});
+      const received = await within(receiving, waitMs);
+      if (received) {
+        return { reply: received[0], from: received[1] as Deno.NetAddr };
+      }
+    }
+    return undefined;
+  } finally {
+    close();
+    await receiving.catch(() => {});
+  }
+}
+
+/**
+ * Grades whatever upper-case UDP server listens at `hostname`:`port`, check
+ * by check, in the order of DESIGN.md's lab kit: a sentence, Unicode, an
+ * empty datagram, a datagram longer than the textbook's `recvfrom(2048)`,
+ * replies from the server's own port, two clients at once, and last, bytes
+ * that are not UTF-8 (which can stop a server). Each datagram is sent at
+ * most twice and waited for `timeout` seconds.
+ *
+ * @example
+ * ```ts
+ * for await (const result of checkUdp({ port: 12000 })) {
+ *   console.log(result.verdict, result.check, result.why);
+ * }
+ * ```
+ */
+export async function* checkUdp(
+  options: UdpCheckOptions = {},
+): AsyncGenerator<CheckResult> {
+  const { hostname = "localhost", port = 12000 } = options;
+  const waitMs = (options.timeout ?? 1) * 1000;
+  requireUdp();
+  const encoder = new TextEncoder();
+  const noReply = `no reply within ${waitMs / 1000} s, sent twice`;
+  let serverAddress: Deno.NetAddr;
+  let first;
+  let check = "a sentence";
+  try {
+    serverAddress = await resolve(hostname, port);
+    first = await askUdp(encoder.encode("hello world"), serverAddress, waitMs);
+  } catch (error) {
+    yield { check, verdict: "FAIL", why: describe(error, hostname) };
+    return yield* notChecked();
+  }
+  if (!first) {
+    yield { check, verdict: "FAIL", why: `${noReply}: is the server running?` };
+    return yield* notChecked();
+  }
+  const text = new TextDecoder().decode(first.reply);
+  yield text === "HELLO WORLD"
+    ? { check, verdict: "PASS", why: `"hello world" came back "HELLO WORLD"` }
+    : {
+      check,
+      verdict: "FAIL",
+      why: text === "hello world"
+        ? `"hello world" came back unchanged: not upper-cased`
+        : `"hello world" came back ${quoted(first.reply)}, not "HELLO WORLD"`,
+    };
+
+  const unicode = await askUdp(
+    encoder.encode(UNICODE_SENTENCE),
+    serverAddress,
+    waitMs,
+  );
+  yield unicode
+    ? gradeUnicode(unicode.reply)
+    : { check: "Unicode", verdict: "FAIL", why: noReply };
+
+  check = "an empty datagram";
+  const empty = await askUdp(new Uint8Array(0), serverAddress, waitMs);
+  yield !empty
+    ? {
+      check,
+      verdict: "WARN",
+      why: `an empty datagram got no reply (${noReply}); the textbook's ` +
+        `server sends an empty one back`,
+    }
+    : empty.reply.length === 0
+    ? { check, verdict: "PASS", why: "an empty datagram got an empty reply" }
+    : {
+      check,
+      verdict: "FAIL",
+      why: `an empty datagram got ${quoted(empty.reply)}`,
+    };
+
+  check = "a datagram longer than recvfrom(2048)";
+  const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
+  const long = await askUdp(
+    encoder.encode("abcdefghij".repeat(300)),
+    serverAddress,
+    waitMs,
+  );
+  if (!long) {
+    yield {
+      check,
+      verdict: "FAIL",
+      why: `a 3,000-byte datagram got ${noReply}`,
+    };
+  } else if (long.reply.join() === expected.join()) {
+    yield {
+      check,
+      verdict: "PASS",
+      why: "all 3,000 bytes came back upper-cased",
+    };
+  } else if (
+    long.reply.length < 3000 &&
+    long.reply.join() === expected.subarray(0, long.reply.length).join()
+  ) {
+    yield {
+      check,
+      verdict: "WARN",
+      why: `a 3,000-byte datagram came back cut to its first ` +
+        `${long.reply.length.toLocaleString("en-US")} bytes: recvfrom(2048) ` +
+        `drops the rest of a datagram; recvfrom(65535) takes any`,
+    };
+  } else {
+    yield {
+      check,
+      verdict: "FAIL",
+      why: `a 3,000-byte datagram came back as ${quoted(long.reply)}`,
+    };
+  }
+
+  check = "replies from the server's own port";
+  const server = formatAddress(serverAddress);
+  const sender = formatAddress(first.from);
+  yield fromServer(first.from, serverAddress)
+    ? {
+      check,
+      verdict: "PASS",
+      why: `the reply came from ${sender}, where the client sent`,
+    }
+    : {
+      check,
+      verdict: "FAIL",
+      why: `the reply came from ${sender}, not ${server}: a client that ` +
+        `checks who answers drops it, and so do firewalls and NAT (send ` +
+        `with the socket that received)`,
+    };
+
+  check = "two clients at once";
+  const [one, two] = await Promise.all([
+    askUdp(encoder.encode("first client"), serverAddress, waitMs),
+    askUdp(encoder.encode("second client"), serverAddress, waitMs),
+  ]);
+  const got = [one, two].map((answer) =>
+    answer && new TextDecoder().decode(answer.reply)
+  );
+  yield got[0] === "FIRST CLIENT" && got[1] === "SECOND CLIENT"
+    ? {
+      check,
+      verdict: "PASS",
+      why: "two clients sending at once each got their own reply",
+    }
+    : {
+      check,
+      verdict: "FAIL",
+      why: got[0] === "SECOND CLIENT" || got[1] === "FIRST CLIENT"
+        ? "two clients sending at once got each other's replies: reply to " +
+          "the address each datagram came from"
+        : `two clients sending at once got ${JSON.stringify(got[0] ?? null)} ` +
+          `and ${JSON.stringify(got[1] ?? null)}`,
+    };
+
+  const invalid = await askUdp(INVALID_SENTENCE, serverAddress, waitMs);
+  const still = await askUdp(
+    encoder.encode("still there"),
+    serverAddress,
+    waitMs,
+  );
+  yield gradeInvalid(
+    invalid?.reply,
+    new TextDecoder().decode(still?.reply) === "STILL THERE",
+  );
+
+  function* notChecked(): Generator<CheckResult> {
+    for (
+      const name of [
+        "Unicode",
+        "an empty datagram",
+        "a datagram longer than recvfrom(2048)",
+        "replies from the server's own port",
+        "two clients at once",
+        "bytes that are not UTF-8 (last: they can stop a server)",
+      ]
+    ) {
+      yield {
+        check: name,
+        verdict: "FAIL",
+        why: "not checked: the server did not answer a sentence",
+      };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Shared by udp_client.ts and tcp_client.ts, word for word down to the line
 // that ends it (tests/shared_test.ts compares the copies): reading lines,
 // writing replies.
@@ -1048,6 +1293,150 @@ const strictDecoder = new TextDecoder("utf-8", {
   fatal: true,
   ignoreBOM: true,
 });
+
+/** A verdict of `--check`: FAIL is broken, WARN works with a limit to know. */
+type Verdict = "PASS" | "WARN" | "FAIL";
+
+/** One check of `--check`: its verdict, and why, in a student's words. */
+interface CheckResult {
+  check: string;
+  verdict: Verdict;
+  why: string;
+}
+
+/** What `--check` sends to test Unicode, and what Python's upper() gives. */
+const UNICODE_SENTENCE = "straße, é, κόσμος";
+const UNICODE_REPLY = "STRASSE, É, ΚΌΣΜΟΣ";
+/** Bytes that are not UTF-8 (0xe9 alone, 0xff), and what must come back. */
+const INVALID_SENTENCE = new Uint8Array([
+  ...new TextEncoder().encode("caf"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" ok"),
+]);
+const INVALID_REPLY = new Uint8Array([
+  ...new TextEncoder().encode("CAF"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" OK"),
+]);
+
+/** Bytes as a student reads them: quoted, cut after 40 characters. */
+function quoted(data: Uint8Array): string {
+  const text = new TextDecoder().decode(data);
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}
+
+/** Grades the reply to `UNICODE_SENTENCE`, its newline already taken off. */
+function gradeUnicode(reply: Uint8Array): CheckResult {
+  const check = "Unicode";
+  const text = new TextDecoder().decode(reply);
+  const sent = JSON.stringify(UNICODE_SENTENCE);
+  if (text === UNICODE_REPLY) {
+    return {
+      check,
+      verdict: "PASS",
+      why: `${sent} came back ${quoted(reply)}`,
+    };
+  }
+  if (text === UNICODE_SENTENCE.replace(/[a-z]/g, (c) => c.toUpperCase())) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${sent} came back ${quoted(reply)}: only a-z were ` +
+        `upper-cased (Python's str.upper() gives ${
+          JSON.stringify(UNICODE_REPLY)
+        })`,
+    };
+  }
+  if (text === UNICODE_REPLY.replace("SS", "ß")) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${sent} came back ${quoted(reply)}: ß stays ß (Python's ` +
+        `str.upper() gives SS)`,
+    };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${sent} came back ${quoted(reply)}, not ${
+      JSON.stringify(UNICODE_REPLY)
+    }`,
+  };
+}
+
+/**
+ * Grades the reply to `INVALID_SENTENCE` (undefined: none came), and
+ * whether the server still answers after it.
+ */
+function gradeInvalid(
+  reply: Uint8Array | undefined,
+  stillAnswers: boolean,
+): CheckResult {
+  const check = "bytes that are not UTF-8 (last: they can stop a server)";
+  const after = stillAnswers
+    ? ""
+    : "; then the server stopped answering: one client can stop it " +
+      "(the textbook's server stops with UnicodeDecodeError)";
+  if (reply === undefined) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `no reply to bytes that are not UTF-8 (e9, ff)${after}`,
+    };
+  }
+  if (reply.join() === INVALID_REPLY.join()) {
+    return {
+      check,
+      verdict: stillAnswers ? "PASS" : "WARN",
+      why: `"caf\\xe9 \\xff ok" came back with e9 and ff unchanged${after}`,
+    };
+  }
+  const replaced = new TextDecoder().decode(reply).includes("\ufffd");
+  return {
+    check,
+    verdict: "WARN",
+    why:
+      (replaced
+        ? `bytes that are not UTF-8 came back as U+FFFD (${quoted(reply)}), ` +
+          `not as they were`
+        : `bytes that are not UTF-8 came back as ${quoted(reply)}`) + after,
+  };
+}
+
+/**
+ * Prints each result as it comes (a line, or a JSON object), then the
+ * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 without a
+ * FAIL.
+ */
+async function reportChecks(
+  title: string,
+  results: AsyncIterable<CheckResult>,
+  json: boolean,
+): Promise<number> {
+  const count = { PASS: 0, WARN: 0, FAIL: 0 };
+  if (!json) console.log(title);
+  for await (const result of results) {
+    count[result.verdict]++;
+    console.log(
+      json
+        ? JSON.stringify(result)
+        : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+    );
+  }
+  const total = count.PASS + count.WARN + count.FAIL;
+  const score = count.PASS + count.WARN / 2;
+  console.log(
+    json
+      ? JSON.stringify({ score, out_of: total, ...count })
+      : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
+        `WARN, ${count.FAIL} FAIL)`,
+  );
+  return count.FAIL > 0 ? 1 : 0;
+}
 
 // End of the part shared by the two clients.
 
