@@ -1144,12 +1144,15 @@ const strictDecoder = new TextDecoder("utf-8", {
 });
 
 /** A verdict of `--check`: FAIL is broken, WARN works with a limit to know. */
-type Verdict = "PASS" | "WARN" | "FAIL";
+export type Verdict = "PASS" | "WARN" | "FAIL";
 
 /** One check of `--check`: its verdict, and why, in a student's words. */
-interface CheckResult {
+export interface CheckResult {
+  /** What was checked. */
   check: string;
+  /** PASS, WARN or FAIL. */
   verdict: Verdict;
+  /** What happened, and what to do about it. */
   why: string;
 }
 
