@@ -446,7 +446,7 @@ Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)",
     assert.equal(out.code, 0, out.stderr.slice(0, 500));
     assert.match(
       out.stdout,
-      /130000 packets transmitted, \d+ received, \d+% packet loss\nrtt min\/avg\/max = [\d.]+\/[\d.]+\/[\d.]+ ms\n$/,
+      /130000 packets transmitted, \d+ received, \d+% packet loss\nrtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms\nEstimatedRTT = [\d.]+ ms, DevRTT = [\d.]+ ms, TimeoutInterval = [\d.]+ ms \(alpha 0\.125, beta 0\.25\)\n$/,
     );
   });
 });
