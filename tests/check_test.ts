@@ -180,7 +180,9 @@ Deno.test("--check, the CLI: a line per check, the score, --json, exit 0 without
       /^Checking the TCP server at 127\.0\.0\.1:\d+ \(each wait at most 2 s\)$/,
     );
     assert.equal(lines.length, 9);
-    for (const line of lines.slice(1, 8)) assert.match(line, /^PASS  [^:]+: /);
+    for (const line of lines.slice(1, 8)) {
+      assert.match(line, /^PASS {2}[^:]+: /);
+    }
     assert.equal(lines[8], "Score: 7 of 7 (7 PASS, 0 WARN, 0 FAIL)");
     const json = await runScript(
       "tcp_client.ts",
