@@ -124,7 +124,7 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
     ? undefined
     : new HeartbeatMonitor(
       options.heartbeat * 1000,
-      options.onHeartbeat ?? ((report) => console.log(formatReport(report))),
+      options.onHeartbeat ?? ((report) => printReport(formatReport(report))),
     );
   const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
   // A reply being sent is let finish before the socket closes.
@@ -262,9 +262,11 @@ export interface HeartbeatClientStats {
 /** `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends. */
 const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
 /** Lost sequence numbers remembered per client, to tell a late one. */
-const LOST_REMEMBERED = 1024;
+const LOST_REMEMBERED = 256;
 /** Clients watched at most; the longest silent is forgotten for a new one. */
-const HEARTBEAT_CLIENTS = 10_000;
+const HEARTBEAT_CLIENTS = 1000;
+/** Report lines waiting for a slow stdout, at most; the rest are dropped. */
+const REPORT_QUEUE_LINES = 10_000;
 
 interface HeartbeatClient extends HeartbeatClientStats {
   highest: number;
@@ -302,16 +304,19 @@ class HeartbeatMonitor {
     const match = new TextDecoder().decode(message).match(HEARTBEAT);
     if (!match) return false;
     const seq = Number(match[1]);
-    const delayMs = performance.timeOrigin + performance.now() -
-      Number(match[2]) * 1000;
+    const delayMs = Math.round(
+      (performance.timeOrigin + performance.now() - Number(match[2]) * 1000) *
+        1000,
+    ) / 1000;
     const now = performance.now();
     const name = client();
     let state = this.#clients.get(name);
     if (!state) {
       state = this.#newClient(name, now);
+      state.highest = Math.min(seq, 1) - 1; // some count from 0
     } else if (state.stopped) {
       state.stopped = false;
-      const silentS = (now - state.heardAt) / 1000;
+      const silentS = Math.round(now - state.heardAt) / 1000;
       this.#report({ client: name, event: "resumed", seq, silentS });
     }
     state.heardAt = now;
@@ -323,7 +328,13 @@ class HeartbeatMonitor {
       state.highest = seq;
       state.received++;
       this.#report({ client: name, event: "heartbeat", seq, delayMs });
-    } else if (state.missing.delete(seq)) {
+    } else if (
+      state.missing.delete(seq) ||
+      // Older than the numbers remembered, and some of those were lost.
+      (seq <= state.highest - LOST_REMEMBERED &&
+        state.lost > state.missing.size)
+    ) {
+      // Lost, now come; too old to remember, it was counted lost too.
       state.lost--;
       state.late++;
       state.received++;
@@ -393,11 +404,56 @@ class HeartbeatMonitor {
           client: state.client,
           event: "stopped",
           lastSeq: state.highest,
-          silentS: (now - state.heardAt) / 1000,
+          silentS: Math.round(now - state.heardAt) / 1000,
         });
       }
     }
   }
+}
+
+let reportQueue: string[] = [];
+let reportsDropped = 0;
+let reportsWriting: Promise<void> | undefined;
+
+/**
+ * Writes a report line to stdout without making the server wait for a
+ * reader that stopped reading (the reports of a flood of heartbeats to a
+ * paused pipe): lines queue, `REPORT_QUEUE_LINES` at most, and the rest are
+ * dropped and counted.
+ */
+function printReport(line: string) {
+  if (reportQueue.length < REPORT_QUEUE_LINES) reportQueue.push(line);
+  else reportsDropped++;
+  reportsWriting ??= (async () => {
+    const encoder = new TextEncoder();
+    while (reportQueue.length > 0) {
+      const lines = reportQueue;
+      reportQueue = [];
+      if (reportsDropped > 0) {
+        lines.push(`(${reportsDropped} reports dropped: stdout was not read)`);
+        reportsDropped = 0;
+      }
+      const data = encoder.encode(lines.join("\n") + "\n");
+      try {
+        for (let written = 0; written < data.length;) {
+          written += await Deno.stdout.write(data.subarray(written));
+        }
+      } catch {
+        reportQueue = []; // stdout is gone
+      }
+    }
+    reportsWriting = undefined;
+  })();
+}
+
+/** Waits until the report lines are written, `ms` at most. */
+async function flushReports(ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    reportsWriting,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 /** A heartbeat report as one line of text. */
@@ -860,7 +916,7 @@ async function main(args: string[]): Promise<number> {
       seed,
       heartbeat,
       onHeartbeat: values.json
-        ? (report) => console.log(JSON.stringify(report))
+        ? (report) => printReport(JSON.stringify(report))
         : undefined,
       verbose: values.verbose,
       signal: controller.signal,
@@ -881,14 +937,19 @@ async function main(args: string[]): Promise<number> {
       `dropped ${stats.dropped}, failed ${stats.failed}` +
       (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
   );
+  // Each client's counts are reports too: on stdout, where a grader reads.
   for (const client of stats.heartbeats?.clients ?? []) {
-    logToStderr(
-      `udp_server: heartbeats from ${client.client}: received ` +
-        `${client.received}, lost ${client.lost}, late ${client.late}, ` +
-        `duplicates ${client.duplicates}` +
-        (client.stopped ? ", stopped" : ", still beating"),
+    printReport(
+      values.json
+        ? JSON.stringify({ event: "summary", ...client })
+        : `Heartbeats from ${client.client}: received ${client.received}, ` +
+          `lost ${client.lost}, late ${client.late}, duplicates ` +
+          `${client.duplicates}, ${
+            client.stopped ? "stopped" : "still beating"
+          }`,
     );
   }
+  await flushReports(1000);
   // Stopping stays prompt even when nobody reads stderr.
   await flushLog(1000);
   return 0;
