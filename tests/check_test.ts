@@ -79,11 +79,14 @@ async function withTcpPeer(
   }
 }
 
-/** A UDP peer in this process; `replyFrom` is the socket it answers from. */
+/**
+ * A UDP peer in this process: answers from another socket with
+ * `fromAnotherPort`, and sends `thenAlso` after each reply.
+ */
 async function withUdpPeer(
   reply: (data: Uint8Array) => Uint8Array | undefined,
   fn: (port: number) => Promise<void>,
-  options: { fromAnotherPort?: boolean } = {},
+  options: { fromAnotherPort?: boolean; thenAlso?: Uint8Array } = {},
 ) {
   const socket = Deno.listenDatagram({
     transport: "udp",
@@ -103,6 +106,7 @@ async function withUdpPeer(
         if (answer) {
           await (options.fromAnotherPort ? other : socket).send(answer, from);
         }
+        if (options.thenAlso) await socket.send(options.thenAlso, from);
       }
     } catch { /* closed by the test */ }
   })();
@@ -224,7 +228,10 @@ Deno.test("--check: a dead server, or one that never answers, is graded in secon
       checkTcp({ hostname: "127.0.0.1", port, timeout: 0.3 }),
     );
     assert.deepEqual(verdicts(silent), Array(7).fill("FAIL"));
-    assert.equal(silent[0].why, "no reply within 0.3 s");
+    assert.equal(
+      silent[0].why,
+      "no reply within 0.3 s (a slow server? --timeout gives it longer)",
+    );
   });
   await withUdpPeer(() => undefined, async (port) => {
     const silent = await grades(
@@ -266,7 +273,7 @@ Deno.test("--check: servers broken on purpose are graded as a student would expe
       const long = results.find((r) =>
         r.check.startsWith("a sentence longer")
       )!;
-      assert.equal(long.verdict, "WARN");
+      assert.equal(long.verdict, "FAIL");
       assert.match(
         long.why,
         /^only the first 10 of 3,001 bytes came back, then the server closed/,
@@ -317,6 +324,100 @@ Deno.test("--check: servers broken on purpose are graded as a student would expe
       );
       assert.equal(results[0].verdict, "PASS");
     }, { fromAnotherPort: true });
+  });
+  await t.step(
+    "TCP, an echo: invalid bytes kept, not upper-cased, and it still answers",
+    async () => {
+      await withTcpPeer({ reply: (data) => data }, async (port) => {
+        const results = await grades(
+          checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        );
+        // Not upper-cased, but the bytes as they were, and it goes on.
+        const invalid = results.at(-1)!;
+        assert.equal(invalid.verdict, "WARN", invalid.why);
+        assert.equal(
+          invalid.why,
+          String
+            .raw`"caf\xe9 \xff ok" came back unchanged: the bytes kept, but not upper-cased`,
+        );
+        const framing = results.find((r) => r.check === "how a reply ends")!;
+        assert.equal(framing.verdict, "PASS", framing.why);
+      });
+    },
+  );
+  await t.step("TCP, extra bytes after the reply line", async () => {
+    const extra = new TextEncoder().encode("EXTRA\n");
+    await withTcpPeer(
+      { reply: (data) => new Uint8Array([...upper(data), ...extra]) },
+      async (port) => {
+        const results = await grades(
+          checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        );
+        assert.equal(results[0].verdict, "WARN");
+        assert.match(results[0].why, /then "EXTRA\\n": a client reading one/);
+      },
+    );
+  });
+  await t.step(
+    "TCP, a server that sends for ever: bounded, and said so",
+    async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const flooding: Promise<void>[] = [];
+      const accepting = (async () => {
+        for await (const conn of listener) {
+          flooding.push((async () => {
+            const chunk = new Uint8Array(65536).fill(0x41);
+            try {
+              while (true) await conn.write(chunk);
+            } catch { /* the checker closed it */ }
+            conn.close();
+          })());
+        }
+      })();
+      try {
+        const started = performance.now();
+        const results = await grades(
+          checkTcp({
+            hostname: "127.0.0.1",
+            port: listener.addr.port,
+            timeout: 0.5,
+          }),
+        );
+        assert.ok(performance.now() - started < 15_000);
+        const long = results.find((r) =>
+          r.check.startsWith("a sentence longer")
+        )!;
+        assert.equal(long.verdict, "FAIL");
+        assert.match(long.why, /the server kept sending \(over 64 KiB\)/);
+      } finally {
+        listener.close();
+        await accepting.catch(() => {});
+        await Promise.all(flooding);
+      }
+    },
+  );
+  await t.step("UDP, a second datagram for each one sent", async () => {
+    const junk = new TextEncoder().encode("JUNK");
+    await withUdpPeer(upper, async (port) => {
+      const results = await grades(
+        checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+      );
+      assert.equal(results[0].verdict, "WARN");
+      assert.match(results[0].why, /then another datagram, "JUNK"/);
+    }, { thenAlso: junk });
+    await withUdpPeer((data) => upper(data).slice(0, 5), async (port) => {
+      const results = await grades(
+        checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+      );
+      assert.equal(
+        results[0].why,
+        `"hello world" came back "HELLO", not "HELLO WORLD"`,
+      );
+      const long = results.find((r) =>
+        r.check.startsWith("a datagram longer")
+      )!;
+      assert.equal(long.verdict, "FAIL", "cut, but not by recvfrom(2048)");
+    });
   });
   await t.step(
     "UDP, no upper-casing, and replies cut to 2,048 bytes",
