@@ -385,3 +385,58 @@ Deno.test("udp_server --heartbeat: a stdout nobody reads never stops it answerin
     assert.equal(stopped.code, 0, stopped.stderr);
   }
 });
+
+Deno.test("CLI: udp_client --ping ends on Ctrl-C with ping's summary, as ping does", async () => {
+  const controller = new AbortController();
+  const server = serveUdp({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: controller.signal,
+    log: () => {},
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: script(
+      "udp_client.ts",
+      ...["--host", "127.0.0.1", "-p", String(server.addr.port)],
+      ...["--ping", "1000", "--interval", "0.05"],
+    ).slice(1),
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    // Two replies printed: it is pinging.
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let shown = "";
+    await withTimeout(
+      (async () => {
+        while ((shown.match(/^Reply /gm) ?? []).length < 2) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          shown += value;
+        }
+      })(),
+      "two replies",
+    );
+    child.kill("SIGINT");
+    while (true) {
+      const { value, done } = await withTimeout(reader.read(), "the summary");
+      if (done) break;
+      shown += value;
+    }
+    const { code } = await withTimeout(child.status, "the exit");
+    assert.equal(code, 0);
+    assert.match(
+      shown,
+      /\n--- 127\.0\.0\.1:\d+ ping statistics ---\n(\d+) packets transmitted, \1 received, 0% packet loss\nrtt min\/avg\/max\/mdev = [\d./]+ ms\nEstimatedRTT = /,
+    );
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.stderr.cancel().catch(() => {});
+    controller.abort();
+    await server.finished;
+  }
+});
