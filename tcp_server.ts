@@ -523,52 +523,79 @@ async function handOutTurns() {
   handingOutTurns = false;
 }
 
-/** Log lines that may wait while stderr is slow; more are dropped and counted. */
-const LOG_QUEUE_LINES = 100;
-const logQueue: string[] = [];
-let logWriting: Promise<void> | undefined;
-let logDropped = 0;
-
 /**
- * Writes a line to stderr without ever making the server wait: a reader of
- * stderr that stops (a paused `less`, Ctrl-S at a terminal) must not stop
- * the server. Lines queue while a write is under way, `LOG_QUEUE_LINES` at
- * most; the rest are dropped, and the next write says how many.
+ * Lines written to a stream without ever making the server wait: a reader
+ * that stops (a paused `less`, Ctrl-S at a terminal, a pipe nobody reads)
+ * must not stop the server. Lines queue while a write is under way,
+ * `maxLines` at most; the rest are dropped, and the next write says how
+ * many.
  */
-function logToStderr(line: string) {
-  if (logQueue.length < LOG_QUEUE_LINES) logQueue.push(line);
-  else logDropped++;
-  logWriting ??= writeLogQueue();
-}
+class LineQueue {
+  #lines: string[] = [];
+  #dropped = 0;
+  #writing: Promise<void> | undefined;
+  #stream: { write(data: Uint8Array): Promise<number> };
+  #maxLines: number;
+  #droppedNote: (count: number) => string;
 
-async function writeLogQueue() {
-  const encoder = new TextEncoder();
-  while (logQueue.length > 0) {
-    let text = logQueue.splice(0).join("\n") + "\n";
-    if (logDropped > 0) {
-      text += `(${logDropped} more log lines dropped: stderr was not read)\n`;
-      logDropped = 0;
-    }
-    const data = encoder.encode(text);
-    try {
-      for (let written = 0; written < data.length;) {
-        written += await Deno.stderr.write(data.subarray(written));
-      }
-    } catch {
-      logQueue.length = 0; // stderr is gone: nobody to tell
-    }
+  constructor(
+    stream: { write(data: Uint8Array): Promise<number> },
+    maxLines: number,
+    droppedNote: (count: number) => string,
+  ) {
+    this.#stream = stream;
+    this.#maxLines = maxLines;
+    this.#droppedNote = droppedNote;
   }
-  logWriting = undefined;
+
+  /** Queues a line; returns at once. */
+  push(line: string) {
+    if (this.#lines.length < this.#maxLines) this.#lines.push(line);
+    else this.#dropped++;
+    this.#writing ??= this.#write();
+  }
+
+  /** Waits until the queued lines are written, `ms` at most. */
+  async flush(ms: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#writing,
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async #write() {
+    const encoder = new TextEncoder();
+    while (this.#lines.length > 0) {
+      let text = this.#lines.splice(0).join("\n") + "\n";
+      if (this.#dropped > 0) {
+        text += this.#droppedNote(this.#dropped) + "\n";
+        this.#dropped = 0;
+      }
+      const data = encoder.encode(text);
+      try {
+        for (let written = 0; written < data.length;) {
+          written += await this.#stream.write(data.subarray(written));
+        }
+      } catch {
+        this.#lines.length = 0; // the stream is gone: nobody to tell
+      }
+    }
+    this.#writing = undefined;
+  }
 }
 
-/** Waits until the log lines are written, `ms` at most. */
-async function flushLog(ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    logWriting,
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
+/** Log lines on stderr: 100 may wait while it is slow; more are counted. */
+const stderrLog = new LineQueue(
+  Deno.stderr,
+  100,
+  (count) => `(${count} more log lines dropped: stderr was not read)`,
+);
+
+/** Writes a line to stderr without ever making the server wait. */
+function logToStderr(line: string) {
+  stderrLog.push(line);
 }
 
 // Upper-casing in one pass over the bytes, linear on any input: ASCII byte
@@ -876,7 +903,7 @@ async function main(args: string[]): Promise<number> {
       `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
   );
   // Stopping stays prompt even when nobody reads stderr.
-  await flushLog(1000);
+  await stderrLog.flush(1000);
   return 0;
 }
 

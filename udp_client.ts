@@ -288,101 +288,6 @@ export async function* pingUdp(
   }
 }
 
-/** Options of {@linkcode heartbeatUdp}. */
-export interface UdpHeartbeatOptions {
-  /** The server's name or address. Default `localhost`. */
-  hostname?: string;
-  /** The server's port. Default 12000. */
-  port?: number;
-  /** How many heartbeats to send; until `signal` aborts when absent. */
-  count?: number;
-  /** Seconds from one heartbeat to the next. Default 1. */
-  interval?: number;
-  /** Stops the heartbeats: the generator returns. */
-  signal?: AbortSignal;
-}
-
-/**
- * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
- * seconds since 1970) every `interval` from one socket, so the server knows
- * the client by its address, and yields each one as it goes. Heartbeats get
- * no reply.
- *
- * @example
- * ```ts
- * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
- *   console.log(beat.seq);
- * }
- * ```
- */
-export async function* heartbeatUdp(
-  options: UdpHeartbeatOptions = {},
-): AsyncGenerator<{ seq: number; message: string }> {
-  const { hostname = "localhost", port = 12000, signal } = options;
-  const count = options.count ?? Infinity;
-  const intervalMs = (options.interval ?? 1) * 1000;
-  requireUdp();
-  const serverAddress = await resolve(hostname, port);
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
-  const encoder = new TextEncoder();
-  const started = performance.now();
-  try {
-    for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
-      const message = `Heartbeat ${seq} ${epochSeconds()}`;
-      try {
-        await clientSocket.send(encoder.encode(message), serverAddress);
-      } catch (error) {
-        // Refused by the system: lost, as the server will see.
-        if (signal?.aborted) return;
-        if (error instanceof Deno.errors.NotCapable) throw error;
-      }
-      yield { seq, message };
-      if (seq < count) {
-        // On schedule: a slow send does not push the later ones back.
-        await sleep(started + seq * intervalMs - performance.now(), signal);
-      }
-    }
-  } finally {
-    close();
-  }
-}
-
-/** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
-function epochSeconds(): string {
-  return ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
-}
-
-/** Waits `ms`, or less if `signal` aborts first. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
-/**
- * An abort signal that Ctrl-C (SIGINT) fires, for the modes that run until
- * interrupted and then print their summary; `dispose()` gives SIGINT back.
- */
-function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const abort = () => controller.abort(new Interrupted());
-  Deno.addSignalListener("SIGINT", abort);
-  return {
-    signal: controller.signal,
-    dispose: () => Deno.removeSignalListener("SIGINT", abort),
-  };
-}
-
-/** Ctrl-C, which ends `--ping` and `--heartbeat` with their summary. */
-class Interrupted extends Error {}
-
 /** Throws the hint to run with `--unstable-net` when UDP is not available. */
 function requireUdp() {
   if (typeof Deno.listenDatagram !== "function") {
@@ -738,6 +643,11 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
+function usageError(message: string): number {
+  console.error(`udp_client: ${message} (see --help)`);
+  return 2;
+}
+
 /** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
 async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
   const server = formatAddress({
@@ -836,6 +746,105 @@ async function heartbeat(
   );
   return 0;
 }
+
+// ---------------------------------------------------------------------------
+// The lab kit: UDP Heartbeat, and Ctrl-C for the modes that run until it.
+// ---------------------------------------------------------------------------
+
+/** Options of {@linkcode heartbeatUdp}. */
+export interface UdpHeartbeatOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** How many heartbeats to send; until `signal` aborts when absent. */
+  count?: number;
+  /** Seconds from one heartbeat to the next. Default 1. */
+  interval?: number;
+  /** Stops the heartbeats: the generator returns. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
+ * seconds since 1970) every `interval` from one socket, so the server knows
+ * the client by its address, and yields each one as it goes. Heartbeats get
+ * no reply.
+ *
+ * @example
+ * ```ts
+ * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
+ *   console.log(beat.seq);
+ * }
+ * ```
+ */
+export async function* heartbeatUdp(
+  options: UdpHeartbeatOptions = {},
+): AsyncGenerator<{ seq: number; message: string }> {
+  const { hostname = "localhost", port = 12000, signal } = options;
+  const count = options.count ?? Infinity;
+  const intervalMs = (options.interval ?? 1) * 1000;
+  requireUdp();
+  const serverAddress = await resolve(hostname, port);
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  const encoder = new TextEncoder();
+  const started = performance.now();
+  try {
+    for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
+      const message = `Heartbeat ${seq} ${epochSeconds()}`;
+      try {
+        await clientSocket.send(encoder.encode(message), serverAddress);
+      } catch (error) {
+        // Refused by the system: lost, as the server will see.
+        if (signal?.aborted) return;
+        if (error instanceof Deno.errors.NotCapable) throw error;
+      }
+      yield { seq, message };
+      if (seq < count) {
+        // On schedule: a slow send does not push the later ones back.
+        await sleep(started + seq * intervalMs - performance.now(), signal);
+      }
+    }
+  } finally {
+    close();
+  }
+}
+
+/** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
+function epochSeconds(): string {
+  return ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
+}
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * An abort signal that Ctrl-C (SIGINT) fires, for the modes that run until
+ * interrupted and then print their summary; `dispose()` gives SIGINT back.
+ */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort(new Interrupted());
+  Deno.addSignalListener("SIGINT", abort);
+  return {
+    signal: controller.signal,
+    dispose: () => Deno.removeSignalListener("SIGINT", abort),
+  };
+}
+
+/** Ctrl-C, which ends `--ping` and `--heartbeat` with their summary. */
+class Interrupted extends Error {}
 
 // ---------------------------------------------------------------------------
 // The lab kit: the textbook's RTT estimators over the pings.
@@ -937,11 +946,6 @@ export class RttStatistics {
       timeout_interval_ms: ms(this.timeoutInterval),
     };
   }
-}
-
-function usageError(message: string): number {
-  console.error(`udp_client: ${message} (see --help)`);
-  return 2;
 }
 
 // ---------------------------------------------------------------------------

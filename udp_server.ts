@@ -261,6 +261,7 @@ export interface HeartbeatClientStats {
 
 /** `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends. */
 const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
+const heartbeatDecoder = new TextDecoder();
 /** Lost sequence numbers remembered per client, to tell a late one. */
 const LOST_REMEMBERED = 256;
 /** Clients watched at most; the longest silent is forgotten for a new one. */
@@ -301,7 +302,7 @@ class HeartbeatMonitor {
   take(message: Uint8Array, client: () => string): boolean {
     // "Heartbeat " and at most 15 + 1 + 22 more: anything else is a sentence.
     if (message.length > 48 || message[0] !== 0x48) return false;
-    const match = new TextDecoder().decode(message).match(HEARTBEAT);
+    const match = heartbeatDecoder.decode(message).match(HEARTBEAT);
     if (!match) return false;
     const seq = Number(match[1]);
     const delayMs = Math.round(
@@ -411,49 +412,19 @@ class HeartbeatMonitor {
   }
 }
 
-let reportQueue: string[] = [];
-let reportsDropped = 0;
-let reportsWriting: Promise<void> | undefined;
+let reports: LineQueue | undefined;
 
 /**
- * Writes a report line to stdout without making the server wait for a
- * reader that stopped reading (the reports of a flood of heartbeats to a
- * paused pipe): lines queue, `REPORT_QUEUE_LINES` at most, and the rest are
- * dropped and counted.
+ * Writes a heartbeat report line to stdout, queued so that a flood of
+ * heartbeats to a pipe nobody reads never makes the server wait.
  */
 function printReport(line: string) {
-  if (reportQueue.length < REPORT_QUEUE_LINES) reportQueue.push(line);
-  else reportsDropped++;
-  reportsWriting ??= (async () => {
-    const encoder = new TextEncoder();
-    while (reportQueue.length > 0) {
-      const lines = reportQueue;
-      reportQueue = [];
-      if (reportsDropped > 0) {
-        lines.push(`(${reportsDropped} reports dropped: stdout was not read)`);
-        reportsDropped = 0;
-      }
-      const data = encoder.encode(lines.join("\n") + "\n");
-      try {
-        for (let written = 0; written < data.length;) {
-          written += await Deno.stdout.write(data.subarray(written));
-        }
-      } catch {
-        reportQueue = []; // stdout is gone
-      }
-    }
-    reportsWriting = undefined;
-  })();
-}
-
-/** Waits until the report lines are written, `ms` at most. */
-async function flushReports(ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    reportsWriting,
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
+  reports ??= new LineQueue(
+    Deno.stdout,
+    REPORT_QUEUE_LINES,
+    (count) => `(${count} reports dropped: stdout was not read)`,
+  );
+  reports.push(line);
 }
 
 /** A heartbeat report as one line of text. */
@@ -538,52 +509,79 @@ async function handOutTurns() {
   handingOutTurns = false;
 }
 
-/** Log lines that may wait while stderr is slow; more are dropped and counted. */
-const LOG_QUEUE_LINES = 100;
-const logQueue: string[] = [];
-let logWriting: Promise<void> | undefined;
-let logDropped = 0;
-
 /**
- * Writes a line to stderr without ever making the server wait: a reader of
- * stderr that stops (a paused `less`, Ctrl-S at a terminal) must not stop
- * the server. Lines queue while a write is under way, `LOG_QUEUE_LINES` at
- * most; the rest are dropped, and the next write says how many.
+ * Lines written to a stream without ever making the server wait: a reader
+ * that stops (a paused `less`, Ctrl-S at a terminal, a pipe nobody reads)
+ * must not stop the server. Lines queue while a write is under way,
+ * `maxLines` at most; the rest are dropped, and the next write says how
+ * many.
  */
-function logToStderr(line: string) {
-  if (logQueue.length < LOG_QUEUE_LINES) logQueue.push(line);
-  else logDropped++;
-  logWriting ??= writeLogQueue();
-}
+class LineQueue {
+  #lines: string[] = [];
+  #dropped = 0;
+  #writing: Promise<void> | undefined;
+  #stream: { write(data: Uint8Array): Promise<number> };
+  #maxLines: number;
+  #droppedNote: (count: number) => string;
 
-async function writeLogQueue() {
-  const encoder = new TextEncoder();
-  while (logQueue.length > 0) {
-    let text = logQueue.splice(0).join("\n") + "\n";
-    if (logDropped > 0) {
-      text += `(${logDropped} more log lines dropped: stderr was not read)\n`;
-      logDropped = 0;
-    }
-    const data = encoder.encode(text);
-    try {
-      for (let written = 0; written < data.length;) {
-        written += await Deno.stderr.write(data.subarray(written));
-      }
-    } catch {
-      logQueue.length = 0; // stderr is gone: nobody to tell
-    }
+  constructor(
+    stream: { write(data: Uint8Array): Promise<number> },
+    maxLines: number,
+    droppedNote: (count: number) => string,
+  ) {
+    this.#stream = stream;
+    this.#maxLines = maxLines;
+    this.#droppedNote = droppedNote;
   }
-  logWriting = undefined;
+
+  /** Queues a line; returns at once. */
+  push(line: string) {
+    if (this.#lines.length < this.#maxLines) this.#lines.push(line);
+    else this.#dropped++;
+    this.#writing ??= this.#write();
+  }
+
+  /** Waits until the queued lines are written, `ms` at most. */
+  async flush(ms: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#writing,
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async #write() {
+    const encoder = new TextEncoder();
+    while (this.#lines.length > 0) {
+      let text = this.#lines.splice(0).join("\n") + "\n";
+      if (this.#dropped > 0) {
+        text += this.#droppedNote(this.#dropped) + "\n";
+        this.#dropped = 0;
+      }
+      const data = encoder.encode(text);
+      try {
+        for (let written = 0; written < data.length;) {
+          written += await this.#stream.write(data.subarray(written));
+        }
+      } catch {
+        this.#lines.length = 0; // the stream is gone: nobody to tell
+      }
+    }
+    this.#writing = undefined;
+  }
 }
 
-/** Waits until the log lines are written, `ms` at most. */
-async function flushLog(ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    logWriting,
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
+/** Log lines on stderr: 100 may wait while it is slow; more are counted. */
+const stderrLog = new LineQueue(
+  Deno.stderr,
+  100,
+  (count) => `(${count} more log lines dropped: stderr was not read)`,
+);
+
+/** Writes a line to stderr without ever making the server wait. */
+function logToStderr(line: string) {
+  stderrLog.push(line);
 }
 
 // Upper-casing in one pass over the bytes, linear on any input: ASCII byte
@@ -949,9 +947,9 @@ async function main(args: string[]): Promise<number> {
           }`,
     );
   }
-  await flushReports(1000);
+  await reports?.flush(1000);
   // Stopping stays prompt even when nobody reads stderr.
-  await flushLog(1000);
+  await stderrLog.flush(1000);
   return 0;
 }
 
