@@ -19,8 +19,9 @@
  * @module
  */
 import { lookup } from "node:dns/promises";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
+const PROGRAM = "tcp_client";
 const RUN_LINE = "deno run --allow-net tcp_client.ts";
 const PROMPT = "Input lowercase sentence:";
 const NEWLINE = 0x0a;
@@ -153,7 +154,7 @@ async function exchange(
     log?.("close");
     await sending.catch(() => {});
   }
-  const reply = concatAll(chunks, length);
+  const reply = concat(...chunks);
   if (newlinesExpected === 0) return reply.subarray(0, -1);
   if (length === 0) {
     if (ending !== "closed") throw ending;
@@ -381,66 +382,6 @@ function closeQuietly(socket: Deno.TcpConn) {
   }
 }
 
-function concatAll(chunks: Uint8Array[], length: number): Uint8Array {
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
-}
-
-/** IPv6 hosts in brackets, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with IPv6 hosts in brackets as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? "rebuild it with deno compile --allow-net tcp_client.ts"
-    : RUN_LINE;
-}
-
-/** One line that says what went wrong and, where it helps, what to do. */
-function describe(error: unknown, hostname: string): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const { code, syscall } = error as { code?: string; syscall?: string };
-  // node:dns reports Deno's refusal as EPERM; a firewall's refusal to
-  // connect is EPERM too, but not from a lookup, and is reported as it is.
-  if (
-    error instanceof Deno.errors.NotCapable ||
-    (code === "EPERM" && syscall === "getaddrinfo")
-  ) {
-    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
-    return `network access to ${what} was not granted: ${runHint()}`;
-  }
-  if (
-    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
-    /invalid host|failed to lookup address/.test(message)
-  ) {
-    return `cannot resolve host ${hostname}: check --host`;
-  }
-  if (error instanceof Deno.errors.ConnectionReset) {
-    return `the connection was reset by ${hostname}: did the server stop?`;
-  }
-  if (error instanceof Deno.errors.BrokenPipe) {
-    return `${hostname} closed the connection while the input was being sent`;
-  }
-  if (error instanceof Deno.errors.NetworkUnreachable) {
-    return `no route to ${hostname}: check --host and the network`;
-  }
-  return message;
-}
-
 const HELP = `Usage: tcp_client.ts [options] [SENTENCE...]
 
 The TCP client of Kurose & Ross 2.7.2 (TCPClient.py): connects to the TCP
@@ -610,11 +551,6 @@ async function printReply(
   }
 }
 
-function usageError(message: string): number {
-  console.error(`tcp_client: ${message} (see --help)`);
-  return 2;
-}
-
 // ---------------------------------------------------------------------------
 // The lab kit: --check grades any upper-case TCP server.
 // ---------------------------------------------------------------------------
@@ -669,7 +605,7 @@ class Probe {
     const chunks: Uint8Array[] = [];
     let length = 0;
     const deadline = performance.now() + waitMs;
-    const data = () => concatAll(chunks, length);
+    const data = () => concat(...chunks);
     let piece = this.#leftover;
     this.#leftover = new Uint8Array(0);
     while (true) {
@@ -766,7 +702,7 @@ export async function* checkTcp(
     const probe = await open();
     try {
       const sending = probe.send(
-        concatAll([line, new Uint8Array([NEWLINE])], line.length + 1),
+        concat(line, new Uint8Array([NEWLINE])),
       );
       const reply = await probe.read(waitMs);
       await sending;
@@ -1091,7 +1027,7 @@ async function* readLines(
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
       parts.push(chunk.subarray(start, newline));
-      yield stripCarriageReturn(joinLine(parts, length + newline - start));
+      yield stripCarriageReturn(concat(...parts));
       parts = [];
       length = 0;
       start = newline + 1;
@@ -1102,7 +1038,7 @@ async function* readLines(
       if (length > maxLength + 1) throw new LineTooLongError(maxLength);
     }
   }
-  if (length > 0) yield stripCarriageReturn(joinLine(parts, length));
+  if (length > 0) yield stripCarriageReturn(concat(...parts));
 }
 
 /** A line longer than {@linkcode readLines} takes. */
@@ -1112,17 +1048,6 @@ class LineTooLongError extends Error {
       `a line is longer than ${maxLength} bytes, the most a sentence can be`,
     );
   }
-}
-
-function joinLine(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const line = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    line.set(part, offset);
-    offset += part.length;
-  }
-  return line;
 }
 
 function stripCarriageReturn(line: Uint8Array): Uint8Array {
@@ -1357,15 +1282,137 @@ async function reportChecks(
   return count.FAIL > 0 ? 1 : 0;
 }
 
+/** The bytes of `chunks`, one after another: the one chunk itself if alone. */
+function concat(...chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return joined;
+}
+
+/** One line that says what went wrong and, where it helps, what to do. */
+function describe(error: unknown, hostname: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  // node:dns reports Deno's refusal as EPERM; a firewall's refusal to
+  // connect or send is EPERM too, but not from a lookup, and is reported as
+  // it is.
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    (code === "EPERM" && syscall === "getaddrinfo")
+  ) {
+    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
+    return `network access to ${what} was not granted: ${runHint()}`;
+  }
+  if (
+    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
+    /invalid host|failed to lookup address/.test(message)
+  ) {
+    return `cannot resolve host ${hostname}: check --host`;
+  }
+  if (error instanceof LineTooLongError) {
+    return `${message} in one UDP datagram: shorten it, or use tcp_client.ts`;
+  }
+  if (error instanceof Deno.errors.ConnectionReset) {
+    return `the connection was reset by ${hostname}: did the server stop?`;
+  }
+  if (error instanceof Deno.errors.BrokenPipe) {
+    return `${hostname} closed the connection while the input was being sent`;
+  }
+  if (error instanceof Deno.errors.NetworkUnreachable) {
+    return `no route to ${hostname}: check --host and the network`;
+  }
+  return message;
+}
+
 // End of the part shared by the two clients.
 
-// ---------------------------------------------------------------------------
 // Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): numeric options.
-// ---------------------------------------------------------------------------
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
 
 /** A command-line mistake: one line, exit status 2. */
 class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
 
 /**
  * The value of a numeric option: plain decimal digits only (no hex, no
@@ -1375,7 +1422,7 @@ class UsageError extends Error {}
 function parseNumber(
   name: string,
   text: string,
-  range: { min: number; max: number; decimals?: number; unit?: string },
+  range: NumberRange,
 ): number {
   const decimals = range.decimals ?? 0;
   const pattern = decimals > 0

@@ -17,7 +17,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /**
  * Bytes read at a time: a connection starts small, so thousands of idle
@@ -41,6 +41,7 @@ const UNFINISHED_CHARACTER_WAIT_MS = 1000;
 const ERROR_LINES_PER_SECOND = 10;
 /** How long a pause in accepting lasts when the system runs out of resources. */
 const ACCEPT_RETRY_MS = 100;
+const PROGRAM = "tcp_server";
 const RUN_LINE = "deno run --allow-net tcp_server.ts";
 
 /** Options of {@linkcode serveTcp}. */
@@ -751,21 +752,6 @@ function rateLimited(log: (line: string) => void, perSecond: number) {
   return limited;
 }
 
-/** `HOST:PORT`, with IPv6 hosts in brackets as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${host}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? "rebuild it with deno compile --allow-net tcp_server.ts"
-    : RUN_LINE;
-}
-
 /** One line that says what went wrong and, where it helps, what to do. */
 function describe(error: unknown, hostname?: string, port?: number): string {
   const where = hostname === undefined
@@ -907,18 +893,86 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-function usageError(message: string): number {
-  console.error(`tcp_server: ${message} (see --help)`);
-  return 2;
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
 }
 
-// ---------------------------------------------------------------------------
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): numeric options.
-// ---------------------------------------------------------------------------
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
 
 /** A command-line mistake: one line, exit status 2. */
 class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
 
 /**
  * The value of a numeric option: plain decimal digits only (no hex, no
@@ -928,7 +982,7 @@ class UsageError extends Error {}
 function parseNumber(
   name: string,
   text: string,
-  range: { min: number; max: number; decimals?: number; unit?: string },
+  range: NumberRange,
 ): number {
   const decimals = range.decimals ?? 0;
   const pattern = decimals > 0

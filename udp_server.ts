@@ -15,7 +15,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
 const MAX_DATAGRAM_IPV4 = 65_507;
@@ -25,6 +25,7 @@ const MAX_DATAGRAM_IPV6 = 65_527;
 const RECEIVE_BUFFER_SIZE = 65_536;
 /** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
 const ERROR_LINES_PER_SECOND = 10;
+const PROGRAM = "udp_server";
 const RUN_LINE = "deno run --allow-net --unstable-net udp_server.ts";
 
 /** Options of {@linkcode serveUdp}. */
@@ -767,21 +768,6 @@ function rateLimited(log: (line: string) => void, perSecond: number) {
   return limited;
 }
 
-/** `HOST:PORT`, with IPv6 hosts in brackets as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${host}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? "rebuild it with deno compile --allow-net --unstable-net udp_server.ts"
-    : RUN_LINE;
-}
-
 /** One line that says what went wrong and, where it helps, what to do. */
 function describe(error: unknown, hostname?: string, port?: number): string {
   const where = hostname === undefined
@@ -953,18 +939,86 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-function usageError(message: string): number {
-  console.error(`udp_server: ${message} (see --help)`);
-  return 2;
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
 }
 
-// ---------------------------------------------------------------------------
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): numeric options.
-// ---------------------------------------------------------------------------
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
 
 /** A command-line mistake: one line, exit status 2. */
 class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
 
 /**
  * The value of a numeric option: plain decimal digits only (no hex, no
@@ -974,7 +1028,7 @@ class UsageError extends Error {}
 function parseNumber(
   name: string,
   text: string,
-  range: { min: number; max: number; decimals?: number; unit?: string },
+  range: NumberRange,
 ): number {
   const decimals = range.decimals ?? 0;
   const pattern = decimals > 0
