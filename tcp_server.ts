@@ -1,48 +1,202 @@
 #!/usr/bin/env -S deno run --allow-net
 /**
- * TCP server of Kurose & Ross, section 2.7.2 (`TCPServer.py`), in Deno.
- *
- * A welcoming socket accepts clients; each gets a connection socket of its
- * own, served at the same time as every other. Every byte a client sends
- * comes back upper-cased as it arrives, until the client closes (or
- * half-closes) its side.
+ * `TCPServer.py` of Kurose & Ross, section 2.7.2, in Deno. Each client gets
+ * a connection socket of its own, served at the same time as every other;
+ * what it sends comes back upper-cased until it closes its side.
  *
  * ```sh
  * deno run --allow-net tcp_server.ts --port 12000
  * ```
  *
- * Run `deno run --allow-net tcp_server.ts --help` for the options. Imported
- * as a module, it exports {@linkcode serveTcp}.
- *
+ * `--help` lists the options. As a module it exports {@linkcode serveTcp}.
  * @module
  */
 import { setImmediate } from "node:timers";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
+// ===========================================================================
+// The textbook program: TCPServer.py, in its order
+// ===========================================================================
+
 /**
- * Bytes read at a time: a connection starts small, so thousands of idle
- * clients cost little, and the buffer grows while reads fill it, so bulk
- * text moves in large reads.
+ * Binds a TCP welcoming socket and serves every client that connects until
+ * `options.signal` aborts. Throws at once if the socket cannot be bound
+ * (address in use, no permission).
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const server = serveTcp({ port: 0, signal: controller.signal });
+ * console.log(server.addr.port);
+ * controller.abort();
+ * await server.finished;
+ * ```
  */
-const MIN_READ_SIZE = 2 * 1024;
-const MAX_READ_SIZE = 256 * 1024;
-/**
- * Room for upper-cased text that is not ASCII (ASCII is upper-cased where it
- * was read). A connection holds at most its read buffer and this.
- */
-const REPLY_SIZE = 16 * 1024;
-/**
- * How long the start of a character waits for its rest before going back as
- * it is: briefly for a person, but longer than TCP takes to send a lost
- * segment again twice (200 ms, then 400 ms), which must not cut a character.
- */
-const UNFINISHED_CHARACTER_WAIT_MS = 1000;
-/** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
-const ERROR_LINES_PER_SECOND = 10;
-/** How long a pause in accepting lasts when the system runs out of resources. */
-const ACCEPT_RETRY_MS = 100;
+export function serveTcp(options: TcpServerOptions = {}): TcpServer {
+  options.signal?.throwIfAborted();
+  // TCPServer.py: serverPort = 12000
+  const { hostname = "0.0.0.0", port = 12000 } = options;
+  // TCPServer.py: serverSocket = socket(AF_INET, SOCK_STREAM)
+  // TCPServer.py: serverSocket.bind(('', serverPort))
+  // TCPServer.py: serverSocket.listen(1)
+  const welcomingSocket = Deno.listen({ hostname, port });
+  const server = new ServerState(welcomingSocket, options);
+  // TCPServer.py: print('The server is ready to receive')
+  options.onListen?.(welcomingSocket.addr);
+  return { addr: welcomingSocket.addr, finished: acceptLoop(server) };
+}
+
+/** Accepts clients until the server stops; resolves once all have ended. */
+async function acceptLoop(server: ServerState): Promise<TcpServerStats> {
+  try {
+    // TCPServer.py: while True:
+    while (!server.stopping) {
+      let connectionSocket: Deno.TcpConn;
+      try {
+        // TCPServer.py: connectionSocket, addr = serverSocket.accept()
+        connectionSocket = await server.welcomingSocket.accept();
+      } catch (error) {
+        await server.acceptFailed(error);
+        continue;
+      }
+      // Not awaited: the loop goes straight back to accept(), so every
+      // client is served at once, not one after another as in Python.
+      server.track(serveConnection(server.admit(connectionSocket)));
+    }
+  } finally {
+    await server.finish();
+  }
+  return server.stats;
+}
+
+/** Serves one client: what it sends comes back upper-cased until it closes. */
+async function serveConnection(connection: Connection) {
+  try {
+    while (!connection.server.stopping) {
+      // TCPServer.py: sentence = connectionSocket.recv(1024).decode()
+      const sentence = await connection.recv(); // bytes, not decoded
+      if (sentence === null) break; // the client closed its side
+      // TCPServer.py: capitalizedSentence = sentence.upper()
+      // TCPServer.py: connectionSocket.send(capitalizedSentence.encode())
+      await connection.upperCaseAndSend(sentence);
+      await fairTurn();
+    }
+    await connection.sendUnfinished();
+  } catch (error) {
+    connection.failed(error);
+  } finally {
+    // TCPServer.py: connectionSocket.close()
+    connection.close();
+  }
+}
+
+// ===========================================================================
+// The command line
+// ===========================================================================
+
 const PROGRAM = "tcp_server";
 const RUN_LINE = "deno run --allow-net tcp_server.ts";
+
+const HELP = `Usage: tcp_server.ts [options]
+
+The TCP server of Kurose & Ross 2.7.2 (TCPServer.py): every client gets a
+connection of its own; every byte it sends comes back upper-cased, until it
+closes its side.
+
+Options:
+      --host HOST             address to bind (default 0.0.0.0, every IPv4
+                              address; :: for IPv6 too; 127.0.0.1 for this
+                              machine only)
+  -p, --port PORT             port to bind, 0 for any free one (default 12000)
+      --max-connections N     clients served at once; a new client beyond
+                              that is still served, and the connection idle
+                              longest is closed for it (default 1000)
+      --idle-timeout SECONDS  close a connection when no byte has moved for
+                              this long, 0 never (default 60)
+  -v, --verbose               show each socket step on stderr: bind, listen,
+                              accept, every recv and send with its bytes,
+                              close
+  -h, --help                  show this help
+
+Prints "The server is ready to receive on HOST:PORT" once bound; stops on
+Ctrl-C or SIGTERM, letting replies in flight finish, with a one-line summary
+on stderr.
+
+Example:
+  ${RUN_LINE} --port 12000
+`;
+
+const OPTIONS = {
+  host: { type: "string", default: "0.0.0.0" },
+  port: { type: "string", short: "p", default: "12000" },
+  "max-connections": { type: "string", default: "1000" },
+  "idle-timeout": { type: "string", default: "60" },
+  verbose: { type: "boolean", short: "v", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Runs the command line; resolves with the exit status. */
+async function main(args: string[]): Promise<number> {
+  let options: TcpServerOptions;
+  try {
+    const { values } = parseCommandLine(args, OPTIONS, false);
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    checkHost(values.host);
+    const numbers = parseNumbers(values, {
+      port: { min: 0, max: 65535 },
+      "max-connections": { min: 1, max: 1_000_000 },
+      "idle-timeout": { min: 0, max: 86_400, decimals: 3, unit: "seconds" },
+    });
+    options = {
+      hostname: values.host,
+      port: numbers.port,
+      maxConnections: numbers["max-connections"],
+      idleTimeout: numbers["idle-timeout"],
+      verbose: values.verbose,
+    };
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
+  }
+  return await run(options);
+}
+
+/** Serves until Ctrl-C or SIGTERM, then prints the summary. */
+async function run(options: TcpServerOptions): Promise<number> {
+  const shutdown = shutdownSignal();
+  let server: TcpServer;
+  try {
+    server = serveTcp({
+      ...options,
+      signal: shutdown.signal,
+      onListen: (addr) =>
+        console.log(`The server is ready to receive on ${formatAddress(addr)}`),
+    });
+  } catch (error) {
+    shutdown.dispose();
+    console.error(
+      `${PROGRAM}: ${describe(error, options.hostname, options.port)}`,
+    );
+    return 1;
+  }
+  const stats = await server.finished;
+  shutdown.dispose();
+  logToStderr(
+    `${PROGRAM}: served ${stats.connections} connections, ` +
+      `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
+      `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
+  );
+  // Stopping stays prompt even when nobody reads stderr.
+  await stderrLog.flush(1000);
+  return 0;
+}
+
+// ===========================================================================
+// Robustness: options and limits, the server's state, each connection's
+// ===========================================================================
 
 /** Options of {@linkcode serveTcp}. */
 export interface TcpServerOptions {
@@ -66,6 +220,8 @@ export interface TcpServerOptions {
   signal?: AbortSignal;
   /** Where log lines go; stderr by default, never waited for. */
   log?: (line: string) => void;
+  /** Called once the socket listens, with its address (the ready line). */
+  onListen?: (addr: Deno.NetAddr) => void;
 }
 
 /** What a server did, resolved by {@linkcode TcpServer.finished}. */
@@ -92,59 +248,39 @@ export interface TcpServer {
   finished: Promise<TcpServerStats>;
 }
 
-/** One client's connection, as the server tracks it. */
-interface Connection {
-  socket: Deno.TcpConn;
-  /** The client's address, for log lines. */
-  client: string;
-  /** When a byte last moved, from `performance.now()`. */
-  lastActive: number;
-  /** Waiting for the client's next bytes: shutdown closes it at once. */
-  waiting: boolean;
-  closed: boolean;
-  /** Why the server closed it early, if it did. */
-  closedBy?: "idle timeout" | "shutdown" | "room";
-}
+/**
+ * Bytes read at a time: a connection starts small, so thousands of idle
+ * clients cost little, and the buffer grows while reads fill it, so bulk
+ * text moves in large reads.
+ */
+const MIN_READ_SIZE = 2 * 1024;
+const MAX_READ_SIZE = 256 * 1024;
+/**
+ * Room for upper-cased text that is not ASCII (ASCII is upper-cased where it
+ * was read). A connection holds at most its read buffer and this.
+ */
+const REPLY_SIZE = 16 * 1024;
+/**
+ * How long the start of a character waits for its rest before going back as
+ * it is: briefly for a person, but longer than TCP takes to send a lost
+ * segment again twice (200 ms, then 400 ms), which must not cut a character.
+ */
+const UNFINISHED_CHARACTER_WAIT_MS = 1000;
+/** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
+const ERROR_LINES_PER_SECOND = 10;
+/** How long a pause in accepting lasts when the system runs out of resources. */
+const ACCEPT_RETRY_MS = 100;
+
+/** Why the server closed a connection early. */
+type ClosedBy = "idle timeout" | "shutdown" | "room";
 
 /**
- * Binds a TCP welcoming socket and serves every client that connects until
- * `options.signal` aborts.
- *
- * Throws at once if the socket cannot be bound (address in use, no
- * permission).
- *
- * @example
- * ```ts
- * const controller = new AbortController();
- * const server = serveTcp({ port: 0, signal: controller.signal });
- * console.log(server.addr.port);
- * controller.abort();
- * await server.finished;
- * ```
+ * The server's state and limits: its welcoming socket, the open
+ * connections, the statistics, and stopping.
  */
-export function serveTcp(options: TcpServerOptions = {}): TcpServer {
-  // serverPort = 12000
-  const {
-    hostname = "0.0.0.0",
-    port = 12000,
-    maxConnections = 1000,
-    signal,
-  } = options;
-  const idleMs = (options.idleTimeout ?? 60) * 1000;
-  const shutdownMs = (options.shutdownTimeout ?? 5) * 1000;
-  const log = options.log ?? logToStderr;
-  const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
-  signal?.throwIfAborted();
-
-  // serverSocket = socket(AF_INET, SOCK_STREAM)
-  // serverSocket.bind(('', serverPort)); serverSocket.listen(1)
-  const welcomingSocket = Deno.listen({ hostname, port });
-  const addr = welcomingSocket.addr;
-  // --verbose shows each socket call as it happens, in the textbook's words.
-  const step = options.verbose ? log : undefined;
-  step?.(`socket(AF_INET, SOCK_STREAM), bind, listen: ${formatAddress(addr)}`);
-
-  const stats: TcpServerStats = {
+class ServerState {
+  readonly welcomingSocket: Deno.TcpListener;
+  readonly stats: TcpServerStats = {
     connections: 0,
     evicted: 0,
     timedOut: 0,
@@ -153,256 +289,324 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
     bytesOut: 0,
   };
   /** The open connections, none closed. */
-  const connections = new Set<Connection>();
-  const serving = new Set<Promise<void>>();
-  let stopping = false;
+  readonly connections = new Set<Connection>();
+  /** `--verbose`: each socket step as it happens, in the textbook's words. */
+  readonly step?: (line: string) => void;
+  readonly logError: ReturnType<typeof rateLimited>;
+  readonly idleMs: number;
+  stopping = false;
+  #serving = new Set<Promise<void>>();
+  #maxConnections: number;
+  #shutdownMs: number;
+  #log: (line: string) => void;
+  #signal?: AbortSignal;
+  #sweeper?: ReturnType<typeof setInterval>;
+  #shutdownTimer?: ReturnType<typeof setTimeout>;
 
-  function close(connection: Connection, reason?: Connection["closedBy"]) {
-    if (connection.closed) return;
-    connection.closed = true;
-    connection.closedBy = reason;
-    connections.delete(connection);
-    connection.socket.close();
+  constructor(welcomingSocket: Deno.TcpListener, options: TcpServerOptions) {
+    this.welcomingSocket = welcomingSocket;
+    this.#maxConnections = options.maxConnections ?? 1000;
+    this.idleMs = (options.idleTimeout ?? 60) * 1000;
+    this.#shutdownMs = (options.shutdownTimeout ?? 5) * 1000;
+    this.#log = options.log ?? logToStderr;
+    this.logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
+    this.step = options.verbose ? this.#log : undefined;
+    this.step?.(
+      `socket(AF_INET, SOCK_STREAM), bind, listen: ` +
+        formatAddress(welcomingSocket.addr),
+    );
+    // One sweep closes every idle connection: cheaper than a timer per read.
+    if (this.idleMs > 0) {
+      this.#sweeper = setInterval(
+        () => this.#closeIdle(),
+        Math.min(1000, Math.max(10, this.idleMs / 4)),
+      );
+    }
+    this.#signal = options.signal;
+    this.#signal?.addEventListener("abort", this.stop, { once: true });
   }
 
-  // One sweep closes every idle connection: cheaper than a timer per read.
-  const sweeper = idleMs > 0
-    ? setInterval(() => {
-      const now = performance.now();
-      for (const connection of connections) {
-        if (now - connection.lastActive >= idleMs) {
-          close(connection, "idle timeout");
-        }
+  /** A new client's connection, made room for if the server is full. */
+  admit(connectionSocket: Deno.TcpConn): Connection {
+    const connection = new Connection(connectionSocket, this);
+    if (this.connections.size >= this.#maxConnections) {
+      this.#makeRoomFor(connection.client);
+    }
+    this.connections.add(connection);
+    this.stats.connections++;
+    this.step?.(`accept: a connection socket for ${connection.client}`);
+    return connection;
+  }
+
+  /** Keeps `serving` until it ends, so that `finish` can wait for it. */
+  track(serving: Promise<void>) {
+    this.#serving.add(serving);
+    serving.finally(() => this.#serving.delete(serving));
+  }
+
+  /**
+   * After a failed `accept`: a connection reset before it was accepted
+   * costs nothing; running out of files makes room; anything else pauses.
+   */
+  async acceptFailed(error: unknown) {
+    if (this.stopping) return;
+    if (error instanceof Deno.errors.BadResource) throw error;
+    this.stats.failed++;
+    if (concernsOneConnection(error)) {
+      this.step?.(
+        `accept: a connection failed before it was accepted: ${
+          describe(error)
+        }`,
+      );
+    } else if (outOfFiles(error) && this.connections.size > 0) {
+      // The system's limit on open files came before --max-connections:
+      // a connection gives way, as when the server is full.
+      this.#makeRoomFor("a new client, out of files");
+    } else {
+      this.logError(
+        `accept failed: ${describe(error)}; ` +
+          `trying again in ${ACCEPT_RETRY_MS} ms`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+    }
+  }
+
+  /**
+   * Stops accepting. Connections waiting for a request close now; replies
+   * to what has been read may finish, for `shutdownTimeout` at most.
+   */
+  stop = () => {
+    if (this.stopping) return;
+    this.stopping = true;
+    try {
+      this.welcomingSocket.close();
+    } catch {
+      // already closed: accept failed for good
+    }
+    for (const connection of this.connections) {
+      if (connection.waiting) connection.closeEarly("shutdown");
+    }
+    this.#shutdownTimer = setTimeout(() => {
+      for (const connection of this.connections) {
+        connection.closeEarly("shutdown");
       }
-    }, Math.min(1000, Math.max(10, idleMs / 4)))
-    : undefined;
+    }, this.#shutdownMs);
+  };
+
+  /** Stops, waits for every connection to end, and cleans up. */
+  async finish() {
+    this.stop();
+    while (this.#serving.size > 0) await Promise.all(this.#serving);
+    clearInterval(this.#sweeper);
+    clearTimeout(this.#shutdownTimer);
+    this.step?.(
+      `close: the welcoming socket ${formatAddress(this.welcomingSocket.addr)}`,
+    );
+    this.#signal?.removeEventListener("abort", this.stop);
+    const suppressed = this.logError.suppressed();
+    if (suppressed > 0) {
+      this.#log(`${suppressed} more error lines were suppressed`);
+    }
+  }
+
+  #closeIdle() {
+    const now = performance.now();
+    for (const connection of this.connections) {
+      if (now - connection.lastActive >= this.idleMs) {
+        connection.closeEarly("idle timeout");
+      }
+    }
+  }
 
   /**
    * With `maxConnections` open, the connection that has gone longest without
    * a byte moving gives way to a new client, so that clients trickling a byte
    * now and then cannot hold every place against newcomers.
    */
-  function makeRoomFor(newcomer: string) {
+  #makeRoomFor(newcomer: string) {
     let idlest: Connection | undefined;
-    for (const connection of connections) {
+    for (const connection of this.connections) {
       if (!idlest || connection.lastActive < idlest.lastActive) {
         idlest = connection;
       }
     }
     if (!idlest) return;
-    stats.evicted++;
+    this.stats.evicted++;
     const idle = (performance.now() - idlest.lastActive) / 1000;
-    logError(
+    this.logError(
       `${idlest.client}: closed after ${idle.toFixed(1)} s without a byte ` +
         `moving, to make room for ${newcomer} ` +
-        `(--max-connections ${maxConnections})`,
+        `(--max-connections ${this.#maxConnections})`,
     );
-    close(idlest, "room");
+    idlest.closeEarly("room");
+  }
+}
+
+/**
+ * One client's connection socket and what serving it holds: the read
+ * buffer, the start of a character waiting for its rest, the counts.
+ */
+class Connection {
+  readonly socket: Deno.TcpConn;
+  readonly server: ServerState;
+  /** The client's address, for log lines. */
+  readonly client: string;
+  /** When a byte last moved, from `performance.now()`. */
+  lastActive = performance.now();
+  /** Waiting for the client's next bytes: shutdown closes it at once. */
+  waiting = false;
+  #closed = false;
+  #closedBy?: ClosedBy;
+  #buffer = new Uint8Array(MIN_READ_SIZE);
+  /** Made for the first text that is not ASCII. */
+  #reply?: Uint8Array;
+  /** Bytes at the front of `#buffer`: the start of a character. */
+  #held = 0;
+  /** Where the last read ended in `#buffer`. */
+  #end = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #ending = "closed by the server's shutdown";
+
+  constructor(socket: Deno.TcpConn, server: ServerState) {
+    this.socket = socket;
+    this.server = server;
+    this.client = formatAddress(socket.remoteAddr);
   }
 
-  let shutdownTimer: ReturnType<typeof setTimeout> | undefined;
-  function stop() {
-    if (stopping) return;
-    stopping = true;
-    try {
-      welcomingSocket.close();
-    } catch {
-      // already closed: accept failed for good
+  /**
+   * Reads what the client sends next, after the start of a character held
+   * from the last read; `null` once the client has closed its side.
+   */
+  async recv(): Promise<Uint8Array | null> {
+    const start = this.#held;
+    const reading = this.socket.read(this.#buffer.subarray(start));
+    let received = await this.#waitFor(
+      start > 0 ? within(reading, UNFINISHED_CHARACTER_WAIT_MS) : reading,
+    );
+    if (received === TOO_LATE) {
+      // The rest of the character did not come: its start goes back as is.
+      await this.sendUnfinished();
+      if (this.server.stopping) this.closeEarly("shutdown"); // no more is wanted
+      received = await this.#waitFor(reading);
     }
-    // Connections waiting for a request close now; replies to what has been
-    // read may finish, for `shutdownTimeout` at most.
-    for (const connection of connections) {
-      if (connection.waiting) close(connection, "shutdown");
+    if (received === null) {
+      this.server.step?.(`recv: end of stream, ${this.client} closed its side`);
+      this.#ending = "closed by the client";
+      return null;
     }
-    shutdownTimer = setTimeout(() => {
-      for (const connection of connections) close(connection, "shutdown");
-    }, shutdownMs);
+    this.lastActive = performance.now();
+    this.server.step?.(`recv: ${received} bytes from ${this.client}`);
+    this.#bytesIn += received;
+    this.#end = start + received;
+    return this.#buffer.subarray(start - this.#held, this.#end);
   }
-  signal?.addEventListener("abort", stop, { once: true });
 
-  async function serveConnection(connectionSocket: Deno.TcpConn) {
-    const client = formatAddress(connectionSocket.remoteAddr);
-    const connection: Connection = {
-      socket: connectionSocket,
-      client,
-      lastActive: performance.now(),
-      waiting: false,
-      closed: false,
-    };
-    connections.add(connection);
-    stats.connections++;
-    step?.(`accept: a connection socket for ${client}`);
-    let buffer = new Uint8Array(MIN_READ_SIZE);
-    // Made for the first text that is not ASCII.
-    let reply: Uint8Array | undefined;
-    // The start of a character, kept at the front of `buffer` for its rest.
-    let held = 0;
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let ending = "closed by the server's shutdown";
-
-    async function send(data: Uint8Array) {
-      for (let sent = 0; sent < data.length;) {
-        const written = await connectionSocket.write(data.subarray(sent));
-        sent += written;
-        connection.lastActive = performance.now();
-        step?.(`send: ${written} bytes to ${client}`);
-      }
-      bytesOut += data.length;
+  /**
+   * Sends `sentence` (what `recv` returned) upper-cased, all but the start
+   * of a character at its end, which waits for its rest at the front of the
+   * buffer. The buffer grows while reads fill it.
+   */
+  async upperCaseAndSend(sentence: Uint8Array) {
+    this.#held = await this.#upperCaseAndSend(sentence);
+    const end = this.#end;
+    this.#buffer.copyWithin(0, end - this.#held, end);
+    if (end === this.#buffer.length && end < MAX_READ_SIZE) {
+      const grown = new Uint8Array(Math.min(end * 16, MAX_READ_SIZE));
+      grown.set(this.#buffer.subarray(0, this.#held));
+      this.#buffer = grown;
     }
+  }
 
-    /** Sends `data` upper-cased; returns how many bytes at its end start a character. */
-    async function upperCaseAndSend(data: Uint8Array): Promise<number> {
-      // ASCII, most text, is upper-cased where it lies: nothing is copied.
-      let done = upperCaseAsciiPrefixInPlace(data);
-      if (done > 0) await send(data.subarray(0, done));
-      while (done < data.length) {
-        reply ??= new Uint8Array(REPLY_SIZE);
-        const { read, written } = upperCaseInto(
-          data.subarray(done),
-          reply,
-          false,
-        );
-        if (read === 0) break; // the start of a character: wait for the rest
-        await send(reply.subarray(0, written));
-        done += read;
-        await fairTurn();
+  /** Sends the start of a character held for its rest, as it is. */
+  async sendUnfinished() {
+    await this.#send(this.#buffer.subarray(0, this.#held));
+    this.#held = 0;
+  }
+
+  /** Closes the socket early, for `reason`: serving it then ends. */
+  closeEarly(reason: ClosedBy) {
+    if (this.#closed) return;
+    this.#closedBy = reason;
+    this.#closeSocket();
+  }
+
+  /** Closes the socket, if not yet closed, once serving it has ended. */
+  close() {
+    if (!this.#closed) this.#closeSocket();
+    this.server.stats.bytesIn += this.#bytesIn;
+    this.server.stats.bytesOut += this.#bytesOut;
+    this.server.step?.(
+      `close: ${this.client}, ${this.#bytesIn} bytes in, ` +
+        `${this.#bytesOut} out, ${this.#ending}`,
+    );
+  }
+
+  /** Counts a failure, or an early close by the server, and says why. */
+  failed(error: unknown) {
+    if (this.#closedBy === "idle timeout") {
+      this.server.stats.timedOut++;
+      this.#ending = `idle for ${this.server.idleMs / 1000} s, closed`;
+    } else if (this.#closedBy === "shutdown") {
+      this.#ending = "closed by the server's shutdown";
+    } else if (this.#closedBy === "room") {
+      this.#ending = "closed to make room for a new client";
+    } else {
+      this.server.stats.failed++;
+      this.#ending = describe(error);
+      if (
+        !(error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.BrokenPipe)
+      ) {
+        this.server.logError(`${this.client}: ${this.#ending}`);
       }
-      return data.length - done;
     }
+  }
 
+  #closeSocket() {
+    this.#closed = true;
+    this.server.connections.delete(this);
+    this.socket.close();
+  }
+
+  async #waitFor<T>(reading: Promise<T>): Promise<T> {
+    this.waiting = true;
     try {
-      while (!stopping) {
-        const start = held;
-        // sentence = connectionSocket.recv(1024).decode(): bytes, not decoded
-        const reading = connectionSocket.read(buffer.subarray(start));
-        connection.waiting = true;
-        let received = held > 0
-          ? await within(reading, UNFINISHED_CHARACTER_WAIT_MS)
-          : await reading;
-        connection.waiting = false;
-        if (received === TOO_LATE) {
-          // The rest of the character did not come: its start goes back as is.
-          await send(buffer.subarray(0, held));
-          held = 0;
-          if (stopping) close(connection, "shutdown"); // no more is wanted
-          connection.waiting = true;
-          received = await reading;
-          connection.waiting = false;
-        }
-        if (received === null) {
-          step?.(`recv: end of stream, ${client} closed its side`);
-          ending = "closed by the client";
-          break;
-        }
-        connection.lastActive = performance.now();
-        step?.(`recv: ${received} bytes from ${client}`);
-        bytesIn += received;
-        const end = start + received;
-        // capitalizedSentence = sentence.upper()
-        // connectionSocket.send(capitalizedSentence.encode())
-        held = await upperCaseAndSend(buffer.subarray(start - held, end));
-        buffer.copyWithin(0, end - held, end);
-        if (end === buffer.length && buffer.length < MAX_READ_SIZE) {
-          const grown = new Uint8Array(
-            Math.min(buffer.length * 16, MAX_READ_SIZE),
-          );
-          grown.set(buffer.subarray(0, held));
-          buffer = grown;
-        }
-        await fairTurn();
-      }
-      // A character still unfinished at the very end goes back as it is.
-      await send(buffer.subarray(0, held));
-    } catch (error) {
-      if (connection.closedBy === "idle timeout") {
-        stats.timedOut++;
-        ending = `idle for ${idleMs / 1000} s, closed`;
-      } else if (connection.closedBy === "shutdown") {
-        ending = "closed by the server's shutdown";
-      } else if (connection.closedBy === "room") {
-        ending = "closed to make room for a new client";
-      } else {
-        stats.failed++;
-        ending = describe(error);
-        if (
-          !(error instanceof Deno.errors.ConnectionReset ||
-            error instanceof Deno.errors.BrokenPipe)
-        ) {
-          logError(`${client}: ${ending}`);
-        }
-      }
+      return await reading;
     } finally {
-      // connectionSocket.close()
-      close(connection);
-      stats.bytesIn += bytesIn;
-      stats.bytesOut += bytesOut;
-      step?.(
-        `close: ${client}, ${bytesIn} bytes in, ${bytesOut} out, ${ending}`,
+      this.waiting = false;
+    }
+  }
+
+  /** Sends `data` upper-cased; returns how many bytes at its end start a character. */
+  async #upperCaseAndSend(data: Uint8Array): Promise<number> {
+    // ASCII, most text, is upper-cased where it lies: nothing is copied.
+    let done = upperCaseAsciiPrefixInPlace(data);
+    if (done > 0) await this.#send(data.subarray(0, done));
+    while (done < data.length) {
+      this.#reply ??= new Uint8Array(REPLY_SIZE);
+      const { read, written } = upperCaseInto(
+        data.subarray(done),
+        this.#reply,
+        false,
       );
+      if (read === 0) break; // the start of a character: wait for the rest
+      await this.#send(this.#reply.subarray(0, written));
+      done += read;
+      await fairTurn();
     }
+    return data.length - done;
   }
 
-  async function acceptLoop() {
-    // while True:
-    while (!stopping) {
-      let connectionSocket: Deno.TcpConn;
-      try {
-        // connectionSocket, addr = serverSocket.accept()
-        connectionSocket = await welcomingSocket.accept();
-      } catch (error) {
-        if (stopping) break;
-        if (error instanceof Deno.errors.BadResource) throw error;
-        stats.failed++;
-        if (concernsOneConnection(error)) {
-          // Reset before it was accepted, say: the next one is unaffected.
-          step?.(
-            `accept: a connection failed before it was accepted: ${
-              describe(error)
-            }`,
-          );
-          continue;
-        }
-        if (outOfFiles(error) && connections.size > 0) {
-          // The system's limit on open files came before --max-connections:
-          // a connection gives way, as when the server is full.
-          makeRoomFor("a new client, out of files");
-          continue;
-        }
-        logError(
-          `accept failed: ${
-            describe(error)
-          }; trying again in ${ACCEPT_RETRY_MS} ms`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      if (connections.size >= maxConnections) {
-        makeRoomFor(formatAddress(connectionSocket.remoteAddr));
-      }
-      const task = serveConnection(connectionSocket);
-      serving.add(task);
-      task.finally(() => serving.delete(task));
+  async #send(data: Uint8Array) {
+    for (let sent = 0; sent < data.length;) {
+      const written = await this.socket.write(data.subarray(sent));
+      sent += written;
+      this.lastActive = performance.now();
+      this.server.step?.(`send: ${written} bytes to ${this.client}`);
     }
+    this.#bytesOut += data.length;
   }
-
-  async function serve(): Promise<TcpServerStats> {
-    try {
-      await acceptLoop();
-    } finally {
-      stop();
-      while (serving.size > 0) await Promise.all(serving);
-      clearInterval(sweeper);
-      clearTimeout(shutdownTimer);
-      step?.(`close: the welcoming socket ${formatAddress(addr)}`);
-      signal?.removeEventListener("abort", stop);
-      const suppressed = logError.suppressed();
-      if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
-    }
-    return stats;
-  }
-
-  return { addr, finished: serve() };
 }
 
 /**
@@ -441,6 +645,10 @@ async function within<T>(
   }
 }
 
+// ===========================================================================
+// Upper-casing: ASCII where it lies; the rest is in the shared helpers
+// ===========================================================================
+
 /**
  * Upper-cases the ASCII bytes at the start of `bytes` where they lie and
  * returns how many there were: all of them, for ASCII text.
@@ -471,11 +679,139 @@ function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-// ---------------------------------------------------------------------------
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+// End of the part shared by all four scripts.
+
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
 // that ends it (tests/shared_test.ts compares the copies): fairness, logging,
-// then upper-casing.
-// ---------------------------------------------------------------------------
+// upper-casing, error lines, signals.
 
 /** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;
@@ -732,8 +1068,6 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   return length;
 }
 
-// End of the part shared by the two servers.
-
 /** Wraps `log` so that at most `perSecond` lines pass each second. */
 function rateLimited(log: (line: string) => void, perSecond: number) {
   let windowStart = 0;
@@ -779,245 +1113,29 @@ function describe(error: unknown, hostname?: string, port?: number): string {
   return message;
 }
 
-const HELP = `Usage: tcp_server.ts [options]
-
-The TCP server of Kurose & Ross 2.7.2 (TCPServer.py): every client gets a
-connection of its own; every byte it sends comes back upper-cased, until it
-closes its side.
-
-Options:
-      --host HOST             address to bind (default 0.0.0.0, every IPv4
-                              address; :: for IPv6 too; 127.0.0.1 for this
-                              machine only)
-  -p, --port PORT             port to bind, 0 for any free one (default 12000)
-      --max-connections N     clients served at once; a new client beyond
-                              that is still served, and the connection idle
-                              longest is closed for it (default 1000)
-      --idle-timeout SECONDS  close a connection when no byte has moved for
-                              this long, 0 never (default 60)
-  -v, --verbose               show each socket step on stderr: bind, listen,
-                              accept, every recv and send with its bytes,
-                              close
-  -h, --help                  show this help
-
-Prints "The server is ready to receive on HOST:PORT" once bound; stops on
-Ctrl-C or SIGTERM, letting replies in flight finish, with a one-line summary
-on stderr.
-
-Example:
-  ${RUN_LINE} --port 12000
-`;
-
-/** Runs the command line; resolves with the exit status. */
-async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "0.0.0.0" },
-        port: { type: "string", short: "p", default: "12000" },
-        "max-connections": { type: "string", default: "1000" },
-        "idle-timeout": { type: "string", default: "60" },
-        verbose: { type: "boolean", short: "v", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    return usageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let port, maxConnections, idleTimeout;
-  try {
-    checkHost(values.host);
-    port = parseNumber("port", values.port, { min: 0, max: 65535 });
-    maxConnections = parseNumber("max-connections", values["max-connections"], {
-      min: 1,
-      max: 1_000_000,
-    });
-    idleTimeout = parseNumber("idle-timeout", values["idle-timeout"], {
-      min: 0,
-      max: 86_400,
-      decimals: 3,
-      unit: "seconds",
-    });
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(error.message);
-    throw error;
-  }
-
+/**
+ * The server's shutdown signal: Ctrl-C or SIGTERM aborts it, and a second
+ * one exits at once, in case shutting down takes too long.
+ */
+function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   function onSignal() {
-    // A second Ctrl-C stops at once, in case shutting down takes too long.
     if (controller.signal.aborted) Deno.exit(130);
     controller.abort();
   }
   for (const name of signals) Deno.addSignalListener(name, onSignal);
-
-  let server: TcpServer;
-  try {
-    server = serveTcp({
-      hostname: values.host,
-      port,
-      maxConnections,
-      idleTimeout,
-      verbose: values.verbose,
-      signal: controller.signal,
-    });
-  } catch (error) {
-    console.error(`tcp_server: ${describe(error, values.host, port)}`);
-    return 1;
-  }
-  // print('The server is ready to receive')
-  console.log(
-    `The server is ready to receive on ${formatAddress(server.addr)}`,
-  );
-
-  const stats = await server.finished;
-  for (const name of signals) Deno.removeSignalListener(name, onSignal);
-  logToStderr(
-    `tcp_server: served ${stats.connections} connections, ` +
-      `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
-      `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
-  );
-  // Stopping stays prompt even when nobody reads stderr.
-  await stderrLog.flush(1000);
-  return 0;
-}
-
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
+  return {
+    signal: controller.signal,
+    dispose() {
+      for (const name of signals) Deno.removeSignalListener(name, onSignal);
+    },
   };
 }
 
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-// End of the part shared by all four scripts.
+// End of the part shared by the two servers.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

@@ -1,32 +1,208 @@
 #!/usr/bin/env -S deno run --allow-net --unstable-net
 /**
- * UDP server of Kurose & Ross, section 2.7.1 (`UDPServer.py`), in Deno.
- *
- * One UDP socket receives datagrams from any client, upper-cases each one and
- * sends it back to the address it came from.
+ * `UDPServer.py` of Kurose & Ross, section 2.7.1, in Deno. One UDP socket
+ * receives datagrams from any client, upper-cases each one and sends it
+ * back to the address it came from.
  *
  * ```sh
  * deno run --allow-net --unstable-net udp_server.ts --port 12000
  * ```
  *
- * Run `deno run --allow-net --unstable-net udp_server.ts --help` for the
- * options. Imported as a module, it exports {@linkcode serveUdp}.
- *
+ * `--help` lists the options. As a module it exports {@linkcode serveUdp}.
  * @module
  */
 import { setImmediate } from "node:timers";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-/** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
-const MAX_DATAGRAM_IPV4 = 65_507;
-/** The largest UDP payload over IPv6, whose length field leaves out its header. */
-const MAX_DATAGRAM_IPV6 = 65_527;
-/** Big enough for any datagram, IPv6 included, so none is ever truncated. */
-const RECEIVE_BUFFER_SIZE = 65_536;
-/** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
-const ERROR_LINES_PER_SECOND = 10;
+// ===========================================================================
+// The textbook program: UDPServer.py, in its order
+// ===========================================================================
+
+/**
+ * Binds a UDP socket and serves it until `options.signal` aborts: every
+ * datagram is answered with its upper-cased copy, sent to its source address.
+ * Throws at once if the socket cannot be bound (address in use, no
+ * permission, `--unstable-net` missing).
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const server = serveUdp({ port: 0, signal: controller.signal });
+ * console.log(server.addr.port);
+ * controller.abort();
+ * await server.finished;
+ * ```
+ */
+export function serveUdp(options: UdpServerOptions = {}): UdpServer {
+  requireUnstableNet();
+  options.signal?.throwIfAborted();
+  // UDPServer.py: serverPort = 12000
+  const { hostname = "0.0.0.0", port = 12000 } = options;
+  // UDPServer.py: serverSocket = socket(AF_INET, SOCK_DGRAM)
+  // UDPServer.py: serverSocket.bind(('', serverPort))
+  const serverSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname,
+    port,
+  });
+  const server = new ServerState(serverSocket, options);
+  // UDPServer.py: print("The server is ready to receive")
+  options.onListen?.(server.addr);
+  return { addr: server.addr, finished: serve(server) };
+}
+
+/** Answers every datagram until the server stops. */
+async function serve(server: ServerState): Promise<UdpServerStats> {
+  const serverSocket = server.serverSocket;
+  // One buffer for every datagram: no allocation per receive.
+  const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+  // UDPServer.py: while True:
+  while (!server.stopping) {
+    let received: [Uint8Array, Deno.Addr];
+    try {
+      // UDPServer.py: message, clientAddress = serverSocket.recvfrom(2048)
+      received = await serverSocket.receive(buffer);
+    } catch (error) {
+      if (server.receiveFailed(error)) break;
+      continue;
+    }
+    const [message, from] = received;
+    const clientAddress = from as Deno.NetAddr;
+    if (!server.wantsReply(message, clientAddress)) continue;
+    // UDPServer.py: modifiedMessage = message.decode().upper()
+    const modifiedMessage = server.upperCase(message, clientAddress);
+    if (modifiedMessage === undefined) continue; // larger than a datagram
+    // UDPServer.py: serverSocket.sendto(modifiedMessage.encode(), clientAddress)
+    await server.sendto(modifiedMessage, clientAddress);
+    await fairTurn();
+  }
+  server.finish();
+  return server.stats;
+}
+
+// ===========================================================================
+// The command line
+// ===========================================================================
+
 const PROGRAM = "udp_server";
 const RUN_LINE = "deno run --allow-net --unstable-net udp_server.ts";
+
+const HELP = `Usage: udp_server.ts [options]
+
+The UDP server of Kurose & Ross 2.7.1 (UDPServer.py): every datagram that
+arrives is sent back upper-cased to the address it came from.
+
+Options:
+      --host HOST        address to bind (default 0.0.0.0, every IPv4
+                         address; :: for IPv6 too; 127.0.0.1 for this
+                         machine only)
+  -p, --port PORT        port to bind, 0 for any free one (default 12000)
+      --drop-rate R      drop this fraction of datagrams, 0 to 1 (default 0)
+      --seed N           make --drop-rate drop the same datagrams every run
+      --heartbeat SECONDS
+                         the UDP Heartbeat exercise: watch "Heartbeat SEQ
+                         TIME" datagrams (no reply): report each one's
+                         delay, the heartbeats lost, and a client silent
+                         this long as stopped
+      --json             heartbeat reports as JSON, one object a line
+  -v, --verbose          show each socket step on stderr: bind, every
+                         recvfrom and sendto with its bytes, close
+  -h, --help             show this help
+
+Prints "The server is ready to receive on HOST:PORT" once bound; stops on
+Ctrl-C or SIGTERM with a one-line summary on stderr.
+
+Example:
+  ${RUN_LINE} --port 12000
+  ${RUN_LINE} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
+  ${RUN_LINE} --heartbeat 3   # with udp_client.ts --heartbeat
+`;
+
+const OPTIONS = {
+  host: { type: "string", default: "0.0.0.0" },
+  port: { type: "string", short: "p", default: "12000" },
+  "drop-rate": { type: "string", default: "0" },
+  seed: { type: "string" },
+  heartbeat: { type: "string" },
+  json: { type: "boolean", default: false },
+  verbose: { type: "boolean", short: "v", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Runs the command line; resolves with the exit status. */
+async function main(args: string[]): Promise<number> {
+  let options: UdpServerOptions;
+  let json: boolean;
+  try {
+    const { values } = parseCommandLine(args, OPTIONS, false);
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    checkHost(values.host);
+    const numbers = parseNumbers(values, {
+      port: { min: 0, max: 65535 },
+      "drop-rate": { min: 0, max: 1, decimals: 6, unit: "a fraction" },
+      seed: { min: 0, max: 4_294_967_295 },
+      heartbeat: { min: 0.01, max: 86_400, decimals: 3, unit: "seconds" },
+    });
+    if (values.json && numbers.heartbeat === undefined) {
+      throw new UsageError("--json prints heartbeat reports: add --heartbeat");
+    }
+    json = values.json;
+    options = {
+      hostname: values.host,
+      port: numbers.port,
+      dropRate: numbers["drop-rate"],
+      seed: numbers.seed,
+      heartbeat: numbers.heartbeat,
+      onHeartbeat: values.json
+        ? (report) => printReport(JSON.stringify(report))
+        : undefined,
+      verbose: values.verbose,
+    };
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
+  }
+  return await run(options, json);
+}
+
+/** Serves until Ctrl-C or SIGTERM, then prints the summary. */
+async function run(options: UdpServerOptions, json: boolean): Promise<number> {
+  const shutdown = shutdownSignal();
+  let server: UdpServer;
+  try {
+    server = serveUdp({
+      ...options,
+      signal: shutdown.signal,
+      onListen: (addr) =>
+        console.log(`The server is ready to receive on ${formatAddress(addr)}`),
+    });
+  } catch (error) {
+    shutdown.dispose();
+    console.error(
+      `${PROGRAM}: ${describe(error, options.hostname, options.port)}`,
+    );
+    return 1;
+  }
+  const stats = await server.finished;
+  shutdown.dispose();
+  logToStderr(
+    `${PROGRAM}: received ${stats.received} datagrams, replied ${stats.replied}, ` +
+      `dropped ${stats.dropped}, failed ${stats.failed}` +
+      (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
+  );
+  printHeartbeatSummaries(stats.heartbeats?.clients ?? [], json);
+  await reports?.flush(1000);
+  // Stopping stays prompt even when nobody reads stderr.
+  await stderrLog.flush(1000);
+  return 0;
+}
+
+// ===========================================================================
+// Robustness: options and limits, the server's state
+// ===========================================================================
 
 /** Options of {@linkcode serveUdp}. */
 export interface UdpServerOptions {
@@ -52,6 +228,8 @@ export interface UdpServerOptions {
   heartbeat?: number;
   /** Where heartbeat reports go; stdout, one line each, by default. */
   onHeartbeat?: (report: HeartbeatReport) => void;
+  /** Called once the socket is bound, with its address (the ready line). */
+  onListen?: (addr: Deno.NetAddr) => void;
 }
 
 /** What a server did, resolved by {@linkcode UdpServer.finished}. */
@@ -76,164 +254,206 @@ export interface UdpServer {
   finished: Promise<UdpServerStats>;
 }
 
+/** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
+const MAX_DATAGRAM_IPV4 = 65_507;
+/** The largest UDP payload over IPv6, whose length field leaves out its header. */
+const MAX_DATAGRAM_IPV6 = 65_527;
+/** Big enough for any datagram, IPv6 included, so none is ever truncated. */
+const RECEIVE_BUFFER_SIZE = 65_536;
+/** Error lines logged per second at most, so a hostile peer cannot flood stderr. */
+const ERROR_LINES_PER_SECOND = 10;
+
 /**
- * Binds a UDP socket and serves it until `options.signal` aborts: every
- * datagram is answered with its upper-cased copy, sent to its source address.
- *
- * Throws at once if the socket cannot be bound (address in use, no
- * permission, `--unstable-net` missing).
- *
- * @example
- * ```ts
- * const controller = new AbortController();
- * const server = serveUdp({ port: 0, signal: controller.signal });
- * console.log(server.addr.port);
- * controller.abort();
- * await server.finished;
- * ```
+ * The server's state and limits: its socket, the statistics, the drops and
+ * heartbeats, and stopping, which lets a reply being sent finish first.
  */
-export function serveUdp(options: UdpServerOptions = {}): UdpServer {
-  // serverPort = 12000
-  const { hostname = "0.0.0.0", port = 12000, signal } = options;
-  const log = options.log ?? logToStderr;
-  if (typeof Deno.listenDatagram !== "function") {
-    throw new Error(
-      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
-    );
-  }
-  signal?.throwIfAborted();
-
-  // serverSocket = socket(AF_INET, SOCK_DGRAM); serverSocket.bind(('', serverPort))
-  const serverSocket = Deno.listenDatagram({
-    transport: "udp",
-    hostname,
-    port,
-  });
-  const addr = serverSocket.addr as Deno.NetAddr;
-  // --verbose shows each socket call as it happens, in the textbook's words.
-  const step = options.verbose ? log : undefined;
-  step?.(`socket(AF_INET, SOCK_DGRAM), bind: ${formatAddress(addr)}`);
-
-  const stats: UdpServerStats = {
+class ServerState {
+  readonly serverSocket: Deno.DatagramConn;
+  readonly addr: Deno.NetAddr;
+  readonly stats: UdpServerStats = {
     received: 0,
     replied: 0,
     dropped: 0,
     failed: 0,
   };
-  const shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
-  const heartbeats = options.heartbeat === undefined
-    ? undefined
-    : new HeartbeatMonitor(
-      options.heartbeat * 1000,
-      options.onHeartbeat ?? ((report) => printReport(formatReport(report))),
+  stopping = false;
+  /** `--verbose`: each socket step as it happens, in the textbook's words. */
+  #step?: (line: string) => void;
+  #log: (line: string) => void;
+  #logError: ReturnType<typeof rateLimited>;
+  #shouldDrop: () => boolean;
+  #heartbeats?: HeartbeatMonitor;
+  #signal?: AbortSignal;
+  /** One reply buffer for every datagram, as large as a datagram can be. */
+  #replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
+  #sending = false;
+  #closed = false;
+
+  constructor(serverSocket: Deno.DatagramConn, options: UdpServerOptions) {
+    this.serverSocket = serverSocket;
+    this.addr = serverSocket.addr as Deno.NetAddr;
+    this.#log = options.log ?? logToStderr;
+    this.#logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
+    this.#step = options.verbose ? this.#log : undefined;
+    this.#step?.(
+      `socket(AF_INET, SOCK_DGRAM), bind: ${formatAddress(this.addr)}`,
     );
-  const logError = rateLimited(log, ERROR_LINES_PER_SECOND);
-  // A reply being sent is let finish before the socket closes.
-  let sending = false;
-  let stopping = false;
-  let closed = false;
-  function close() {
-    if (!closed) serverSocket.close();
-    closed = true;
-  }
-  function stop() {
-    stopping = true;
-    if (!sending) close();
-  }
-  signal?.addEventListener("abort", stop, { once: true });
-
-  async function serve(): Promise<UdpServerStats> {
-    const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
-    const replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
-    // while True:
-    while (!stopping) {
-      let message: Uint8Array;
-      let clientAddress: Deno.NetAddr;
-      try {
-        // message, clientAddress = serverSocket.recvfrom(2048)
-        // into one buffer for every datagram: no allocation per receive
-        const [data, from] = await serverSocket.receive(buffer);
-        message = data;
-        clientAddress = from as Deno.NetAddr;
-      } catch (error) {
-        if (stopping) break;
-        stats.failed++;
-        logError(`receive failed: ${describe(error)}`);
-        if (error instanceof Deno.errors.BadResource) break;
-        continue;
-      }
-      stats.received++;
-      // Formatted only for a log line: most datagrams are never logged.
-      const client = () => formatAddress(clientAddress);
-      step?.(`recvfrom: ${message.length} bytes from ${client()}`);
-      if (shouldDrop()) {
-        stats.dropped++;
-        step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
-        continue;
-      }
-      if (fromItself(clientAddress, addr)) {
-        // A forged sender: answering would have the server answer itself
-        // for ever.
-        stats.failed++;
-        logError(`${client()}: this server's own address, not answered`);
-        continue;
-      }
-      if (heartbeats?.take(message, client)) continue; // watched, not answered
-
-      const limit = clientAddress.hostname.includes(":")
-        ? MAX_DATAGRAM_IPV6
-        : MAX_DATAGRAM_IPV4;
-      // modifiedMessage = message.decode().upper()
-      const { read, written } = upperCaseInto(
-        message,
-        replyBuffer.subarray(0, limit),
+    this.#shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
+    if (options.heartbeat !== undefined) {
+      this.#heartbeats = new HeartbeatMonitor(
+        options.heartbeat * 1000,
+        options.onHeartbeat ?? ((report) => printReport(formatReport(report))),
       );
-      if (read < message.length) {
-        stats.failed++;
-        logError(
-          `${client()}: the reply is larger than one datagram ` +
-            `(${limit} bytes), not sent`,
-        );
-        continue;
-      }
-      const modifiedMessage = replyBuffer.subarray(0, written);
-      sending = true;
-      try {
-        // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
-        await serverSocket.send(modifiedMessage, clientAddress);
-        stats.replied++;
-        step?.(`sendto: ${modifiedMessage.length} bytes to ${client()}`);
-      } catch (error) {
-        stats.failed++;
-        logError(
-          `${client()}: reply not sent: ` +
-            (error instanceof Deno.errors.NotCapable
-              ? `network access to ${client()} was not granted: a UDP server ` +
-                `sends each reply to its client, so --allow-net must name ` +
-                `the clients' addresses too, e.g. ` +
-                `--allow-net=0.0.0.0:${addr.port},127.0.0.0/8`
-              : describe(error)),
-        );
-      } finally {
-        sending = false;
-      }
-      await fairTurn();
     }
-    close();
-    step?.(`close: ${formatAddress(addr)}`);
-    signal?.removeEventListener("abort", stop);
-    if (heartbeats) stats.heartbeats = heartbeats.finish();
-    const suppressed = logError.suppressed();
-    if (suppressed > 0) log(`${suppressed} more error lines were suppressed`);
-    return stats;
+    this.#signal = options.signal;
+    this.#signal?.addEventListener("abort", this.stop, { once: true });
   }
 
-  return { addr, finished: serve() };
+  /** Counts a failed receive; says whether the server must stop. */
+  receiveFailed(error: unknown): boolean {
+    if (this.stopping) return true;
+    this.stats.failed++;
+    this.#logError(`receive failed: ${describe(error)}`);
+    return error instanceof Deno.errors.BadResource;
+  }
+
+  /**
+   * Counts a datagram and says whether it is answered: not when dropped on
+   * purpose, forged to come from the server itself, or a heartbeat.
+   */
+  wantsReply(message: Uint8Array, clientAddress: Deno.NetAddr): boolean {
+    this.stats.received++;
+    // Formatted only for a log line: most datagrams are never logged.
+    const client = () => formatAddress(clientAddress);
+    this.#step?.(`recvfrom: ${message.length} bytes from ${client()}`);
+    if (this.#shouldDrop()) {
+      this.stats.dropped++;
+      this.#step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
+      return false;
+    }
+    if (fromItself(clientAddress, this.addr)) {
+      // A forged sender: answering would have the server answer itself
+      // for ever.
+      this.stats.failed++;
+      this.#logError(`${client()}: this server's own address, not answered`);
+      return false;
+    }
+    return !this.#heartbeats?.take(message, client); // watched, not answered
+  }
+
+  /**
+   * `message` upper-cased, in the one reply buffer; `undefined` (counted and
+   * logged) if the reply would not fit in one datagram.
+   */
+  upperCase(
+    message: Uint8Array,
+    clientAddress: Deno.NetAddr,
+  ): Uint8Array | undefined {
+    const limit = clientAddress.hostname.includes(":")
+      ? MAX_DATAGRAM_IPV6
+      : MAX_DATAGRAM_IPV4;
+    const { read, written } = upperCaseInto(
+      message,
+      this.#replyBuffer.subarray(0, limit),
+    );
+    if (read === message.length) return this.#replyBuffer.subarray(0, written);
+    this.stats.failed++;
+    this.#logError(
+      `${formatAddress(clientAddress)}: the reply is larger than one ` +
+        `datagram (${limit} bytes), not sent`,
+    );
+  }
+
+  /** Sends the reply to the client; a failure is counted and logged. */
+  async sendto(modifiedMessage: Uint8Array, clientAddress: Deno.NetAddr) {
+    const client = formatAddress(clientAddress);
+    this.#sending = true;
+    try {
+      await this.serverSocket.send(modifiedMessage, clientAddress);
+      this.stats.replied++;
+      this.#step?.(`sendto: ${modifiedMessage.length} bytes to ${client}`);
+    } catch (error) {
+      this.stats.failed++;
+      this.#logError(
+        `${client}: reply not sent: ` +
+          (error instanceof Deno.errors.NotCapable
+            ? `network access to ${client} was not granted: a UDP server ` +
+              `sends each reply to its client, so --allow-net must name ` +
+              `the clients' addresses too, e.g. ` +
+              `--allow-net=0.0.0.0:${this.addr.port},127.0.0.0/8`
+            : describe(error)),
+      );
+    } finally {
+      this.#sending = false;
+    }
+  }
+
+  /** Stops receiving; a reply being sent finishes first. */
+  stop = () => {
+    this.stopping = true;
+    if (!this.#sending) this.#close();
+  };
+
+  /** Closes the socket and completes the statistics. */
+  finish() {
+    this.#close();
+    this.#step?.(`close: ${formatAddress(this.addr)}`);
+    this.#signal?.removeEventListener("abort", this.stop);
+    if (this.#heartbeats) this.stats.heartbeats = this.#heartbeats.finish();
+    const suppressed = this.#logError.suppressed();
+    if (suppressed > 0) {
+      this.#log(`${suppressed} more error lines were suppressed`);
+    }
+  }
+
+  #close() {
+    if (!this.#closed) this.serverSocket.close();
+    this.#closed = true;
+  }
 }
 
-// ---------------------------------------------------------------------------
-// The lab kit: UDP Heartbeat, the UDP Pinger assignment's optional exercise.
-// ---------------------------------------------------------------------------
+/** Fails at once, with the command that works, without `--unstable-net`. */
+function requireUnstableNet() {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+}
+
+/** Whether `from` is the server's own socket: its port, at its address or on loopback. */
+function fromItself(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+  if (from.port !== server.port) return false;
+  const ipv4 = from.hostname.replace(/^::ffff:/i, "");
+  return from.hostname === server.hostname || /^127\./.test(ipv4) ||
+    from.hostname === "::1";
+}
+
+/**
+ * Returns a function that answers `true` for the given fraction of calls.
+ * With a seed the answers are the same on every run (xorshift32), so a
+ * grader sees the same datagrams lost each time.
+ */
+function createDropper(rate: number, seed?: number): () => boolean {
+  if (rate <= 0) return () => false;
+  if (seed === undefined) return () => Math.random() < rate;
+  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  function next(): number {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x1_0000_0000;
+  }
+  // Stir the seed so that neighbouring seeds give unrelated sequences.
+  for (let i = 0; i < 8; i++) next();
+  return () => next() < rate;
+}
+
+// ===========================================================================
+// The lab kit: UDP Heartbeat, the UDP Pinger assignment's optional exercise
+// ===========================================================================
 
 /** What the server reports of heartbeats, as they come or fail to. */
 export type HeartbeatReport =
@@ -457,11 +677,157 @@ function formatReport(report: HeartbeatReport): string {
   }
 }
 
-// ---------------------------------------------------------------------------
+/** Each client's heartbeat counts at the end: on stdout, where a grader reads. */
+function printHeartbeatSummaries(
+  clients: HeartbeatClientStats[],
+  json: boolean,
+) {
+  for (const client of clients) {
+    printReport(
+      json
+        ? JSON.stringify({ event: "summary", ...client })
+        : `Heartbeats from ${client.client}: received ${client.received}, ` +
+          `lost ${client.lost}, late ${client.late}, duplicates ` +
+          `${client.duplicates}, ${
+            client.stopped ? "stopped" : "still beating"
+          }`,
+    );
+  }
+}
+
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+// End of the part shared by all four scripts.
+
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
 // that ends it (tests/shared_test.ts compares the copies): fairness, logging,
-// then upper-casing.
-// ---------------------------------------------------------------------------
+// upper-casing, error lines, signals.
 
 /** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;
@@ -718,38 +1084,6 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
   return length;
 }
 
-// End of the part shared by the two servers.
-
-/** Whether `from` is the server's own socket: its port, at its address or on loopback. */
-function fromItself(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
-  if (from.port !== server.port) return false;
-  const ipv4 = from.hostname.replace(/^::ffff:/i, "");
-  return from.hostname === server.hostname || /^127\./.test(ipv4) ||
-    from.hostname === "::1";
-}
-
-/**
- * Returns a function that answers `true` for the given fraction of calls.
- * With a seed the answers are the same on every run (xorshift32), so a
- * grader sees the same datagrams lost each time.
- */
-function createDropper(rate: number, seed?: number): () => boolean {
-  if (rate <= 0) return () => false;
-  if (seed === undefined) return () => Math.random() < rate;
-  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  function next(): number {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x1_0000_0000;
-  }
-  // Stir the seed so that neighbouring seeds give unrelated sequences.
-  for (let i = 0; i < 8; i++) next();
-  return () => next() < rate;
-}
-
 /** Wraps `log` so that at most `perSecond` lines pass each second. */
 function rateLimited(log: (line: string) => void, perSecond: number) {
   let windowStart = 0;
@@ -785,6 +1119,9 @@ function describe(error: unknown, hostname?: string, port?: number): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return `not allowed to bind ${where}: ports below 1024 need root, choose --port 1024 or above`;
   }
+  if (error instanceof Deno.errors.ConnectionReset) {
+    return "connection reset by the client";
+  }
   const message = error instanceof Error ? error.message : String(error);
   if (message.includes("failed to lookup address")) {
     return `cannot resolve host ${hostname}: check --host`;
@@ -792,278 +1129,29 @@ function describe(error: unknown, hostname?: string, port?: number): string {
   return message;
 }
 
-const HELP = `Usage: udp_server.ts [options]
-
-The UDP server of Kurose & Ross 2.7.1 (UDPServer.py): every datagram that
-arrives is sent back upper-cased to the address it came from.
-
-Options:
-      --host HOST        address to bind (default 0.0.0.0, every IPv4
-                         address; :: for IPv6 too; 127.0.0.1 for this
-                         machine only)
-  -p, --port PORT        port to bind, 0 for any free one (default 12000)
-      --drop-rate R      drop this fraction of datagrams, 0 to 1 (default 0)
-      --seed N           make --drop-rate drop the same datagrams every run
-      --heartbeat SECONDS
-                         the UDP Heartbeat exercise: watch "Heartbeat SEQ
-                         TIME" datagrams (no reply): report each one's
-                         delay, the heartbeats lost, and a client silent
-                         this long as stopped
-      --json             heartbeat reports as JSON, one object a line
-  -v, --verbose          show each socket step on stderr: bind, every
-                         recvfrom and sendto with its bytes, close
-  -h, --help             show this help
-
-Prints "The server is ready to receive on HOST:PORT" once bound; stops on
-Ctrl-C or SIGTERM with a one-line summary on stderr.
-
-Example:
-  ${RUN_LINE} --port 12000
-  ${RUN_LINE} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
-  ${RUN_LINE} --heartbeat 3   # with udp_client.ts --heartbeat
-`;
-
-/** Runs the command line; resolves with the exit status. */
-async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "0.0.0.0" },
-        port: { type: "string", short: "p", default: "12000" },
-        "drop-rate": { type: "string", default: "0" },
-        seed: { type: "string" },
-        heartbeat: { type: "string" },
-        json: { type: "boolean", default: false },
-        verbose: { type: "boolean", short: "v", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    return usageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let port, dropRate, seed, heartbeat;
-  try {
-    checkHost(values.host);
-    port = parseNumber("port", values.port, { min: 0, max: 65535 });
-    dropRate = parseNumber("drop-rate", values["drop-rate"], {
-      min: 0,
-      max: 1,
-      decimals: 6,
-      unit: "a fraction",
-    });
-    seed = values.seed === undefined ? undefined : parseNumber(
-      "seed",
-      values.seed,
-      { min: 0, max: 4_294_967_295 },
-    );
-    heartbeat = values.heartbeat === undefined
-      ? undefined
-      : parseNumber("heartbeat", values.heartbeat, {
-        min: 0.01,
-        max: 86_400,
-        decimals: 3,
-        unit: "seconds",
-      });
-    if (values.json && heartbeat === undefined) {
-      throw new UsageError("--json prints heartbeat reports: add --heartbeat");
-    }
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(error.message);
-    throw error;
-  }
-
+/**
+ * The server's shutdown signal: Ctrl-C or SIGTERM aborts it, and a second
+ * one exits at once, in case shutting down takes too long.
+ */
+function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   function onSignal() {
-    // A second Ctrl-C stops at once, in case shutting down takes too long.
     if (controller.signal.aborted) Deno.exit(130);
     controller.abort();
   }
   for (const name of signals) Deno.addSignalListener(name, onSignal);
-
-  let server: UdpServer;
-  try {
-    server = serveUdp({
-      hostname: values.host,
-      port,
-      dropRate,
-      seed,
-      heartbeat,
-      onHeartbeat: values.json
-        ? (report) => printReport(JSON.stringify(report))
-        : undefined,
-      verbose: values.verbose,
-      signal: controller.signal,
-    });
-  } catch (error) {
-    console.error(`udp_server: ${describe(error, values.host, port)}`);
-    return 1;
-  }
-  // print("The server is ready to receive")
-  console.log(
-    `The server is ready to receive on ${formatAddress(server.addr)}`,
-  );
-
-  const stats = await server.finished;
-  for (const name of signals) Deno.removeSignalListener(name, onSignal);
-  logToStderr(
-    `udp_server: received ${stats.received} datagrams, replied ${stats.replied}, ` +
-      `dropped ${stats.dropped}, failed ${stats.failed}` +
-      (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
-  );
-  // Each client's counts are reports too: on stdout, where a grader reads.
-  for (const client of stats.heartbeats?.clients ?? []) {
-    printReport(
-      values.json
-        ? JSON.stringify({ event: "summary", ...client })
-        : `Heartbeats from ${client.client}: received ${client.received}, ` +
-          `lost ${client.lost}, late ${client.late}, duplicates ` +
-          `${client.duplicates}, ${
-            client.stopped ? "stopped" : "still beating"
-          }`,
-    );
-  }
-  await reports?.flush(1000);
-  // Stopping stays prompt even when nobody reads stderr.
-  await stderrLog.flush(1000);
-  return 0;
-}
-
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
+  return {
+    signal: controller.signal,
+    dispose() {
+      for (const name of signals) Deno.removeSignalListener(name, onSignal);
+    },
   };
 }
 
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-// End of the part shared by all four scripts.
+// End of the part shared by the two servers.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
