@@ -50,6 +50,45 @@ Deno.test("the block all four scripts share is identical, word for word", async 
   }
 });
 
+Deno.test("each script keeps its shared helpers in one marked block, and nowhere else", async () => {
+  for (
+    const [name, pair] of [
+      ["udp_server.ts", "// Shared by udp_server.ts and tcp_server.ts"],
+      ["tcp_server.ts", "// Shared by udp_server.ts and tcp_server.ts"],
+      ["udp_client.ts", "// Shared by udp_client.ts and tcp_client.ts"],
+      ["tcp_client.ts", "// Shared by udp_client.ts and tcp_client.ts"],
+    ]
+  ) {
+    const source = await Deno.readTextFile(`${ROOT}${name}`);
+    const parts = source.split(/\n\/\/ =+\n\/\/ Shared helpers\n\/\/ =+\n/);
+    assert.equal(parts.length, 2, `${name}: one Shared helpers section`);
+    const section = source.slice(source.indexOf("\n// Shared helpers\n"));
+    const all = section.indexOf("// Shared by all four scripts");
+    const pairStart = section.indexOf(pair);
+    const ends = section.indexOf("// End of the part shared by", pairStart);
+    assert.ok(0 < all && all < pairStart && pairStart < ends, name);
+    // After the block, only the entry point.
+    const after = section.slice(section.indexOf("\n", ends)).trim();
+    assert.match(after, /^if \(import\.meta\.main\) \{[^]*\}$/, name);
+    assert.ok(!after.includes("function "), name);
+    // Nothing the block defines is defined again outside it: no drifted copy.
+    const outside = source.slice(0, source.indexOf("\n// Shared helpers\n"));
+    for (
+      const [, defined] of section.matchAll(
+        /^(?:async )?(?:function\*?|class|const|let) ([\w$]+)/gm,
+      )
+    ) {
+      assert.ok(
+        !new RegExp(
+          `^(?:export )?(?:async )?(?:function\\*?|class|const|let) ${defined}\\b`,
+          "m",
+        ).test(outside),
+        `${name}: ${defined} is defined outside the shared block too`,
+      );
+    }
+  }
+});
+
 const strictDecoder = new TextDecoder("utf-8", {
   fatal: true,
   ignoreBOM: true,
