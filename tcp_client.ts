@@ -1,66 +1,59 @@
 #!/usr/bin/env -S deno run --allow-net
 /**
- * TCP client of Kurose & Ross, section 2.7.2 (`TCPClient.py`), in Deno.
- *
- * For each sentence: connect to the TCP server, send the sentence and a
- * newline, read the upper-cased reply line, close. That works with this
- * project's server, the textbook's Python one (which closes after one reply)
- * and the Java companion one (which never closes). With `--stream` it keeps
- * one connection instead and copies standard input through the server to
- * standard output, for bulk text.
+ * TCP client of Kurose & Ross, section 2.7.2 (`TCPClient.py`), in Deno: one
+ * connection per sentence; with `--stream`, all of standard input over one.
  *
  * ```sh
  * deno run --allow-net tcp_client.ts --host localhost hello world
  * ```
  *
- * Run it with `--help` for the options. Imported as a module, it exports
- * {@linkcode sendTcp} and {@linkcode streamTcp}.
- *
+ * `--help` lists the options. As a module it exports {@linkcode sendTcp},
+ * {@linkcode streamTcp} and {@linkcode checkTcp} (the `--check` lab kit).
  * @module
  */
 import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-const PROGRAM = "tcp_client";
-const RUN_LINE = "deno run --allow-net tcp_client.ts";
-const PROMPT = "Input lowercase sentence:";
-const NEWLINE = 0x0a;
-/** Bytes read at a time in `--stream` mode. */
-const STREAM_READ_SIZE = 64 * 1024;
-
-/** Options of {@linkcode sendTcp} and {@linkcode streamTcp}. */
-export interface TcpClientOptions {
-  /** The server's name or address. Default `localhost`. */
-  hostname?: string;
-  /** The server's port. Default 12000. */
-  port?: number;
-  /**
-   * Seconds allowed for connecting, and for the reply to come (with
-   * `streamTcp`: for the server to send its next bytes once the input has
-   * ended). Default 10.
-   */
-  timeout?: number;
-  /** Stops at once: the connection is closed and the call throws. */
-  signal?: AbortSignal;
-  /** Called with a line for each socket step (connect, send, recv, close). */
-  log?: (line: string) => void;
-}
+// ===========================================================================
+// The textbook program: TCPClient.py, in its order
+// ===========================================================================
 
 /**
- * A reply the server cut short: it closed or reset the connection, or went
- * silent past the timeout, before the newline that ends the reply.
- * `received` holds the bytes that did come.
+ * One sentence on a connection of its own, as TCPClient.py sends its one:
+ * connect, send the sentence and a newline, receive the reply line, close.
+ * The steps that follow the connect are further below, in TCPClient.py's
+ * order, after the two functions that run this one for each sentence.
  */
-export class CutReplyError extends Error {
-  /** The part of the reply that came. */
-  readonly received: Uint8Array;
-
-  /** An error that says `message`, with the part of the reply that came. */
-  constructor(message: string, received: Uint8Array) {
-    super(message);
-    this.name = "CutReplyError";
-    this.received = received;
+async function exchange(
+  sentence: Uint8Array,
+  options: TcpClientOptions,
+): Promise<Uint8Array> {
+  // TCPClient.py: serverName = 'servername'
+  // TCPClient.py: serverPort = 12000
+  const { hostname = "localhost", port = 12000, log } = options;
+  const timeoutMs = (options.timeout ?? 10) * 1000;
+  // TCPClient.py: clientSocket = socket(AF_INET, SOCK_STREAM)
+  // TCPClient.py: clientSocket.connect((serverName, serverPort))
+  const clientSocket = await connect(hostname, port, timeoutMs, options.signal);
+  const server = `${formatHost(hostname)}:${port}`;
+  log?.(`connect: ${formatAddress(clientSocket.localAddr)} to ${server}`);
+  const guard = closeOnTimeoutOrAbort(clientSocket, timeoutMs, options.signal);
+  const message = concat(sentence, new Uint8Array([NEWLINE]));
+  const sending = sendSentence(clientSocket, message, server, log);
+  const chunks: Uint8Array[] = [];
+  let ending: unknown;
+  try {
+    ending = await receiveReply(clientSocket, message, chunks, server, log);
+  } catch (error) {
+    ending = guard.reason() ?? error;
+  } finally {
+    guard.clear();
+    closeConnection(clientSocket, log);
+    await sending.catch(() => {});
   }
+  const reply = concat(...chunks);
+  if (ending === "newline") return reply.subarray(0, -1);
+  throw replyCutShort(reply, ending, server, hostname, timeoutMs);
 }
 
 /**
@@ -90,93 +83,328 @@ export async function* sendTcp(
   }
 }
 
-/** One connection: send the sentence and a newline, read the reply line. */
-async function exchange(
-  sentence: Uint8Array,
+/**
+ * The client that `main` runs without `--stream` or `--check`. TCPClient.py
+ * connects, then asks for its one sentence; here each sentence is read
+ * first, then sent by {@linkcode sendTcp} on a connection of its own.
+ */
+async function runClient(
+  values: { host: string; json: boolean },
+  positionals: string[],
   options: TcpClientOptions,
-): Promise<Uint8Array> {
-  // serverName = 'servername'; serverPort = 12000
-  const { hostname = "localhost", port = 12000 } = options;
-  const timeoutMs = (options.timeout ?? 10) * 1000;
-  const server = `${formatHost(hostname)}:${port}`;
-  // clientSocket = socket(AF_INET, SOCK_STREAM)
-  // clientSocket.connect((serverName, serverPort))
-  const clientSocket = await connect(hostname, port, timeoutMs, options.signal);
-  const log = options.log;
-  log?.(`connect: ${formatAddress(clientSocket.localAddr)} to ${server}`);
-  const guard = closeOnTimeoutOrAbort(clientSocket, timeoutMs, options.signal);
-  const message = new Uint8Array(sentence.length + 1);
-  message.set(sentence);
-  message[sentence.length] = NEWLINE;
-  // Upper-casing keeps every newline, so the reply ends at the newline that
-  // answers ours.
-  let newlinesExpected = 0;
-  for (const byte of message) if (byte === NEWLINE) newlinesExpected++;
+): Promise<void> {
+  // TCPClient.py: sentence = input('Input lowercase sentence:')
+  // Or the words on the command line, or each line of a pipe.
+  const sentences = positionals.length > 0
+    ? [positionals.join(" ")]
+    : Deno.stdin.isTerminal()
+    ? promptedLines()
+    : readLines(Deno.stdin.readable);
+  await printReplies(sendTcp(sentences, options), values);
+}
 
-  // Sent while the reply is read: a long sentence comes back while it goes.
-  // clientSocket.send(sentence.encode())
+/**
+ * Sends the sentence and its newline. It is sent while the reply is read:
+ * a long sentence comes back while it goes.
+ */
+function sendSentence(
+  clientSocket: Deno.TcpConn,
+  message: Uint8Array,
+  server: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  // TCPClient.py: clientSocket.send(sentence.encode())
   const sending = writeAll(clientSocket, message).then(() =>
     log?.(`send: ${message.length} bytes to ${server}`)
   );
   sending.catch(() => {}); // a server that replied and closed early is fine
-  const chunks: Uint8Array[] = [];
+  return sending;
+}
+
+/**
+ * Reads the reply into `chunks`, up to the newline that answers the last
+ * one of `message`: "newline" once it came, "closed" if the server closed
+ * first. Ending at the newline works with this project's server, the
+ * textbook's Python one (which closes after one reply) and the Java
+ * companion one (which never closes).
+ */
+async function receiveReply(
+  clientSocket: Deno.TcpConn,
+  message: Uint8Array,
+  chunks: Uint8Array[],
+  server: string,
+  log?: (line: string) => void,
+): Promise<"newline" | "closed"> {
+  // Upper-casing keeps every newline, so the reply ends at the newline that
+  // answers ours.
+  let newlinesExpected = 0;
+  for (const byte of message) if (byte === NEWLINE) newlinesExpected++;
+  const buffer = new Uint8Array(16 * 1024);
   let length = 0;
-  let ending: unknown;
+  while (newlinesExpected > 0) {
+    if (length > 3 * message.length + 4096) {
+      throw new Error(`${server} sent more than any reply to this sentence`);
+    }
+    // TCPClient.py: modifiedSentence = clientSocket.recv(1024)
+    const received = await clientSocket.read(buffer);
+    if (received === null) {
+      log?.(`recv: end of stream, ${server} closed its side`);
+      return "closed";
+    }
+    log?.(`recv: ${received} bytes from ${server}`);
+    // The reply ends at the newline that answers ours: what follows it is
+    // not part of it.
+    let end = 0;
+    while (end < received && newlinesExpected > 0) {
+      if (buffer[end++] === NEWLINE) newlinesExpected--;
+    }
+    chunks.push(buffer.slice(0, end));
+    length += end;
+  }
+  return "newline";
+}
+
+/**
+ * Prints each reply as it comes: its bytes and a newline, or with `--json`
+ * an object, and a summary last.
+ */
+async function printReplies(
+  modifiedSentences: AsyncIterable<Uint8Array>,
+  values: { host: string; json: boolean },
+): Promise<void> {
+  const stdout = standardOutput().getWriter();
+  let replies = 0;
   try {
-    const buffer = new Uint8Array(16 * 1024);
-    while (newlinesExpected > 0) {
-      if (length > 3 * message.length + 4096) {
-        throw new Error(`${server} sent more than any reply to this sentence`);
-      }
-      // modifiedSentence = clientSocket.recv(1024)
-      const received = await clientSocket.read(buffer);
-      if (received === null) {
-        log?.(`recv: end of stream, ${server} closed its side`);
-        ending = "closed";
-        break;
-      }
-      log?.(`recv: ${received} bytes from ${server}`);
-      // The reply ends at the newline that answers ours: what follows it is
-      // not part of it.
-      let end = 0;
-      while (end < received && newlinesExpected > 0) {
-        if (buffer[end++] === NEWLINE) newlinesExpected--;
-      }
-      chunks.push(buffer.slice(0, end));
-      length += end;
+    for await (const modifiedSentence of modifiedSentences) {
+      replies++;
+      // TCPClient.py: print('From Server: ', modifiedSentence.decode())
+      await printReply(stdout, modifiedSentence, values.json);
     }
   } catch (error) {
-    ending = guard.reason() ?? error;
-  } finally {
-    guard.clear();
-    // clientSocket.close()
-    closeQuietly(clientSocket);
-    log?.("close");
-    await sending.catch(() => {});
+    await printFailure(stdout, error, replies, values);
+    throw error;
   }
-  const reply = concat(...chunks);
-  if (newlinesExpected === 0) return reply.subarray(0, -1);
-  if (length === 0) {
-    if (ending !== "closed") throw ending;
-    throw new Error(
-      `${server} closed the connection without replying: is it an ` +
-        `upper-case server, and did it accept more clients?`,
+  if (values.json) {
+    const summary = JSON.stringify({ replies }) + "\n";
+    await stdout.write(new TextEncoder().encode(summary));
+  }
+}
+
+/** Closes the connection, whatever state it is in. */
+function closeConnection(
+  clientSocket: Deno.TcpConn,
+  log?: (line: string) => void,
+) {
+  // TCPClient.py: clientSocket.close()
+  closeQuietly(clientSocket);
+  log?.("close");
+}
+
+/** Options of {@linkcode sendTcp} and {@linkcode streamTcp}. */
+export interface TcpClientOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /**
+   * Seconds allowed for connecting, and for the reply to come (with
+   * `streamTcp`: for the server to send its next bytes once the input has
+   * ended). Default 10.
+   */
+  timeout?: number;
+  /** Stops at once: the connection is closed and the call throws. */
+  signal?: AbortSignal;
+  /** Called with a line for each socket step (connect, send, recv, close). */
+  log?: (line: string) => void;
+}
+
+// ===========================================================================
+// The command line
+// ===========================================================================
+
+const PROGRAM = "tcp_client";
+const RUN_LINE = "deno run --allow-net tcp_client.ts";
+const PROMPT = "Input lowercase sentence:";
+
+const HELP = `Usage: tcp_client.ts [options] [SENTENCE...]
+
+The TCP client of Kurose & Ross 2.7.2 (TCPClient.py): connects to the TCP
+server, sends a sentence and a newline, prints the upper-cased reply line,
+closes; one connection per sentence.
+
+  SENTENCE...    words to send, joined by spaces; without them the client
+                 prompts "${PROMPT}" at a terminal, or sends each
+                 line of a pipe and prints one reply line for each
+
+Options:
+      --host HOST        server name or address (default localhost)
+  -p, --port PORT        server port (default 12000)
+      --timeout SECONDS  give up connecting, or waiting for a reply, after
+                         this long (default 10)
+      --stream           one connection for all of standard input: send it
+                         as it is, print what comes back, half-close at the
+                         end of input and stop when the server has sent all
+      --json             print one JSON object per reply, then a summary
+                         object (for autograders)
+      --check            grade the server at --host and --port: a sentence,
+                         Unicode, a long sentence, how replies end, two
+                         clients, half-close, invalid UTF-8; PASS, WARN or
+                         FAIL each, a score; exit 1 on a FAIL (each wait
+                         --timeout, default 2 s here)
+  -v, --verbose          show each socket step on stderr: connect, send,
+                         recv, close, with addresses and byte counts
+  -h, --help             show this help
+
+Replies go to stdout, everything else to stderr. Exit status: 0 all
+answered, 1 a failure (refused, timed out, unknown host), 2 a usage error.
+
+Example:
+  ${RUN_LINE} --host localhost --port 12000 hello world
+  ${RUN_LINE} --stream < book.txt > BOOK.TXT
+  ${RUN_LINE} --check --host localhost --port 12000
+`;
+
+const OPTIONS = {
+  host: { type: "string", default: "localhost" },
+  port: { type: "string", short: "p", default: "12000" },
+  timeout: { type: "string" },
+  stream: { type: "boolean", default: false },
+  check: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  verbose: { type: "boolean", short: "v", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Runs the command line; resolves with the exit status. */
+async function main(args: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseCommandLine(args, OPTIONS, true);
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    checkHost(values.host);
+    // Each wait of a check is short, so a dead server is graded in seconds.
+    const timeoutText = values.timeout ?? (values.check ? "2" : "10");
+    const { port, timeout } = parseNumbers(
+      { ...values, timeout: timeoutText },
+      {
+        port: { min: 1, max: 65535 },
+        timeout: TIMEOUT_RANGE,
+      },
+    );
+    checkModes(values, positionals);
+    if (values.check) {
+      return await reportChecks(
+        `Checking the TCP server at ${formatHost(values.host)}:${port} ` +
+          `(each wait at most ${timeout} s)`,
+        checkTcp({ hostname: values.host, port, timeout }),
+        values.json,
+      );
+    }
+    return await run(values, positionals, {
+      hostname: values.host,
+      port,
+      timeout,
+      log: values.verbose
+        ? (line) => console.error(`tcp_client: ${line}`)
+        : undefined,
+    });
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(error.message);
+    throw error;
+  }
+}
+
+/** Refuses options that do not go together, and words where none belong. */
+function checkModes(
+  values: { check: boolean; stream: boolean; json: boolean },
+  positionals: string[],
+) {
+  if (values.check && values.stream) {
+    throw new UsageError("--check or --stream, not both");
+  }
+  if (values.check && positionals.length > 0) {
+    throw new UsageError("--check sends its own sentences: give it no words");
+  }
+  if (values.stream && positionals.length > 0) {
+    throw new UsageError(
+      "--stream reads standard input: give no words with it",
     );
   }
-  throw new CutReplyError(
-    `the reply was cut short: ${length} bytes came, then ` +
-      (ending === "closed"
-        ? `${server} closed the connection`
-        : ending instanceof Deno.errors.ConnectionReset
-        ? `${server} reset the connection`
-        : ending instanceof TimeoutError
-        ? `the rest did not come within --timeout ${timeoutMs / 1000} s`
-        : describe(ending, hostname)) +
-      `, before the newline that ends it` +
-      (length === 1024 ? " (a server that reads only recv(1024)?)" : ""),
-    reply,
-  );
+  if (values.stream && values.json) {
+    throw new UsageError("--stream copies bytes as they are: it has no --json");
+  }
 }
+
+/**
+ * Runs the client, line by line or with `--stream`; resolves with the exit
+ * status: 1, with one line on stderr that says why, when it fails.
+ */
+async function run(
+  values: { host: string; json: boolean; stream: boolean },
+  positionals: string[],
+  options: TcpClientOptions,
+): Promise<number> {
+  try {
+    if (values.stream) {
+      await streamTcp(Deno.stdin.readable, standardOutput(), options);
+    } else {
+      await runClient(values, positionals, options);
+    }
+  } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
+    console.error(`tcp_client: ${describe(error, values.host)}`);
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * Writes one reply: its bytes and a newline, or a JSON object. A cut reply
+ * is written as it came, with no newline it did not have.
+ */
+async function printReply(
+  stdout: WritableStreamDefaultWriter<Uint8Array>,
+  reply: Uint8Array,
+  json: boolean,
+  cut = false,
+) {
+  if (json) {
+    const object = { ...jsonReply(reply), ...(cut ? { cut } : {}) };
+    await stdout.write(new TextEncoder().encode(JSON.stringify(object) + "\n"));
+  } else {
+    await stdout.write(reply);
+    if (!cut) await stdout.write(new Uint8Array([NEWLINE]));
+  }
+}
+
+/**
+ * When the replies stop on an error: a reply cut short is printed as far as
+ * it came, and with `--json` the summary still comes, with what went wrong,
+ * for autograders.
+ */
+async function printFailure(
+  stdout: WritableStreamDefaultWriter<Uint8Array>,
+  error: unknown,
+  replies: number,
+  values: { host: string; json: boolean },
+) {
+  if (error instanceof CutReplyError) {
+    await printReply(stdout, error.received, values.json, true);
+  }
+  if (values.json && !(error instanceof StdoutClosed)) {
+    const failed = { replies, error: describe(error, values.host) };
+    await stdout.write(new TextEncoder().encode(JSON.stringify(failed) + "\n"));
+  }
+}
+
+// ===========================================================================
+// Streaming: --stream
+// ===========================================================================
+
+/** Bytes read at a time in `--stream` mode. */
+const STREAM_READ_SIZE = 64 * 1024;
 
 /**
  * Copies `input` to the server over one connection and everything the
@@ -198,71 +426,23 @@ export async function streamTcp(
   const timeoutMs = (options.timeout ?? 10) * 1000;
   const server = `${formatHost(hostname)}:${port}`;
   const clientSocket = await connect(hostname, port, timeoutMs, signal);
-  let sent = 0;
-  let received = 0;
-  let inputEnded = false;
-  let lastActive = Date.now();
-  // When the write under way began: a server that stops reading stalls it.
-  let writingSince: number | undefined;
-  let timedOut: string | undefined;
-  const watchdog = setInterval(() => {
-    const now = Date.now();
-    if (writingSince !== undefined && now - writingSince > timeoutMs) {
-      timedOut = `${server} took no input for ${timeoutMs / 1000} s: is it ` +
-        `reading? (--timeout waits longer)`;
-    } else if (inputEnded && now - lastActive > timeoutMs) {
-      // Once the input has ended, the server must keep sending or close.
-      timedOut = `${server} sent nothing for ${timeoutMs / 1000} s after ` +
-        `the end of the input and did not close: use --timeout to wait longer`;
-    }
-    if (timedOut !== undefined) closeQuietly(clientSocket);
-  }, Math.min(1000, timeoutMs / 4));
+  const copy = new StreamCopy(clientSocket, server, timeoutMs);
   function abort() {
     closeQuietly(clientSocket);
   }
   signal?.addEventListener("abort", abort, { once: true });
-
   const reader = input.getReader();
-  async function upload() {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      writingSince = Date.now();
-      await writeAll(clientSocket, value);
-      writingSince = undefined;
-      sent += value.length;
-    }
-    inputEnded = true;
-    lastActive = Date.now();
-    // Half-close: the server sees the end, finishes sending, then closes.
-    await clientSocket.closeWrite();
-  }
-
-  const uploading = upload();
+  const uploading = copy.upload(reader);
   uploading.catch(() => {});
   const writer = output.getWriter();
   try {
-    const buffer = new Uint8Array(STREAM_READ_SIZE);
-    while (true) {
-      const count = await clientSocket.read(buffer);
-      if (count === null) break;
-      lastActive = Date.now();
-      received += count;
-      await writer.write(buffer.slice(0, count));
-    }
-    // Noticed at once, even while the input is silent.
-    if (!inputEnded) {
-      throw new Error(
-        `${server} closed the connection before all the input was sent`,
-      );
-    }
+    await copy.download(writer);
     await uploading;
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (timedOut !== undefined) throw new Error(timedOut);
-    throw error;
+    throw copy.timedOut ?? error;
   } finally {
-    clearInterval(watchdog);
+    copy.stop();
     signal?.removeEventListener("abort", abort);
     closeQuietly(clientSocket);
     await reader.cancel().catch(() => {});
@@ -270,7 +450,162 @@ export async function streamTcp(
     reader.releaseLock();
     writer.releaseLock();
   }
-  return { sent, received };
+  return copy.counts;
+}
+
+/**
+ * One `--stream` connection: the bytes each way, and a watchdog that closes
+ * it when the server stalls, saying why.
+ */
+class StreamCopy {
+  #clientSocket: Deno.TcpConn;
+  #server: string;
+  #timeoutMs: number;
+  #sent = 0;
+  #received = 0;
+  #inputEnded = false;
+  #lastActive = Date.now();
+  /** When the write under way began: a server that stops reading stalls it. */
+  #writingSince: number | undefined;
+  /** Why the watchdog closed the connection, if it did. */
+  #timedOut: string | undefined;
+  #watchdog: ReturnType<typeof setInterval>;
+
+  constructor(clientSocket: Deno.TcpConn, server: string, timeoutMs: number) {
+    this.#clientSocket = clientSocket;
+    this.#server = server;
+    this.#timeoutMs = timeoutMs;
+    this.#watchdog = setInterval(
+      () => this.#watch(),
+      Math.min(1000, timeoutMs / 4),
+    );
+  }
+
+  /** Closes the connection once the server has stalled for `--timeout`. */
+  #watch() {
+    const now = Date.now();
+    const seconds = this.#timeoutMs / 1000;
+    if (
+      this.#writingSince !== undefined &&
+      now - this.#writingSince > this.#timeoutMs
+    ) {
+      this.#timedOut = `${this.#server} took no input for ${seconds} s: is ` +
+        `it reading? (--timeout waits longer)`;
+    } else if (this.#inputEnded && now - this.#lastActive > this.#timeoutMs) {
+      // Once the input has ended, the server must keep sending or close.
+      this.#timedOut = `${this.#server} sent nothing for ${seconds} s after ` +
+        `the end of the input and did not close: use --timeout to wait longer`;
+    }
+    if (this.#timedOut !== undefined) closeQuietly(this.#clientSocket);
+  }
+
+  /** Sends all of `reader` to the server, then half-closes. */
+  async upload(reader: ReadableStreamDefaultReader<Uint8Array>) {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      this.#writingSince = Date.now();
+      await writeAll(this.#clientSocket, value);
+      this.#writingSince = undefined;
+      this.#sent += value.length;
+    }
+    this.#inputEnded = true;
+    this.#lastActive = Date.now();
+    // Half-close: the server sees the end, finishes sending, then closes.
+    await this.#clientSocket.closeWrite();
+  }
+
+  /** Writes all the server sends to `writer`, until it closes. */
+  async download(writer: WritableStreamDefaultWriter<Uint8Array>) {
+    const buffer = new Uint8Array(STREAM_READ_SIZE);
+    while (true) {
+      const count = await this.#clientSocket.read(buffer);
+      if (count === null) break;
+      this.#lastActive = Date.now();
+      this.#received += count;
+      await writer.write(buffer.slice(0, count));
+    }
+    // Noticed at once, even while the input is silent.
+    if (!this.#inputEnded) {
+      throw new Error(
+        `${this.#server} closed the connection before all the input was sent`,
+      );
+    }
+  }
+
+  /** The error to report when the watchdog closed the connection. */
+  get timedOut(): Error | undefined {
+    return this.#timedOut === undefined ? undefined : new Error(this.#timedOut);
+  }
+
+  /** The bytes sent and received so far. */
+  get counts(): { sent: number; received: number } {
+    return { sent: this.#sent, received: this.#received };
+  }
+
+  /** Stops the watchdog. */
+  stop() {
+    clearInterval(this.#watchdog);
+  }
+}
+
+// ===========================================================================
+// Robustness
+// ===========================================================================
+
+/** The byte that ends a sentence, and the reply to it. */
+const NEWLINE = 0x0a;
+
+/**
+ * A reply the server cut short: it closed or reset the connection, or went
+ * silent past the timeout, before the newline that ends the reply.
+ * `received` holds the bytes that did come.
+ */
+export class CutReplyError extends Error {
+  /** The part of the reply that came. */
+  readonly received: Uint8Array;
+
+  /** An error that says `message`, with the part of the reply that came. */
+  constructor(message: string, received: Uint8Array) {
+    super(message);
+    this.name = "CutReplyError";
+    this.received = received;
+  }
+}
+
+/**
+ * What to throw for a reply that did not end with its newline: `ending` is
+ * "closed", or the error that stopped the read. Nothing at all came: that
+ * error itself, or one that says the server closed; part of the reply came:
+ * a {@linkcode CutReplyError} that says what stopped it.
+ */
+function replyCutShort(
+  reply: Uint8Array,
+  ending: unknown,
+  server: string,
+  hostname: string,
+  timeoutMs: number,
+): unknown {
+  if (reply.length === 0) {
+    if (ending !== "closed") return ending;
+    return new Error(
+      `${server} closed the connection without replying: is it an ` +
+        `upper-case server, and did it accept more clients?`,
+    );
+  }
+  return new CutReplyError(
+    `the reply was cut short: ${reply.length} bytes came, then ` +
+      (ending === "closed"
+        ? `${server} closed the connection`
+        : ending instanceof Deno.errors.ConnectionReset
+        ? `${server} reset the connection`
+        : ending instanceof TimeoutError
+        ? `the rest did not come within --timeout ${timeoutMs / 1000} s`
+        : describe(ending, hostname)) +
+      `, before the newline that ends it` +
+      (reply.length === 1024 ? " (a server that reads only recv(1024)?)" : ""),
+    reply,
+  );
 }
 
 /**
@@ -368,12 +703,14 @@ function closeOnTimeoutOrAbort(
   };
 }
 
+/** Writes all of `data`: one write may take only part of it. */
 async function writeAll(socket: Deno.TcpConn, data: Uint8Array) {
   for (let written = 0; written < data.length;) {
     written += await socket.write(data.subarray(written));
   }
 }
 
+/** Closes `socket`, which may be closed already. */
 function closeQuietly(socket: Deno.TcpConn) {
   try {
     socket.close();
@@ -382,178 +719,9 @@ function closeQuietly(socket: Deno.TcpConn) {
   }
 }
 
-const HELP = `Usage: tcp_client.ts [options] [SENTENCE...]
-
-The TCP client of Kurose & Ross 2.7.2 (TCPClient.py): connects to the TCP
-server, sends a sentence and a newline, prints the upper-cased reply line,
-closes; one connection per sentence.
-
-  SENTENCE...    words to send, joined by spaces; without them the client
-                 prompts "${PROMPT}" at a terminal, or sends each
-                 line of a pipe and prints one reply line for each
-
-Options:
-      --host HOST        server name or address (default localhost)
-  -p, --port PORT        server port (default 12000)
-      --timeout SECONDS  give up connecting, or waiting for a reply, after
-                         this long (default 10)
-      --stream           one connection for all of standard input: send it
-                         as it is, print what comes back, half-close at the
-                         end of input and stop when the server has sent all
-      --json             print one JSON object per reply, then a summary
-                         object (for autograders)
-      --check            grade the server at --host and --port: a sentence,
-                         Unicode, a long sentence, how replies end, two
-                         clients, half-close, invalid UTF-8; PASS, WARN or
-                         FAIL each, a score; exit 1 on a FAIL (each wait
-                         --timeout, default 2 s here)
-  -v, --verbose          show each socket step on stderr: connect, send,
-                         recv, close, with addresses and byte counts
-  -h, --help             show this help
-
-Replies go to stdout, everything else to stderr. Exit status: 0 all
-answered, 1 a failure (refused, timed out, unknown host), 2 a usage error.
-
-Example:
-  ${RUN_LINE} --host localhost --port 12000 hello world
-  ${RUN_LINE} --stream < book.txt > BOOK.TXT
-  ${RUN_LINE} --check --host localhost --port 12000
-`;
-
-/** Runs the command line; resolves with the exit status. */
-async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "localhost" },
-        port: { type: "string", short: "p", default: "12000" },
-        timeout: { type: "string" },
-        stream: { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        verbose: { type: "boolean", short: "v", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    return usageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let port, timeout;
-  try {
-    checkHost(values.host);
-    port = parseNumber("port", values.port, { min: 1, max: 65535 });
-    timeout = parseNumber("timeout", values.timeout ?? "10", TIMEOUT_RANGE);
-  } catch (error) {
-    if (error instanceof UsageError) return usageError(error.message);
-    throw error;
-  }
-  if (values.check) {
-    if (values.stream || positionals.length > 0) {
-      return usageError(
-        values.stream
-          ? "--check or --stream, not both"
-          : "--check sends its own sentences: give it no words",
-      );
-    }
-    // Each wait of a check is short, so a dead server is graded in seconds.
-    const checkTimeout = values.timeout === undefined ? 2 : timeout;
-    return await reportChecks(
-      `Checking the TCP server at ${formatHost(values.host)}:${port} ` +
-        `(each wait at most ${checkTimeout} s)`,
-      checkTcp({ hostname: values.host, port, timeout: checkTimeout }),
-      values.json,
-    );
-  }
-  if (values.stream && positionals.length > 0) {
-    return usageError("--stream reads standard input: give no words with it");
-  }
-  if (values.stream && values.json) {
-    return usageError("--stream copies bytes as they are: it has no --json");
-  }
-  const options: TcpClientOptions = {
-    hostname: values.host,
-    port,
-    timeout,
-    log: values.verbose
-      ? (line) => console.error(`tcp_client: ${line}`)
-      : undefined,
-  };
-
-  const output = standardOutput();
-  try {
-    if (values.stream) {
-      await streamTcp(Deno.stdin.readable, output, options);
-      return 0;
-    }
-    // sentence = input('Input lowercase sentence:'), or the words on the
-    // command line, or each line of a pipe.
-    const sentences = positionals.length > 0
-      ? [positionals.join(" ")]
-      : Deno.stdin.isTerminal()
-      ? promptedLines()
-      : readLines(Deno.stdin.readable);
-    const stdout = output.getWriter();
-    const encoder = new TextEncoder();
-    let replies = 0;
-    try {
-      for await (const modifiedSentence of sendTcp(sentences, options)) {
-        replies++;
-        // print('From Server: ', modifiedSentence.decode())
-        await printReply(stdout, modifiedSentence, values.json);
-      }
-    } catch (error) {
-      if (error instanceof CutReplyError) {
-        await printReply(stdout, error.received, values.json, true);
-      }
-      if (values.json && !(error instanceof StdoutClosed)) {
-        // The summary still comes, with what went wrong, for autograders.
-        const failed = { replies, error: describe(error, values.host) };
-        await stdout.write(encoder.encode(JSON.stringify(failed) + "\n"));
-      }
-      throw error;
-    }
-    if (values.json) {
-      await stdout.write(encoder.encode(JSON.stringify({ replies }) + "\n"));
-    }
-  } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
-    console.error(`tcp_client: ${describe(error, values.host)}`);
-    return 1;
-  }
-  return 0;
-}
-
-/**
- * Writes one reply: its bytes and a newline, or a JSON object. A cut reply
- * is written as it came, with no newline it did not have.
- */
-async function printReply(
-  stdout: WritableStreamDefaultWriter<Uint8Array>,
-  reply: Uint8Array,
-  json: boolean,
-  cut = false,
-) {
-  if (json) {
-    const object = { ...jsonReply(reply), ...(cut ? { cut } : {}) };
-    await stdout.write(new TextEncoder().encode(JSON.stringify(object) + "\n"));
-  } else {
-    await stdout.write(reply);
-    if (!cut) await stdout.write(new Uint8Array([NEWLINE]));
-  }
-}
-
-// ---------------------------------------------------------------------------
-// The lab kit: --check grades any upper-case TCP server.
-// ---------------------------------------------------------------------------
+// ===========================================================================
+// The lab kit
+// ===========================================================================
 
 /** Options of {@linkcode checkTcp}. */
 export interface TcpCheckOptions {
@@ -563,6 +731,392 @@ export interface TcpCheckOptions {
   port?: number;
   /** Seconds each wait of each check lasts at most. Default 2. */
   timeout?: number;
+}
+
+/**
+ * Grades whatever upper-case TCP server listens at `hostname`:`port`, check
+ * by check, in the order of DESIGN.md's lab kit: a sentence, Unicode, a
+ * sentence longer than one `recv(1024)`, how replies end, a second client
+ * while a first one sits idle, half-close, and last, bytes that are not
+ * UTF-8 (which can stop a server). Every wait is bounded by `timeout`.
+ *
+ * @example
+ * ```ts
+ * for await (const result of checkTcp({ port: 12000 })) {
+ *   console.log(result.verdict, result.check, result.why);
+ * }
+ * ```
+ */
+export async function* checkTcp(
+  options: TcpCheckOptions = {},
+): AsyncGenerator<CheckResult> {
+  const server = new ServerUnderTest(options);
+  const { result, answered } = await checkSentence(server);
+  yield result;
+  for (const [check, run] of LATER_CHECKS) {
+    // Without an answer to a sentence, nothing else can be checked.
+    yield answered ? await server.graded(check, () => run(server, check)) : {
+      check,
+      verdict: "FAIL",
+      why: "not checked: the server did not answer a sentence",
+    };
+  }
+}
+
+/** The checks after the first, in their order: the name, and the check. */
+const LATER_CHECKS: [
+  string,
+  (server: ServerUnderTest, check: string) => Promise<CheckResult>,
+][] = [
+  ["Unicode", checkUnicode],
+  ["a sentence longer than recv(1024)", checkLongSentence],
+  ["how a reply ends", checkReplyEnding],
+  ["a second client while the first sits idle", checkSecondClient],
+  ["half-close", checkHalfClose],
+  ["bytes that are not UTF-8 (last: they can stop a server)", checkNotUtf8],
+];
+
+const encoder = new TextEncoder();
+
+/** The server `--check` grades: connections to it, every wait bounded. */
+class ServerUnderTest {
+  /** Its name or address. */
+  readonly hostname: string;
+  /** Its port. */
+  readonly port: number;
+  /** How long each wait lasts at most. */
+  readonly waitMs: number;
+
+  constructor(options: TcpCheckOptions) {
+    this.hostname = options.hostname ?? "localhost";
+    this.port = options.port ?? 12000;
+    this.waitMs = (options.timeout ?? 2) * 1000;
+  }
+
+  /** A new connection to the server. */
+  async open(): Promise<Probe> {
+    return new Probe(await connect(this.hostname, this.port, this.waitMs));
+  }
+
+  /** One line sent on a connection of its own; the reply, bounded. */
+  async ask(line: Uint8Array) {
+    const probe = await this.open();
+    try {
+      const sending = probe.send(concat(line, new Uint8Array([NEWLINE])));
+      const reply = await probe.read(this.waitMs);
+      await sending;
+      return reply;
+    } finally {
+      probe.close();
+    }
+  }
+
+  /** The result of `run`; a check that cannot connect fails, saying why. */
+  async graded(
+    check: string,
+    run: () => Promise<CheckResult>,
+  ): Promise<CheckResult> {
+    try {
+      return await run();
+    } catch (error) {
+      return { check, verdict: "FAIL", why: describe(error, this.hostname) };
+    }
+  }
+}
+
+/**
+ * A sentence: "hello world" must come back "HELLO WORLD", alone on its
+ * line. `answered` is false when nothing came back.
+ */
+async function checkSentence(
+  server: ServerUnderTest,
+): Promise<{ result: CheckResult; answered: boolean }> {
+  const check = "a sentence";
+  let first, extra;
+  try {
+    const probe = await server.open();
+    try {
+      await probe.send(encoder.encode("hello world\n"));
+      first = await probe.read(server.waitMs);
+      // Anything after the reply line would be read as the next reply.
+      if (first.ending === "newline") extra = await probe.read(300, true);
+    } finally {
+      probe.close();
+    }
+  } catch (error) {
+    const why = describe(error, server.hostname);
+    return { result: { check, verdict: "FAIL", why }, answered: false };
+  }
+  if (first.data.length === 0) {
+    const why = nothingCame(first.ending, server.waitMs) +
+      (first.ending === "silent"
+        ? " (a slow server? --timeout gives it longer)"
+        : "");
+    return { result: { check, verdict: "FAIL", why }, answered: false };
+  }
+  return { result: gradeSentence(first.data, extra?.data), answered: true };
+}
+
+/** Grades the reply to "hello world", and what came after it, if anything. */
+function gradeSentence(
+  data: Uint8Array,
+  extra: Uint8Array | undefined,
+): CheckResult {
+  const check = "a sentence";
+  const reply = withoutNewline(data);
+  const text = new TextDecoder().decode(reply);
+  if (text !== "HELLO WORLD") {
+    return {
+      check,
+      verdict: "FAIL",
+      why: text === "hello world"
+        ? `"hello world" came back unchanged: not upper-cased`
+        : `"hello world" came back ${quoted(reply)}, not "HELLO WORLD"`,
+    };
+  }
+  if (extra && extra.length > 0) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `"hello world" came back "HELLO WORLD", then ` +
+        `${quoted(extra)}: a client reading one line per sentence ` +
+        `takes that for the next reply`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `"hello world" came back "HELLO WORLD"`,
+  };
+}
+
+/** Unicode: "straße, é, κόσμος" must come back as Python upper-cases it. */
+async function checkUnicode(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const { data, ending } = await server.ask(encoder.encode(UNICODE_SENTENCE));
+  if (data.length === 0) {
+    return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
+  }
+  return gradeUnicode(withoutNewline(data));
+}
+
+/** A sentence of 3,000 bytes must come back whole, past one recv(1024). */
+async function checkLongSentence(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = encoder.encode("abcdefghij".repeat(300));
+  const { data, ending } = await server.ask(sentence);
+  const reply = withoutNewline(data);
+  const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
+  if (reply.join() === expected.join()) {
+    return {
+      check,
+      verdict: "PASS",
+      why: "all 3,001 bytes came back upper-cased",
+    };
+  }
+  const cut = reply.length > 0 && reply.length < expected.length &&
+    reply.join() === expected.subarray(0, reply.length).join();
+  if (cut && reply.length === 1024 && ending !== "flood") {
+    return {
+      check,
+      verdict: "WARN",
+      why: `only the first 1,024 of 3,001 bytes came back, then ` +
+        `${then(ending)}: it reads once, as recv(1024) does; a loop ` +
+        `until the newline reads it all`,
+    };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: data.length === 0
+      ? nothingCame(ending, server.waitMs)
+      : cut
+      ? `only the first ${reply.length.toLocaleString("en-US")} of 3,001 ` +
+        `bytes came back, then ${then(ending)}`
+      : `3,001 bytes came back as ${quoted(reply)}` +
+        (ending === "flood" ? `, and ${then(ending)}` : ""),
+  };
+}
+
+/** How a reply ends: a newline or the close must tell the client. */
+async function checkReplyEnding(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const probe = await server.open();
+  try {
+    await probe.send(encoder.encode("one\n"));
+    const first = await probe.read(server.waitMs);
+    if (first.data.length === 0) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: nothingCame(first.ending, server.waitMs),
+      };
+    }
+    if (first.ending === "silent") {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `the reply ${quoted(first.data)} has no newline and the ` +
+          `connection stays open: a client cannot tell where it ends`,
+      };
+    }
+    if (first.ending !== "newline") {
+      return {
+        check,
+        verdict: "PASS",
+        why: "the reply has no newline, but the server closes after it, " +
+          "and the close ends it",
+      };
+    }
+    return await checkSecondLine(probe, server.waitMs, check);
+  } finally {
+    probe.close();
+  }
+}
+
+/** After a reply line: a second line answered, or the connection closed. */
+async function checkSecondLine(
+  probe: Probe,
+  waitMs: number,
+  check: string,
+): Promise<CheckResult> {
+  const sent = await probe.send(encoder.encode("two\n"));
+  const second = await probe.read(waitMs);
+  if (second.data.length > 0 && second.ending === "newline") {
+    return {
+      check,
+      verdict: "PASS",
+      why: "each reply ends with a newline, and one connection answers " +
+        "line after line",
+    };
+  }
+  if (!sent || (second.data.length === 0 && second.ending !== "silent")) {
+    return {
+      check,
+      verdict: "PASS",
+      why: "the reply ends with a newline, and the server closes the " +
+        "connection after it, as the textbook's does",
+    };
+  }
+  return {
+    check,
+    verdict: "WARN",
+    why: `after one reply line, the server neither answered a second ` +
+      `line nor closed within ${waitMs / 1000} s: the client has to ` +
+      `close (the Java companion server's framing)`,
+  };
+}
+
+/** A second client must be answered while a first one sits idle. */
+async function checkSecondClient(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const idle = await server.open();
+  const second = await server.open().catch((error) => {
+    idle.close();
+    throw error;
+  });
+  try {
+    const started = performance.now();
+    await second.send(encoder.encode("second client\n"));
+    const early = await second.read(server.waitMs);
+    if (early.data.length > 0) {
+      return {
+        check,
+        verdict: "PASS",
+        why: "a second client was answered while the first stayed " +
+          "connected and silent: clients are served at once",
+      };
+    }
+    idle.close();
+    const late = await second.read(server.waitMs);
+    const waited = ((performance.now() - started) / 1000).toFixed(1);
+    return late.data.length > 0
+      ? {
+        check,
+        verdict: "WARN",
+        why: `serves one client at a time: a second client waited ` +
+          `${waited} s while the first stayed connected, and was ` +
+          `answered only when the first left (the textbook's server ` +
+          `does this; a thread or task per connection fixes it)`,
+      }
+      : {
+        check,
+        verdict: "FAIL",
+        why: "a second client got no reply, even after the first left",
+      };
+  } finally {
+    idle.close();
+    second.close();
+  }
+}
+
+/** Half-close: a line, then the end of the input; the reply, then a close. */
+async function checkHalfClose(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const probe = await server.open();
+  try {
+    await probe.send(encoder.encode("half close\n"));
+    await probe.halfClose();
+    const { data, ending } = await probe.read(server.waitMs, true);
+    const text = new TextDecoder().decode(data);
+    if (data.length === 0) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: "no reply after the client sent a line and half-closed " +
+          `(${nothingCame(ending, server.waitMs)})`,
+      };
+    }
+    if (text !== "HALF CLOSE\n") {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `"half close" came back ${quoted(data)}`,
+      };
+    }
+    return ending === "closed"
+      ? {
+        check,
+        verdict: "PASS",
+        why: "answered, then closed once the client had half-closed",
+      }
+      : {
+        check,
+        verdict: "WARN",
+        why: ending === "reset"
+          ? "answered, then reset the connection instead of closing it"
+          : `answered, but did not close within ${server.waitMs / 1000} s ` +
+            `after the client half-closed: a client reading to the end ` +
+            `waits`,
+      };
+  } finally {
+    probe.close();
+  }
+}
+
+/**
+ * Bytes that are not UTF-8 must come back as they were, and the server must
+ * still answer after them (last: they can stop a server).
+ */
+async function checkNotUtf8(server: ServerUnderTest): Promise<CheckResult> {
+  const { data } = await server.ask(INVALID_SENTENCE);
+  const still = await server.ask(encoder.encode("still there")).catch(() =>
+    undefined
+  );
+  return gradeInvalid(
+    data.length > 0 ? withoutNewline(data) : undefined,
+    still !== undefined && still.data.length > 0,
+  );
 }
 
 /** How a read of the server under test ended. */
@@ -676,333 +1230,136 @@ function nothingCame(ending: Ending, waitMs: number): string {
       `connection without a reply`;
 }
 
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
 /**
- * Grades whatever upper-case TCP server listens at `hostname`:`port`, check
- * by check, in the order of DESIGN.md's lab kit: a sentence, Unicode, a
- * sentence longer than one `recv(1024)`, how replies end, a second client
- * while a first one sits idle, half-close, and last, bytes that are not
- * UTF-8 (which can stop a server). Every wait is bounded by `timeout`.
- *
- * @example
- * ```ts
- * for await (const result of checkTcp({ port: 12000 })) {
- *   console.log(result.verdict, result.check, result.why);
- * }
- * ```
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
  */
-export async function* checkTcp(
-  options: TcpCheckOptions = {},
-): AsyncGenerator<CheckResult> {
-  const { hostname = "localhost", port = 12000 } = options;
-  const waitMs = (options.timeout ?? 2) * 1000;
-  const encoder = new TextEncoder();
-  const open = async () => new Probe(await connect(hostname, port, waitMs));
-  /** One line sent on a connection of its own; the reply, bounded. */
-  async function ask(line: Uint8Array) {
-    const probe = await open();
-    try {
-      const sending = probe.send(
-        concat(line, new Uint8Array([NEWLINE])),
-      );
-      const reply = await probe.read(waitMs);
-      await sending;
-      return reply;
-    } finally {
-      probe.close();
-    }
-  }
-
-  // A sentence: without an answer here, nothing else can be checked.
-  let check = "a sentence";
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
   try {
-    const probe = await open();
-    let first, extra;
-    try {
-      await probe.send(encoder.encode("hello world\n"));
-      first = await probe.read(waitMs);
-      // Anything after the reply line would be read as the next reply.
-      if (first.ending === "newline") extra = await probe.read(300, true);
-    } finally {
-      probe.close();
-    }
-    const reply = withoutNewline(first.data);
-    const text = new TextDecoder().decode(reply);
-    if (first.data.length === 0) {
-      yield {
-        check,
-        verdict: "FAIL",
-        why: nothingCame(first.ending, waitMs) +
-          (first.ending === "silent"
-            ? " (a slow server? --timeout gives it longer)"
-            : ""),
-      };
-      return yield* notChecked();
-    }
-    yield text !== "HELLO WORLD"
-      ? {
-        check,
-        verdict: "FAIL",
-        why: text === "hello world"
-          ? `"hello world" came back unchanged: not upper-cased`
-          : `"hello world" came back ${quoted(reply)}, not "HELLO WORLD"`,
-      }
-      : extra && extra.data.length > 0
-      ? {
-        check,
-        verdict: "WARN",
-        why: `"hello world" came back "HELLO WORLD", then ` +
-          `${quoted(extra.data)}: a client reading one line per sentence ` +
-          `takes that for the next reply`,
-      }
-      : {
-        check,
-        verdict: "PASS",
-        why: `"hello world" came back "HELLO WORLD"`,
-      };
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
-    yield { check, verdict: "FAIL", why: describe(error, hostname) };
-    return yield* notChecked();
-  }
-
-  yield await graded("Unicode", async () => {
-    const { data, ending } = await ask(encoder.encode(UNICODE_SENTENCE));
-    if (data.length === 0) {
-      return {
-        check: "Unicode",
-        verdict: "FAIL",
-        why: nothingCame(ending, waitMs),
-      };
-    }
-    return gradeUnicode(withoutNewline(data));
-  });
-
-  yield await graded("a sentence longer than recv(1024)", async () => {
-    check = "a sentence longer than recv(1024)";
-    const sentence = encoder.encode("abcdefghij".repeat(300));
-    const { data, ending } = await ask(sentence);
-    const reply = withoutNewline(data);
-    const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
-    if (reply.join() === expected.join()) {
-      return {
-        check,
-        verdict: "PASS",
-        why: "all 3,001 bytes came back upper-cased",
-      };
-    }
-    const cut = reply.length > 0 && reply.length < expected.length &&
-      reply.join() === expected.subarray(0, reply.length).join();
-    if (cut && reply.length === 1024 && ending !== "flood") {
-      return {
-        check,
-        verdict: "WARN",
-        why: `only the first 1,024 of 3,001 bytes came back, then ` +
-          `${then(ending)}: it reads once, as recv(1024) does; a loop ` +
-          `until the newline reads it all`,
-      };
-    }
-    return {
-      check,
-      verdict: "FAIL",
-      why: data.length === 0
-        ? nothingCame(ending, waitMs)
-        : cut
-        ? `only the first ${reply.length.toLocaleString("en-US")} of 3,001 ` +
-          `bytes came back, then ${then(ending)}`
-        : `3,001 bytes came back as ${quoted(reply)}` +
-          (ending === "flood" ? `, and ${then(ending)}` : ""),
-    };
-  });
-
-  yield await graded("how a reply ends", async () => {
-    check = "how a reply ends";
-    const probe = await open();
-    try {
-      await probe.send(encoder.encode("one\n"));
-      const first = await probe.read(waitMs);
-      if (first.data.length === 0) {
-        return {
-          check,
-          verdict: "FAIL",
-          why: nothingCame(first.ending, waitMs),
-        };
-      }
-      if (first.ending === "silent") {
-        return {
-          check,
-          verdict: "FAIL",
-          why: `the reply ${quoted(first.data)} has no newline and the ` +
-            `connection stays open: a client cannot tell where it ends`,
-        };
-      }
-      if (first.ending !== "newline") {
-        return {
-          check,
-          verdict: "PASS",
-          why: "the reply has no newline, but the server closes after it, " +
-            "and the close ends it",
-        };
-      }
-      const sent = await probe.send(encoder.encode("two\n"));
-      const second = await probe.read(waitMs);
-      if (second.data.length > 0 && second.ending === "newline") {
-        return {
-          check,
-          verdict: "PASS",
-          why: "each reply ends with a newline, and one connection answers " +
-            "line after line",
-        };
-      }
-      if (!sent || (second.data.length === 0 && second.ending !== "silent")) {
-        return {
-          check,
-          verdict: "PASS",
-          why: "the reply ends with a newline, and the server closes the " +
-            "connection after it, as the textbook's does",
-        };
-      }
-      return {
-        check,
-        verdict: "WARN",
-        why: `after one reply line, the server neither answered a second ` +
-          `line nor closed within ${waitMs / 1000} s: the client has to ` +
-          `close (the Java companion server's framing)`,
-      };
-    } finally {
-      probe.close();
-    }
-  });
-
-  yield await graded("a second client while the first sits idle", async () => {
-    check = "a second client while the first sits idle";
-    const idle = await open();
-    const second = await open().catch((error) => {
-      idle.close();
-      throw error;
-    });
-    try {
-      const started = performance.now();
-      await second.send(encoder.encode("second client\n"));
-      const early = await second.read(waitMs);
-      if (early.data.length > 0) {
-        return {
-          check,
-          verdict: "PASS",
-          why: "a second client was answered while the first stayed " +
-            "connected and silent: clients are served at once",
-        };
-      }
-      idle.close();
-      const late = await second.read(waitMs);
-      const waited = ((performance.now() - started) / 1000).toFixed(1);
-      return late.data.length > 0
-        ? {
-          check,
-          verdict: "WARN",
-          why: `serves one client at a time: a second client waited ` +
-            `${waited} s while the first stayed connected, and was ` +
-            `answered only when the first left (the textbook's server ` +
-            `does this; a thread or task per connection fixes it)`,
-        }
-        : {
-          check,
-          verdict: "FAIL",
-          why: "a second client got no reply, even after the first left",
-        };
-    } finally {
-      idle.close();
-      second.close();
-    }
-  });
-
-  yield await graded("half-close", async () => {
-    check = "half-close";
-    const probe = await open();
-    try {
-      await probe.send(encoder.encode("half close\n"));
-      await probe.halfClose();
-      const { data, ending } = await probe.read(waitMs, true);
-      const text = new TextDecoder().decode(data);
-      if (data.length === 0) {
-        return {
-          check,
-          verdict: "FAIL",
-          why: "no reply after the client sent a line and half-closed " +
-            `(${nothingCame(ending, waitMs)})`,
-        };
-      }
-      if (text !== "HALF CLOSE\n") {
-        return {
-          check,
-          verdict: "FAIL",
-          why: `"half close" came back ${quoted(data)}`,
-        };
-      }
-      return ending === "closed"
-        ? {
-          check,
-          verdict: "PASS",
-          why: "answered, then closed once the client had half-closed",
-        }
-        : {
-          check,
-          verdict: "WARN",
-          why: ending === "reset"
-            ? "answered, then reset the connection instead of closing it"
-            : `answered, but did not close within ${waitMs / 1000} s ` +
-              `after the client half-closed: a client reading to the end ` +
-              `waits`,
-        };
-    } finally {
-      probe.close();
-    }
-  });
-
-  yield await graded(
-    "bytes that are not UTF-8 (last: they can stop a server)",
-    async () => {
-      const { data } = await ask(INVALID_SENTENCE);
-      const still = await ask(encoder.encode("still there")).catch(() =>
-        undefined
-      );
-      return gradeInvalid(
-        data.length > 0 ? withoutNewline(data) : undefined,
-        still !== undefined && still.data.length > 0,
-      );
-    },
-  );
-
-  /** A check that cannot connect fails, saying why. */
-  async function graded(
-    name: string,
-    run: () => Promise<CheckResult>,
-  ): Promise<CheckResult> {
-    try {
-      return await run();
-    } catch (error) {
-      return { check: name, verdict: "FAIL", why: describe(error, hostname) };
-    }
-  }
-  function* notChecked(): Generator<CheckResult> {
-    for (
-      const name of [
-        "Unicode",
-        "a sentence longer than recv(1024)",
-        "how a reply ends",
-        "a second client while the first sits idle",
-        "half-close",
-        "bytes that are not UTF-8 (last: they can stop a server)",
-      ]
-    ) {
-      yield {
-        check: name,
-        verdict: "FAIL",
-        why: "not checked: the server did not answer a sentence",
-      };
-    }
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
 }
 
-// ---------------------------------------------------------------------------
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+// End of the part shared by all four scripts.
+
 // Shared by udp_client.ts and tcp_client.ts, word for word down to the line
 // that ends it (tests/shared_test.ts compares the copies): reading lines,
 // writing replies.
@@ -1332,132 +1689,6 @@ function describe(error: unknown, hostname: string): string {
 }
 
 // End of the part shared by the two clients.
-
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
-  };
-}
-
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-// End of the part shared by all four scripts.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

@@ -1,9 +1,19 @@
 /**
- * Helpers shared by the test suites: run the real scripts as subprocesses,
- * read their ready lines, and bound every wait.
+ * Helpers shared by the test suites: run a server in-process, or the real
+ * scripts as subprocesses and read their ready lines, and bound every wait.
  *
  * @module
  */
+import {
+  serveTcp,
+  type TcpServerOptions,
+  type TcpServerStats,
+} from "../tcp_server.ts";
+import {
+  serveUdp,
+  type UdpServerOptions,
+  type UdpServerStats,
+} from "../udp_server.ts";
 
 /** The repository root, where the four scripts live. */
 export const ROOT = decodeURIComponent(
@@ -43,6 +53,62 @@ export async function withTimeout<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The options and statistics of each in-process server, by kind. */
+export interface InProcessServer {
+  tcp: { options: TcpServerOptions; stats: TcpServerStats };
+  udp: { options: UdpServerOptions; stats: UdpServerStats };
+}
+
+/**
+ * Runs `fn` against an in-process server, {@linkcode serveTcp} or
+ * {@linkcode serveUdp} as `kind` says: on a free port (0) of 127.0.0.1, its
+ * log lines collected in `logs` (not printed), unless `options` says
+ * otherwise. However `fn` ends, the server is then aborted and its
+ * `finished` awaited (bounded); resolves with its statistics.
+ *
+ * @example
+ * ```ts
+ * const stats = await withServer("udp", { dropRate: 1 }, async (port) => {
+ *   // talk to 127.0.0.1:port
+ * });
+ * ```
+ */
+export async function withServer<Kind extends keyof InProcessServer>(
+  kind: Kind,
+  options: InProcessServer[Kind]["options"],
+  fn: (port: number, logs: string[]) => Promise<void>,
+): Promise<InProcessServer[Kind]["stats"]> {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const settings = {
+    hostname: "127.0.0.1",
+    port: 0,
+    log: (line: string) => {
+      logs.push(line);
+    },
+    ...options,
+    signal: controller.signal,
+  };
+  const server = kind === "tcp"
+    ? serveTcp(settings as TcpServerOptions)
+    : serveUdp(settings as UdpServerOptions);
+  const finished = () =>
+    withTimeout(
+      server.finished as Promise<InProcessServer[Kind]["stats"]>,
+      `the ${kind.toUpperCase()} server to finish`,
+    );
+  try {
+    await fn(server.addr.port, logs);
+  } catch (error) {
+    // Stopped all the same, but what went wrong in `fn` is the news.
+    controller.abort();
+    await finished().catch(() => {});
+    throw error;
+  }
+  controller.abort();
+  return await finished();
 }
 
 /** What a finished subprocess printed. */
@@ -195,6 +261,15 @@ export async function hasProgram(name: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Resident memory of a process in KiB, from `ps`. */
+export async function residentKiB(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  }).output();
+  return Number(new TextDecoder().decode(stdout).trim());
 }
 
 /** `true`, or prints why a test is skipped and gives `false`. */

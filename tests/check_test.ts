@@ -11,18 +11,18 @@
 import assert from "node:assert/strict";
 import { type CheckResult, checkTcp } from "../tcp_client.ts";
 import { checkUdp } from "../udp_client.ts";
-import { serveTcp } from "../tcp_server.ts";
-import { serveUdp } from "../udp_server.ts";
 import {
   canRun,
   hasProgram,
   runScript,
   startServer,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
 
+/** Collects every result of a check. */
 async function grades(
   results: AsyncIterable<CheckResult>,
 ): Promise<CheckResult[]> {
@@ -31,6 +31,7 @@ async function grades(
   return all;
 }
 
+/** The verdicts alone, in order. */
 const verdicts = (results: CheckResult[]) => results.map((r) => r.verdict);
 
 /**
@@ -119,46 +120,36 @@ async function withUdpPeer(
   }
 }
 
+/** A correct server's reply, and an ASCII-only server's. */
 const upper = (data: Uint8Array) =>
   new TextEncoder().encode(new TextDecoder().decode(data).toUpperCase());
 const asciiUpper = (data: Uint8Array) =>
   data.map((b) => b >= 0x61 && b <= 0x7a ? b - 32 : b);
 
-Deno.test("--check: our servers pass every check", async () => {
-  const controller = new AbortController();
-  const options = {
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-    log: () => {},
-  };
-  const tcp = serveTcp(options);
-  const udp = serveUdp(options);
-  try {
-    const tcpResults = await grades(
-      checkTcp({ hostname: "127.0.0.1", port: tcp.addr.port }),
-    );
-    assert.deepEqual(
-      verdicts(tcpResults),
-      Array(7).fill("PASS"),
-      JSON.stringify(tcpResults),
-    );
-    const udpResults = await grades(
-      checkUdp({ hostname: "127.0.0.1", port: udp.addr.port }),
-    );
-    assert.deepEqual(
-      verdicts(udpResults),
-      Array(7).fill("PASS"),
-      JSON.stringify(udpResults),
-    );
-  } finally {
-    controller.abort();
-    await tcp.finished;
-    await udp.finished;
-  }
+Deno.test("checkTcp() and checkUdp() grade serveTcp() and serveUdp() PASS on every check", async () => {
+  await withServer("tcp", {}, async (tcpPort) => {
+    await withServer("udp", {}, async (udpPort) => {
+      const tcpResults = await grades(
+        checkTcp({ hostname: "127.0.0.1", port: tcpPort }),
+      );
+      assert.deepEqual(
+        verdicts(tcpResults),
+        Array(7).fill("PASS"),
+        JSON.stringify(tcpResults),
+      );
+      const udpResults = await grades(
+        checkUdp({ hostname: "127.0.0.1", port: udpPort }),
+      );
+      assert.deepEqual(
+        verdicts(udpResults),
+        Array(7).fill("PASS"),
+        JSON.stringify(udpResults),
+      );
+    });
+  });
 });
 
-Deno.test("--check, the CLI: a line per check, the score, --json, exit 0 without a FAIL", async () => {
+Deno.test("tcp_client CLI --check prints a line per check and the score, or --json objects, exit 0 without a FAIL (udp_client CLI --check with a sentence: exit 2)", async () => {
   const server = await startServer([
     Deno.execPath(),
     ...[
@@ -212,7 +203,7 @@ Deno.test("--check, the CLI: a line per check, the score, --json, exit 0 without
   assert.equal(usage.code, 2);
 });
 
-Deno.test("--check: a dead server, or one that never answers, is graded in seconds, all FAIL", async () => {
+Deno.test("checkTcp() and checkUdp() grade a dead server, or one that never answers, all FAIL, in seconds", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadPort = listener.addr.port;
   listener.close();
@@ -244,7 +235,7 @@ Deno.test("--check: a dead server, or one that never answers, is graded in secon
   assert.ok(performance.now() - started < 10_000);
 });
 
-Deno.test("--check: servers broken on purpose are graded as a student would expect", async (t) => {
+Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a student would expect", async (t) => {
   await t.step("TCP, no upper-casing: the sentence fails", async () => {
     await withTcpPeer({ reply: (data) => data }, async (port) => {
       const results = await grades(
@@ -451,7 +442,7 @@ Deno.test("--check: servers broken on purpose are graded as a student would expe
 
 Deno.test({
   name:
-    "--check: the textbook's TCPServer.py and UDPServer.py warn where they have limits, never fail",
+    "checkTcp() and checkUdp() grade the textbook's TCPServer.py and UDPServer.py WARN where they have limits, never FAIL",
   ignore: !canRun(hasPython, "the textbook server stand-ins need python3"),
   async fn() {
     for (

@@ -8,17 +8,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  serveTcp,
-  type TcpServer,
-  type TcpServerOptions,
-} from "../tcp_server.ts";
-import {
-  serveUdp,
-  type UdpServer,
-  type UdpServerOptions,
-  type UdpServerStats,
-} from "../udp_server.ts";
-import {
   bytes,
   canRun,
   hasProgram,
@@ -28,50 +17,11 @@ import {
   startServer,
   text,
   udpSocket,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
-
-/** Runs `fn` with an in-process UDP server; resolves with its statistics. */
-async function withUdpServer(
-  options: UdpServerOptions,
-  fn: (server: UdpServer) => Promise<void>,
-): Promise<UdpServerStats> {
-  const controller = new AbortController();
-  const server = serveUdp({
-    port: 0,
-    log: () => {},
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server);
-  } finally {
-    controller.abort();
-  }
-  return await server.finished;
-}
-
-/** Runs `fn` with an in-process TCP server. */
-async function withTcpServer(
-  options: TcpServerOptions,
-  fn: (server: TcpServer) => Promise<void>,
-) {
-  const controller = new AbortController();
-  const server = serveTcp({
-    port: 0,
-    log: () => {},
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
-}
 
 /** A TCP listener that does `handle` with each connection: an odd server. */
 async function withTcpPeer(
@@ -119,7 +69,7 @@ async function readToEnd(conn: Deno.Conn): Promise<void> {
   }
 }
 
-Deno.test("tcp_client: a reply cut short by the server's close is written as it came, reported, exit 1", async () => {
+Deno.test("tcp_client CLI writes a reply cut short by the server's close as it came, and says so, exit 1", async () => {
   await withTcpPeer(async (conn) => {
     await readSome(conn);
     await conn.write(bytes("HEL"));
@@ -138,7 +88,7 @@ Deno.test("tcp_client: a reply cut short by the server's close is written as it 
   });
 });
 
-Deno.test("tcp_client: a reply cut short by a reset is reported, exit 1", async () => {
+Deno.test("tcp_client CLI reports a reply cut short by a reset, exit 1", async () => {
   await withTcpPeer(async (conn) => {
     await readSome(conn);
     await conn.write(bytes("HEL"));
@@ -157,7 +107,7 @@ Deno.test("tcp_client: a reply cut short by a reset is reported, exit 1", async 
   });
 });
 
-Deno.test("tcp_client: a reply that stops before its newline, then silence, is cut at --timeout", async () => {
+Deno.test("tcp_client CLI --timeout cuts a reply that stops before its newline, then goes silent", async () => {
   await withTcpPeer(async (conn) => {
     await readSome(conn);
     await conn.write(bytes("HE"));
@@ -178,7 +128,7 @@ Deno.test("tcp_client: a reply that stops before its newline, then silence, is c
   });
 });
 
-Deno.test("tcp_client: bytes after the reply's newline are not part of it", async () => {
+Deno.test("tcp_client CLI ends a reply at its newline, the bytes after it left out", async () => {
   await withTcpPeer(async (conn) => {
     await readSome(conn);
     await conn.write(bytes("HI\nEXTRA LINE\nMORE"));
@@ -191,7 +141,7 @@ Deno.test("tcp_client: bytes after the reply's newline are not part of it", asyn
 
 Deno.test({
   name:
-    "tcp_client: the textbook server's recv(1024) cuts a long sentence; the client says so",
+    "tcp_client CLI says so when the textbook server's recv(1024) cuts a long sentence",
   ignore: !canRun(
     hasPython,
     "the textbook TCPServer.py stand-in needs python3",
@@ -214,7 +164,7 @@ Deno.test({
   },
 });
 
-Deno.test("tcp_client --stream: a server that never reads is a timeout error, in bounded time", async () => {
+Deno.test("tcp_client CLI --stream fails with a timeout, in bounded time, against a server that never reads", async () => {
   let release = () => {};
   const released = new Promise<void>((resolve) => release = resolve);
   await withTcpPeer(async () => {
@@ -234,7 +184,7 @@ Deno.test("tcp_client --stream: a server that never reads is a timeout error, in
   });
 });
 
-Deno.test("tcp_client --stream: a server that closes is noticed at once, while stdin is silent", async () => {
+Deno.test("tcp_client CLI --stream notices at once a server that closes, while stdin is silent", async () => {
   await withTcpPeer(async (conn) => {
     await conn.write(bytes("BYE\n"));
   }, async (port) => {
@@ -264,14 +214,14 @@ Deno.test("tcp_client --stream: a server that closes is noticed at once, while s
   });
 });
 
-Deno.test("tcp_client --stream: a slow reader of stdout still gets every byte", async () => {
-  await withTcpServer({ hostname: "127.0.0.1" }, async (server) => {
+Deno.test("tcp_client CLI --stream still gives a slow reader of stdout every byte", async () => {
+  await withServer("tcp", {}, async (port) => {
     const size = 20 * 1024 * 1024;
     const { code, stdout } = await new Deno.Command("bash", {
       args: [
         "-c",
         `head -c ${size} /dev/zero | tr '\\0' a | "$0" run --allow-net ` +
-        `tcp_client.ts -p ${server.addr.port} --stream | ` +
+        `tcp_client.ts -p ${port} --stream | ` +
         `(sleep 3; tr -d A | wc -c; )`,
         Deno.execPath(),
       ],
@@ -284,13 +234,13 @@ Deno.test("tcp_client --stream: a slow reader of stdout still gets every byte", 
   });
 });
 
-Deno.test("both clients: stdout closed early (| head -1) ends the client quietly", async (t) => {
-  await withTcpServer({ hostname: "127.0.0.1" }, async (tcp) => {
-    await withUdpServer({ hostname: "127.0.0.1" }, async (udp) => {
+Deno.test("tcp_client and udp_client CLI end quietly when stdout is closed early (| head -1)", async (t) => {
+  await withServer("tcp", {}, async (tcpPort) => {
+    await withServer("udp", {}, async (udpPort) => {
       for (
         const [name, port] of [
-          ["tcp_client.ts", tcp.addr.port],
-          ["udp_client.ts", udp.addr.port],
+          ["tcp_client.ts", tcpPort],
+          ["udp_client.ts", udpPort],
         ] as const
       ) {
         await t.step(name, async () => {
@@ -314,8 +264,8 @@ Deno.test("both clients: stdout closed early (| head -1) ends the client quietly
   });
 });
 
-Deno.test("udp_client: a server on this machine answers however --host names it", async (t) => {
-  await withUdpServer({ hostname: "0.0.0.0" }, async (server) => {
+Deno.test("udp_client CLI gets an answer from a server on this machine however --host names it", async (t) => {
+  await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     for (
       const host of [
         "0.0.0.0",
@@ -327,7 +277,7 @@ Deno.test("udp_client: a server on this machine answers however --host names it"
     ) {
       await t.step(host, async () => {
         const out = await runScript("udp_client.ts", [
-          ...["--host", host, "-p", String(server.addr.port), "hi"],
+          ...["--host", host, "-p", String(port), "hi"],
         ]);
         assert.equal(out.stderr, "");
         assert.equal(out.stdout, "HI\n");
@@ -337,17 +287,17 @@ Deno.test("udp_client: a server on this machine answers however --host names it"
   });
 });
 
-Deno.test("udp_client: a reply from another port of this machine is still ignored", async () => {
+Deno.test("udp_client CLI ignores a reply from another port of this machine", async () => {
   // A forger on this machine answers first, from its own port.
   const forger = udpSocket("127.0.0.1");
-  await withUdpServer({ hostname: "0.0.0.0" }, async (server) => {
+  await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     const forging = (async () => {
       // Told the client's address by the test: forge a reply to it.
       const [, from] = await forger.receive();
       await forger.send(bytes("FORGED"), from);
     })();
     const out = await runScript("udp_client.ts", [
-      ...["--host", "127.0.1.1", "-p", String(server.addr.port), "-v", "hi"],
+      ...["--host", "127.0.1.1", "-p", String(port), "-v", "hi"],
     ]);
     forger.close();
     await forging.catch(() => {});
@@ -356,23 +306,20 @@ Deno.test("udp_client: a reply from another port of this machine is still ignore
   });
 });
 
-Deno.test("udp_client --retries N sends N + 1 datagrams, and --timeout bounds the wait", async (t) => {
+Deno.test("udp_client CLI --retries N sends N + 1 datagrams, and --timeout bounds the wait", async (t) => {
   for (const retries of [0, 2]) {
     await t.step(`--retries ${retries}`, async () => {
       let out = { code: 0, stderr: "" };
       let took = 0;
-      const stats = await withUdpServer(
-        { hostname: "127.0.0.1", dropRate: 1 },
-        async (server) => {
-          const started = performance.now();
-          out = await runScript("udp_client.ts", [
-            "-p",
-            String(server.addr.port),
-            ...["--timeout", "0.3", "--retries", String(retries), "hi"],
-          ]);
-          took = performance.now() - started;
-        },
-      );
+      const stats = await withServer("udp", { dropRate: 1 }, async (port) => {
+        const started = performance.now();
+        out = await runScript("udp_client.ts", [
+          "-p",
+          String(port),
+          ...["--timeout", "0.3", "--retries", String(retries), "hi"],
+        ]);
+        took = performance.now() - started;
+      });
       assert.equal(out.code, 1);
       assert.match(out.stderr, new RegExp(`after ${retries + 1} tr`));
       assert.equal(stats.received, retries + 1);
@@ -382,7 +329,7 @@ Deno.test("udp_client --retries N sends N + 1 datagrams, and --timeout bounds th
   }
 });
 
-Deno.test("tcp_client --timeout bounds the wait for a silent server", async () => {
+Deno.test("tcp_client CLI --timeout bounds the wait for a silent server", async () => {
   await withTcpPeer(async (conn) => {
     await readToEnd(conn);
   }, async (port) => {
@@ -397,7 +344,7 @@ Deno.test("tcp_client --timeout bounds the wait for a silent server", async () =
   });
 });
 
-Deno.test("udp_client: a line that cannot fit a datagram is refused at once, unread", async () => {
+Deno.test("udp_client CLI refuses at once, unread, a line that cannot fit a datagram", async () => {
   const started = performance.now();
   const { code, stderr } = await new Deno.Command("bash", {
     args: [
@@ -414,13 +361,13 @@ Deno.test("udp_client: a line that cannot fit a datagram is refused at once, unr
   assert.ok(performance.now() - started < 10_000);
 });
 
-Deno.test("tcp_client: one 32 MB line is read in linear time", async () => {
-  await withTcpServer({ hostname: "127.0.0.1" }, async (server) => {
+Deno.test("tcp_client CLI reads one 32 MB line in linear time", async () => {
+  await withServer("tcp", {}, async (port) => {
     const size = 32 * 1024 * 1024;
     const started = performance.now();
     const out = await runScript(
       "tcp_client.ts",
-      ["-p", String(server.addr.port)],
+      ["-p", String(port)],
       { stdin: new Uint8Array(size).fill(0x62), ms: 60_000 },
     );
     const took = performance.now() - started;
@@ -431,12 +378,12 @@ Deno.test("tcp_client: one 32 MB line is read in linear time", async () => {
   });
 });
 
-Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)", async () => {
-  await withUdpServer({ hostname: "127.0.0.1" }, async (server) => {
+Deno.test("udp_client CLI --ping ends 130,000 pings with a summary (constant memory)", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", [
       ...[
         "-p",
-        String(server.addr.port),
+        String(port),
         "--ping",
         "130000",
         "--interval",
@@ -451,10 +398,10 @@ Deno.test("udp_client --ping: 130,000 pings end in a summary (constant memory)",
   });
 });
 
-Deno.test("udp_client --ping over IPv6 names the server in brackets", async () => {
-  await withUdpServer({ hostname: "::1" }, async (server) => {
+Deno.test("udp_client CLI --ping over IPv6 names the server in brackets", async () => {
+  await withServer("udp", { hostname: "::1" }, async (port) => {
     const out = await runScript("udp_client.ts", [
-      ...["--host", "::1", "-p", String(server.addr.port), "--ping", "1"],
+      ...["--host", "::1", "-p", String(port), "--ping", "1"],
     ]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^Reply from \[::1\]:\d+: PING 1 /);
@@ -462,7 +409,7 @@ Deno.test("udp_client --ping over IPv6 names the server in brackets", async () =
   });
 });
 
-Deno.test("udp_client --ping: a late reply is timed when it arrives and kept out of the counts", async () => {
+Deno.test("udp_client CLI --ping times a late reply when it arrives and keeps it out of the counts", async () => {
   // Answers ping 1 after 1.5 s, the others at once.
   const socket = udpSocket();
   const answering = (async () => {
@@ -512,11 +459,11 @@ Deno.test("udp_client --ping: a late reply is timed when it arrives and kept out
   }
 });
 
-Deno.test("udp_client --json keeps bytes that are not UTF-8, in reply_base64", async () => {
-  await withUdpServer({ hostname: "127.0.0.1" }, async (server) => {
+Deno.test("udp_client CLI --json keeps bytes that are not UTF-8, in reply_base64", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript(
       "udp_client.ts",
-      ["-p", String(server.addr.port), "--json"],
+      ["-p", String(port), "--json"],
       { stdin: new Uint8Array([0x61, 0xff, 0x0a, 0x62, 0x0a]) },
     );
     assert.equal(out.code, 0, out.stderr);
@@ -528,7 +475,7 @@ Deno.test("udp_client --json keeps bytes that are not UTF-8, in reply_base64", a
   });
 });
 
-Deno.test("all four scripts: numeric options are plain decimals within named ranges", async (t) => {
+Deno.test("all four CLIs take numeric options as plain decimals within named ranges, and --host as a name alone", async (t) => {
   const cases: [string, string[], RegExp][] = [
     [
       "tcp_client.ts",
@@ -606,7 +553,7 @@ Deno.test("all four scripts: numeric options are plain decimals within named ran
   }
 });
 
-Deno.test("both clients --json: a run that fails still ends with its summary, saying why", async () => {
+Deno.test("tcp_client and udp_client CLI --json end a failed run with its summary, saying why", async () => {
   const udp = await runScript("udp_client.ts", [
     ...["-p", "9", "--json", "--timeout", "0.1", "--retries", "0", "hi"],
   ]);

@@ -43,7 +43,8 @@ async function exists(path: string): Promise<boolean> {
 const available = await denortAvailable();
 
 Deno.test({
-  name: "compiled udp_server and udp_client binaries talk to each other",
+  name:
+    "compile: the compiled udp_server and udp_client binaries talk to each other",
   ignore: !canRun(
     available,
     "deno compile needs a denort runtime: none in DENORT_BIN or Deno's cache, " +

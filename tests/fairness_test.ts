@@ -13,6 +13,7 @@ import {
   canRun,
   hasProgram,
   readAll,
+  residentKiB,
   RUN_FLAGS,
   script,
   startServer,
@@ -107,7 +108,7 @@ async function startFlood(
   };
 }
 
-Deno.test("tcp_server: beside clients streaming ASCII, Greek and invalid bytes, another is answered every time", async () => {
+Deno.test("fairness: tcp_server CLI answers another client every time, beside clients streaming ASCII, Greek and invalid bytes", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -134,7 +135,7 @@ Deno.test("tcp_server: beside clients streaming ASCII, Greek and invalid bytes, 
   }
 });
 
-Deno.test("tcp_server: --idle-timeout and SIGTERM still work during a flood of invalid bytes", async () => {
+Deno.test("fairness: tcp_server CLI --idle-timeout and SIGTERM still work during a flood of invalid bytes", async () => {
   const server = await startServer(
     script(
       "tcp_server.ts",
@@ -166,7 +167,7 @@ Deno.test("tcp_server: --idle-timeout and SIGTERM still work during a flood of i
   }
 });
 
-Deno.test("udp_server: beside a flood of invalid-byte datagrams, another client is answered and SIGTERM works", async () => {
+Deno.test("fairness: udp_server CLI answers another client, and stops on SIGTERM, beside a flood of invalid-byte datagrams", async () => {
   const server = await startServer(
     script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -208,7 +209,8 @@ async function isRoot(): Promise<boolean> {
 }
 
 Deno.test({
-  name: "tcp_server: connections reset before they are accepted cost nothing",
+  name:
+    "fairness: tcp_server CLI pays nothing for connections reset before they are accepted",
   ignore: !canRun(
     hasPython,
     "the reset storm (tests/peers/reset_storm.py) needs python3",
@@ -240,18 +242,9 @@ Deno.test({
   },
 });
 
-/** Resident memory of a process in KiB, from `ps`. */
-async function residentKiB(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  }).output();
-  return Number(text(stdout).trim());
-}
-
 Deno.test({
   name:
-    "tcp_server: 60 clients that send Greek text and never read hold bounded memory",
+    "fairness: tcp_server CLI holds bounded memory for 60 clients that send Greek text and never read",
   ignore: !canRun(await hasProgram("ps"), "reads memory with ps"),
   async fn() {
     const server = await startServer(
@@ -286,7 +279,7 @@ Deno.test({
   },
 });
 
-Deno.test("tcp_server: beside 100 connections streaming random characters, another is answered promptly", async () => {
+Deno.test("fairness: tcp_server CLI answers another client promptly, beside 100 connections streaming random characters", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -315,7 +308,7 @@ Deno.test("tcp_server: beside 100 connections streaming random characters, anoth
   }
 });
 
-Deno.test("tcp_server: at SIGTERM, every byte read is answered before the connection closes", async () => {
+Deno.test("fairness: tcp_server CLI answers every byte it read before it closes the connection at SIGTERM", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -358,7 +351,7 @@ Deno.test("tcp_server: at SIGTERM, every byte read is answered before the connec
   }
 });
 
-Deno.test("tcp_server: stderr that nobody reads stalls neither clients nor SIGTERM", async () => {
+Deno.test("fairness: tcp_server CLI -v with a stderr nobody reads stalls neither clients nor SIGTERM", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -405,7 +398,7 @@ Deno.test("tcp_server: stderr that nobody reads stalls neither clients nor SIGTE
 
 Deno.test({
   name:
-    "tcp_server: out of files before --max-connections, idle clients still make room",
+    "fairness: tcp_server CLI out of files before --max-connections still makes room by closing idle clients",
   ignore: !canRun(await hasProgram("bash"), "sets ulimit -n with bash"),
   async fn() {
     // 64 files at most: the default --max-connections 1000 cannot be reached.
@@ -437,7 +430,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "udp_server: a datagram forged to come from the server itself is not answered",
+    "fairness: udp_server CLI does not answer a datagram forged to come from itself",
   ignore: !canRun(
     hasPython && await isRoot(),
     "forging a sender takes a raw socket: python3, as root",

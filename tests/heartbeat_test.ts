@@ -17,6 +17,7 @@ import {
   startServer,
   text,
   udpSocket,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
@@ -53,12 +54,13 @@ function heartbeatServer(heartbeat: number) {
   };
 }
 
+/** A `Heartbeat SEQ TIME` datagram, stamped `sentMsAgo` ms in the past. */
 function heartbeat(seq: number, sentMsAgo = 0): Uint8Array {
   const time = (performance.timeOrigin + performance.now() - sentMsAgo) / 1000;
   return bytes(`Heartbeat ${seq} ${time.toFixed(6)}`);
 }
 
-Deno.test("udp_server --heartbeat: lost, late, duplicate, stopped, resumed; sentences still answered", async () => {
+Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and resumed, and still answers sentences", async () => {
   const server = heartbeatServer(0.3);
   const socket = udpSocket();
   const to = {
@@ -127,7 +129,7 @@ Deno.test("udp_server --heartbeat: lost, late, duplicate, stopped, resumed; sent
   }
 });
 
-Deno.test("udp_server --heartbeat: twenty clients at once, each counted on its own", async () => {
+Deno.test("serveUdp() with heartbeat counts twenty clients at once, each on its own", async () => {
   const server = heartbeatServer(30);
   const sockets = Array.from({ length: 20 }, () => udpSocket());
   try {
@@ -181,7 +183,7 @@ Deno.test("udp_server --heartbeat: twenty clients at once, each counted on its o
   }
 });
 
-Deno.test("heartbeatUdp: Heartbeat SEQ TIME, on schedule, from one socket, no reply needed", async () => {
+Deno.test("heartbeatUdp() sends Heartbeat SEQ TIME on schedule, from one socket, needing no reply", async () => {
   const peer = udpSocket();
   try {
     const port = (peer.addr as Deno.NetAddr).port;
@@ -217,7 +219,7 @@ Deno.test("heartbeatUdp: Heartbeat SEQ TIME, on schedule, from one socket, no re
   }
 });
 
-Deno.test("CLI: udp_client --heartbeat through udp_server --heartbeat --drop-rate: the drops are the gaps", async () => {
+Deno.test("udp_server CLI --heartbeat --drop-rate reports exactly its drops as the gaps from udp_client CLI --heartbeat", async () => {
   const server = await startServer(script(
     "udp_server.ts",
     ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "0.5"],
@@ -282,7 +284,7 @@ Deno.test("CLI: udp_client --heartbeat through udp_server --heartbeat --drop-rat
   });
 });
 
-Deno.test("CLI: udp_client --heartbeat runs until Ctrl-C, then its summary, exit 0", async () => {
+Deno.test("udp_client CLI --heartbeat runs until Ctrl-C, then prints its summary, exit 0", async () => {
   const peer = udpSocket();
   const child = new Deno.Command(Deno.execPath(), {
     args: script(
@@ -321,7 +323,7 @@ Deno.test("CLI: udp_client --heartbeat runs until Ctrl-C, then its summary, exit
   }
 });
 
-Deno.test("udp_server --heartbeat: counting from 0, and a late one older than what is remembered", async () => {
+Deno.test("serveUdp() with heartbeat counts from 0, and knows a heartbeat older than what it remembers as late", async () => {
   const server = heartbeatServer(30);
   const socket = udpSocket();
   const to = {
@@ -356,7 +358,7 @@ Deno.test("udp_server --heartbeat: counting from 0, and a late one older than wh
   }
 });
 
-Deno.test("udp_server --heartbeat: a stdout nobody reads never stops it answering, or stopping", async () => {
+Deno.test("udp_server CLI --heartbeat goes on answering, and stops, with a stdout nobody reads", async () => {
   const server = await startServer(script(
     "udp_server.ts",
     ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "30"],
@@ -383,57 +385,50 @@ Deno.test("udp_server --heartbeat: a stdout nobody reads never stops it answerin
   }
 });
 
-Deno.test("CLI: udp_client --ping ends on Ctrl-C with ping's summary, as ping does", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-    log: () => {},
-  });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: script(
-      "udp_client.ts",
-      ...["--host", "127.0.0.1", "-p", String(server.addr.port)],
-      ...["--ping", "1000", "--interval", "0.05"],
-    ).slice(1),
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  try {
-    // Two replies printed: it is pinging.
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let shown = "";
-    await withTimeout(
-      (async () => {
-        while ((shown.match(/^Reply /gm) ?? []).length < 2) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          shown += value;
-        }
-      })(),
-      "two replies",
-    );
-    child.kill("SIGINT");
-    while (true) {
-      const { value, done } = await withTimeout(reader.read(), "the summary");
-      if (done) break;
-      shown += value;
-    }
-    const { code } = await withTimeout(child.status, "the exit");
-    assert.equal(code, 0);
-    assert.match(
-      shown,
-      /\n--- 127\.0\.0\.1:\d+ ping statistics ---\n(\d+) packets transmitted, \1 received, 0% packet loss\nrtt min\/avg\/max\/mdev = [\d./]+ ms\nEstimatedRTT = /,
-    );
-  } finally {
+Deno.test("udp_client CLI --ping ends on Ctrl-C with ping's summary, as ping does", async () => {
+  await withServer("udp", {}, async (port) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: script(
+        "udp_client.ts",
+        ...["--host", "127.0.0.1", "-p", String(port)],
+        ...["--ping", "1000", "--interval", "0.05"],
+      ).slice(1),
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
     try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await child.stderr.cancel().catch(() => {});
-    controller.abort();
-    await server.finished;
-  }
+      // Two replies printed: it is pinging.
+      const reader = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let shown = "";
+      await withTimeout(
+        (async () => {
+          while ((shown.match(/^Reply /gm) ?? []).length < 2) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            shown += value;
+          }
+        })(),
+        "two replies",
+      );
+      child.kill("SIGINT");
+      while (true) {
+        const { value, done } = await withTimeout(reader.read(), "the summary");
+        if (done) break;
+        shown += value;
+      }
+      const { code } = await withTimeout(child.status, "the exit");
+      assert.equal(code, 0);
+      assert.match(
+        shown,
+        /\n--- 127\.0\.0\.1:\d+ ping statistics ---\n(\d+) packets transmitted, \1 received, 0% packet loss\nrtt min\/avg\/max\/mdev = [\d./]+ ms\nEstimatedRTT = /,
+      );
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.stderr.cancel().catch(() => {});
+    }
+  });
 });

@@ -3,8 +3,6 @@
  * own Python programs (stand-ins in tests/peers/ do what they do).
  */
 import assert from "node:assert/strict";
-import { serveTcp } from "../tcp_server.ts";
-import { serveUdp } from "../udp_server.ts";
 import {
   canRun,
   hasProgram,
@@ -12,6 +10,7 @@ import {
   script,
   startServer,
   text,
+  withServer,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
@@ -30,7 +29,8 @@ async function python(args: string[]) {
 }
 
 Deno.test({
-  name: "textbook UDPClient.py gets HELLO WORLD from udp_server.ts",
+  name:
+    "interop: the textbook's UDPClient.py gets HELLO WORLD from udp_server CLI",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
     const server = await startServer(script("udp_server.ts", "-p", "0"));
@@ -56,7 +56,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "udp_client.ts gets HELLO WORLD from textbook UDPServer.py",
+  name:
+    "interop: udp_client CLI gets HELLO WORLD from the textbook's UDPServer.py",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
     const server = await startServer([
@@ -92,31 +93,23 @@ Deno.test({
 });
 
 Deno.test({
-  name: "invalid UTF-8 that crashes the textbook's decode() is echoed by ours",
+  name:
+    "interop: serveUdp() echoes the invalid UTF-8 that crashes the textbook's decode()",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
-    const controller = new AbortController();
-    const server = serveUdp({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-    });
-    try {
+    await withServer("udp", {}, async (port) => {
       const out = await python([
         "-c",
         [
           "import socket, sys",
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
           "s.settimeout(5)",
-          `s.sendto(b'abc\\xff\\xfe\\xc3\\xa9', ('127.0.0.1', ${server.addr.port}))`,
+          `s.sendto(b'abc\\xff\\xfe\\xc3\\xa9', ('127.0.0.1', ${port}))`,
           "print(s.recvfrom(2048)[0].hex())",
         ].join("\n"),
       ]);
       assert.equal(out.stdout, "414243fffec389\n");
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
+    });
   },
 });
 
@@ -136,17 +129,10 @@ async function shell(script: string): Promise<string> {
 }
 
 Deno.test({
-  name: "netcat and socat as UDP clients of udp_server.ts",
+  name: "interop: serveUdp() answers netcat and socat as UDP clients",
   ignore: !canRun(hasNetcat && hasSocat, "needs nc (netcat-openbsd) and socat"),
   async fn() {
-    const controller = new AbortController();
-    const server = serveUdp({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-    });
-    const port = server.addr.port;
-    try {
+    await withServer("udp", {}, async (port) => {
       assert.equal(
         await shell(`printf 'hello nc\\n' | nc -u -w1 127.0.0.1 ${port}`),
         "HELLO NC\n",
@@ -157,15 +143,13 @@ Deno.test({
         ),
         "HELLO SOCAT\n",
       );
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
+    });
   },
 });
 
 Deno.test({
-  name: "udp_client.ts with an upper-casing socat server",
+  name:
+    "interop: udp_client CLI gets its reply from an upper-casing socat server",
   ignore: !canRun(hasSocat, "needs socat"),
   async fn() {
     // socat prints no ready line: take a free port, and let the client's
@@ -210,7 +194,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "textbook TCPClient.py (no newline, one recv) with tcp_server.ts",
+  name:
+    "interop: tcp_server CLI answers the textbook's TCPClient.py (no newline, one recv)",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
     const server = await startServer(script("tcp_server.ts", "-p", "0"));
@@ -230,7 +215,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tcp_client.ts with textbook TCPServer.py (one recv, reply, close)",
+  name:
+    "interop: tcp_client CLI gets every reply from the textbook's TCPServer.py (one recv, reply, close)",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
     const server = await startServer([
@@ -254,7 +240,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tcp_client.ts with a line server that never closes (Java companion)",
+  name:
+    "interop: tcp_client CLI gets every reply from a line server that never closes (Java companion)",
   ignore: !canRun(hasPython, pythonReason),
   async fn() {
     const server = await startServer([
@@ -278,17 +265,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "netcat and socat as TCP clients of tcp_server.ts",
+  name: "interop: serveTcp() answers netcat and socat as TCP clients",
   ignore: !canRun(hasNetcat && hasSocat, "needs nc (netcat-openbsd) and socat"),
   async fn() {
-    const controller = new AbortController();
-    const server = serveTcp({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-    });
-    const port = server.addr.port;
-    try {
+    await withServer("tcp", {}, async (port) => {
       assert.equal(
         await shell(
           `printf 'hello nc\\nline two\\n' | nc -N 127.0.0.1 ${port}`,
@@ -299,9 +279,6 @@ Deno.test({
         await shell(`printf 'hello socat\\n' | socat - TCP:127.0.0.1:${port}`),
         "HELLO SOCAT\n",
       );
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
+    });
   },
 });

@@ -114,7 +114,7 @@ interface FunctionShape {
 }
 
 const FUNCTION_START =
-  /^(\s*)(?:export )?(?:async )?function\*? ?([\w$]+)|^(  )(?:static |async |get |set |\*)*(#?[\w$]+)(?: = \([^)]*\) =>| ?\(|<)/;
+  /^(\s*)(?:export )?(?:async )?function\*? ?([\w$]+)|^( {2})(?:static |async |get |set |\*)*(#?[\w$]+)(?: = \([^)]*\) =>| ?\(|<)/;
 const BLOCK_STATEMENT =
   /^\s*(?:\} )?(?:if|for|while|do|try|switch|else|catch)\b/;
 
@@ -162,7 +162,7 @@ for (const [name, { program, lines: python }] of Object.entries(TEXTBOOK)) {
   const lines = source.split("\n");
   const marked = sections(lines);
 
-  Deno.test(`${name} layout: a short header, then ${program}, then the marked sections in order`, () => {
+  Deno.test(`layout: ${name} has a short header, then ${program}, then the marked sections in order`, () => {
     assert.ok(marked.length >= 3, `${marked.length} sections`);
     const header = lines.slice(0, marked[0].start).filter((line) =>
       line.trim() !== ""
@@ -183,7 +183,7 @@ for (const [name, { program, lines: python }] of Object.entries(TEXTBOOK)) {
     assert.ok(marked.at(-1)?.title.startsWith("Shared helpers"));
   });
 
-  Deno.test(`${name} layout: ${program}'s lines are quoted in its order, in the first section`, () => {
+  Deno.test(`layout: ${name} quotes ${program}'s lines in its order, in the first section`, () => {
     const quote = `// ${program}: `;
     const textbookEnd = marked[1].start;
     const quoted: { line: number; index: number }[] = [];
@@ -216,7 +216,7 @@ for (const [name, { program, lines: python }] of Object.entries(TEXTBOOK)) {
     );
   });
 
-  Deno.test(`${name} layout: no function longer than ${MAX_FUNCTION_LINES} lines or nested deeper than ${MAX_NESTING}`, () => {
+  Deno.test(`layout: ${name} has no function longer than ${MAX_FUNCTION_LINES} lines or nested deeper than ${MAX_NESTING}`, () => {
     const shapes = functionShapes(lines);
     assert.ok(shapes.length > 10, `${shapes.length} functions found`);
     const tooLong = shapes.filter((shape) =>

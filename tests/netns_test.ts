@@ -227,7 +227,7 @@ function inNs(ns: string, args: string[]): string[] {
 
 Deno.test({
   name:
-    "two hosts, lossy link: the UDP client prints every reply, in order, once",
+    "netns: udp_client CLI prints every reply of udp_server CLI, in order, once, across two hosts on a lossy link",
   ignore: !canRun(reason === undefined, reason ?? ""),
   async fn() {
     await withTwoHosts(UDP_LOSS_PERCENT, async () => {
@@ -269,7 +269,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "two hosts, lossy link: every TCP byte arrives, in order",
+  name:
+    "netns: tcp_client CLI gets every byte from tcp_server CLI, in order, across two hosts on a lossy link",
   ignore: !canRun(reason === undefined, reason ?? ""),
   async fn() {
     await withTwoHosts(TCP_LOSS_PERCENT, async (hosts) => {

@@ -12,8 +12,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { serveTcp } from "../tcp_server.ts";
-import { serveUdp } from "../udp_server.ts";
 import {
   canRun,
   hasProgram,
@@ -23,6 +21,7 @@ import {
   startServer,
   tcpExchange,
   text,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
@@ -327,29 +326,13 @@ async function runServerLine(line: string, parsed: Parsed, folder: string) {
   assert.equal(answer, "HELLO README\n", local);
 }
 
-/** Serves on a free port in this process while `body` runs. */
-async function withServer(
-  transport: "udp" | "tcp",
-  body: (port: number) => Promise<void>,
-) {
-  const controller = new AbortController();
-  const options = { port: 0, signal: controller.signal, log: () => {} };
-  const server = transport === "udp" ? serveUdp(options) : serveTcp(options);
-  try {
-    await body(server.addr.port);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
-}
-
 /** Text that needs more than ASCII, for lines that take a file. */
 const BOOK = "it was the best of times,\nκαλημέρα, straße\n";
 
 /** Runs a client line against a server and checks what it printed. */
 async function runClientLine(line: string, parsed: Parsed, folder: string) {
   const transport = parsed.name!.startsWith("udp") ? "udp" : "tcp";
-  await withServer(transport, async (port) => {
+  await withServer(transport, { hostname: "0.0.0.0" }, async (port) => {
     const local = onPort(line, parsed, port);
     const ping = parsed.args.indexOf("--ping");
     if (parsed.input !== undefined) {
@@ -460,6 +443,11 @@ const commands = [
   ]))).flat(),
 ];
 
+/** A line without its trailing shell comment, as markers name it. */
+function withoutComment(line: string): string {
+  return line.replace(/\s+#.*$/, "");
+}
+
 Deno.test("README: every not-run marker names a command line of the README", () => {
   const lines = new Set(commands.map(({ line }) => withoutComment(line)));
   for (const marked of markers.keys()) {
@@ -469,11 +457,6 @@ Deno.test("README: every not-run marker names a command line of the README", () 
   // finds none would let everything through.
   assert.ok(commands.length >= 30, `only ${commands.length} command lines`);
 });
-
-/** A line without its trailing shell comment, as markers name it. */
-function withoutComment(line: string): string {
-  return line.replace(/\s+#.*$/, "");
-}
 
 for (const { line, where } of commands) {
   const reason = markers.get(withoutComment(line));

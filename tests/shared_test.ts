@@ -23,7 +23,7 @@ async function block(
   return source.slice(from, to);
 }
 
-Deno.test("the two servers' shared blocks are identical, word for word", async () => {
+Deno.test("shared helpers: the two servers' blocks are identical, word for word", async () => {
   const start = "// Shared by udp_server.ts and tcp_server.ts";
   const end = "// End of the part shared by the two servers.";
   const udp = await block("udp_server.ts", start, end);
@@ -32,7 +32,7 @@ Deno.test("the two servers' shared blocks are identical, word for word", async (
   assert.equal(await block("tcp_server.ts", start, end), udp);
 });
 
-Deno.test("the two clients' shared blocks are identical, word for word", async () => {
+Deno.test("shared helpers: the two clients' blocks are identical, word for word", async () => {
   const start = "// Shared by udp_client.ts and tcp_client.ts";
   const end = "// End of the part shared by the two clients.";
   const udp = await block("udp_client.ts", start, end);
@@ -40,7 +40,7 @@ Deno.test("the two clients' shared blocks are identical, word for word", async (
   assert.equal(await block("tcp_client.ts", start, end), udp);
 });
 
-Deno.test("the block all four scripts share is identical, word for word", async () => {
+Deno.test("shared helpers: the block all four scripts share is identical, word for word", async () => {
   const start = "// Shared by all four scripts";
   const end = "// End of the part shared by all four scripts.";
   const udp = await block("udp_server.ts", start, end);
@@ -50,7 +50,7 @@ Deno.test("the block all four scripts share is identical, word for word", async 
   }
 });
 
-Deno.test("each script keeps its shared helpers in one marked block, and nowhere else", async () => {
+Deno.test("shared helpers: each script keeps them in one marked block, and nowhere else", async () => {
   for (
     const [name, pair] of [
       ["udp_server.ts", "// Shared by udp_server.ts and tcp_server.ts"],
@@ -133,7 +133,7 @@ function upperCaseByDefinition(message: Uint8Array): Uint8Array {
   return new Uint8Array(out);
 }
 
-Deno.test("upperCase: every code point as String#toUpperCase has it, 3 times longer at most", () => {
+Deno.test("upperCase() maps every code point as String#toUpperCase does, 3 times longer at most", () => {
   for (let block = 0; block <= 0x10ff; block++) {
     let characters = "";
     for (
@@ -167,7 +167,7 @@ Deno.test("upperCase: every code point as String#toUpperCase has it, 3 times lon
   );
 });
 
-Deno.test("upperCase: random mixes of text and invalid bytes, as by definition", () => {
+Deno.test("upperCase() treats random mixes of text and invalid bytes as by definition", () => {
   const alphabet = [
     ...encoder.encode("aZ`{ß é ŉ ΐ ᾀ ﬃ 😀 𐐨\n"),
     0x80,
@@ -197,7 +197,7 @@ Deno.test("upperCase: random mixes of text and invalid bytes, as by definition",
   }
 });
 
-Deno.test("upperCaseInto: output in pieces of any size joins up to the whole", () => {
+Deno.test("upperCaseInto() writes pieces of any size that join up to the whole", () => {
   const input = new Uint8Array([
     ...encoder.encode("ΐ straße 😀 ŉ"),
     0xff,
@@ -222,7 +222,7 @@ Deno.test("upperCaseInto: output in pieces of any size joins up to the whole", (
   }
 });
 
-Deno.test("upperCaseInto: only the start of a character that may yet be whole waits for more", () => {
+Deno.test("upperCaseInto() holds back only the start of a character that may yet be whole", () => {
   const cases: [number[], number][] = [
     [[0x61, 0xc3], 1], // "a" and the start of "é": waits
     [[0x61, 0xe2, 0x82], 1], // two of "€"'s three bytes: wait
@@ -249,7 +249,7 @@ Deno.test("upperCaseInto: only the start of a character that may yet be whole wa
   }
 });
 
-Deno.test("upperCase: linear time on any input, invalid bytes included", () => {
+Deno.test("upperCase() takes linear time on any input, invalid bytes included", () => {
   // 16 MiB of each: about a second each at 1 µs a byte, the old cost of
   // input that mixes valid and invalid bytes.
   const units = [

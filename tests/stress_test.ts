@@ -3,8 +3,7 @@
  * client, or lose or alter a byte (other than upper-casing).
  */
 import assert from "node:assert/strict";
-import { serveTcp } from "../tcp_server.ts";
-import { serveUdp, upperCase } from "../udp_server.ts";
+import { upperCase } from "../udp_server.ts";
 import {
   bytes,
   probeUntilAnswered,
@@ -16,6 +15,7 @@ import {
   tcpExchange,
   text,
   udpSocket,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
@@ -55,83 +55,65 @@ function messyBytes(next: () => number, length: number): Uint8Array {
   return new Uint8Array(out);
 }
 
-Deno.test("UDP: thousands of garbage datagrams, sizes 0 to 65,507, then a normal answer", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-    log: () => {},
-  });
-  const port = server.addr.port;
-  const socket = udpSocket();
-  const next = random(1);
-  try {
-    const sizes = [];
-    for (let size = 0; size <= 1024; size++) sizes.push(size);
-    for (let i = 0; i < 2000; i++) sizes.push(Math.floor(next() * 65_508));
-    sizes.push(65_506, 65_507);
-    for (const size of sizes) {
-      const garbage = new Uint8Array(size).map(() => Math.floor(next() * 256));
-      await socket.send(garbage, {
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port,
-      });
+Deno.test("stress: serveUdp() answers normally after thousands of garbage datagrams, sizes 0 to 65,507", async () => {
+  const stats = await withServer("udp", {}, async (port) => {
+    const socket = udpSocket();
+    const next = random(1);
+    try {
+      const sizes = [];
+      for (let size = 0; size <= 1024; size++) sizes.push(size);
+      for (let i = 0; i < 2000; i++) sizes.push(Math.floor(next() * 65_508));
+      sizes.push(65_506, 65_507);
+      for (const size of sizes) {
+        const garbage = new Uint8Array(size).map(() =>
+          Math.floor(next() * 256)
+        );
+        await socket.send(garbage, {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port,
+        });
+      }
+      // Replies to the flood pile up unread; a new socket asks until answered.
+      const reply = await probeUntilAnswered(bytes("still alive?"), port);
+      assert.equal(text(reply), "STILL ALIVE?");
+    } finally {
+      socket.close();
     }
-    // Replies to the flood pile up unread; a new socket asks until answered.
-    const reply = await probeUntilAnswered(bytes("still alive?"), port);
-    assert.equal(text(reply), "STILL ALIVE?");
-  } finally {
-    socket.close();
-    controller.abort();
-  }
-  const stats = await server.finished;
+  });
   assert.ok(stats.received >= 1, "the server received the flood");
 });
 
-Deno.test("UDP: messy UTF-8 comes back exactly as upperCase says, datagram by datagram", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-  });
-  const socket = udpSocket();
-  const next = random(2);
-  try {
-    for (let i = 0; i < 200; i++) {
-      const message = messyBytes(next, Math.floor(next() * 300));
-      await socket.send(message, {
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port: server.addr.port,
-      });
-      const [reply] = await withTimeout(socket.receive(), "a reply");
-      assert.deepEqual(reply, upperCase(message));
+Deno.test("stress: serveUdp() sends messy UTF-8 back exactly as upperCase() says, datagram by datagram", async () => {
+  await withServer("udp", {}, async (port) => {
+    const socket = udpSocket();
+    const next = random(2);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const message = messyBytes(next, Math.floor(next() * 300));
+        await socket.send(message, {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port,
+        });
+        const [reply] = await withTimeout(socket.receive(), "a reply");
+        assert.deepEqual(reply, upperCase(message));
+      }
+    } finally {
+      socket.close();
     }
-  } finally {
-    socket.close();
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
-Deno.test("TCP: messy UTF-8 in chunks of every size, one byte at a time too, comes back whole", async () => {
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-  });
-  const next = random(3);
-  try {
+Deno.test("stress: serveTcp() sends messy UTF-8 back whole, in chunks of every size, one byte at a time too", async () => {
+  await withServer("tcp", {}, async (port) => {
+    const next = random(3);
     for (const chunkSize of [1, 2, 3, 5, 7, 64, 1000]) {
       const message = messyBytes(next, 3000);
       const expected = upperCase(message); // the same as upper-casing it whole
       const conn = await Deno.connect({
         hostname: "127.0.0.1",
-        port: server.addr.port,
+        port,
       });
       try {
         const reading = readAll(conn);
@@ -144,55 +126,45 @@ Deno.test("TCP: messy UTF-8 in chunks of every size, one byte at a time too, com
         conn.close();
       }
     }
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
-Deno.test("TCP: 300 idle clients at --max-connections 300, --idle-timeout 0.5", async () => {
-  const controller = new AbortController();
-  const logs: string[] = [];
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxConnections: 300,
-    idleTimeout: 0.5,
-    signal: controller.signal,
-    log: (line) => logs.push(line),
-  });
-  const port = server.addr.port;
-  const idle: Deno.TcpConn[] = [];
-  try {
-    for (let i = 0; i < 300; i++) {
-      idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-    }
-    // Every one of the 300 is served...
-    await idle[299].write(bytes("last"));
-    assert.equal(text(await readExactly(idle[299], 4)), "LAST");
-    // ...the 301st is served too: the connection idle longest makes room...
-    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
-    try {
-      await extra.write(bytes("extra"));
-      assert.equal(text(await readExactly(extra, 5)), "EXTRA");
-    } finally {
-      extra.close();
-    }
-    assert.match(
-      logs.join("\n"),
-      /to make room for .* \(--max-connections 300\)/,
-    );
-    // ...and once idle for 0.5 s, all are closed, which makes room again.
-    for (const conn of idle) assert.equal((await readAll(conn)).length, 0);
-    assert.equal(
-      text(await tcpExchange(port, bytes("room again\n"))),
-      "ROOM AGAIN\n",
-    );
-  } finally {
-    for (const conn of idle) conn.close();
-    controller.abort();
-  }
-  const stats = await server.finished;
+Deno.test("stress: serveTcp() with maxConnections 300 serves 300 idle clients and one more, then times them out at idleTimeout 0.5", async () => {
+  const stats = await withServer(
+    "tcp",
+    { maxConnections: 300, idleTimeout: 0.5 },
+    async (port, logs) => {
+      const idle: Deno.TcpConn[] = [];
+      try {
+        for (let i = 0; i < 300; i++) {
+          idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        }
+        // Every one of the 300 is served...
+        await idle[299].write(bytes("last"));
+        assert.equal(text(await readExactly(idle[299], 4)), "LAST");
+        // ...the 301st is served too: the connection idle longest makes room...
+        const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+        try {
+          await extra.write(bytes("extra"));
+          assert.equal(text(await readExactly(extra, 5)), "EXTRA");
+        } finally {
+          extra.close();
+        }
+        assert.match(
+          logs.join("\n"),
+          /to make room for .* \(--max-connections 300\)/,
+        );
+        // ...and once idle for 0.5 s, all are closed, which makes room again.
+        for (const conn of idle) assert.equal((await readAll(conn)).length, 0);
+        assert.equal(
+          text(await tcpExchange(port, bytes("room again\n"))),
+          "ROOM AGAIN\n",
+        );
+      } finally {
+        for (const conn of idle) conn.close();
+      }
+    },
+  );
   assert.equal(stats.evicted, 1);
   assert.equal(stats.timedOut, 299);
 });
@@ -209,7 +181,7 @@ function spawnClient(args: string[]) {
   }).spawn();
 }
 
-Deno.test("a TCP server killed in the middle of a stream: the client fails, one line, bounded", async () => {
+Deno.test("stress: tcp_client CLI --stream fails in one line, in bounded time, when tcp_server CLI is killed mid-stream", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -253,7 +225,7 @@ Deno.test("a TCP server killed in the middle of a stream: the client fails, one 
   }
 });
 
-Deno.test("a UDP server killed between sentences: the client fails, one line, bounded", async () => {
+Deno.test("stress: udp_client CLI fails in one line, in bounded time, when udp_server CLI is killed between sentences", async () => {
   const server = await startServer(
     script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -287,7 +259,7 @@ Deno.test("a UDP server killed between sentences: the client fails, one line, bo
   );
 });
 
-Deno.test("SIGTERM under load: clean exit, summary, port released (TCP and UDP)", async () => {
+Deno.test("stress: tcp_server and udp_server CLI exit cleanly on SIGTERM under load, with their summaries, the ports released", async () => {
   const tcp = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { sendTcp, streamTcp } from "../tcp_client.ts";
-import { serveTcp, type TcpServerOptions } from "../tcp_server.ts";
 import {
   bytes,
   canRun,
@@ -8,31 +7,10 @@ import {
   ROOT,
   runScript,
   text,
-  withTimeout,
+  withServer,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
-
-/** Runs `fn` against an in-process server. */
-async function withServer(
-  options: TcpServerOptions,
-  fn: (port: number) => Promise<void>,
-) {
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server.addr.port);
-  } finally {
-    controller.abort();
-    await withTimeout(server.finished, "the server to finish");
-  }
-}
 
 /** A listener that does `handle` with each connection, for odd servers. */
 async function withPeer(
@@ -68,6 +46,7 @@ async function withPeer(
   }
 }
 
+/** Collects every reply of `sendTcp` as text. */
 async function replies(
   sentences: string[],
   options: Parameters<typeof sendTcp>[1],
@@ -79,8 +58,8 @@ async function replies(
   return texts;
 }
 
-Deno.test("sendTcp: one connection per sentence, replies in order", async () => {
-  await withServer({}, async (port) => {
+Deno.test("sendTcp() opens one connection per sentence and yields the replies in order", async () => {
+  await withServer("tcp", {}, async (port) => {
     assert.deepEqual(
       await replies(["one", "straße", "", "x".repeat(100_000)], {
         hostname: "127.0.0.1",
@@ -91,30 +70,21 @@ Deno.test("sendTcp: one connection per sentence, replies in order", async () => 
   });
 });
 
-Deno.test("sendTcp: localhost and IPv6", async () => {
-  await withServer({}, async (port) => {
+Deno.test("sendTcp() reaches a server by localhost and over IPv6", async () => {
+  await withServer("tcp", {}, async (port) => {
     assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
       "HI",
     ]);
   });
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "::1",
-    port: 0,
-    signal: controller.signal,
-  });
-  try {
+  await withServer("tcp", { hostname: "::1" }, async (port) => {
     assert.deepEqual(
-      await replies(["hi"], { hostname: "::1", port: server.addr.port }),
+      await replies(["hi"], { hostname: "::1", port }),
       ["HI"],
     );
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
+  });
 });
 
-Deno.test("sendTcp: a server that never replies is a timeout error", async () => {
+Deno.test("sendTcp() rejects with a timeout when the server never replies", async () => {
   await withPeer(async (conn) => {
     await conn.read(new Uint8Array(1024)); // read, then say nothing
   }, async (port) => {
@@ -125,7 +95,7 @@ Deno.test("sendTcp: a server that never replies is a timeout error", async () =>
   });
 });
 
-Deno.test("sendTcp: a server that closes without replying is an error", async () => {
+Deno.test("sendTcp() rejects when the server closes without replying", async () => {
   await withPeer((conn) => {
     conn.close();
     return Promise.resolve();
@@ -137,7 +107,7 @@ Deno.test("sendTcp: a server that closes without replying is an error", async ()
   });
 });
 
-Deno.test("sendTcp: refused is an error that says so", async () => {
+Deno.test("sendTcp() rejects a refused connection with an error that says so", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
@@ -147,8 +117,8 @@ Deno.test("sendTcp: refused is an error that says so", async () => {
   );
 });
 
-Deno.test("streamTcp: everything comes back, in order, after a half-close", async () => {
-  await withServer({}, async (port) => {
+Deno.test("streamTcp() brings everything back, in order, after a half-close", async () => {
+  await withServer("tcp", {}, async (port) => {
     const line = bytes("stream me, straße\n");
     const input = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -172,7 +142,7 @@ Deno.test("streamTcp: everything comes back, in order, after a half-close", asyn
   });
 });
 
-Deno.test("streamTcp: a server that keeps quiet after the input ends times out", async () => {
+Deno.test("streamTcp() times out when the server keeps quiet after the input ends", async () => {
   await withPeer(async (conn) => {
     while ((await conn.read(new Uint8Array(1024))) !== null) {
       // take everything, answer nothing, and leave the connection open
@@ -187,8 +157,8 @@ Deno.test("streamTcp: a server that keeps quiet after the input ends times out",
   });
 });
 
-Deno.test("CLI: words, and a pipe with one reply line per line", async () => {
-  await withServer({}, async (port) => {
+Deno.test("tcp_client CLI answers its words, and a pipe with one reply line per line", async () => {
+  await withServer("tcp", {}, async (port) => {
     const words = await runScript("tcp_client.ts", [
       "-p",
       String(port),
@@ -216,8 +186,8 @@ Deno.test("CLI: words, and a pipe with one reply line per line", async () => {
   });
 });
 
-Deno.test("CLI: --json prints one object per reply and a summary", async () => {
-  await withServer({}, async (port) => {
+Deno.test("tcp_client CLI --json prints one object per reply and a summary", async () => {
+  await withServer("tcp", {}, async (port) => {
     const out = await runScript(
       "tcp_client.ts",
       ["-p", String(port), "--json"],
@@ -234,14 +204,14 @@ Deno.test("CLI: --json prints one object per reply and a summary", async () => {
   });
 });
 
-Deno.test("CLI: --stream pipes 50 MB through the server, byte for byte", async () => {
+Deno.test("tcp_client CLI --stream pipes 50 MB through the server, byte for byte", async () => {
   // Multi-byte characters land on every chunk boundary somewhere in 50 MB.
   const line = "the quick brown fox, straße, é, ŉ, 😀 — 1234567890\n";
   const upper = "THE QUICK BROWN FOX, STRASSE, É, ʼN, 😀 — 1234567890\n";
   const lineBytes = bytes(line);
   const upperBytes = bytes(upper);
   const count = Math.ceil(50 * 1024 * 1024 / lineBytes.length);
-  await withServer({}, async (port) => {
+  await withServer("tcp", {}, async (port) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -285,7 +255,7 @@ Deno.test("CLI: --stream pipes 50 MB through the server, byte for byte", async (
   });
 });
 
-Deno.test("CLI: failures print one line and exit 1", async (t) => {
+Deno.test("tcp_client CLI prints one line and exits 1 on each failure", async (t) => {
   const flags = ["run", "--allow-net"];
   await t.step("refused", async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -393,7 +363,7 @@ Deno.test("CLI: failures print one line and exit 1", async (t) => {
   });
 });
 
-Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+Deno.test("tcp_client CLI prints one line and exits 2 on a usage error", async (t) => {
   for (
     const args of [
       ["--port", "0"],
@@ -420,10 +390,10 @@ Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
 });
 
 Deno.test({
-  name: "CLI: at a terminal it prompts as the textbook does",
+  name: "tcp_client CLI prompts at a terminal as the textbook does",
   ignore: !canRun(hasPython, "the terminal test needs python3 for a pty"),
   async fn() {
-    await withServer({}, async (port) => {
+    await withServer("tcp", {}, async (port) => {
       const { code, stdout } = await new Deno.Command("python3", {
         args: [
           "tests/peers/pty_run.py",
@@ -448,8 +418,8 @@ Deno.test({
   },
 });
 
-Deno.test("CLI -v: each socket step on stderr, in order", async () => {
-  await withServer({}, async (port) => {
+Deno.test("tcp_client CLI -v prints each socket step on stderr, in order", async () => {
+  await withServer("tcp", {}, async (port) => {
     const out = await runScript("tcp_client.ts", [
       "--host",
       "127.0.0.1",

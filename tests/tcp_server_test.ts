@@ -1,45 +1,21 @@
 import assert from "node:assert/strict";
-import {
-  serveTcp,
-  type TcpServerOptions,
-  type TcpServerStats,
-  upperCase,
-} from "../tcp_server.ts";
+import { serveTcp, upperCase } from "../tcp_server.ts";
 import {
   bytes,
   canRun,
   readAll,
   readExactly,
+  residentKiB,
   runScript,
   script,
   startServer,
   tcpExchange,
   text,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
 
-/** Runs `fn` against an in-process server; resolves with its statistics. */
-async function withServer(
-  options: TcpServerOptions,
-  fn: (port: number, logs: string[]) => Promise<void>,
-): Promise<TcpServerStats> {
-  const controller = new AbortController();
-  const logs: string[] = [];
-  const server = serveTcp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: (line) => logs.push(line),
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server.addr.port, logs);
-  } finally {
-    controller.abort();
-  }
-  return await withTimeout(server.finished, "the server to finish");
-}
-
+/** Connects to the server on loopback (bounded). */
 function connect(port: number): Promise<Deno.TcpConn> {
   return withTimeout(
     Deno.connect({ hostname: "127.0.0.1", port }),
@@ -47,7 +23,7 @@ function connect(port: number): Promise<Deno.TcpConn> {
   );
 }
 
-Deno.test("upperCase (TCP copy) agrees on Unicode and invalid bytes", () => {
+Deno.test("upperCase() as tcp_server.ts exports it agrees on Unicode and invalid bytes", () => {
   assert.equal(text(upperCase(bytes("straße é"))), "STRASSE É");
   assert.deepEqual(
     [...upperCase(new Uint8Array([0x61, 0xff, 0xc3, 0xa9, 0xe2, 0x82]))],
@@ -55,8 +31,8 @@ Deno.test("upperCase (TCP copy) agrees on Unicode and invalid bytes", () => {
   );
 });
 
-Deno.test("each connection gets its bytes back upper-cased", async () => {
-  const stats = await withServer({}, async (port) => {
+Deno.test("serveTcp() answers each connection with its bytes upper-cased", async () => {
+  const stats = await withServer("tcp", {}, async (port) => {
     assert.equal(
       text(await tcpExchange(port, bytes("hello world\n"))),
       "HELLO WORLD\n",
@@ -68,10 +44,27 @@ Deno.test("each connection gets its bytes back upper-cased", async () => {
   assert.equal(stats.bytesOut, 12 + 7);
 });
 
-Deno.test("every ASCII byte, at every alignment, comes back as it should", async () => {
+Deno.test("serveTcp() calls onListen once, with the bound address, where the textbook prints its ready line", async () => {
+  const heard: Deno.NetAddr[] = [];
+  await withServer(
+    "tcp",
+    { onListen: (addr) => heard.push(addr) },
+    async (port) => {
+      assert.deepEqual(heard.map((addr) => addr.port), [port]);
+      assert.equal(heard[0].hostname, "127.0.0.1");
+      assert.equal(
+        text(await tcpExchange(port, bytes("ready?\n"))),
+        "READY?\n",
+      );
+    },
+  );
+  assert.equal(heard.length, 1);
+});
+
+Deno.test("serveTcp() answers every ASCII byte right, at every alignment", async () => {
   const ascii = Uint8Array.from({ length: 128 }, (_, i) => i);
   const expected = ascii.map((b) => b >= 0x61 && b <= 0x7a ? b - 0x20 : b);
-  await withServer({}, async (port) => {
+  await withServer("tcp", {}, async (port) => {
     for (let shift = 0; shift < 4; shift++) {
       // A non-ASCII character after `shift` bytes moves where the ASCII starts.
       const prefix = bytes("é".padStart(shift + 1, "a"));
@@ -96,12 +89,12 @@ Deno.test("every ASCII byte, at every alignment, comes back as it should", async
   });
 });
 
-Deno.test("every ASCII byte, at each place of a four-byte word, from the start of a read", async () => {
+Deno.test("serveTcp() answers every ASCII byte right at each place of a four-byte word, from the start of a read", async () => {
   // ASCII at the start of a read is upper-cased four bytes at a time: each
   // byte value must come back right wherever it sits in a word, next to any
   // other, "`" (0x60) and "{" (0x7b) beside "a" and "z" above all.
   const ascii = Uint8Array.from({ length: 128 }, (_, i) => i);
-  await withServer({}, async (port) => {
+  await withServer("tcp", {}, async (port) => {
     for (const stride of [1, 3, 5, 7]) {
       for (let shift = 0; shift < 4; shift++) {
         const message = ascii.map((_, i) => (i * stride + shift) % 128);
@@ -115,8 +108,8 @@ Deno.test("every ASCII byte, at each place of a four-byte word, from the start o
   });
 });
 
-Deno.test("a byte that can never begin a character goes back at once; an unfinished one after a moment", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveTcp() sends back at once a byte that can never begin a character, an unfinished one after a moment", async () => {
+  await withServer("tcp", {}, async (port) => {
     const conn = await connect(port);
     try {
       // 0xff can never be UTF-8: nothing to wait for.
@@ -141,8 +134,8 @@ Deno.test("a byte that can never begin a character goes back at once; an unfinis
   });
 });
 
-Deno.test("the rest of a character that comes 0.4 s late, as after a lost segment, still makes it whole", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveTcp() still makes a character whole when its rest comes 0.4 s late, as after a lost segment", async () => {
+  await withServer("tcp", {}, async (port) => {
     const conn = await connect(port);
     try {
       // "ŉ" is C5 89 and upper-cases to "ʼN": a lost segment between its two
@@ -157,29 +150,26 @@ Deno.test("the rest of a character that comes 0.4 s late, as after a lost segmen
   });
 });
 
-Deno.test("the read buffer grows with bulk text, up to 256 KiB and no further", async () => {
+Deno.test("serveTcp() grows its read buffer with bulk text, up to 256 KiB and no further", async () => {
   const sizes: number[] = [];
-  await withServer(
-    {
-      verbose: true,
-      log: (line) => {
-        const match = line.match(/^recv: (\d+) bytes/);
-        if (match) sizes.push(Number(match[1]));
-      },
+  await withServer("tcp", {
+    verbose: true,
+    log: (line) => {
+      const match = line.match(/^recv: (\d+) bytes/);
+      if (match) sizes.push(Number(match[1]));
     },
-    async (port) => {
-      const message = new Uint8Array(16 * 1024 * 1024).fill(0x61);
-      const reply = await tcpExchange(port, message);
-      assert.equal(reply.length, message.length);
-    },
-  );
+  }, async (port) => {
+    const message = new Uint8Array(16 * 1024 * 1024).fill(0x61);
+    const reply = await tcpExchange(port, message);
+    assert.equal(reply.length, message.length);
+  });
   const largest = Math.max(...sizes);
   assert.ok(largest <= 256 * 1024, `a read of ${largest} bytes`);
   assert.ok(largest > 128 * 1024, `reads stayed at ${largest} bytes or less`);
 });
 
-Deno.test("a reply streams back as it arrives, on an open connection", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveTcp() streams a reply back as it arrives, on an open connection", async () => {
+  await withServer("tcp", {}, async (port) => {
     const conn = await connect(port);
     try {
       for (const line of ["one\n", "two\n", "three\n"]) {
@@ -195,8 +185,8 @@ Deno.test("a reply streams back as it arrives, on an open connection", async () 
   });
 });
 
-Deno.test("a UTF-8 character split across reads is upper-cased whole", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveTcp() upper-cases whole a UTF-8 character split across reads", async () => {
+  await withServer("tcp", {}, async (port) => {
     const conn = await connect(port);
     try {
       // "straße" with "ß" (C3 9F) cut in two: the server must hold C3 back.
@@ -213,8 +203,8 @@ Deno.test("a UTF-8 character split across reads is upper-cased whole", async () 
   });
 });
 
-Deno.test("invalid bytes come back unchanged, a cut-off character at the end too", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveTcp() sends invalid bytes back unchanged, a cut-off character at the end too", async () => {
+  await withServer("tcp", {}, async (port) => {
     const reply = await tcpExchange(
       port,
       new Uint8Array([
@@ -237,14 +227,14 @@ Deno.test("invalid bytes come back unchanged, a cut-off character at the end too
   });
 });
 
-Deno.test("half-close: every byte sent before it comes back, then the server closes", async () => {
+Deno.test("serveTcp() answers every byte sent before a half-close, then closes", async () => {
   // Larger than the socket buffers, so the tail is still in flight when the
   // client half-closes (a naive pipeTo would lose it: denoland/deno#22258).
   const line = "half-close keeps the tail: straße é ŉ\n";
   const expectedLine = "HALF-CLOSE KEEPS THE TAIL: STRASSE É ʼN\n";
   const count = 200_000; // 8.2 MB
   const message = bytes(line.repeat(count));
-  await withServer({}, async (port) => {
+  await withServer("tcp", {}, async (port) => {
     const reply = await tcpExchange(port, message);
     // "ŉ" (2 bytes) becomes "ʼN" (3): the reply is longer than the request.
     assert.equal(reply.length, message.length + count);
@@ -252,7 +242,7 @@ Deno.test("half-close: every byte sent before it comes back, then the server clo
   });
 });
 
-Deno.test("one idle client never delays another: 500 idle, one answered", async () => {
+Deno.test("tcp_server CLI answers a newcomer beside 500 idle clients, undelayed", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -278,14 +268,14 @@ Deno.test("one idle client never delays another: 500 idle, one answered", async 
   }
 });
 
-Deno.test("a client that sends a lot and never reads is held back, memory bounded", async () => {
+Deno.test("tcp_server CLI holds back a client that sends a lot and never reads, its memory bounded", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
   const pid = server.pid;
   const hog = await connect(server.port);
   try {
-    const rssBefore = await rssKiB(pid);
+    const rssBefore = await residentKiB(pid);
     const chunk = new Uint8Array(64 * 1024).fill(0x61);
     let written = 0;
     let stalled = false;
@@ -303,7 +293,7 @@ Deno.test("a client that sends a lot and never reads is held back, memory bounde
     }
     assert.ok(stalled, `the server kept reading: ${written} bytes taken`);
     assert.ok(written < 64 * 1024 * 1024, `${written} bytes taken`);
-    const grown = await rssKiB(pid) - rssBefore;
+    const grown = await residentKiB(pid) - rssBefore;
     assert.ok(grown < 32 * 1024, `server memory grew by ${grown} KiB`);
     // Meanwhile the server answers others.
     assert.equal(
@@ -317,51 +307,47 @@ Deno.test("a client that sends a lot and never reads is held back, memory bounde
   }
 });
 
-/** Resident memory of a process, from `ps`. */
-async function rssKiB(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  }).output();
-  return Number(text(stdout).trim());
-}
-
-Deno.test("--max-connections: when full, the connection idle longest makes room for a new one", async () => {
-  const stats = await withServer({ maxConnections: 2 }, async (port, logs) => {
-    const first = await connect(port);
-    const second = await connect(port);
-    try {
-      // Both are being served once they answer; the first moved a byte last.
-      await second.write(bytes("b"));
-      assert.equal(text(await readExactly(second, 1)), "B");
-      await first.write(bytes("a"));
-      assert.equal(text(await readExactly(first, 1)), "A");
-      const third = await connect(port);
+Deno.test("serveTcp() with maxConnections full closes the connection idle longest to make room for a new one", async () => {
+  const stats = await withServer(
+    "tcp",
+    { maxConnections: 2 },
+    async (port, logs) => {
+      const first = await connect(port);
+      const second = await connect(port);
       try {
-        await third.write(bytes("c"));
-        assert.equal(text(await readExactly(third, 1)), "C");
+        // Both are being served once they answer; the first moved a byte last.
+        await second.write(bytes("b"));
+        assert.equal(text(await readExactly(second, 1)), "B");
+        await first.write(bytes("a"));
+        assert.equal(text(await readExactly(first, 1)), "A");
+        const third = await connect(port);
+        try {
+          await third.write(bytes("c"));
+          assert.equal(text(await readExactly(third, 1)), "C");
+        } finally {
+          third.close();
+        }
+        // The second, idle longest, was closed for it; the first goes on.
+        assert.equal((await readAll(second)).length, 0);
+        assert.match(
+          logs.join("\n"),
+          /127\.0\.0\.1:\d+: closed after \d+\.\d s without a byte moving, to make room for 127\.0\.0\.1:\d+ \(--max-connections 2\)/,
+        );
+        await first.write(bytes("still"));
+        assert.equal(text(await readExactly(first, 5)), "STILL");
       } finally {
-        third.close();
+        first.close();
+        second.close();
       }
-      // The second, idle longest, was closed for it; the first goes on.
-      assert.equal((await readAll(second)).length, 0);
-      assert.match(
-        logs.join("\n"),
-        /127\.0\.0\.1:\d+: closed after \d+\.\d s without a byte moving, to make room for 127\.0\.0\.1:\d+ \(--max-connections 2\)/,
-      );
-      await first.write(bytes("still"));
-      assert.equal(text(await readExactly(first, 5)), "STILL");
-    } finally {
-      first.close();
-      second.close();
-    }
-  });
+    },
+  );
   assert.equal(stats.evicted, 1);
   assert.equal(stats.connections, 3);
 });
 
-Deno.test("--idle-timeout closes a silent connection, not a busy one", async () => {
+Deno.test("serveTcp() with idleTimeout closes a silent connection, not a busy one", async () => {
   const stats = await withServer(
+    "tcp",
     { idleTimeout: 0.3, verbose: true },
     async (port) => {
       const silent = await connect(port);
@@ -377,8 +363,8 @@ Deno.test("--idle-timeout closes a silent connection, not a busy one", async () 
   assert.equal(stats.timedOut, 1);
 });
 
-Deno.test("--idle-timeout leaves open a connection that sends a byte now and then", async () => {
-  const stats = await withServer({ idleTimeout: 1 }, async (port) => {
+Deno.test("serveTcp() with idleTimeout leaves open a connection that sends a byte now and then", async () => {
+  const stats = await withServer("tcp", { idleTimeout: 1 }, async (port) => {
     const conn = await connect(port);
     try {
       // A byte every 0.4 s for 2.4 s: never 1 s without one.
@@ -394,8 +380,9 @@ Deno.test("--idle-timeout leaves open a connection that sends a byte now and the
   assert.equal(stats.timedOut, 0);
 });
 
-Deno.test("--max-connections: clients trickling a byte now and then cannot keep a newcomer out", async () => {
+Deno.test("serveTcp() with maxConnections lets no clients trickling a byte now and then keep a newcomer out", async () => {
   const stats = await withServer(
+    "tcp",
     { maxConnections: 20, idleTimeout: 3 },
     async (port, logs) => {
       const tricklers = await Promise.all(
@@ -429,7 +416,7 @@ Deno.test("--max-connections: clients trickling a byte now and then cannot keep 
   assert.equal(stats.evicted, 1);
 });
 
-Deno.test("shutdown lets a reply in flight finish, for shutdownTimeout at most", async () => {
+Deno.test("serveTcp() lets a reply in flight finish at shutdown, for shutdownTimeout at most", async () => {
   const controller = new AbortController();
   const server = serveTcp({
     hostname: "127.0.0.1",
@@ -465,8 +452,8 @@ Deno.test("shutdown lets a reply in flight finish, for shutdownTimeout at most",
   }
 });
 
-Deno.test("a storm of resets does not stop the server", async () => {
-  const stats = await withServer({}, async (port) => {
+Deno.test("serveTcp() goes on answering after a storm of resets", async () => {
+  const stats = await withServer("tcp", {}, async (port) => {
     for (let round = 0; round < 10; round++) {
       const conns = await Promise.all(
         Array.from({ length: 20 }, () => connect(port)),
@@ -480,7 +467,7 @@ Deno.test("a storm of resets does not stop the server", async () => {
   assert.equal(stats.connections, 201);
 });
 
-Deno.test("shutdown closes idle connections and ends promptly", async () => {
+Deno.test("serveTcp() closes idle connections at shutdown and ends promptly", async () => {
   const controller = new AbortController();
   const server = serveTcp({
     hostname: "127.0.0.1",
@@ -499,25 +486,13 @@ Deno.test("shutdown closes idle connections and ends promptly", async () => {
   }
 });
 
-Deno.test("serveTcp works over IPv6", async () => {
-  const controller = new AbortController();
-  const server = serveTcp({
-    hostname: "::1",
-    port: 0,
-    signal: controller.signal,
+Deno.test("serveTcp() answers over IPv6", async () => {
+  await withServer("tcp", { hostname: "::1" }, async (port) => {
+    assert.equal(text(await tcpExchange(port, bytes("v6"), "::1")), "V6");
   });
-  try {
-    assert.equal(
-      text(await tcpExchange(server.addr.port, bytes("v6"), "::1")),
-      "V6",
-    );
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
 });
 
-Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released", async () => {
+Deno.test("tcp_server CLI -v logs each socket step, and on SIGTERM with a client open exits 0 with its summary, the port released", async () => {
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
   );
@@ -555,7 +530,7 @@ Deno.test("CLI: ready line, SIGTERM with a client open, summary, port released",
   again.close();
 });
 
-Deno.test("CLI: usage errors exit 2, runtime failures exit 1, one line each", async (t) => {
+Deno.test("tcp_server CLI prints one line and exits 2 on a usage error, 1 on a runtime failure", async (t) => {
   for (
     const args of [["--port", "-1"], ["--max-connections", "0"], [
       "--idle-timeout",
@@ -617,7 +592,7 @@ function tcp12000Free(): boolean {
 }
 
 Deno.test({
-  name: "CLI: with no --port, the textbook's 12000",
+  name: "tcp_server CLI listens on the textbook's 12000 with no --port",
   ignore: !canRun(tcp12000Free(), "TCP port 12000 is in use here"),
   async fn() {
     const server = await startServer(

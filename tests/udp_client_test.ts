@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { pingUdp, RttStatistics, sendUdp } from "../udp_client.ts";
-import { serveUdp, type UdpServerStats } from "../udp_server.ts";
 import {
   bytes,
   canRun,
@@ -10,29 +9,10 @@ import {
   startServer,
   text,
   udpSocket,
+  withServer,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
-
-/** Runs `fn` against an in-process server; resolves with its statistics. */
-async function withServer(
-  options: { dropRate?: number; seed?: number },
-  fn: (port: number) => Promise<void>,
-): Promise<UdpServerStats> {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server.addr.port);
-  } finally {
-    controller.abort();
-  }
-  return await server.finished;
-}
 
 /** Collects every reply of `sendUdp` as text. */
 async function replies(
@@ -78,12 +58,13 @@ async function withPeer(
   }
 }
 
+/** The upper-cased copy a server would send back. */
 function upper(message: Uint8Array): Uint8Array {
   return bytes(text(message).toUpperCase());
 }
 
-Deno.test("sendUdp yields each reply in order", async () => {
-  await withServer({}, async (port) => {
+Deno.test("sendUdp() yields each reply in order", async () => {
+  await withServer("udp", {}, async (port) => {
     assert.deepEqual(
       await replies(["one", "two", "straße", ""], {
         hostname: "127.0.0.1",
@@ -94,52 +75,46 @@ Deno.test("sendUdp yields each reply in order", async () => {
   });
 });
 
-Deno.test("sendUdp resolves localhost and works over IPv6", async (t) => {
+Deno.test("sendUdp() resolves localhost and works over IPv6", async (t) => {
   await t.step("localhost", async () => {
-    await withServer({}, async (port) => {
+    await withServer("udp", {}, async (port) => {
       assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
         "HI",
       ]);
     });
   });
   await t.step("::1", async () => {
-    const controller = new AbortController();
-    const server = serveUdp({
-      hostname: "::1",
-      port: 0,
-      signal: controller.signal,
+    await withServer("udp", { hostname: "::1" }, async (port) => {
+      assert.deepEqual(await replies(["hi"], { hostname: "::1", port }), [
+        "HI",
+      ]);
     });
-    try {
-      assert.deepEqual(
-        await replies(["hi"], { hostname: "::1", port: server.addr.port }),
-        ["HI"],
-      );
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
   });
 });
 
-Deno.test("lost datagrams are sent again until answered", async () => {
+Deno.test("sendUdp() sends a lost datagram again until it is answered", async () => {
   const sentences = Array.from({ length: 20 }, (_, i) => `sentence ${i}`);
-  const stats = await withServer({ dropRate: 0.5, seed: 3 }, async (port) => {
-    assert.deepEqual(
-      await replies(sentences, {
-        hostname: "127.0.0.1",
-        port,
-        timeout: 0.1,
-        retries: 30,
-      }),
-      sentences.map((s) => s.toUpperCase()),
-    );
-  });
+  const stats = await withServer(
+    "udp",
+    { dropRate: 0.5, seed: 3 },
+    async (port) => {
+      assert.deepEqual(
+        await replies(sentences, {
+          hostname: "127.0.0.1",
+          port,
+          timeout: 0.1,
+          retries: 30,
+        }),
+        sentences.map((s) => s.toUpperCase()),
+      );
+    },
+  );
   assert.ok(stats.dropped > 0, "the server dropped some datagrams");
   assert.equal(stats.replied, 20);
 });
 
-Deno.test("no reply after every try is an error, in bounded time", async () => {
-  await withServer({ dropRate: 1 }, async (port) => {
+Deno.test("sendUdp() rejects, in bounded time, when no try is answered", async () => {
+  await withServer("udp", { dropRate: 1 }, async (port) => {
     const started = Date.now();
     await assert.rejects(
       replies(["anyone?"], {
@@ -154,7 +129,7 @@ Deno.test("no reply after every try is an error, in bounded time", async () => {
   });
 });
 
-Deno.test("a late reply to an earlier sentence is never taken for a later one", async () => {
+Deno.test("sendUdp() never takes a late reply to an earlier sentence for a later one", async () => {
   // The peer holds its reply to the first try of "one", answers the retry,
   // and sends the held reply only when "two" arrives, just before "TWO".
   let held: { message: Uint8Array; to: Deno.NetAddr } | undefined;
@@ -184,7 +159,7 @@ Deno.test("a late reply to an earlier sentence is never taken for a later one", 
   assert.equal(held, undefined);
 });
 
-Deno.test("replies from another address are ignored", async (t) => {
+Deno.test("sendUdp() ignores replies from another address", async (t) => {
   await t.step("wrong port first, then the server", async () => {
     await withPeer(async (message, from, { main, other }) => {
       await other.send(bytes("IMPOSTOR"), from);
@@ -213,8 +188,8 @@ Deno.test("replies from another address are ignored", async (t) => {
   });
 });
 
-Deno.test("a sentence too long for one datagram is refused, not sent", async () => {
-  const stats = await withServer({}, async (port) => {
+Deno.test("sendUdp() refuses a sentence too long for one datagram, and sends nothing", async () => {
+  const stats = await withServer("udp", {}, async (port) => {
     await assert.rejects(
       replies(["x".repeat(65_508)], { hostname: "127.0.0.1", port }),
       /the sentence is 65508 bytes, but one UDP datagram carries at most 65507/,
@@ -227,8 +202,8 @@ Deno.test("a sentence too long for one datagram is refused, not sent", async () 
   assert.equal(stats.received, 1);
 });
 
-Deno.test("an abort stops the wait at once", async () => {
-  await withServer({ dropRate: 1 }, async (port) => {
+Deno.test("sendUdp() stops waiting at once on an abort", async () => {
+  await withServer("udp", { dropRate: 1 }, async (port) => {
     const controller = new AbortController();
     const pending = replies(["x"], {
       hostname: "127.0.0.1",
@@ -241,8 +216,8 @@ Deno.test("an abort stops the wait at once", async () => {
   });
 });
 
-Deno.test("CLI: words are joined and the reply alone goes to stdout", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI joins its words and prints the reply alone on stdout", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", [
       ...["--host", "127.0.0.1", "-p", String(port), "hello", "wörld"],
     ]);
@@ -255,8 +230,8 @@ Deno.test("CLI: words are joined and the reply alone goes to stdout", async () =
   });
 });
 
-Deno.test("CLI: a pipe gets one reply line per line, no prompts", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI answers a pipe with one reply line per line, no prompts", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", ["-p", String(port)], {
       stdin: "one\ntwo\r\n\nthree",
     });
@@ -269,8 +244,8 @@ Deno.test("CLI: a pipe gets one reply line per line, no prompts", async () => {
   });
 });
 
-Deno.test("CLI: bytes that are not UTF-8 come back as they were", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI gives back bytes that are not UTF-8 as they were", async () => {
+  await withServer("udp", {}, async (port) => {
     const command = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -295,7 +270,7 @@ Deno.test("CLI: bytes that are not UTF-8 come back as they were", async () => {
   });
 });
 
-Deno.test("CLI: --drop-rate with --seed drops the same datagrams every run", async () => {
+Deno.test("udp_client CLI gets every reply past udp_server CLI --drop-rate with --seed, which drops the same datagrams every run", async () => {
   const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`);
   const summaries: string[] = [];
   for (let run = 0; run < 2; run++) {
@@ -329,7 +304,7 @@ Deno.test("CLI: --drop-rate with --seed drops the same datagrams every run", asy
   assert.equal(summaries[0], summaries[1]);
 });
 
-Deno.test("CLI: failures print one line and exit 1", async (t) => {
+Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t) => {
   await t.step("no server", async () => {
     const idle = udpSocket(); // a port where nobody answers
     try {
@@ -406,7 +381,7 @@ Deno.test("CLI: failures print one line and exit 1", async (t) => {
   });
 });
 
-Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+Deno.test("udp_client CLI prints one line and exits 2 on a usage error", async (t) => {
   const cases = [
     ["--port", "0"],
     ["--port", "70000"],
@@ -435,10 +410,10 @@ Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
 
 Deno.test({
   name:
-    "CLI: at a terminal it prompts as the textbook does, until end of input",
+    "udp_client CLI prompts at a terminal as the textbook does, until end of input",
   ignore: !canRun(hasPython, "the terminal test needs python3 for a pty"),
   async fn() {
-    await withServer({}, async (port) => {
+    await withServer("udp", {}, async (port) => {
       const { code, stdout } = await new Deno.Command("python3", {
         args: [
           "tests/peers/pty_run.py",
@@ -470,8 +445,8 @@ Deno.test({
   },
 });
 
-Deno.test("pingUdp: every ping answered, in order, with its round-trip time", async () => {
-  await withServer({}, async (port) => {
+Deno.test("pingUdp() yields every ping answered, in order, with its round-trip time", async () => {
+  await withServer("udp", {}, async (port) => {
     const results = [];
     for await (
       const result of pingUdp({
@@ -502,7 +477,7 @@ Deno.test("pingUdp: every ping answered, in order, with its round-trip time", as
   });
 });
 
-Deno.test("pingUdp: a late reply is reported as late, never counted for the next ping", async () => {
+Deno.test("pingUdp() reports a late reply as late, never counted for the next ping", async () => {
   // The peer holds its reply to ping 1 until ping 2 arrives.
   let held: { message: Uint8Array; to: Deno.NetAddr } | undefined;
   await withPeer(async (message, from, { main }) => {
@@ -530,8 +505,8 @@ Deno.test("pingUdp: a late reply is reported as late, never counted for the next
   });
 });
 
-Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exit 1", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI --ping prints the replies, then ping's summary; 100% loss is a summary, exit 1", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", [
       ...["-p", String(port), "--ping", "3", "--interval", "0.05"],
     ]);
@@ -578,7 +553,7 @@ Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exi
       assert.ok(Math.abs(value - computed[index]) < 0.01, `${printed}`);
     }
   });
-  await withServer({ dropRate: 1 }, async (port) => {
+  await withServer("udp", { dropRate: 1 }, async (port) => {
     const out = await runScript("udp_client.ts", [
       ...[
         "-p",
@@ -601,7 +576,8 @@ Deno.test("CLI --ping: replies, then ping's summary; 100% loss is a summary, exi
 });
 
 Deno.test({
-  name: "CLI --ping --json against a server that drops like the lab's pinger",
+  name:
+    "udp_client CLI --ping --json reports every ping and the summary against a server that drops like the lab's pinger",
   ignore: !canRun(hasPython, "the lab pinger server needs python3"),
   async fn() {
     const server = await startServer([
@@ -639,8 +615,8 @@ Deno.test({
   },
 });
 
-Deno.test("CLI --json: one object per reply and a summary", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI --json prints one object per reply and a summary", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript(
       "udp_client.ts",
       ["-p", String(port), "--json"],
@@ -654,8 +630,8 @@ Deno.test("CLI --json: one object per reply and a summary", async () => {
   });
 });
 
-Deno.test("CLI -v: each socket step on stderr, in order", async () => {
-  await withServer({}, async (port) => {
+Deno.test("udp_client CLI -v prints each socket step on stderr, in order", async () => {
+  await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", [
       "--host",
       "127.0.0.1",
@@ -678,7 +654,7 @@ Deno.test("CLI -v: each socket step on stderr, in order", async () => {
   });
 });
 
-Deno.test("RttStatistics: ping's numbers and the textbook's estimators, by hand", () => {
+Deno.test("RttStatistics gives ping's numbers and the textbook's estimators, as worked by hand", () => {
   const rtt = new RttStatistics();
   assert.deepEqual(rtt.toJSON(), {});
   for (const sample of [100, 120, 80, 100]) rtt.add(sample);

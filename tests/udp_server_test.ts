@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { serveUdp, type UdpServerOptions, upperCase } from "../udp_server.ts";
+import { serveUdp, upperCase } from "../udp_server.ts";
 import {
   bytes,
   canRun,
@@ -9,30 +9,9 @@ import {
   startServer,
   udpRoundTrip,
   udpSocket,
+  withServer,
   withTimeout,
 } from "./_helpers.ts";
-
-/** Runs `fn` against an in-process server on a free loopback port. */
-async function withServer(
-  options: UdpServerOptions,
-  fn: (port: number, logs: string[]) => Promise<void>,
-) {
-  const controller = new AbortController();
-  const logs: string[] = [];
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: (line) => logs.push(line),
-    ...options,
-    signal: controller.signal,
-  });
-  try {
-    await fn(server.addr.port, logs);
-  } finally {
-    controller.abort();
-    await server.finished;
-  }
-}
 
 /** Resolves once `logs` holds `count` lines (the server logged them). */
 async function logged(logs: string[], count: number): Promise<void> {
@@ -44,7 +23,7 @@ async function logged(logs: string[], count: number): Promise<void> {
   );
 }
 
-Deno.test("upperCase: ASCII, Unicode and invalid UTF-8", async (t) => {
+Deno.test("upperCase() upper-cases ASCII and Unicode and keeps invalid UTF-8", async (t) => {
   const cases: [string, number[], number[]][] = [
     ["ASCII", [...bytes("hello world 123!")], [...bytes("HELLO WORLD 123!")]],
     ["German sharp s grows", [...bytes("straße")], [...bytes("STRASSE")]],
@@ -75,8 +54,21 @@ Deno.test("upperCase: ASCII, Unicode and invalid UTF-8", async (t) => {
   }
 });
 
-Deno.test("serveUdp answers each datagram upper-cased", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveUdp() calls onListen once, with the bound address, where the textbook prints its ready line", async () => {
+  const heard: Deno.NetAddr[] = [];
+  await withServer(
+    "udp",
+    { onListen: (addr) => heard.push(addr) },
+    async (port) => {
+      assert.deepEqual(heard.map((addr) => addr.port), [port]);
+      assert.equal(heard[0].hostname, "127.0.0.1");
+    },
+  );
+  assert.equal(heard.length, 1);
+});
+
+Deno.test("serveUdp() answers each datagram upper-cased", async () => {
+  await withServer("udp", {}, async (port) => {
     const socket = udpSocket();
     try {
       const reply = await udpRoundTrip(socket, bytes("hello world"), port);
@@ -94,8 +86,8 @@ Deno.test("serveUdp answers each datagram upper-cased", async () => {
   });
 });
 
-Deno.test("serveUdp handles a 65,507-byte datagram whole", async () => {
-  await withServer({}, async (port) => {
+Deno.test("serveUdp() answers a 65,507-byte datagram whole", async () => {
+  await withServer("udp", {}, async (port) => {
     const socket = udpSocket();
     try {
       const big = new Uint8Array(65_507).map((_, i) => 0x61 + (i % 26));
@@ -108,8 +100,8 @@ Deno.test("serveUdp handles a 65,507-byte datagram whole", async () => {
   });
 });
 
-Deno.test("a reply too big for a datagram is logged and the server goes on", async () => {
-  await withServer({}, async (port, logs) => {
+Deno.test("serveUdp() logs a reply too big for a datagram and goes on", async () => {
+  await withServer("udp", {}, async (port, logs) => {
     const socket = udpSocket();
     try {
       // "ŉ" (2 bytes) upper-cases to "ʼN" (3 bytes): 65,506 bytes become 98,259.
@@ -131,8 +123,8 @@ Deno.test("a reply too big for a datagram is logged and the server goes on", asy
   });
 });
 
-Deno.test("garbage of every size does not stop the server", async () => {
-  await withServer({ verbose: true }, async (port, logs) => {
+Deno.test("serveUdp() goes on answering after garbage of every size", async () => {
+  await withServer("udp", { verbose: true }, async (port, logs) => {
     const socket = udpSocket();
     try {
       const sizes = [0, 1, 2, 3, 4, 65_507];
@@ -158,55 +150,57 @@ Deno.test("garbage of every size does not stop the server", async () => {
   });
 });
 
-Deno.test("dropRate 1 drops every datagram, verbose says so", async () => {
-  await withServer({ dropRate: 1, verbose: true }, async (port, logs) => {
+Deno.test("serveUdp() with dropRate 1 drops every datagram, and verbose says so", async () => {
+  await withServer(
+    "udp",
+    { dropRate: 1, verbose: true },
+    async (port, logs) => {
+      const socket = udpSocket();
+      try {
+        for (let i = 0; i < 5; i++) {
+          await socket.send(bytes(`ping ${i}`), {
+            transport: "udp",
+            hostname: "127.0.0.1",
+            port,
+          });
+        }
+        await logged(logs, 1 + 5 * 2);
+        assert.match(
+          logs[0],
+          /^socket\(AF_INET, SOCK_DGRAM\), bind: 127\.0\.0\.1:\d+$/,
+        );
+        assert.equal(
+          logs.filter((line) => line.startsWith("recvfrom: ")).length,
+          5,
+        );
+        assert.equal(
+          logs.filter((line) =>
+            line.startsWith("dropped on purpose (--drop-rate)")
+          ).length,
+          5,
+        );
+        assert.equal(
+          logs.filter((line) => line.startsWith("sendto")).length,
+          0,
+        );
+      } finally {
+        socket.close();
+      }
+    },
+  );
+});
+
+Deno.test("serveUdp() counts what it did", async () => {
+  const stats = await withServer("udp", {}, async (port) => {
     const socket = udpSocket();
     try {
-      for (let i = 0; i < 5; i++) {
-        await socket.send(bytes(`ping ${i}`), {
-          transport: "udp",
-          hostname: "127.0.0.1",
-          port,
-        });
-      }
-      await logged(logs, 1 + 5 * 2);
-      assert.match(
-        logs[0],
-        /^socket\(AF_INET, SOCK_DGRAM\), bind: 127\.0\.0\.1:\d+$/,
-      );
-      assert.equal(
-        logs.filter((line) => line.startsWith("recvfrom: ")).length,
-        5,
-      );
-      assert.equal(
-        logs.filter((line) =>
-          line.startsWith("dropped on purpose (--drop-rate)")
-        ).length,
-        5,
-      );
-      assert.equal(logs.filter((line) => line.startsWith("sendto")).length, 0);
+      await udpRoundTrip(socket, bytes("one"), port);
+      await udpRoundTrip(socket, bytes("two"), port);
     } finally {
       socket.close();
     }
   });
-});
-
-Deno.test("serveUdp counts what it did", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-  });
-  const socket = udpSocket();
-  try {
-    await udpRoundTrip(socket, bytes("one"), server.addr.port);
-    await udpRoundTrip(socket, bytes("two"), server.addr.port);
-  } finally {
-    socket.close();
-    controller.abort();
-  }
-  assert.deepEqual(await server.finished, {
+  assert.deepEqual(stats, {
     received: 2,
     replied: 2,
     dropped: 0,
@@ -214,30 +208,19 @@ Deno.test("serveUdp counts what it did", async () => {
   });
 });
 
-Deno.test("serveUdp works over IPv6", async () => {
-  const controller = new AbortController();
-  const server = serveUdp({
-    hostname: "::1",
-    port: 0,
-    signal: controller.signal,
+Deno.test("serveUdp() answers over IPv6", async () => {
+  await withServer("udp", { hostname: "::1" }, async (port) => {
+    const socket = udpSocket("::1");
+    try {
+      const reply = await udpRoundTrip(socket, bytes("v6"), port, "::1");
+      assert.equal(new TextDecoder().decode(reply), "V6");
+    } finally {
+      socket.close();
+    }
   });
-  const socket = udpSocket("::1");
-  try {
-    const reply = await udpRoundTrip(
-      socket,
-      bytes("v6"),
-      server.addr.port,
-      "::1",
-    );
-    assert.equal(new TextDecoder().decode(reply), "V6");
-  } finally {
-    socket.close();
-    controller.abort();
-    await server.finished;
-  }
 });
 
-Deno.test("serveUdp throws when the port is taken", () => {
+Deno.test("serveUdp() throws when the port is taken", () => {
   const taken = udpSocket();
   try {
     assert.throws(
@@ -253,7 +236,7 @@ Deno.test("serveUdp throws when the port is taken", () => {
   }
 });
 
-Deno.test("CLI: ready line, answers, SIGTERM summary, port released", async () => {
+Deno.test("udp_server CLI prints its ready line, answers, and on SIGTERM its summary, the port released", async () => {
   const server = await startServer(
     script("udp_server.ts", "--host", "127.0.0.1", "--port", "0"),
   );
@@ -285,7 +268,7 @@ Deno.test("CLI: ready line, answers, SIGTERM summary, port released", async () =
   again.close();
 });
 
-Deno.test("CLI: SIGINT stops it cleanly too; IPv6 ready line in brackets", async () => {
+Deno.test("udp_server CLI stops cleanly on SIGINT too, its IPv6 ready line in brackets", async () => {
   const server = await startServer(
     script("udp_server.ts", "--host", "::1", "-p", "0", "--verbose"),
   );
@@ -308,7 +291,7 @@ Deno.test("CLI: SIGINT stops it cleanly too; IPv6 ready line in brackets", async
   assert.match(output.stderr, /received 1 datagrams/);
 });
 
-Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
+Deno.test("udp_server CLI prints one line and exits 2 on a usage error", async (t) => {
   const cases = [
     ["--port", "65536"],
     ["--port", "abc"],
@@ -329,14 +312,14 @@ Deno.test("CLI: usage errors print one line and exit 2", async (t) => {
   }
 });
 
-Deno.test("CLI: --help shows the exact deno run line", async () => {
+Deno.test("udp_server CLI --help shows the exact deno run line", async () => {
   const { code, stdout } = await runScript("udp_server.ts", ["--help"]);
   assert.equal(code, 0);
   assert.match(stdout, /deno run --allow-net --unstable-net udp_server\.ts/);
   assert.match(stdout, /--drop-rate/);
 });
 
-Deno.test("CLI: runtime failures print one line and exit 1", async (t) => {
+Deno.test("udp_server CLI prints one line and exits 1 on a runtime failure", async (t) => {
   await t.step("address in use", async () => {
     const taken = udpSocket();
     try {
@@ -402,7 +385,7 @@ function udp12000Free(): boolean {
 }
 
 Deno.test({
-  name: "CLI: with no --port, the textbook's 12000",
+  name: "udp_server CLI listens on the textbook's 12000 with no --port",
   ignore: !canRun(udp12000Free(), "UDP port 12000 is in use here"),
   async fn() {
     const server = await startServer(
@@ -423,7 +406,7 @@ Deno.test({
   },
 });
 
-Deno.test("CLI least privilege: the server's own address and its clients' range", async () => {
+Deno.test("udp_server CLI answers with --allow-net for only its own address and its clients' range", async () => {
   const server = await startServer([
     Deno.execPath(),
     "run",
@@ -442,7 +425,7 @@ Deno.test("CLI least privilege: the server's own address and its clients' range"
   }
 });
 
-Deno.test("CLI least privilege: without the clients' range, a refused reply says what to allow", async () => {
+Deno.test("udp_server CLI says what to allow when --allow-net lacks the clients' range and a reply is refused", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
