@@ -1,35 +1,195 @@
 #!/usr/bin/env -S deno run --allow-net --unstable-net
 /**
- * UDP client of Kurose & Ross, section 2.7.1 (`UDPClient.py`), in Deno.
- *
- * Sends a sentence in one datagram to the UDP server and prints the
- * upper-cased reply. Lost datagrams are sent again; a missing server is an
- * error after `--timeout` seconds times `1 + --retries` tries, never a hang.
+ * `UDPClient.py` of Kurose & Ross, section 2.7.1, in Deno: sends a sentence
+ * in one datagram to the UDP server and prints the upper-cased reply.
  *
  * ```sh
  * deno run --allow-net --unstable-net udp_client.ts --host localhost hello world
  * ```
- *
- * Without words it prompts as the textbook does (or, reading a pipe, sends
- * each line). Run it with `--help` for the options. Imported as a module, it
- * exports {@linkcode sendUdp}.
- *
+ * `--help` lists the options. As a module it exports {@linkcode sendUdp},
+ * and the lab kit's pingUdp, heartbeatUdp, checkUdp and RttStatistics.
  * @module
  */
-// from socket import *: sockets are part of Deno; these are for names and
-// the command line.
+// from socket import *: nothing to import, sockets are part of Deno.
 import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-/** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
-const MAX_DATAGRAM_IPV4 = 65_507;
-/** The largest UDP payload over IPv6, whose length field leaves out its header. */
-const MAX_DATAGRAM_IPV6 = 65_527;
-/** Big enough for any datagram, so no reply is ever truncated. */
-const RECEIVE_BUFFER_SIZE = 65_536;
-const PROGRAM = "udp_client";
-const RUN_LINE = "deno run --allow-net --unstable-net udp_client.ts";
-const PROMPT = "Input lowercase sentence:";
+// ===========================================================================
+// The textbook program: UDPClient.py, in its order
+// ===========================================================================
+
+/**
+ * Sends each sentence to the UDP server in a datagram of its own and yields
+ * the replies, in order. Each sentence gets a fresh socket, so a late reply
+ * to one can never pass for the next one's. A sentence is sent again when no
+ * reply comes within `timeout`; after `1 + retries` tries the generator
+ * throws. Datagrams from any address but the server's are ignored.
+ *
+ * @example
+ * ```ts
+ * for await (const reply of sendUdp(["hello world"], { port: 12000 })) {
+ *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
+ * }
+ * ```
+ */
+export async function* sendUdp(
+  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+  options: UdpClientOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const { hostname = "localhost", port = 12000, signal } = options;
+  requireUdp();
+  // UDPClient.py: serverName = 'hostname'
+  // UDPClient.py: serverPort = 12000
+  const serverAddress = await resolve(hostname, port);
+  const limit = maxDatagramSize(serverAddress.hostname);
+  for await (const sentence of sentences) {
+    signal?.throwIfAborted();
+    yield await exchange(datagramOf(sentence, limit), serverAddress, options);
+  }
+}
+
+/** Sends one message from a socket of its own; resolves with the reply. */
+async function exchange(
+  message: Uint8Array,
+  serverAddress: Deno.NetAddr,
+  options: UdpClientOptions,
+): Promise<Uint8Array> {
+  const { signal, log } = options;
+  // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  log?.(
+    `socket(AF_INET, SOCK_DGRAM): ${
+      formatAddress(clientSocket.addr as Deno.NetAddr)
+    }`,
+  );
+  const udpExchange: UdpExchange = {
+    clientSocket,
+    close,
+    serverAddress,
+    timeoutMs: (options.timeout ?? 1) * 1000,
+    signal,
+    log,
+  };
+  try {
+    // Each try: sendMessage, then receiveReply (they follow, in order).
+    return await sendUntilAnswered(
+      udpExchange,
+      message,
+      1 + (options.retries ?? 3),
+    );
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    await closeClientSocket(udpExchange);
+  }
+}
+
+/**
+ * The client as `main` runs it without --ping, --heartbeat or --check:
+ * sends each sentence and prints each reply. Resolves with the exit status.
+ * (It stands here, after the socket, where UDPClient.py asks for the
+ * sentence; the functions of this section follow the Python lines' order.)
+ */
+async function runClient(
+  options: UdpClientOptions & { hostname: string },
+  words: string[],
+  json: boolean,
+): Promise<number> {
+  // A line longer than a datagram is refused as soon as it is that long.
+  const lineLimit = maxDatagramSize(options.hostname);
+  // The words given, else each line typed at the prompt, else each line of
+  // a pipe.
+  // UDPClient.py: message = input('Input lowercase sentence:')
+  const sentences = words.length > 0
+    ? [words.join(" ")]
+    : Deno.stdin.isTerminal()
+    ? promptedLines(lineLimit)
+    : readLines(Deno.stdin.readable, lineLimit);
+  const stdout = standardOutput().getWriter();
+  let replied = 0;
+  try {
+    for await (const modifiedMessage of sendUdp(sentences, options)) {
+      replied++;
+      await printReply(stdout, modifiedMessage, json);
+    }
+    if (json) await stdout.write(jsonLine({ replies: replied }));
+  } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
+    const message = describe(error, options.hostname);
+    return await clientFailed(stdout, message, replied, json);
+  } finally {
+    await stdout.close().catch(() => {});
+  }
+  return 0;
+}
+
+/** Sends the message once: a datagram the system refuses is merely lost. */
+async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
+  const { clientSocket, serverAddress } = udpExchange;
+  try {
+    // UDPClient.py: clientSocket.sendto(message.encode(), (serverName, serverPort))
+    await clientSocket.send(message, serverAddress);
+    udpExchange.log?.(
+      `sendto: ${message.length} bytes to ${formatAddress(serverAddress)}`,
+    );
+  } catch (error) {
+    // Refused (a firewall, no route yet), it is lost like any other
+    // datagram: the try is waited out, then it is sent again.
+    if (
+      udpExchange.signal?.aborted || error instanceof Deno.errors.NotCapable
+    ) {
+      throw error;
+    }
+    udpExchange.sendError = error;
+  }
+}
+
+/**
+ * Waits one timeout for the server's reply; `undefined` if none came.
+ * A datagram from anyone else is not the reply (see `isServerReply`).
+ */
+async function receiveReply(
+  udpExchange: UdpExchange,
+): Promise<Uint8Array | undefined> {
+  const { clientSocket } = udpExchange;
+  const deadline = Date.now() + udpExchange.timeoutMs;
+  while (true) {
+    // UDPClient.py: modifiedMessage, serverAddress = clientSocket.recvfrom(2048)
+    udpExchange.receiving ??= clientSocket.receive(
+      new Uint8Array(RECEIVE_BUFFER_SIZE),
+    );
+    const received = await within(udpExchange.receiving, deadline - Date.now());
+    if (received === undefined) return undefined; // timed out
+    udpExchange.receiving = undefined;
+    const [modifiedMessage, from] = received;
+    if (isServerReply(udpExchange, modifiedMessage, from as Deno.NetAddr)) {
+      return modifiedMessage;
+    }
+  }
+}
+
+/** Writes a reply to standard output: its bytes and a newline, or JSON. */
+async function printReply(
+  stdout: WritableStreamDefaultWriter<Uint8Array>,
+  modifiedMessage: Uint8Array,
+  json: boolean,
+) {
+  // UDPClient.py: print(modifiedMessage.decode())
+  await stdout.write(
+    json
+      ? jsonLine(jsonReply(modifiedMessage))
+      : concat(modifiedMessage, new Uint8Array([0x0a])),
+  );
+}
+
+/** Closes the exchange's socket, and waits for the receive it ends. */
+async function closeClientSocket(udpExchange: UdpExchange) {
+  // UDPClient.py: clientSocket.close()
+  udpExchange.close();
+  udpExchange.log?.("close");
+  await udpExchange.receiving?.catch(() => {});
+}
 
 /** Options of {@linkcode sendUdp}. */
 export interface UdpClientOptions {
@@ -47,353 +207,29 @@ export interface UdpClientOptions {
   log?: (line: string) => void;
 }
 
-/**
- * Sends each sentence to the UDP server in a datagram of its own and yields
- * the reply to it, in order. A sentence is sent again when no reply comes
- * within `timeout`; after `1 + retries` tries the generator throws.
- *
- * Each sentence gets a fresh socket, so a late reply to an earlier sentence
- * arrives at a closed port and can never be taken for the answer to a later
- * one. Datagrams from any address but the server's are ignored.
- *
- * @example
- * ```ts
- * for await (const reply of sendUdp(["hello world"], { port: 12000 })) {
- *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
- * }
- * ```
- */
-export async function* sendUdp(
-  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
-  options: UdpClientOptions = {},
-): AsyncGenerator<Uint8Array> {
-  const { hostname = "localhost", port = 12000, signal } = options;
-  const timeoutMs = (options.timeout ?? 1) * 1000;
-  const tries = 1 + (options.retries ?? 3);
-  requireUdp();
-  // serverName = 'hostname'; serverPort = 12000
-  const serverAddress = await resolve(hostname, port);
-  const limit = serverAddress.hostname.includes(":")
-    ? MAX_DATAGRAM_IPV6
-    : MAX_DATAGRAM_IPV4;
-  const encoder = new TextEncoder();
-
-  for await (const sentence of sentences) {
-    signal?.throwIfAborted();
-    const message = typeof sentence === "string"
-      ? encoder.encode(sentence)
-      : sentence;
-    if (message.length > limit) {
-      throw new Error(
-        `the sentence is ${message.length} bytes, but one UDP datagram ` +
-          `carries at most ${limit}: shorten it, or use tcp_client.ts`,
-      );
-    }
-    yield await exchange(message, serverAddress, {
-      timeoutMs,
-      tries,
-      signal,
-      log: options.log,
-    });
-  }
-}
-
-/** Sends one message and waits for the server's reply, trying `tries` times. */
-async function exchange(
-  message: Uint8Array,
-  serverAddress: Deno.NetAddr,
-  options: {
-    timeoutMs: number;
-    tries: number;
-    signal?: AbortSignal;
-    log?: (line: string) => void;
-  },
-): Promise<Uint8Array> {
-  const { timeoutMs, tries, signal, log } = options;
-  const server = formatAddress(serverAddress);
-  // clientSocket = socket(AF_INET, SOCK_DGRAM)
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
-  log?.(
-    `socket(AF_INET, SOCK_DGRAM): ${
-      formatAddress(clientSocket.addr as Deno.NetAddr)
-    }`,
-  );
-  let receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
-  let sendError: unknown;
-  try {
-    for (let attempt = 0; attempt < tries; attempt++) {
-      try {
-        // clientSocket.sendto(message.encode(), (serverName, serverPort))
-        await clientSocket.send(message, serverAddress);
-        log?.(`sendto: ${message.length} bytes to ${server}`);
-      } catch (error) {
-        // A datagram the system refused to send (a firewall, no route yet)
-        // is lost like any other: wait out the try, then send again.
-        if (signal?.aborted || error instanceof Deno.errors.NotCapable) {
-          throw error;
-        }
-        sendError = error;
-      }
-      const deadline = Date.now() + timeoutMs;
-      while (true) {
-        // modifiedMessage, serverAddress = clientSocket.recvfrom(2048)
-        receiving ??= clientSocket.receive(
-          new Uint8Array(RECEIVE_BUFFER_SIZE),
-        );
-        const received = await within(receiving, deadline - Date.now());
-        if (received === undefined) {
-          log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
-          break; // timed out: send it again
-        }
-        receiving = undefined;
-        const [modifiedMessage, from] = received;
-        const sender = formatAddress(from as Deno.NetAddr);
-        if (fromServer(from as Deno.NetAddr, serverAddress)) {
-          log?.(`recvfrom: ${modifiedMessage.length} bytes from ${sender}`);
-          return modifiedMessage;
-        }
-        log?.(
-          `recvfrom: ${modifiedMessage.length} bytes from ${sender}, not the server: ignored`,
-        );
-      }
-    }
-    throw new Error(
-      `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
-        `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
-        (sendError === undefined
-          ? `is the server running there? (UDP cannot tell a lost datagram ` +
-            `from a missing server)`
-          : `sending failed: ${(sendError as Error).message}`),
-    );
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
-  } finally {
-    // clientSocket.close()
-    close();
-    log?.("close");
-    await receiving?.catch(() => {});
-  }
-}
-
-/** Options of {@linkcode pingUdp}. */
-export interface UdpPingOptions {
-  /** The server's name or address. Default `localhost`. */
-  hostname?: string;
-  /** The server's port. Default 12000. */
-  port?: number;
-  /** How many pings to send. Default 10. */
-  count?: number;
-  /** Seconds from one ping to the next. Default 1. */
-  interval?: number;
-  /** Seconds to wait for each reply. Default 1. */
-  timeout?: number;
-  /** Stops at once: the socket is closed and the generator throws. */
+/** One sentence's exchange: its socket, and what its steps share. */
+interface UdpExchange {
+  clientSocket: Deno.DatagramConn;
+  /** Closes `clientSocket`, once. */
+  close: () => void;
+  serverAddress: Deno.NetAddr;
+  /** How long each try waits for the reply. */
+  timeoutMs: number;
   signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** A receive still waiting for a datagram: the next wait takes it over. */
+  receiving?: Promise<[Uint8Array, Deno.Addr]>;
+  /** Why the system last refused to send, if it did. */
+  sendError?: unknown;
 }
 
-/** What became of one ping, as {@linkcode pingUdp} reports it. */
-export type PingResult =
-  | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
-  | { seq: number; status: "timeout" }
-  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array };
+// ===========================================================================
+// The command line
+// ===========================================================================
 
-/**
- * The UDP Pinger lab's client: sends `Ping SEQ TIME` `count` times,
- * `interval` apart, and yields for each ping its reply and round-trip time,
- * or a timeout. A reply is matched by its sequence number: one that comes
- * after its ping timed out is yielded as `late`, never counted for another.
- *
- * @example
- * ```ts
- * for await (const ping of pingUdp({ port: 12000, count: 3 })) {
- *   console.log(ping.seq, ping.status);
- * }
- * ```
- */
-export async function* pingUdp(
-  options: UdpPingOptions = {},
-): AsyncGenerator<PingResult> {
-  const { hostname = "localhost", port = 12000, count = 10, signal } = options;
-  const intervalMs = (options.interval ?? 1) * 1000;
-  const timeoutMs = (options.timeout ?? 1) * 1000;
-  requireUdp();
-  const serverAddress = await resolve(hostname, port);
-  // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  // When each ping still unanswered was sent, by sequence number.
-  const sentAt = new Map<number, number>();
-  let receiving: Promise<[Uint8Array, Deno.Addr]> | undefined;
-  try {
-    for (let seq = 1; seq <= count; seq++) {
-      const started = performance.now();
-      sentAt.set(seq, started);
-      try {
-        // clientSocket.sendto(message.encode(), (serverName, serverPort))
-        await clientSocket.send(
-          encoder.encode(`Ping ${seq} ${epochSeconds()}`),
-          serverAddress,
-        );
-      } catch (error) {
-        // Refused by the system: as lost as a dropped datagram.
-        if (signal?.aborted || error instanceof Deno.errors.NotCapable) {
-          throw error;
-        }
-      }
-      // This ping's reply is awaited until its timeout; then, until the next
-      // ping is due, late replies are taken as they arrive.
-      let settled = false; // answered, or reported timed out
-      const replyBy = started + timeoutMs;
-      const nextAt = seq < count ? started + intervalMs : replyBy;
-      while (!settled || performance.now() < nextAt) {
-        const waitUntil = settled ? nextAt : replyBy;
-        // modifiedMessage, serverAddress = clientSocket.recvfrom(1024)
-        receiving ??= clientSocket.receive(
-          new Uint8Array(RECEIVE_BUFFER_SIZE),
-        );
-        const received = await within(receiving, waitUntil - performance.now());
-        const arrived = performance.now();
-        if (received === undefined) {
-          if (!settled) yield { seq, status: "timeout" };
-          settled = true;
-          if (waitUntil >= nextAt) break;
-          continue;
-        }
-        receiving = undefined;
-        const [reply, from] = received;
-        if (!fromServer(from as Deno.NetAddr, serverAddress)) continue;
-        const replySeq = Number(
-          decoder.decode(reply).match(/^PING (\d+) /i)?.[1],
-        );
-        const sent = sentAt.get(replySeq);
-        if (sent === undefined) continue; // not ours, or a duplicate
-        sentAt.delete(replySeq);
-        const rttMs = arrived - sent;
-        if (replySeq === seq && !settled) {
-          settled = true;
-          yield { seq, status: "reply", rttMs, reply };
-        } else {
-          yield { seq: replySeq, status: "late", rttMs, reply };
-        }
-      }
-    }
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
-  } finally {
-    // clientSocket.close()
-    close();
-    await receiving?.catch(() => {});
-  }
-}
-
-/** Throws the hint to run with `--unstable-net` when UDP is not available. */
-function requireUdp() {
-  if (typeof Deno.listenDatagram !== "function") {
-    throw new Error(
-      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
-    );
-  }
-}
-
-/**
- * A client socket on any free port, of the server's address family. It is
- * closed at once if `signal` aborts; `close()` may be called again.
- */
-function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
-  const clientSocket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-  });
-  let closed = false;
-  function close() {
-    if (closed) return;
-    closed = true;
-    signal?.removeEventListener("abort", close);
-    clientSocket.close();
-  }
-  signal?.addEventListener("abort", close, { once: true });
-  return { clientSocket, close };
-}
-
-/** Resolves with the promise's value, or `undefined` after `ms`. */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The server's address as an IP, looked up once so that replies can be
- * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
- */
-async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
-  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
-  // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
-  // machine, which a server bound to either answers on 127.0.0.1.
-  const bare = hostname.replace(/^\[(.*)\]$/, "$1")
-    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1")
-    .replace(/^(0\.0\.0\.0|::)$/, "127.0.0.1");
-  let address: string;
-  if (bare.includes(":")) {
-    address = bare;
-  } else if (/^[\d.]+$/.test(bare)) {
-    address = canonical(bare, hostname);
-  } else {
-    const found = await lookup(bare, { all: true });
-    const chosen = found.find((a) => a.family === 4) ?? found[0];
-    if (chosen === undefined) {
-      throw new Error(`cannot resolve host ${hostname}: check --host`);
-    }
-    address = chosen.address;
-  }
-  if (address.includes(":")) {
-    // Canonical form ("0:0::1" is "::1"), as the system reports senders.
-    address = canonical(`[${address}]`, hostname).slice(1, -1);
-  }
-  return { transport: "udp", hostname: address, port };
-}
-
-/** An IP address as the system writes it, or a one-line error naming `--host`. */
-function canonical(address: string, hostname: string): string {
-  try {
-    return new URL(`http://${address}`).hostname;
-  } catch {
-    throw new Error(`cannot resolve host ${hostname}: check --host`);
-  }
-}
-
-/**
- * Whether a datagram from `from` is the server's: from the server's port,
- * and from its address or, when the server is on this machine, from any
- * address of this machine. A server bound to 0.0.0.0 answers from 127.0.0.1
- * a client that wrote to `--host 0.0.0.0` or to 127.0.1.1 (what `hostname`
- * names on Debian and Ubuntu).
- */
-function fromServer(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
-  if (from.port !== server.port) return false;
-  return from.hostname === server.hostname ||
-    (isThisMachine(server.hostname) && isThisMachine(from.hostname));
-}
-
-/** Loopback (127.0.0.0/8, ::1) or "any address" (0.0.0.0, ::), IPv4-mapped too. */
-function isThisMachine(address: string): boolean {
-  const ipv4 = address.replace(/^::ffff:/i, "");
-  return /^127\./.test(ipv4) || ipv4 === "0.0.0.0" || address === "::1" ||
-    address === "::";
-}
+const PROGRAM = "udp_client";
+const RUN_LINE = "deno run --allow-net --unstable-net udp_client.ts";
+const PROMPT = "Input lowercase sentence:";
 
 const HELP = `Usage: udp_client.ts [options] [SENTENCE...]
 
@@ -441,326 +277,240 @@ Example:
   ${RUN_LINE} --check --host localhost --port 12000
 `;
 
+const OPTIONS = {
+  host: { type: "string", default: "localhost" },
+  port: { type: "string", short: "p", default: "12000" },
+  timeout: { type: "string", default: "1" },
+  retries: { type: "string", default: "3" },
+  ping: { type: "string" },
+  heartbeat: { type: "boolean", default: false },
+  check: { type: "boolean", default: false },
+  count: { type: "string" },
+  interval: { type: "string", default: "1" },
+  json: { type: "boolean", default: false },
+  verbose: { type: "boolean", short: "v", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** The options as `parseCommandLine` reads them. */
+type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>["values"];
+
 /** Runs the command line; resolves with the exit status. */
 async function main(args: string[]): Promise<number> {
-  let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        host: { type: "string", default: "localhost" },
-        port: { type: "string", short: "p", default: "12000" },
-        timeout: { type: "string", default: "1" },
-        retries: { type: "string", default: "3" },
-        ping: { type: "string" },
-        heartbeat: { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-        count: { type: "string" },
-        interval: { type: "string", default: "1" },
-        json: { type: "boolean", default: false },
-        verbose: { type: "boolean", short: "v", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    return usageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let port, timeout, retries;
-  try {
+    const { values, positionals } = parseCommandLine(args, OPTIONS, true);
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
     checkHost(values.host);
-    port = parseNumber("port", values.port, { min: 1, max: 65535 });
-    timeout = parseNumber("timeout", values.timeout, TIMEOUT_RANGE);
-    retries = parseNumber("retries", values.retries, { min: 0, max: 100 });
-    const interval = parseNumber("interval", values.interval, {
-      min: 0,
-      max: 3600,
-      decimals: 3,
-      unit: "seconds",
+    const numbers = parseNumbers(values, {
+      port: { min: 1, max: 65535 },
+      timeout: TIMEOUT_RANGE,
+      retries: { min: 0, max: 100 },
+      interval: { min: 0, max: 3600, decimals: 3, unit: "seconds" },
+      count: { min: 1, max: 1_000_000_000 },
     });
-    const count = values.count === undefined
-      ? undefined
-      : parseNumber("count", values.count, { min: 1, max: 1_000_000_000 });
-    if (count !== undefined && !values.heartbeat) {
-      throw new UsageError("--count goes with --heartbeat (--ping N counts)");
-    }
-    if (values.ping !== undefined || values.heartbeat) {
-      const mode = values.heartbeat ? "--heartbeat" : "--ping";
-      if (values.ping !== undefined && values.heartbeat) {
-        throw new UsageError("--ping or --heartbeat, not both");
-      }
-      if (positionals.length > 0) {
-        throw new UsageError(
-          `${mode} sends its own messages: give no words with it`,
-        );
-      }
-    }
-    if (values.check) {
-      if (positionals.length > 0 || values.ping || values.heartbeat) {
-        throw new UsageError(
-          values.ping !== undefined || values.heartbeat
-            ? `--check or ${values.ping ? "--ping" : "--heartbeat"}, not both`
-            : "--check sends its own datagrams: give it no words",
-        );
-      }
-      return await reportChecks(
-        `Checking the UDP server at ${
-          formatAddress({ hostname: values.host, port })
-        } ` +
-          `(each reply waited for ${timeout} s, each datagram sent twice)`,
-        checkUdp({ hostname: values.host, port, timeout }),
-        values.json,
-      );
-    }
-    if (values.heartbeat) {
-      return await heartbeat(
-        { hostname: values.host, port, count, interval },
-        values.json,
-      );
-    }
-    if (values.ping !== undefined) {
-      const count = parseNumber("ping", values.ping, {
-        min: 1,
-        max: 1_000_000,
-      });
-      return await ping(
-        { hostname: values.host, port, count, interval, timeout },
-        values.json,
-      );
-    }
+    checkModes(values, positionals, numbers.count);
+    return await runMode(values, positionals, numbers);
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
   }
-
-  // A line longer than a datagram is refused as soon as it is that long.
-  const lineLimit = values.host.includes(":")
-    ? MAX_DATAGRAM_IPV6
-    : MAX_DATAGRAM_IPV4;
-  // message = input('Input lowercase sentence:'), or the words on the
-  // command line, or each line of a pipe.
-  const sentences = positionals.length > 0
-    ? [positionals.join(" ")]
-    : Deno.stdin.isTerminal()
-    ? promptedLines(lineLimit)
-    : readLines(Deno.stdin.readable, lineLimit);
-  const stdout = standardOutput().getWriter();
-  const encoder = new TextEncoder();
-  let replied = 0;
-  try {
-    const replies = sendUdp(sentences, {
-      hostname: values.host,
-      port,
-      timeout,
-      retries,
-      log: values.verbose
-        ? (line) => console.error(`udp_client: ${line}`)
-        : undefined,
-    });
-    for await (const modifiedMessage of replies) {
-      replied++;
-      // print(modifiedMessage.decode())
-      await stdout.write(
-        values.json
-          ? encoder.encode(JSON.stringify(jsonReply(modifiedMessage)) + "\n")
-          : concat(modifiedMessage, new Uint8Array([0x0a])),
-      );
-    }
-    if (values.json) {
-      await stdout.write(
-        encoder.encode(JSON.stringify({ replies: replied }) + "\n"),
-      );
-    }
-  } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
-    const message = describe(error, values.host);
-    if (values.json) {
-      // The summary still comes, with what went wrong, for autograders.
-      await stdout.write(
-        encoder.encode(
-          JSON.stringify({ replies: replied, error: message }) + "\n",
-        ),
-      ).catch(() => {});
-    }
-    console.error(`udp_client: ${message}`);
-    return 1;
-  } finally {
-    await stdout.close().catch(() => {});
-  }
-  return 0;
-}
-
-/** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
-async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
-  const server = formatAddress({
-    hostname: options.hostname ?? "localhost",
-    port: options.port ?? 12000,
-  });
-  const decoder = new TextDecoder();
-  const rtt = new RttStatistics();
-  let transmitted = 0;
-  function print(line: string | object) {
-    console.log(typeof line === "string" ? line : JSON.stringify(line));
-  }
-  // Ctrl-C ends the pings with their summary, as ping's does.
-  const interrupt = interruptSignal();
-  try {
-    const pings = pingUdp({ ...options, signal: interrupt.signal });
-    for await (const result of pings) {
-      if (result.status !== "late") transmitted++;
-      if (result.status === "reply") rtt.add(result.rttMs);
-      const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
-      if (json) {
-        print({
-          seq: result.seq,
-          status: result.status,
-          rtt_ms: ms === undefined ? undefined : Number(ms),
-          ...("reply" in result ? jsonReply(result.reply) : {}),
-        });
-      } else if (result.status === "reply") {
-        const reply = decoder.decode(result.reply);
-        print(`Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`);
-      } else if (result.status === "late") {
-        print(
-          `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
-        );
-      } else {
-        print(`Request timed out: seq=${result.seq}`);
-      }
-    }
-  } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
-    if (!(error instanceof Interrupted)) {
-      console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
-      return 1;
-    }
-  } finally {
-    interrupt.dispose();
-  }
-  const received = rtt.count;
-  const loss = transmitted === 0
-    ? 0
-    : Math.round((1 - received / transmitted) * 100);
-  if (json) {
-    print({ transmitted, received, loss_percent: loss, ...rtt.toJSON() });
-  } else {
-    print(`--- ${server} ping statistics ---`);
-    print(
-      `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
-    );
-    if (received > 0) { for (const line of rtt.summary()) print(line); }
-  }
-  return received > 0 ? 0 : 1;
-}
-
-/** `--heartbeat`: a line (or JSON object) per heartbeat, until Ctrl-C. */
-async function heartbeat(
-  options: UdpHeartbeatOptions,
-  json: boolean,
-): Promise<number> {
-  const server = formatAddress({
-    hostname: options.hostname ?? "localhost",
-    port: options.port ?? 12000,
-  });
-  let sent = 0;
-  const interrupt = interruptSignal();
-  try {
-    const beats = heartbeatUdp({ ...options, signal: interrupt.signal });
-    for await (const { seq, message } of beats) {
-      sent++;
-      console.log(
-        json
-          ? JSON.stringify({ seq, sent: message })
-          : `${message} to ${server}`,
-      );
-    }
-  } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
-    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
-    return 1;
-  } finally {
-    interrupt.dispose();
-  }
-  console.log(
-    json
-      ? JSON.stringify({ heartbeats: sent })
-      : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
-  );
-  return 0;
-}
-
-// ---------------------------------------------------------------------------
-// The lab kit: UDP Heartbeat, and Ctrl-C for the modes that run until it.
-// ---------------------------------------------------------------------------
-
-/** Options of {@linkcode heartbeatUdp}. */
-export interface UdpHeartbeatOptions {
-  /** The server's name or address. Default `localhost`. */
-  hostname?: string;
-  /** The server's port. Default 12000. */
-  port?: number;
-  /** How many heartbeats to send; until `signal` aborts when absent. */
-  count?: number;
-  /** Seconds from one heartbeat to the next. Default 1. */
-  interval?: number;
-  /** Stops the heartbeats: the generator returns. */
-  signal?: AbortSignal;
 }
 
 /**
- * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
- * seconds since 1970) every `interval` from one socket, so the server knows
- * the client by its address, and yields each one as it goes. Heartbeats get
- * no reply.
- *
- * @example
- * ```ts
- * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
- *   console.log(beat.seq);
- * }
- * ```
+ * Throws a `UsageError` when the options ask for two modes at once, or
+ * give words to a mode that sends its own.
  */
-export async function* heartbeatUdp(
-  options: UdpHeartbeatOptions = {},
-): AsyncGenerator<{ seq: number; message: string }> {
-  const { hostname = "localhost", port = 12000, signal } = options;
-  const count = options.count ?? Infinity;
-  const intervalMs = (options.interval ?? 1) * 1000;
-  requireUdp();
-  const serverAddress = await resolve(hostname, port);
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
-  const encoder = new TextEncoder();
-  const started = performance.now();
-  try {
-    for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
-      const message = `Heartbeat ${seq} ${epochSeconds()}`;
-      try {
-        await clientSocket.send(encoder.encode(message), serverAddress);
-      } catch (error) {
-        // Refused by the system: lost, as the server will see.
-        if (signal?.aborted) return;
-        if (error instanceof Deno.errors.NotCapable) throw error;
-      }
-      yield { seq, message };
-      if (seq < count) {
-        // On schedule: a slow send does not push the later ones back.
-        await sleep(started + seq * intervalMs - performance.now(), signal);
-      }
+function checkModes(values: Values, positionals: string[], count?: number) {
+  if (count !== undefined && !values.heartbeat) {
+    throw new UsageError("--count goes with --heartbeat (--ping N counts)");
+  }
+  if (values.ping !== undefined || values.heartbeat) {
+    const mode = values.heartbeat ? "--heartbeat" : "--ping";
+    if (values.ping !== undefined && values.heartbeat) {
+      throw new UsageError("--ping or --heartbeat, not both");
     }
-  } finally {
-    close();
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `${mode} sends its own messages: give no words with it`,
+      );
+    }
+  }
+  if (values.check) {
+    if (positionals.length > 0 || values.ping || values.heartbeat) {
+      throw new UsageError(
+        values.ping !== undefined || values.heartbeat
+          ? `--check or ${values.ping ? "--ping" : "--heartbeat"}, not both`
+          : "--check sends its own datagrams: give it no words",
+      );
+    }
   }
 }
 
-/** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
-function epochSeconds(): string {
-  return ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
+/** Runs the mode the options chose; resolves with the exit status. */
+async function runMode(
+  values: Values,
+  words: string[],
+  numbers: {
+    port: number;
+    timeout: number;
+    retries: number;
+    interval: number;
+    count?: number;
+  },
+): Promise<number> {
+  const { host: hostname, json } = values;
+  const { port, timeout, retries, interval, count } = numbers;
+  try {
+    requireUdp(); // in one line, before any mode prints a word
+  } catch (error) {
+    console.error(`${PROGRAM}: ${describe(error, hostname)}`);
+    return 1;
+  }
+  if (values.check) {
+    return await reportChecks(
+      `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
+        `(each reply waited for ${timeout} s, each datagram sent twice)`,
+      checkUdp({ hostname, port, timeout }),
+      json,
+    );
+  }
+  if (values.heartbeat) {
+    return await heartbeat({ hostname, port, count, interval }, json);
+  }
+  if (values.ping !== undefined) {
+    const pings = parseNumbers(values, { ping: { min: 1, max: 1_000_000 } });
+    return await ping(
+      { hostname, port, count: pings.ping, interval, timeout },
+      json,
+    );
+  }
+  const log = values.verbose
+    ? (line: string) => console.error(`udp_client: ${line}`)
+    : undefined;
+  return await runClient(
+    { hostname, port, timeout, retries, log },
+    words,
+    json,
+  );
+}
+
+/** A value as one line of JSON, for `--json`. */
+function jsonLine(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value) + "\n");
+}
+
+// ===========================================================================
+// Robustness
+// ===========================================================================
+
+/** The largest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
+const MAX_DATAGRAM_IPV4 = 65_507;
+/** The largest UDP payload over IPv6, whose length field leaves out its header. */
+const MAX_DATAGRAM_IPV6 = 65_527;
+/** Big enough for any datagram, so no reply is ever truncated. */
+const RECEIVE_BUFFER_SIZE = 65_536;
+
+/** The most one datagram carries to `hostname` (an address, or `--host`). */
+function maxDatagramSize(hostname: string): number {
+  return hostname.includes(":") ? MAX_DATAGRAM_IPV6 : MAX_DATAGRAM_IPV4;
+}
+
+/** A sentence as the bytes of one datagram; an error if they cannot fit. */
+function datagramOf(sentence: string | Uint8Array, limit: number): Uint8Array {
+  const message = typeof sentence === "string"
+    ? new TextEncoder().encode(sentence)
+    : sentence;
+  if (message.length > limit) {
+    throw new Error(
+      `the sentence is ${message.length} bytes, but one UDP datagram ` +
+        `carries at most ${limit}: shorten it, or use tcp_client.ts`,
+    );
+  }
+  return message;
+}
+
+/**
+ * Sends the message, and again each time a timeout passes without the
+ * server's reply, `tries` times in all; then throws, saying what it can.
+ */
+async function sendUntilAnswered(
+  udpExchange: UdpExchange,
+  message: Uint8Array,
+  tries: number,
+): Promise<Uint8Array> {
+  const { serverAddress, timeoutMs } = udpExchange;
+  for (let attempt = 0; attempt < tries; attempt++) {
+    await sendMessage(udpExchange, message);
+    const modifiedMessage = await receiveReply(udpExchange);
+    if (modifiedMessage !== undefined) return modifiedMessage;
+    udpExchange.log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
+  }
+  throw new Error(
+    `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
+      `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
+      (udpExchange.sendError === undefined
+        ? `is the server running there? (UDP cannot tell a lost datagram ` +
+          `from a missing server)`
+        : `sending failed: ${(udpExchange.sendError as Error).message}`),
+  );
+}
+
+/** Whether a datagram is the server's reply; logged either way. */
+function isServerReply(
+  udpExchange: UdpExchange,
+  modifiedMessage: Uint8Array,
+  from: Deno.NetAddr,
+): boolean {
+  const sender = formatAddress(from);
+  if (fromServer(from, udpExchange.serverAddress)) {
+    udpExchange.log?.(
+      `recvfrom: ${modifiedMessage.length} bytes from ${sender}`,
+    );
+    return true;
+  }
+  udpExchange.log?.(
+    `recvfrom: ${modifiedMessage.length} bytes from ${sender}, not the server: ignored`,
+  );
+  return false;
+}
+
+/**
+ * Whether a datagram from `from` is the server's: from the server's port,
+ * and from its address or, when the server is on this machine, from any
+ * address of this machine. A server bound to 0.0.0.0 answers from 127.0.0.1
+ * a client that wrote to `--host 0.0.0.0` or to 127.0.1.1 (what `hostname`
+ * names on Debian and Ubuntu).
+ */
+function fromServer(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+  if (from.port !== server.port) return false;
+  return from.hostname === server.hostname ||
+    (isThisMachine(server.hostname) && isThisMachine(from.hostname));
+}
+
+/** Loopback (127.0.0.0/8, ::1) or "any address" (0.0.0.0, ::), IPv4-mapped too. */
+function isThisMachine(address: string): boolean {
+  const ipv4 = address.replace(/^::ffff:/i, "");
+  return /^127\./.test(ipv4) || ipv4 === "0.0.0.0" || address === "::1" ||
+    address === "::";
+}
+
+/** Resolves with the promise's value, or `undefined` after `ms`. */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits `ms`, or less if `signal` aborts first. */
@@ -775,6 +525,76 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** Throws the hint to run with `--unstable-net` when UDP is not available. */
+function requireUdp() {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+}
+
+/**
+ * A client socket on any free port, of the server's address family. It is
+ * closed at once if `signal` aborts; `close()` may be called again.
+ */
+function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const clientSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  let closed = false;
+  function close() {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener("abort", close);
+    clientSocket.close();
+  }
+  signal?.addEventListener("abort", close, { once: true });
+  return { clientSocket, close };
+}
+
+/**
+ * The server's address as an IP, looked up once so that replies can be
+ * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
+ */
+async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
+  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
+  // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
+  // machine, which a server bound to either answers on 127.0.0.1.
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1")
+    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1")
+    .replace(/^(0\.0\.0\.0|::)$/, "127.0.0.1");
+  let address: string;
+  if (bare.includes(":")) {
+    address = bare;
+  } else if (/^[\d.]+$/.test(bare)) {
+    address = canonical(bare, hostname);
+  } else {
+    const found = await lookup(bare, { all: true });
+    const chosen = found.find((a) => a.family === 4) ?? found[0];
+    if (chosen === undefined) {
+      throw new Error(`cannot resolve host ${hostname}: check --host`);
+    }
+    address = chosen.address;
+  }
+  if (address.includes(":")) {
+    // Canonical form ("0:0::1" is "::1"), as the system reports senders.
+    address = canonical(`[${address}]`, hostname).slice(1, -1);
+  }
+  return { transport: "udp", hostname: address, port };
+}
+
+/** An IP address as the system writes it, or a one-line error naming `--host`. */
+function canonical(address: string, hostname: string): string {
+  try {
+    return new URL(`http://${address}`).hostname;
+  } catch {
+    throw new Error(`cannot resolve host ${hostname}: check --host`);
+  }
 }
 
 /**
@@ -794,9 +614,281 @@ function interruptSignal(): { signal: AbortSignal; dispose(): void } {
 /** Ctrl-C, which ends `--ping` and `--heartbeat` with their summary. */
 class Interrupted extends Error {}
 
-// ---------------------------------------------------------------------------
-// The lab kit: the textbook's RTT estimators over the pings.
-// ---------------------------------------------------------------------------
+/**
+ * Reports what stopped the client on stderr and, with `--json`, in a last
+ * summary object too; resolves with exit status 1.
+ */
+async function clientFailed(
+  stdout: WritableStreamDefaultWriter<Uint8Array>,
+  message: string,
+  replies: number,
+  json: boolean,
+): Promise<number> {
+  if (json) {
+    // The summary still comes, with what went wrong, for autograders.
+    await stdout.write(jsonLine({ replies, error: message })).catch(() => {});
+  }
+  console.error(`udp_client: ${message}`);
+  return 1;
+}
+
+// ===========================================================================
+// The lab kit
+// ===========================================================================
+
+// The UDP Pinger lab: --ping, and the textbook's RTT estimators.
+
+/** Options of {@linkcode pingUdp}. */
+export interface UdpPingOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** How many pings to send. Default 10. */
+  count?: number;
+  /** Seconds from one ping to the next. Default 1. */
+  interval?: number;
+  /** Seconds to wait for each reply. Default 1. */
+  timeout?: number;
+  /** Stops at once: the socket is closed and the generator throws. */
+  signal?: AbortSignal;
+}
+
+/** What became of one ping, as {@linkcode pingUdp} reports it. */
+export type PingResult =
+  | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
+  | { seq: number; status: "timeout" }
+  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array };
+
+/**
+ * The UDP Pinger lab's client: sends `Ping SEQ TIME` `count` times,
+ * `interval` apart, and yields for each ping its reply and round-trip time,
+ * or a timeout. A reply is matched by its sequence number: one that comes
+ * after its ping timed out is yielded as `late`, never counted for another.
+ *
+ * @example
+ * ```ts
+ * for await (const ping of pingUdp({ port: 12000, count: 3 })) {
+ *   console.log(ping.seq, ping.status);
+ * }
+ * ```
+ */
+export async function* pingUdp(
+  options: UdpPingOptions = {},
+): AsyncGenerator<PingResult> {
+  const { hostname = "localhost", port = 12000, count = 10, signal } = options;
+  const intervalMs = (options.interval ?? 1) * 1000;
+  const timeoutMs = (options.timeout ?? 1) * 1000;
+  requireUdp();
+  const serverAddress = await resolve(hostname, port);
+  // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
+  const pinger = new Pinger(serverAddress, signal);
+  try {
+    for (let seq = 1; seq <= count; seq++) {
+      const started = await pinger.send(seq);
+      const replyBy = started + timeoutMs;
+      const nextAt = seq < count ? started + intervalMs : replyBy;
+      yield* pinger.replies(seq, replyBy, nextAt);
+    }
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    await pinger.close();
+  }
+}
+
+/** The Pinger's one socket, and the pings sent on it still unanswered. */
+class Pinger {
+  #clientSocket: Deno.DatagramConn;
+  #close: () => void;
+  #serverAddress: Deno.NetAddr;
+  #signal?: AbortSignal;
+  /** When each ping still unanswered was sent, by sequence number. */
+  #sentAt = new Map<number, number>();
+  /** A receive still waiting for a datagram: the next wait takes it over. */
+  #receiving?: Promise<[Uint8Array, Deno.Addr]>;
+  #encoder = new TextEncoder();
+  #decoder = new TextDecoder();
+
+  constructor(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+    const { clientSocket, close } = openClientSocket(serverAddress, signal);
+    this.#clientSocket = clientSocket;
+    this.#close = close;
+    this.#serverAddress = serverAddress;
+    this.#signal = signal;
+  }
+
+  /** Sends ping `seq`; resolves with when it was sent. */
+  async send(seq: number): Promise<number> {
+    const started = performance.now();
+    this.#sentAt.set(seq, started);
+    try {
+      // clientSocket.sendto(message.encode(), (serverName, serverPort))
+      await this.#clientSocket.send(
+        this.#encoder.encode(`Ping ${seq} ${epochSeconds()}`),
+        this.#serverAddress,
+      );
+    } catch (error) {
+      // Refused by the system: as lost as a dropped datagram.
+      if (this.#signal?.aborted || error instanceof Deno.errors.NotCapable) {
+        throw error;
+      }
+    }
+    return started;
+  }
+
+  /**
+   * Ping `seq`'s reply, awaited until `replyBy` (else its timeout); then,
+   * until the next ping is due at `nextAt`, late replies as they arrive.
+   */
+  async *replies(
+    seq: number,
+    replyBy: number,
+    nextAt: number,
+  ): AsyncGenerator<PingResult> {
+    let settled = false; // answered, or reported timed out
+    while (!settled || performance.now() < nextAt) {
+      const waitUntil = settled ? nextAt : replyBy;
+      const received = await this.#receive(waitUntil);
+      if (received === undefined) {
+        if (!settled) yield { seq, status: "timeout" };
+        settled = true;
+        if (waitUntil >= nextAt) break;
+        continue;
+      }
+      const answer = this.#answer(...received);
+      if (answer === undefined) continue;
+      const { rttMs, reply } = answer;
+      if (answer.seq === seq && !settled) {
+        settled = true;
+        yield { seq, status: "reply", rttMs, reply };
+      } else {
+        yield { seq: answer.seq, status: "late", rttMs, reply };
+      }
+    }
+  }
+
+  /** The next datagram and when it arrived, or `undefined` at `until`. */
+  async #receive(
+    until: number,
+  ): Promise<[Uint8Array, Deno.NetAddr, number] | undefined> {
+    // modifiedMessage, serverAddress = clientSocket.recvfrom(1024)
+    this.#receiving ??= this.#clientSocket.receive(
+      new Uint8Array(RECEIVE_BUFFER_SIZE),
+    );
+    const received = await within(this.#receiving, until - performance.now());
+    const arrived = performance.now();
+    if (received === undefined) return undefined;
+    this.#receiving = undefined;
+    return [received[0], received[1] as Deno.NetAddr, arrived];
+  }
+
+  /**
+   * The ping a datagram answers, and its round-trip time; `undefined` for
+   * one not from the server, or not answering a ping still unanswered.
+   */
+  #answer(reply: Uint8Array, from: Deno.NetAddr, arrived: number) {
+    if (!fromServer(from, this.#serverAddress)) return undefined;
+    const seq = Number(this.#decoder.decode(reply).match(/^PING (\d+) /i)?.[1]);
+    const sent = this.#sentAt.get(seq);
+    if (sent === undefined) return undefined; // not ours, or a duplicate
+    this.#sentAt.delete(seq);
+    return { seq, rttMs: arrived - sent, reply };
+  }
+
+  /** Closes the socket, and waits for the receive that closing ends. */
+  async close() {
+    // clientSocket.close()
+    this.#close();
+    await this.#receiving?.catch(() => {});
+  }
+}
+
+/** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
+async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
+  const server = formatAddress({
+    hostname: options.hostname ?? "localhost",
+    port: options.port ?? 12000,
+  });
+  const rtt = new RttStatistics();
+  let transmitted = 0;
+  // Ctrl-C ends the pings with their summary, as ping's does.
+  const interrupt = interruptSignal();
+  try {
+    const pings = pingUdp({ ...options, signal: interrupt.signal });
+    for await (const result of pings) {
+      if (result.status !== "late") transmitted++;
+      if (result.status === "reply") rtt.add(result.rttMs);
+      printPing(result, server, json);
+    }
+  } catch (error) {
+    if (!(error instanceof Interrupted)) {
+      console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+      return 1;
+    }
+  } finally {
+    interrupt.dispose();
+  }
+  printPingSummary(server, transmitted, rtt, json);
+  return rtt.count > 0 ? 0 : 1;
+}
+
+/** One ping's line, or JSON object. */
+function printPing(result: PingResult, server: string, json: boolean) {
+  const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
+  if (json) {
+    console.log(JSON.stringify({
+      seq: result.seq,
+      status: result.status,
+      rtt_ms: ms === undefined ? undefined : Number(ms),
+      ...("reply" in result ? jsonReply(result.reply) : {}),
+    }));
+  } else if (result.status === "reply") {
+    const reply = new TextDecoder().decode(result.reply);
+    console.log(
+      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`,
+    );
+  } else if (result.status === "late") {
+    console.log(
+      `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
+    );
+  } else {
+    console.log(`Request timed out: seq=${result.seq}`);
+  }
+}
+
+/** `ping`'s summary: packets sent and received, loss, round-trip times. */
+function printPingSummary(
+  server: string,
+  transmitted: number,
+  rtt: RttStatistics,
+  json: boolean,
+) {
+  const received = rtt.count;
+  const loss = transmitted === 0
+    ? 0
+    : Math.round((1 - received / transmitted) * 100);
+  if (json) {
+    console.log(JSON.stringify({
+      transmitted,
+      received,
+      loss_percent: loss,
+      ...rtt.toJSON(),
+    }));
+    return;
+  }
+  console.log(`--- ${server} ping statistics ---`);
+  console.log(
+    `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
+  );
+  if (received > 0) { for (const line of rtt.summary()) console.log(line); }
+}
+
+/** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
+function epochSeconds(): string {
+  return ((performance.timeOrigin + performance.now()) / 1000).toFixed(6);
+}
 
 /** Weight of a new sample in EstimatedRTT (textbook 3.5.3, RFC 6298). */
 const ALPHA = 0.125;
@@ -896,9 +988,103 @@ export class RttStatistics {
   }
 }
 
-// ---------------------------------------------------------------------------
-// The lab kit: --check grades any upper-case UDP server.
-// ---------------------------------------------------------------------------
+// The UDP Heartbeat exercise: --heartbeat.
+
+/** Options of {@linkcode heartbeatUdp}. */
+export interface UdpHeartbeatOptions {
+  /** The server's name or address. Default `localhost`. */
+  hostname?: string;
+  /** The server's port. Default 12000. */
+  port?: number;
+  /** How many heartbeats to send; until `signal` aborts when absent. */
+  count?: number;
+  /** Seconds from one heartbeat to the next. Default 1. */
+  interval?: number;
+  /** Stops the heartbeats: the generator returns. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
+ * seconds since 1970) every `interval` from one socket, so the server knows
+ * the client by its address, and yields each one as it goes. Heartbeats get
+ * no reply.
+ *
+ * @example
+ * ```ts
+ * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
+ *   console.log(beat.seq);
+ * }
+ * ```
+ */
+export async function* heartbeatUdp(
+  options: UdpHeartbeatOptions = {},
+): AsyncGenerator<{ seq: number; message: string }> {
+  const { hostname = "localhost", port = 12000, signal } = options;
+  const count = options.count ?? Infinity;
+  const intervalMs = (options.interval ?? 1) * 1000;
+  requireUdp();
+  const serverAddress = await resolve(hostname, port);
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  const encoder = new TextEncoder();
+  const started = performance.now();
+  try {
+    for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
+      const message = `Heartbeat ${seq} ${epochSeconds()}`;
+      try {
+        await clientSocket.send(encoder.encode(message), serverAddress);
+      } catch (error) {
+        // Refused by the system: lost, as the server will see.
+        if (signal?.aborted) return;
+        if (error instanceof Deno.errors.NotCapable) throw error;
+      }
+      yield { seq, message };
+      if (seq < count) {
+        // On schedule: a slow send does not push the later ones back.
+        await sleep(started + seq * intervalMs - performance.now(), signal);
+      }
+    }
+  } finally {
+    close();
+  }
+}
+
+/** `--heartbeat`: a line (or JSON object) per heartbeat, until Ctrl-C. */
+async function heartbeat(
+  options: UdpHeartbeatOptions,
+  json: boolean,
+): Promise<number> {
+  const server = formatAddress({
+    hostname: options.hostname ?? "localhost",
+    port: options.port ?? 12000,
+  });
+  let sent = 0;
+  const interrupt = interruptSignal();
+  try {
+    const beats = heartbeatUdp({ ...options, signal: interrupt.signal });
+    for await (const { seq, message } of beats) {
+      sent++;
+      console.log(
+        json
+          ? JSON.stringify({ seq, sent: message })
+          : `${message} to ${server}`,
+      );
+    }
+  } catch (error) {
+    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+    return 1;
+  } finally {
+    interrupt.dispose();
+  }
+  console.log(
+    json
+      ? JSON.stringify({ heartbeats: sent })
+      : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
+  );
+  return 0;
+}
+
+// --check grades any upper-case UDP server.
 
 /** Options of {@linkcode checkUdp}. */
 export interface UdpCheckOptions {
@@ -971,34 +1157,80 @@ export async function* checkUdp(
   const { hostname = "localhost", port = 12000 } = options;
   const waitMs = (options.timeout ?? 1) * 1000;
   requireUdp();
-  const encoder = new TextEncoder();
-  const noReply = `no reply within ${waitMs / 1000} s, sent twice`;
-  let serverAddress: Deno.NetAddr;
+  let target: CheckTarget;
   let first;
-  let check = "a sentence";
   try {
-    serverAddress = await resolve(hostname, port);
+    target = { serverAddress: await resolve(hostname, port), waitMs };
     first = await askUdp(
-      encoder.encode("hello world"),
-      serverAddress,
+      new TextEncoder().encode("hello world"),
+      target.serverAddress,
       waitMs,
       300,
     );
   } catch (error) {
-    yield { check, verdict: "FAIL", why: describe(error, hostname) };
+    yield {
+      check: "a sentence",
+      verdict: "FAIL",
+      why: describe(error, hostname),
+    };
     return yield* notChecked();
   }
   if (!first) {
     yield {
-      check,
+      check: "a sentence",
       verdict: "FAIL",
-      why: `${noReply}: is the server running? (a slow one? --timeout ` +
-        `gives it longer; or does it answer another address?)`,
+      why: `${noReply(waitMs)}: is the server running? (a slow one? ` +
+        `--timeout gives it longer; or does it answer another address?)`,
     };
     return yield* notChecked();
   }
+  yield gradeSentence(first);
+  yield await checkUnicode(target);
+  yield await checkEmptyDatagram(target);
+  yield await checkLongDatagram(target);
+  yield gradeReplyPort(first.from, target.serverAddress);
+  yield await checkTwoClients(target);
+  yield await checkInvalidUtf8(target);
+}
+
+/** Where `--check` sends, and how long it waits for each reply. */
+interface CheckTarget {
+  serverAddress: Deno.NetAddr;
+  waitMs: number;
+}
+
+/** What `--check` says of a datagram that got no reply. */
+function noReply(waitMs: number): string {
+  return `no reply within ${waitMs / 1000} s, sent twice`;
+}
+
+/** The checks left when the server did not answer the first. */
+function* notChecked(): Generator<CheckResult> {
+  for (
+    const name of [
+      "Unicode",
+      "an empty datagram",
+      "a datagram longer than recvfrom(2048)",
+      "replies from the server's own port",
+      "two clients at once",
+      "bytes that are not UTF-8 (last: they can stop a server)",
+    ]
+  ) {
+    yield {
+      check: name,
+      verdict: "FAIL",
+      why: "not checked: the server did not answer a sentence",
+    };
+  }
+}
+
+/** Grades the reply to "hello world", and any datagram that came after it. */
+function gradeSentence(
+  first: { reply: Uint8Array; extra?: Uint8Array },
+): CheckResult {
+  const check = "a sentence";
   const text = new TextDecoder().decode(first.reply);
-  yield text !== "HELLO WORLD"
+  return text !== "HELLO WORLD"
     ? {
       check,
       verdict: "FAIL",
@@ -1015,24 +1247,34 @@ export async function* checkUdp(
         `one socket takes it for the next reply`,
     }
     : { check, verdict: "PASS", why: `"hello world" came back "HELLO WORLD"` };
+}
 
+/** Sends `UNICODE_SENTENCE`, and grades what comes back. */
+async function checkUnicode(target: CheckTarget): Promise<CheckResult> {
   const unicode = await askUdp(
-    encoder.encode(UNICODE_SENTENCE),
-    serverAddress,
-    waitMs,
+    new TextEncoder().encode(UNICODE_SENTENCE),
+    target.serverAddress,
+    target.waitMs,
   );
-  yield unicode
+  return unicode
     ? gradeUnicode(unicode.reply)
-    : { check: "Unicode", verdict: "FAIL", why: noReply };
+    : { check: "Unicode", verdict: "FAIL", why: noReply(target.waitMs) };
+}
 
-  check = "an empty datagram";
-  const empty = await askUdp(new Uint8Array(0), serverAddress, waitMs);
-  yield !empty
+/** An empty datagram: the textbook's server sends an empty one back. */
+async function checkEmptyDatagram(target: CheckTarget): Promise<CheckResult> {
+  const check = "an empty datagram";
+  const empty = await askUdp(
+    new Uint8Array(0),
+    target.serverAddress,
+    target.waitMs,
+  );
+  return !empty
     ? {
       check,
       verdict: "WARN",
-      why: `an empty datagram got no reply (${noReply}); the textbook's ` +
-        `server sends an empty one back`,
+      why: `an empty datagram got no reply (${noReply(target.waitMs)}); ` +
+        `the textbook's server sends an empty one back`,
     }
     : empty.reply.length === 0
     ? { check, verdict: "PASS", why: "an empty datagram got an empty reply" }
@@ -1041,49 +1283,60 @@ export async function* checkUdp(
       verdict: "FAIL",
       why: `an empty datagram got ${quoted(empty.reply)}`,
     };
+}
 
-  check = "a datagram longer than recvfrom(2048)";
+/** 3,000 bytes, more than the textbook's `recvfrom(2048)` takes. */
+async function checkLongDatagram(target: CheckTarget): Promise<CheckResult> {
+  const check = "a datagram longer than recvfrom(2048)";
+  const encoder = new TextEncoder();
   const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
   const long = await askUdp(
     encoder.encode("abcdefghij".repeat(300)),
-    serverAddress,
-    waitMs,
+    target.serverAddress,
+    target.waitMs,
   );
   if (!long) {
-    yield {
+    return {
       check,
       verdict: "FAIL",
-      why: `a 3,000-byte datagram got ${noReply}`,
+      why: `a 3,000-byte datagram got ${noReply(target.waitMs)}`,
     };
-  } else if (long.reply.join() === expected.join()) {
-    yield {
+  }
+  if (long.reply.join() === expected.join()) {
+    return {
       check,
       verdict: "PASS",
       why: "all 3,000 bytes came back upper-cased",
     };
-  } else if (
+  }
+  if (
     long.reply.length === 2048 &&
     long.reply.join() === expected.subarray(0, 2048).join()
   ) {
-    yield {
+    return {
       check,
       verdict: "WARN",
       why: `a 3,000-byte datagram came back cut to its first 2,048 ` +
         `bytes: recvfrom(2048) drops the rest of a datagram; ` +
         `recvfrom(65535) takes any`,
     };
-  } else {
-    yield {
-      check,
-      verdict: "FAIL",
-      why: `a 3,000-byte datagram came back as ${quoted(long.reply)}`,
-    };
   }
+  return {
+    check,
+    verdict: "FAIL",
+    why: `a 3,000-byte datagram came back as ${quoted(long.reply)}`,
+  };
+}
 
-  check = "replies from the server's own port";
+/** Whether the first reply came from where the client sent it. */
+function gradeReplyPort(
+  from: Deno.NetAddr,
+  serverAddress: Deno.NetAddr,
+): CheckResult {
+  const check = "replies from the server's own port";
   const server = formatAddress(serverAddress);
-  const sender = formatAddress(first.from);
-  yield fromServer(first.from, serverAddress)
+  const sender = formatAddress(from);
+  return fromServer(from, serverAddress)
     ? {
       check,
       verdict: "PASS",
@@ -1096,8 +1349,13 @@ export async function* checkUdp(
         `checks who answers drops it, and so do firewalls and NAT (send ` +
         `with the socket that received)`,
     };
+}
 
-  check = "two clients at once";
+/** Two clients sending at once must each get their own reply. */
+async function checkTwoClients(target: CheckTarget): Promise<CheckResult> {
+  const check = "two clients at once";
+  const encoder = new TextEncoder();
+  const { serverAddress, waitMs } = target;
   const [one, two] = await Promise.all([
     askUdp(encoder.encode("first client"), serverAddress, waitMs),
     askUdp(encoder.encode("second client"), serverAddress, waitMs),
@@ -1108,7 +1366,7 @@ export async function* checkUdp(
   const shown = [one, two].map((answer) =>
     answer ? quoted(answer.reply) : "nothing"
   );
-  yield got[0] === "FIRST CLIENT" && got[1] === "SECOND CLIENT"
+  return got[0] === "FIRST CLIENT" && got[1] === "SECOND CLIENT"
     ? {
       check,
       verdict: "PASS",
@@ -1122,37 +1380,149 @@ export async function* checkUdp(
           "the address each datagram came from"
         : `two clients sending at once got ${shown[0]} and ${shown[1]}`,
     };
+}
 
+/** Bytes that are not UTF-8, then whether the server still answers. */
+async function checkInvalidUtf8(target: CheckTarget): Promise<CheckResult> {
+  const { serverAddress, waitMs } = target;
   const invalid = await askUdp(INVALID_SENTENCE, serverAddress, waitMs);
   const still = await askUdp(
-    encoder.encode("still there"),
+    new TextEncoder().encode("still there"),
     serverAddress,
     waitMs,
   );
-  yield gradeInvalid(
-    invalid?.reply,
-    still !== undefined,
-  );
+  return gradeInvalid(invalid?.reply, still !== undefined);
+}
 
-  function* notChecked(): Generator<CheckResult> {
-    for (
-      const name of [
-        "Unicode",
-        "an empty datagram",
-        "a datagram longer than recvfrom(2048)",
-        "replies from the server's own port",
-        "two clients at once",
-        "bytes that are not UTF-8 (last: they can stop a server)",
-      ]
-    ) {
-      yield {
-        check: name,
-        verdict: "FAIL",
-        why: "not checked: the server did not answer a sentence",
-      };
-    }
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option or a missing value is a `UsageError` of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
 }
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+// End of the part shared by all four scripts.
 
 // ---------------------------------------------------------------------------
 // Shared by udp_client.ts and tcp_client.ts, word for word down to the line
@@ -1484,132 +1854,6 @@ function describe(error: unknown, hostname: string): string {
 }
 
 // End of the part shared by the two clients.
-
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
-  };
-}
-
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-// End of the part shared by all four scripts.
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

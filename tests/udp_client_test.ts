@@ -354,17 +354,20 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
       /^udp_client: a line is longer than 65507 bytes[^\n]*\n$/,
     );
   });
-  await t.step("without --unstable-net", async () => {
-    const out = await runScript("udp_client.ts", ["hi"], {
-      flags: ["run", "--no-config", "--allow-net"],
+  for (const mode of [["hi"], ["--check"], ["--ping", "1"], ["--heartbeat"]]) {
+    await t.step(`without --unstable-net: ${mode.join(" ")}`, async () => {
+      const out = await runScript("udp_client.ts", mode, {
+        flags: ["run", "--no-config", "--allow-net"],
+      });
+      assert.equal(out.code, 1);
+      assert.equal(out.stdout, "");
+      assert.equal(
+        out.stderr,
+        "udp_client: UDP sockets need Deno's --unstable-net flag: " +
+          "deno run --allow-net --unstable-net udp_client.ts\n",
+      );
     });
-    assert.equal(out.code, 1);
-    assert.equal(
-      out.stderr,
-      "udp_client: UDP sockets need Deno's --unstable-net flag: " +
-        "deno run --allow-net --unstable-net udp_client.ts\n",
-    );
-  });
+  }
   await t.step("without --allow-net", async () => {
     const out = await runScript(
       "udp_client.ts",
