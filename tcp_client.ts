@@ -38,7 +38,7 @@ async function exchange(
   const server = `${formatHost(hostname)}:${port}`;
   log?.(`connect: ${formatAddress(clientSocket.localAddr)} to ${server}`);
   const guard = closeOnTimeoutOrAbort(clientSocket, timeoutMs, options.signal);
-  const message = concat(sentence, new Uint8Array([NEWLINE]));
+  const message = concat([sentence, new Uint8Array([NEWLINE])]);
   const sending = sendSentence(clientSocket, message, server, log);
   const chunks: Uint8Array[] = [];
   let ending: unknown;
@@ -51,7 +51,7 @@ async function exchange(
     closeConnection(clientSocket, log);
     await sending.catch(() => {});
   }
-  const reply = concat(...chunks);
+  const reply = concat(chunks);
   if (ending === "newline") return reply.subarray(0, -1);
   throw replyCutShort(reply, ending, server, hostname, timeoutMs);
 }
@@ -307,7 +307,7 @@ async function main(args: string[]): Promise<number> {
       port,
       timeout,
       log: values.verbose
-        ? (line) => console.error(`tcp_client: ${line}`)
+        ? (line) => console.error(`${PROGRAM}: ${line}`)
         : undefined,
     });
   } catch (error) {
@@ -354,7 +354,7 @@ async function run(
     }
   } catch (error) {
     if (error instanceof StdoutClosed) return 0;
-    console.error(`tcp_client: ${describe(error, values.host)}`);
+    console.error(`${PROGRAM}: ${describe(error, values.host)}`);
     return 1;
   }
   return 0;
@@ -802,7 +802,7 @@ class ServerUnderTest {
   async ask(line: Uint8Array) {
     const probe = await this.open();
     try {
-      const sending = probe.send(concat(line, new Uint8Array([NEWLINE])));
+      const sending = probe.send(concat([line, new Uint8Array([NEWLINE])]));
       const reply = await probe.read(this.waitMs);
       await sending;
       return reply;
@@ -1159,7 +1159,7 @@ class Probe {
     const chunks: Uint8Array[] = [];
     let length = 0;
     const deadline = performance.now() + waitMs;
-    const data = () => concat(...chunks);
+    const data = () => concat(chunks);
     let piece = this.#leftover;
     this.#leftover = new Uint8Array(0);
     while (true) {
@@ -1384,7 +1384,7 @@ async function* readLines(
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
       parts.push(chunk.subarray(start, newline));
-      yield stripCarriageReturn(concat(...parts));
+      yield stripCarriageReturn(concat(parts));
       parts = [];
       length = 0;
       start = newline + 1;
@@ -1395,7 +1395,7 @@ async function* readLines(
       if (length > maxLength + 1) throw new LineTooLongError(maxLength);
     }
   }
-  if (length > 0) yield stripCarriageReturn(concat(...parts));
+  if (length > 0) yield stripCarriageReturn(concat(parts));
 }
 
 /** A line longer than {@linkcode readLines} takes. */
@@ -1639,8 +1639,11 @@ async function reportChecks(
   return count.FAIL > 0 ? 1 : 0;
 }
 
-/** The bytes of `chunks`, one after another: the one chunk itself if alone. */
-function concat(...chunks: Uint8Array[]): Uint8Array {
+/**
+ * The bytes of `chunks`, one after another: the one chunk itself if alone.
+ * An array, not spread arguments: a line may come in a million pieces.
+ */
+function concat(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   let length = 0;
   for (const chunk of chunks) length += chunk.length;

@@ -40,9 +40,9 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   // TCPServer.py: serverSocket.bind(('', serverPort))
   // TCPServer.py: serverSocket.listen(1)
   const welcomingSocket = Deno.listen({ hostname, port });
-  const server = new ServerState(welcomingSocket, options);
   // TCPServer.py: print('The server is ready to receive')
-  options.onListen?.(welcomingSocket.addr);
+  announce(welcomingSocket, options.onListen);
+  const server = new ServerState(welcomingSocket, options);
   return { addr: welcomingSocket.addr, finished: acceptLoop(server) };
 }
 
@@ -79,8 +79,9 @@ async function serveConnection(connection: Connection) {
       // TCPServer.py: capitalizedSentence = sentence.upper()
       // TCPServer.py: connectionSocket.send(capitalizedSentence.encode())
       await connection.upperCaseAndSend(sentence);
-      await fairTurn();
+      await fairTurn(); // other clients, timers and signals get their turn
     }
+    // A character still unfinished at the very end goes back as it is.
     await connection.sendUnfinished();
   } catch (error) {
     connection.failed(error);
@@ -612,7 +613,7 @@ class Connection {
 /**
  * Whether a failed `accept` concerns only the connection it would have
  * returned (reset or aborted before it was accepted): accept the next one at
- * once. Anything else, running out of files above all, pauses accepting.
+ * once. Running out of files makes room instead; anything else pauses.
  */
 function concernsOneConnection(error: unknown): boolean {
   return error instanceof Deno.errors.NotConnected ||
@@ -1133,6 +1134,22 @@ function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
       for (const name of signals) Deno.removeSignalListener(name, onSignal);
     },
   };
+}
+
+/**
+ * Calls `onListen` with the bound address, where the textbook prints its
+ * ready line; if it throws, the socket is closed and the error goes on.
+ */
+function announce(
+  socket: { addr: Deno.Addr; close(): void },
+  onListen?: (addr: Deno.NetAddr) => void,
+) {
+  try {
+    onListen?.(socket.addr as Deno.NetAddr);
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
 }
 
 // End of the part shared by the two servers.

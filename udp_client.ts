@@ -6,17 +6,20 @@
  * ```sh
  * deno run --allow-net --unstable-net udp_client.ts --host localhost hello world
  * ```
+ *
  * `--help` lists the options. As a module it exports {@linkcode sendUdp},
  * and the lab kit's pingUdp, heartbeatUdp, checkUdp and RttStatistics.
  * @module
  */
-// from socket import *: nothing to import, sockets are part of Deno.
 import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
 // The textbook program: UDPClient.py, in its order
 // ===========================================================================
+
+// UDPClient.py's `from socket import *` has no line here: Deno's sockets are
+// built in.
 
 /**
  * Sends each sentence to the UDP server in a datagram of its own and yields
@@ -71,7 +74,9 @@ async function exchange(
     log,
   };
   try {
-    // Each try: sendMessage, then receiveReply (they follow, in order).
+    // Each try sends, then waits for the reply: sendMessage and
+    // receiveReply, next in this section; sendUntilAnswered (Robustness)
+    // tries again when no reply comes.
     return await sendUntilAnswered(
       udpExchange,
       message,
@@ -179,7 +184,7 @@ async function printReply(
   await stdout.write(
     json
       ? jsonLine(jsonReply(modifiedMessage))
-      : concat(modifiedMessage, new Uint8Array([0x0a])),
+      : concat([modifiedMessage, new Uint8Array([0x0a])]),
   );
 }
 
@@ -312,7 +317,9 @@ async function main(args: string[]): Promise<number> {
       count: { min: 1, max: 1_000_000_000 },
     });
     checkModes(values, positionals, numbers.count);
-    return await runMode(values, positionals, numbers);
+    // Read after the modes: "--check or --ping, not both" says more.
+    const { ping } = parseNumbers(values, { ping: { min: 1, max: 1_000_000 } });
+    return await runMode(values, positionals, { ...numbers, ping });
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
@@ -359,17 +366,18 @@ async function runMode(
     retries: number;
     interval: number;
     count?: number;
+    ping?: number;
   },
 ): Promise<number> {
   const { host: hostname, json } = values;
   const { port, timeout, retries, interval, count } = numbers;
-  try {
-    requireUdp(); // in one line, before any mode prints a word
-  } catch (error) {
-    console.error(`${PROGRAM}: ${describe(error, hostname)}`);
-    return 1;
-  }
   if (values.check) {
+    try {
+      requireUdp(); // in one line, before the checks print a word
+    } catch (error) {
+      console.error(`${PROGRAM}: ${describe(error, hostname)}`);
+      return 1;
+    }
     return await reportChecks(
       `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
         `(each reply waited for ${timeout} s, each datagram sent twice)`,
@@ -380,15 +388,14 @@ async function runMode(
   if (values.heartbeat) {
     return await heartbeat({ hostname, port, count, interval }, json);
   }
-  if (values.ping !== undefined) {
-    const pings = parseNumbers(values, { ping: { min: 1, max: 1_000_000 } });
+  if (numbers.ping !== undefined) {
     return await ping(
-      { hostname, port, count: pings.ping, interval, timeout },
+      { hostname, port, count: numbers.ping, interval, timeout },
       json,
     );
   }
   const log = values.verbose
-    ? (line: string) => console.error(`udp_client: ${line}`)
+    ? (line: string) => console.error(`${PROGRAM}: ${line}`)
     : undefined;
   return await runClient(
     { hostname, port, timeout, retries, log },
@@ -628,7 +635,7 @@ async function clientFailed(
     // The summary still comes, with what went wrong, for autograders.
     await stdout.write(jsonLine({ replies, error: message })).catch(() => {});
   }
-  console.error(`udp_client: ${message}`);
+  console.error(`${PROGRAM}: ${message}`);
   return 1;
 }
 
@@ -824,7 +831,7 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     }
   } catch (error) {
     if (!(error instanceof Interrupted)) {
-      console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+      console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
       return 1;
     }
   } finally {
@@ -1071,7 +1078,7 @@ async function heartbeat(
       );
     }
   } catch (error) {
-    console.error(`udp_client: ${describe(error, options.hostname ?? "")}`);
+    console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
     return 1;
   } finally {
     interrupt.dispose();
@@ -1549,7 +1556,7 @@ async function* readLines(
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
       parts.push(chunk.subarray(start, newline));
-      yield stripCarriageReturn(concat(...parts));
+      yield stripCarriageReturn(concat(parts));
       parts = [];
       length = 0;
       start = newline + 1;
@@ -1560,7 +1567,7 @@ async function* readLines(
       if (length > maxLength + 1) throw new LineTooLongError(maxLength);
     }
   }
-  if (length > 0) yield stripCarriageReturn(concat(...parts));
+  if (length > 0) yield stripCarriageReturn(concat(parts));
 }
 
 /** A line longer than {@linkcode readLines} takes. */
@@ -1804,8 +1811,11 @@ async function reportChecks(
   return count.FAIL > 0 ? 1 : 0;
 }
 
-/** The bytes of `chunks`, one after another: the one chunk itself if alone. */
-function concat(...chunks: Uint8Array[]): Uint8Array {
+/**
+ * The bytes of `chunks`, one after another: the one chunk itself if alone.
+ * An array, not spread arguments: a line may come in a million pieces.
+ */
+function concat(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   let length = 0;
   for (const chunk of chunks) length += chunk.length;

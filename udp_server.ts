@@ -34,7 +34,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
  * ```
  */
 export function serveUdp(options: UdpServerOptions = {}): UdpServer {
-  requireUnstableNet();
+  requireUdp();
   options.signal?.throwIfAborted();
   // UDPServer.py: serverPort = 12000
   const { hostname = "0.0.0.0", port = 12000 } = options;
@@ -45,9 +45,9 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
     hostname,
     port,
   });
-  const server = new ServerState(serverSocket, options);
   // UDPServer.py: print("The server is ready to receive")
-  options.onListen?.(server.addr);
+  announce(serverSocket, options.onListen);
+  const server = new ServerState(serverSocket, options);
   return { addr: server.addr, finished: serve(server) };
 }
 
@@ -74,7 +74,7 @@ async function serve(server: ServerState): Promise<UdpServerStats> {
     if (modifiedMessage === undefined) continue; // larger than a datagram
     // UDPServer.py: serverSocket.sendto(modifiedMessage.encode(), clientAddress)
     await server.sendto(modifiedMessage, clientAddress);
-    await fairTurn();
+    await fairTurn(); // other clients, timers and signals get their turn
   }
   server.finish();
   return server.stats;
@@ -366,18 +366,19 @@ class ServerState {
 
   /** Sends the reply to the client; a failure is counted and logged. */
   async sendto(modifiedMessage: Uint8Array, clientAddress: Deno.NetAddr) {
-    const client = formatAddress(clientAddress);
+    // Formatted only for a log line: most replies are never logged.
+    const client = () => formatAddress(clientAddress);
     this.#sending = true;
     try {
       await this.serverSocket.send(modifiedMessage, clientAddress);
       this.stats.replied++;
-      this.#step?.(`sendto: ${modifiedMessage.length} bytes to ${client}`);
+      this.#step?.(`sendto: ${modifiedMessage.length} bytes to ${client()}`);
     } catch (error) {
       this.stats.failed++;
       this.#logError(
-        `${client}: reply not sent: ` +
+        `${client()}: reply not sent: ` +
           (error instanceof Deno.errors.NotCapable
-            ? `network access to ${client} was not granted: a UDP server ` +
+            ? `network access to ${client()} was not granted: a UDP server ` +
               `sends each reply to its client, so --allow-net must name ` +
               `the clients' addresses too, e.g. ` +
               `--allow-net=0.0.0.0:${this.addr.port},127.0.0.0/8`
@@ -413,7 +414,7 @@ class ServerState {
 }
 
 /** Fails at once, with the command that works, without `--unstable-net`. */
-function requireUnstableNet() {
+function requireUdp() {
   if (typeof Deno.listenDatagram !== "function") {
     throw new Error(
       `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
@@ -1149,6 +1150,22 @@ function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
       for (const name of signals) Deno.removeSignalListener(name, onSignal);
     },
   };
+}
+
+/**
+ * Calls `onListen` with the bound address, where the textbook prints its
+ * ready line; if it throws, the socket is closed and the error goes on.
+ */
+function announce(
+  socket: { addr: Deno.Addr; close(): void },
+  onListen?: (addr: Deno.NetAddr) => void,
+) {
+  try {
+    onListen?.(socket.addr as Deno.NetAddr);
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
 }
 
 // End of the part shared by the two servers.

@@ -89,11 +89,50 @@ Deno.test("shared helpers: each script keeps them in one marked block, and nowhe
   }
 });
 
+const encoder = new TextEncoder();
+
+/**
+ * The clients' shared helpers as a module of their own, to call what the
+ * scripts keep private: the block itself, with the names it expects.
+ */
+async function clientHelpers(): Promise<{
+  readLines(
+    readable: ReadableStream<Uint8Array>,
+    maxLength?: number,
+  ): AsyncGenerator<Uint8Array>;
+}> {
+  const source = await Deno.readTextFile(`${ROOT}tcp_client.ts`);
+  const from = source.indexOf("// Shared by udp_client.ts and tcp_client.ts");
+  const to = source.indexOf("// End of the part shared by the two clients.");
+  const module = `const PROMPT = "";\nconst RUN_LINE = "";\n` +
+    `${source.slice(from, to)}\nexport { readLines };\n`;
+  const base64 = btoa(String.fromCharCode(...encoder.encode(module)));
+  return await import(`data:application/typescript;base64,${base64}`);
+}
+
+Deno.test("shared helpers: the clients read a line that comes in 200,000 pieces", async () => {
+  const { readLines } = await clientHelpers();
+  const pieces = 200_000;
+  let sent = 0;
+  const trickle = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ < pieces) controller.enqueue(new Uint8Array([0x61]));
+      else {
+        controller.enqueue(new Uint8Array([0x0a]));
+        controller.close();
+      }
+    },
+  });
+  const lines: Uint8Array[] = [];
+  for await (const line of readLines(trickle)) lines.push(line);
+  assert.deepEqual(lines.map((line) => line.length), [pieces]);
+  assert.ok(lines[0].every((byte) => byte === 0x61));
+});
+
 const strictDecoder = new TextDecoder("utf-8", {
   fatal: true,
   ignoreBOM: true,
 });
-const encoder = new TextEncoder();
 
 /**
  * The definition, plainly: each run of valid UTF-8 characters decoded and

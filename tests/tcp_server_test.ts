@@ -44,6 +44,25 @@ Deno.test("serveTcp() answers each connection with its bytes upper-cased", async
   assert.equal(stats.bytesOut, 12 + 7);
 });
 
+Deno.test("serveTcp() throws what onListen throws, and leaves nothing open", () => {
+  let port = 0;
+  assert.throws(
+    () =>
+      serveTcp({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen: (addr) => {
+          port = addr.port;
+          throw new Error("no terminal to print on");
+        },
+      }),
+    /no terminal to print on/,
+  );
+  // The port is free again; the sanitizers see no socket or timer left.
+  Deno.listen({ hostname: "127.0.0.1", port }).close();
+  assert.ok(port > 0);
+});
+
 Deno.test("serveTcp() calls onListen once, with the bound address, where the textbook prints its ready line", async () => {
   const heard: Deno.NetAddr[] = [];
   await withServer(

@@ -354,10 +354,11 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
       /^udp_client: a line is longer than 65507 bytes[^\n]*\n$/,
     );
   });
+  const noUnstableNet = ["run", "--no-config", "--allow-net"];
   for (const mode of [["hi"], ["--check"], ["--ping", "1"], ["--heartbeat"]]) {
     await t.step(`without --unstable-net: ${mode.join(" ")}`, async () => {
       const out = await runScript("udp_client.ts", mode, {
-        flags: ["run", "--no-config", "--allow-net"],
+        flags: noUnstableNet,
       });
       assert.equal(out.code, 1);
       assert.equal(out.stdout, "");
@@ -368,6 +369,30 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
       );
     });
   }
+  await t.step(
+    "without --unstable-net: --json still ends with its summary",
+    async () => {
+      const out = await runScript("udp_client.ts", ["--json", "hi"], {
+        flags: noUnstableNet,
+      });
+      assert.equal(out.code, 1);
+      assert.deepEqual(JSON.parse(out.stdout), {
+        replies: 0,
+        error: "UDP sockets need Deno's --unstable-net flag: " +
+          "deno run --allow-net --unstable-net udp_client.ts",
+      });
+    },
+  );
+  await t.step(
+    "without --unstable-net: a bad --ping is a usage error",
+    async () => {
+      const out = await runScript("udp_client.ts", ["--ping", "0"], {
+        flags: noUnstableNet,
+      });
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, /^udp_client: --ping must be a whole number/);
+    },
+  );
   await t.step("without --allow-net", async () => {
     const out = await runScript(
       "udp_client.ts",

@@ -54,6 +54,26 @@ Deno.test("upperCase() upper-cases ASCII and Unicode and keeps invalid UTF-8", a
   }
 });
 
+Deno.test("serveUdp() throws what onListen throws, and leaves nothing open", () => {
+  let port = 0;
+  assert.throws(
+    () =>
+      serveUdp({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen: (addr) => {
+          port = addr.port;
+          throw new Error("no terminal to print on");
+        },
+      }),
+    /no terminal to print on/,
+  );
+  // The port is free again; the sanitizers see no socket or timer left.
+  Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port })
+    .close();
+  assert.ok(port > 0);
+});
+
 Deno.test("serveUdp() calls onListen once, with the bound address, where the textbook prints its ready line", async () => {
   const heard: Deno.NetAddr[] = [];
   await withServer(
