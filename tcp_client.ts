@@ -1276,10 +1276,42 @@ function parseCommandLine<T extends ParseArgsOptionsConfig>(
   allowPositionals: boolean,
 ) {
   try {
+    args = joinNegativeValues(args, options);
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
+}
+
+/**
+ * `--port -1` as `--port=-1`: a negative number after an option that takes
+ * a value is that value, so that its range refuses it by name, rather than
+ * an option `parseArgs` calls ambiguous.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--")
+      ? args[i].slice(2)
+      : Object.keys(options).find((key) =>
+        `-${options[key].short}` === args[i]
+      );
+    const value = args[i + 1];
+    if (
+      name !== undefined && options[name]?.type === "string" &&
+      /^-\d/.test(value ?? "")
+    ) {
+      joined.push(`--${name}=${value}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
+  }
+  return joined;
 }
 
 /** What a numeric option may be; see {@linkcode parseNumber}. */

@@ -482,14 +482,19 @@ class Connection {
   async recv(): Promise<Uint8Array | null> {
     const start = this.#held;
     const reading = this.socket.read(this.#buffer.subarray(start));
-    let received = await this.#waitFor(
-      start > 0 ? within(reading, UNFINISHED_CHARACTER_WAIT_MS) : reading,
-    );
+    // Awaited here, not in a helper: one promise less on every read.
+    this.waiting = true;
+    let received = start > 0
+      ? await within(reading, UNFINISHED_CHARACTER_WAIT_MS)
+      : await reading;
+    this.waiting = false;
     if (received === TOO_LATE) {
       // The rest of the character did not come: its start goes back as is.
       await this.sendUnfinished();
       if (this.server.stopping) this.closeEarly("shutdown"); // no more is wanted
-      received = await this.#waitFor(reading);
+      this.waiting = true;
+      received = await reading;
+      this.waiting = false;
     }
     if (received === null) {
       this.server.step?.(`recv: end of stream, ${this.client} closed its side`);
@@ -506,17 +511,25 @@ class Connection {
   /**
    * Sends `sentence` (what `recv` returned) upper-cased, all but the start
    * of a character at its end, which waits for its rest at the front of the
-   * buffer. The buffer grows while reads fill it.
+   * buffer.
    */
   async upperCaseAndSend(sentence: Uint8Array) {
-    this.#held = await this.#upperCaseAndSend(sentence);
-    const end = this.#end;
-    this.#buffer.copyWithin(0, end - this.#held, end);
-    if (end === this.#buffer.length && end < MAX_READ_SIZE) {
-      const grown = new Uint8Array(Math.min(end * 16, MAX_READ_SIZE));
-      grown.set(this.#buffer.subarray(0, this.#held));
-      this.#buffer = grown;
+    // ASCII, most text, is upper-cased where it lies: nothing is copied.
+    let done = upperCaseAsciiPrefixInPlace(sentence);
+    if (done > 0) await this.#send(sentence.subarray(0, done));
+    while (done < sentence.length) {
+      this.#reply ??= new Uint8Array(REPLY_SIZE);
+      const { read, written } = upperCaseInto(
+        sentence.subarray(done),
+        this.#reply,
+        false,
+      );
+      if (read === 0) break; // the start of a character: wait for the rest
+      await this.#send(this.#reply.subarray(0, written));
+      done += read;
+      await fairTurn();
     }
+    this.#hold(sentence.length - done);
   }
 
   /** Sends the start of a character held for its rest, as it is. */
@@ -570,33 +583,19 @@ class Connection {
     this.socket.close();
   }
 
-  async #waitFor<T>(reading: Promise<T>): Promise<T> {
-    this.waiting = true;
-    try {
-      return await reading;
-    } finally {
-      this.waiting = false;
+  /**
+   * Keeps the last `held` bytes read, the start of a character, at the front
+   * of the buffer for its rest. The buffer grows while reads fill it.
+   */
+  #hold(held: number) {
+    this.#held = held;
+    const end = this.#end;
+    this.#buffer.copyWithin(0, end - held, end);
+    if (end === this.#buffer.length && end < MAX_READ_SIZE) {
+      const grown = new Uint8Array(Math.min(end * 16, MAX_READ_SIZE));
+      grown.set(this.#buffer.subarray(0, held));
+      this.#buffer = grown;
     }
-  }
-
-  /** Sends `data` upper-cased; returns how many bytes at its end start a character. */
-  async #upperCaseAndSend(data: Uint8Array): Promise<number> {
-    // ASCII, most text, is upper-cased where it lies: nothing is copied.
-    let done = upperCaseAsciiPrefixInPlace(data);
-    if (done > 0) await this.#send(data.subarray(0, done));
-    while (done < data.length) {
-      this.#reply ??= new Uint8Array(REPLY_SIZE);
-      const { read, written } = upperCaseInto(
-        data.subarray(done),
-        this.#reply,
-        false,
-      );
-      if (read === 0) break; // the start of a character: wait for the rest
-      await this.#send(this.#reply.subarray(0, written));
-      done += read;
-      await fairTurn();
-    }
-    return data.length - done;
   }
 
   async #send(data: Uint8Array) {
@@ -726,10 +725,42 @@ function parseCommandLine<T extends ParseArgsOptionsConfig>(
   allowPositionals: boolean,
 ) {
   try {
+    args = joinNegativeValues(args, options);
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
+}
+
+/**
+ * `--port -1` as `--port=-1`: a negative number after an option that takes
+ * a value is that value, so that its range refuses it by name, rather than
+ * an option `parseArgs` calls ambiguous.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--")
+      ? args[i].slice(2)
+      : Object.keys(options).find((key) =>
+        `-${options[key].short}` === args[i]
+      );
+    const value = args[i + 1];
+    if (
+      name !== undefined && options[name]?.type === "string" &&
+      /^-\d/.test(value ?? "")
+    ) {
+      joined.push(`--${name}=${value}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
+  }
+  return joined;
 }
 
 /** What a numeric option may be; see {@linkcode parseNumber}. */

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { upperCase, upperCaseInto } from "../udp_server.ts";
-import { ROOT } from "./_helpers.ts";
+import { ROOT, runScript } from "./_helpers.ts";
 
 /** The text from `start` to `end` (two marker lines) in script `name`. */
 async function block(
@@ -86,6 +86,40 @@ Deno.test("shared helpers: each script keeps them in one marked block, and nowhe
         `${name}: ${defined} is defined outside the shared block too`,
       );
     }
+  }
+});
+
+Deno.test("shared helpers: a negative number is refused by its option's range, in all four scripts", async () => {
+  for (
+    const [name, args, message] of [
+      [
+        "tcp_server.ts",
+        ["--port", "-1"],
+        "--port must be a whole number from 0 to 65535, not -1",
+      ],
+      [
+        "udp_server.ts",
+        ["--drop-rate", "-0.5"],
+        "--drop-rate must be a fraction from 0 to 1 (up to 6 decimals), not -0.5",
+      ],
+      [
+        "tcp_client.ts",
+        ["--timeout", "-1", "hi"],
+        "--timeout must be seconds from 0.001 to 3600 (up to 3 decimals), not -1",
+      ],
+      [
+        "udp_client.ts",
+        ["-p", "-5", "hi"],
+        "--port must be a whole number from 1 to 65535, not -5",
+      ],
+    ] as const
+  ) {
+    const out = await runScript(name, [...args]);
+    assert.equal(out.code, 2, name);
+    assert.equal(
+      out.stderr,
+      `${name.replace(".ts", "")}: ${message} (see --help)\n`,
+    );
   }
 });
 
