@@ -82,6 +82,13 @@ Deno.test("serveUdp() calls onListen once, with the bound address, where the tex
     async (port) => {
       assert.deepEqual(heard.map((addr) => addr.port), [port]);
       assert.equal(heard[0].hostname, "127.0.0.1");
+      const socket = udpSocket();
+      try {
+        const reply = await udpRoundTrip(socket, bytes("ready?"), port);
+        assert.equal(new TextDecoder().decode(reply), "READY?");
+      } finally {
+        socket.close();
+      }
     },
   );
   assert.equal(heard.length, 1);
