@@ -651,6 +651,7 @@ async function connect(
     if (lastError instanceof Deno.errors.ConnectionRefused) {
       throw new Error(
         `connection refused by ${server}: is the server running there?`,
+        { cause: lastError },
       );
     }
     throw lastError;
@@ -740,6 +741,12 @@ export interface TcpCheckOptions {
  * while a first one sits idle, half-close, and last, bytes that are not
  * UTF-8 (which can stop a server). Every wait is bounded by `timeout`.
  *
+ * Every connection it opens behaves as TCPClient.py does (it sends a line,
+ * reads the reply, then closes), so no check but the last can stop a server
+ * that serves one client at a time; a server found gone leaves the checks
+ * after it SKIPped. Each check sends sentences of its own, and every reply
+ * is compared with the one answer it must be.
+ *
  * @example
  * ```ts
  * for await (const result of checkTcp({ port: 12000 })) {
@@ -751,23 +758,19 @@ export async function* checkTcp(
   options: TcpCheckOptions = {},
 ): AsyncGenerator<CheckResult> {
   const server = new ServerUnderTest(options);
-  const { result, answered } = await checkSentence(server);
-  yield result;
-  for (const [check, run] of LATER_CHECKS) {
-    // Without an answer to a sentence, nothing else can be checked.
-    yield answered ? await server.graded(check, () => run(server, check)) : {
-      check,
-      verdict: "FAIL",
-      why: "not checked: the server did not answer a sentence",
-    };
+  for (const [check, run] of TCP_CHECKS) {
+    yield server.gone === undefined
+      ? await server.graded(check, run)
+      : notChecked(check, server.gone);
   }
 }
 
-/** The checks after the first, in their order: the name, and the check. */
-const LATER_CHECKS: [
+/** The checks, in their order: the name, and the check. */
+const TCP_CHECKS: [
   string,
   (server: ServerUnderTest, check: string) => Promise<CheckResult>,
 ][] = [
+  ["a sentence", checkSentence],
   ["Unicode", checkUnicode],
   ["a sentence longer than recv(1024)", checkLongSentence],
   ["how a reply ends", checkReplyEnding],
@@ -776,7 +779,8 @@ const LATER_CHECKS: [
   ["bytes that are not UTF-8 (last: they can stop a server)", checkNotUtf8],
 ];
 
-const encoder = new TextEncoder();
+/** The server refused a connection after it had answered: it is gone. */
+class ServerGone extends Error {}
 
 /** The server `--check` grades: connections to it, every wait bounded. */
 class ServerUnderTest {
@@ -786,6 +790,14 @@ class ServerUnderTest {
   readonly port: number;
   /** How long each wait lasts at most. */
   readonly waitMs: number;
+  /** Every sentence sent, and the reply it must get. */
+  readonly book = new AnswerBook();
+  /** Why the checks left are not run, once the server is found gone. */
+  gone: string | undefined;
+  /** Whether bytes after a reply were graded already: they WARN once. */
+  extraCounted = false;
+  /** How many checks have started. */
+  #started = 0;
 
   constructor(options: TcpCheckOptions) {
     this.hostname = options.hostname ?? "localhost";
@@ -793,94 +805,134 @@ class ServerUnderTest {
     this.waitMs = (options.timeout ?? 2) * 1000;
   }
 
-  /** A new connection to the server. */
-  async open(): Promise<Probe> {
-    return new Probe(await connect(this.hostname, this.port, this.waitMs));
+  /** Notes a sentence and its reply; returns the sentence's bytes. */
+  sentence(
+    text: string | Uint8Array,
+    reply: string | Uint8Array,
+    sender?: string,
+  ): Uint8Array {
+    const encode = (t: string | Uint8Array) =>
+      typeof t === "string" ? encoder.encode(t) : t;
+    this.book.expect(encode(text), encode(reply), sender);
+    return encode(text);
   }
 
-  /** One line sent on a connection of its own; the reply, bounded. */
-  async ask(line: Uint8Array) {
+  /** A new connection; a refused one, after the first check, is `ServerGone`. */
+  async open(): Promise<Probe> {
+    try {
+      return new Probe(await connect(this.hostname, this.port, this.waitMs));
+    } catch (error) {
+      if (
+        this.#started > 1 &&
+        (error as Error).cause instanceof Deno.errors.ConnectionRefused
+      ) {
+        throw new ServerGone();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * One sentence as TCPClient.py sends it: a connection of its own, the
+   * sentence and a newline, the reply, then the close.
+   */
+  async ask(sentence: Uint8Array): Promise<Reading> {
     const probe = await this.open();
     try {
-      const sending = probe.send(concat([line, new Uint8Array([NEWLINE])]));
-      const reply = await probe.read(this.waitMs);
-      await sending;
-      return reply;
+      await probe.send(withNewline(sentence));
+      return await this.reply(probe, sentence);
     } finally {
       probe.close();
     }
   }
 
-  /** The result of `run`; a check that cannot connect fails, saying why. */
+  /**
+   * The reply line to `sentence`; when it is not the reply it must be,
+   * whatever else comes too (until the server pauses), to show it whole.
+   */
+  async reply(probe: Probe, sentence: Uint8Array): Promise<Reading> {
+    const line = await probe.read(this.waitMs, "line");
+    if (line.ending !== "newline" || this.book.isReplyTo(sentence, line.data)) {
+      return line;
+    }
+    const more = await probe.read(this.waitMs, "quiet");
+    return {
+      data: concat([line.data, more.data]),
+      ending: more.ending === "flood" ? "flood" : "newline",
+    };
+  }
+
+  /**
+   * The result of `run`. A server gone leaves this check and the rest
+   * SKIPped; a check that cannot connect otherwise FAILs, saying why.
+   */
   async graded(
     check: string,
-    run: () => Promise<CheckResult>,
+    run: (server: ServerUnderTest, check: string) => Promise<CheckResult>,
   ): Promise<CheckResult> {
+    const number = ++this.#started;
     try {
-      return await run();
+      return await run(this, check);
     } catch (error) {
+      if (error instanceof ServerGone) {
+        this.gone = `the server stopped after check ${number - 1} ` +
+          `(connections to it are refused)`;
+        return notChecked(check, this.gone);
+      }
+      if (number === 1) this.gone = "the server did not answer a sentence";
       return { check, verdict: "FAIL", why: describe(error, this.hostname) };
     }
   }
 }
 
+const encoder = new TextEncoder();
+
+/** `sentence` and a newline, as a client sends it. */
+function withNewline(sentence: Uint8Array): Uint8Array {
+  return concat([sentence, new Uint8Array([NEWLINE])]);
+}
+
 /**
- * A sentence: "hello world" must come back "HELLO WORLD", alone on its
- * line. `answered` is false when nothing came back.
+ * A sentence: "hello world" must come back "HELLO WORLD". A line after the
+ * reply is a WARN (once): a client would read it as the next reply.
  */
 async function checkSentence(
   server: ServerUnderTest,
-): Promise<{ result: CheckResult; answered: boolean }> {
-  const check = "a sentence";
-  let first, extra;
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("hello world", "HELLO WORLD");
+  const probe = await server.open();
+  let reply, after;
   try {
-    const probe = await server.open();
-    try {
-      await probe.send(encoder.encode("hello world\n"));
-      first = await probe.read(server.waitMs);
-      // Anything after the reply line would be read as the next reply.
-      if (first.ending === "newline") extra = await probe.read(300, true);
-    } finally {
-      probe.close();
+    await probe.send(withNewline(sentence));
+    reply = await probe.read(server.waitMs, "line");
+    if (reply.ending === "newline") {
+      after = await probe.read(server.waitMs, "quiet");
     }
-  } catch (error) {
-    const why = describe(error, server.hostname);
-    return { result: { check, verdict: "FAIL", why }, answered: false };
+  } finally {
+    probe.close();
   }
-  if (first.data.length === 0) {
-    const why = nothingCame(first.ending, server.waitMs) +
-      (first.ending === "silent"
+  if (reply.data.length === 0) {
+    server.gone = "the server did not answer a sentence";
+    const why = nothingCame(reply.ending, server.waitMs) +
+      (reply.ending === "silent"
         ? " (a slow server? --timeout gives it longer)"
         : "");
-    return { result: { check, verdict: "FAIL", why }, answered: false };
+    return { check, verdict: "FAIL", why };
   }
-  return { result: gradeSentence(first.data, extra?.data), answered: true };
-}
-
-/** Grades the reply to "hello world", and what came after it, if anything. */
-function gradeSentence(
-  data: Uint8Array,
-  extra: Uint8Array | undefined,
-): CheckResult {
-  const check = "a sentence";
-  const reply = withoutNewline(data);
-  const text = new TextDecoder().decode(reply);
-  if (text !== "HELLO WORLD") {
-    return {
-      check,
-      verdict: "FAIL",
-      why: text === "hello world"
-        ? `"hello world" came back unchanged: not upper-cased`
-        : `"hello world" came back ${quoted(reply)}, not "HELLO WORLD"`,
-    };
+  if (!server.book.isReplyTo(sentence, reply.data)) {
+    const got = concat([reply.data, after?.data ?? new Uint8Array(0)]);
+    const why = server.book.wrong(sentence, got) + endless(after);
+    return { check, verdict: "FAIL", why };
   }
-  if (extra && extra.length > 0) {
+  if (after !== undefined && after.data.length > 0) {
+    server.extraCounted = true;
     return {
       check,
       verdict: "WARN",
       why: `"hello world" came back "HELLO WORLD", then ` +
-        `${quoted(extra)}: a client reading one line per sentence ` +
-        `takes that for the next reply`,
+        `${shown(after.data)}${endless(after)}: a client reading one line ` +
+        `per sentence takes that for the next reply`,
     };
   }
   return {
@@ -895,11 +947,12 @@ async function checkUnicode(
   server: ServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
-  const { data, ending } = await server.ask(encoder.encode(UNICODE_SENTENCE));
+  const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
+  const { data, ending } = await server.ask(sentence);
   if (data.length === 0) {
     return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
   }
-  return gradeUnicode(withoutNewline(data));
+  return gradeUnicode(withoutNewline(data), server.book);
 }
 
 /** A sentence of 3,000 bytes must come back whole, past one recv(1024). */
@@ -907,50 +960,59 @@ async function checkLongSentence(
   server: ServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
-  const sentence = encoder.encode("abcdefghij".repeat(300));
+  const sentence = server.sentence(
+    "abcdefghij".repeat(300),
+    "ABCDEFGHIJ".repeat(300),
+  );
   const { data, ending } = await server.ask(sentence);
   const reply = withoutNewline(data);
-  const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
-  if (reply.join() === expected.join()) {
+  const expected = server.book.replyTo(sentence);
+  if (sameBytes(reply, expected)) {
     return {
       check,
       verdict: "PASS",
       why: "all 3,001 bytes came back upper-cased",
     };
   }
-  const cut = reply.length > 0 && reply.length < expected.length &&
-    reply.join() === expected.subarray(0, reply.length).join();
-  if (cut && reply.length === 1024 && ending !== "flood") {
+  if (data.length === 0) {
+    return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
+  }
+  const cut = reply.length < expected.length &&
+    sameBytes(reply, expected.subarray(0, reply.length));
+  if (cut && reply.length === 1024 && ["closed", "reset"].includes(ending)) {
     return {
       check,
       verdict: "WARN",
       why: `only the first 1,024 of 3,001 bytes came back, then ` +
-        `${then(ending)}: it reads once, as recv(1024) does; a loop ` +
-        `until the newline reads it all`,
+        `${then(ending, server.waitMs)}: it reads once, as recv(1024) ` +
+        `does; a loop until the newline reads it all`,
     };
   }
   return {
     check,
     verdict: "FAIL",
-    why: data.length === 0
-      ? nothingCame(ending, server.waitMs)
-      : cut
+    why: cut
       ? `only the first ${reply.length.toLocaleString("en-US")} of 3,001 ` +
-        `bytes came back, then ${then(ending)}`
-      : `3,001 bytes came back as ${quoted(reply)}` +
-        (ending === "flood" ? `, and ${then(ending)}` : ""),
+        `bytes came back, then ${then(ending, server.waitMs)}`
+      : server.book.wrong(sentence, data) +
+        (ending === "flood" ? `, and ${then(ending, server.waitMs)}` : ""),
   };
 }
 
-/** How a reply ends: a newline or the close must tell the client. */
+/**
+ * How a reply ends: a newline or the close must tell the client where it
+ * ends; on a connection left open, a second line must get its own reply.
+ */
 async function checkReplyEnding(
   server: ServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
+  const one = server.sentence("one", "ONE");
+  const two = server.sentence("two", "TWO");
   const probe = await server.open();
   try {
-    await probe.send(encoder.encode("one\n"));
-    const first = await probe.read(server.waitMs);
+    await probe.send(withNewline(one));
+    const first = await server.reply(probe, one);
     if (first.data.length === 0) {
       return {
         check,
@@ -958,104 +1020,258 @@ async function checkReplyEnding(
         why: nothingCame(first.ending, server.waitMs),
       };
     }
-    if (first.ending === "silent") {
-      return {
-        check,
-        verdict: "FAIL",
-        why: `the reply ${quoted(first.data)} has no newline and the ` +
-          `connection stays open: a client cannot tell where it ends`,
-      };
+    if (!server.book.isReplyTo(one, first.data)) {
+      const why = server.book.wrong(one, first.data) + endless(first);
+      return { check, verdict: "FAIL", why };
     }
     if (first.ending !== "newline") {
-      return {
-        check,
-        verdict: "PASS",
-        why: "the reply has no newline, but the server closes after it, " +
-          "and the close ends it",
-      };
+      return gradeUnendedReply(first, server.waitMs, check);
     }
-    return await checkSecondLine(probe, server.waitMs, check);
+    return await checkSecondLine(server, probe, [one, two], check);
   } finally {
     probe.close();
   }
 }
 
-/** After a reply line: a second line answered, or the connection closed. */
-async function checkSecondLine(
-  probe: Probe,
+/** The reply to "one" came with no newline: how did it end? */
+function gradeUnendedReply(
+  first: Reading,
   waitMs: number,
   check: string,
+): CheckResult {
+  switch (first.ending) {
+    case "closed":
+      return {
+        check,
+        verdict: "PASS",
+        why: "the reply has no newline, and the server closes the " +
+          "connection after it: the close ends it (the textbook's framing)",
+      };
+    case "reset":
+      return {
+        check,
+        verdict: "WARN",
+        why: "the reply has no newline, and the server resets the " +
+          "connection after it: a reset can throw away a reply not yet " +
+          "read (close instead)",
+      };
+    default:
+      return {
+        check,
+        verdict: "FAIL",
+        why: `the reply ${shown(first.data)} has no newline, and then ` +
+          `${then(first.ending, waitMs)}, with the connection open: a ` +
+          `client cannot tell where the reply ends`,
+      };
+  }
+}
+
+/**
+ * After a reply line: a second line on the same connection is answered, or
+ * the connection is closed; bytes that never stop FAIL.
+ */
+async function checkSecondLine(
+  server: ServerUnderTest,
+  probe: Probe,
+  [one, two]: Uint8Array[],
+  check: string,
 ): Promise<CheckResult> {
-  const sent = await probe.send(encoder.encode("two\n"));
-  const second = await probe.read(waitMs);
-  if (second.data.length > 0 && second.ending === "newline") {
+  const after = await probe.read(server.waitMs, "quiet");
+  if (after.ending === "flood") {
     return {
       check,
-      verdict: "PASS",
-      why: "each reply ends with a newline, and one connection answers " +
-        "line after line",
+      verdict: "FAIL",
+      why: `after the reply "ONE" and its newline, ${
+        then(after.ending, server.waitMs)
+      }: it never stops sending`,
     };
   }
-  if (!sent || (second.data.length === 0 && second.ending !== "silent")) {
+  if (after.data.length > 0 && !server.extraCounted) {
+    server.extraCounted = true;
     return {
       check,
-      verdict: "PASS",
-      why: "the reply ends with a newline, and the server closes the " +
-        "connection after it, as the textbook's does",
+      verdict: "WARN",
+      why:
+        `the reply "ONE" and its newline came, then ${
+          shown(after.data)
+        }: a client reading one line per sentence takes that for the next ` +
+        `reply`,
+    };
+  }
+  const sent = after.ending === "silent" && await probe.send(withNewline(two));
+  const second = sent
+    ? await server.reply(probe, two)
+    : { data: new Uint8Array(0), ending: after.ending };
+  if (second.data.length === 0) {
+    return second.ending === "silent"
+      ? {
+        check,
+        verdict: "WARN",
+        why: `after one reply line, the server neither answered a second ` +
+          `line nor closed within ${server.waitMs / 1000} s: the client ` +
+          `has to close (the Java companion server's framing)`,
+      }
+      : {
+        check,
+        verdict: "PASS",
+        why: "the reply ends with a newline, and the server closes the " +
+          "connection after it, as the textbook's does",
+      };
+  }
+  if (!server.book.isReplyTo(two, second.data)) {
+    const why = `on one connection, ${
+      server.book.wrong(two, second.data, [one])
+    }${endless(second)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: "each reply ends with a newline, and one connection answers " +
+      "line after line",
+  };
+}
+
+/**
+ * A second client must be answered while a first one sits connected and
+ * silent. The first then sends its line and reads its reply, as a
+ * TCPClient.py that waited at input() would, so that a server serving one
+ * client at a time gets to the second without being stopped.
+ */
+async function checkSecondClient(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const first = server.sentence(
+    "first client",
+    "FIRST CLIENT",
+    "the first client",
+  );
+  const second = server.sentence(
+    "second client",
+    "SECOND CLIENT",
+    "the second client",
+  );
+  const idle = await server.open();
+  let firstReply: Reading | undefined;
+  const firstSpeaks = async () => {
+    firstReply ??= await idle.send(withNewline(first))
+      ? await server.reply(idle, first)
+      : { data: new Uint8Array(0), ending: "closed" };
+    return firstReply;
+  };
+  let other: Probe | undefined;
+  try {
+    other = await server.open();
+    const started = performance.now();
+    await other.send(withNewline(second));
+    const early = await server.reply(other, second);
+    const seconds = () =>
+      `${((performance.now() - started) / 1000).toFixed(1)} s`;
+    const clients = { server, check, first, second };
+    if (early.data.length > 0) {
+      return gradeServedAtOnce(clients, early, await firstSpeaks(), seconds());
+    }
+    const { ending } = early;
+    await firstSpeaks();
+    idle.close();
+    const late = ending === "silent"
+      ? await server.reply(other, second)
+      : early;
+    return gradeServedInTurn(clients, early, late, seconds());
+  } finally {
+    // Whatever happened, the first client sends its line before it goes.
+    if (firstReply === undefined) await firstSpeaks().catch(() => {});
+    idle.close();
+    other?.close();
+  }
+}
+
+/** The two clients of {@linkcode checkSecondClient}, and their sentences. */
+interface TwoClients {
+  server: ServerUnderTest;
+  check: string;
+  first: Uint8Array;
+  second: Uint8Array;
+}
+
+/** The second client was answered while the first sat connected, silent. */
+function gradeServedAtOnce(
+  { server, check, first, second }: TwoClients,
+  secondReply: Reading,
+  firstReply: Reading,
+  waited: string,
+): CheckResult {
+  if (!server.book.isReplyTo(second, secondReply.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the second client: ${server.book.wrong(second, secondReply.data)}`,
+    };
+  }
+  if (firstReply.data.length === 0) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `a second client was answered after ${waited}, but the first, ` +
+        `connected and silent meanwhile, then got no reply to its line ` +
+        `(${nothingCame(firstReply.ending, server.waitMs)}): the server ` +
+        `serves one client at a time and drops a client that sends ` +
+        `nothing for a while (TCPClient.py waits at input() before sending)`,
+    };
+  }
+  if (!server.book.isReplyTo(first, firstReply.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the first client: ${server.book.wrong(first, firstReply.data)}`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: "a second client was answered while the first stayed connected " +
+      "and silent, and the first was answered after: clients are served " +
+      "at once",
+  };
+}
+
+/** The second client got nothing while the first sat idle: and after? */
+function gradeServedInTurn(
+  { server, check, second }: TwoClients,
+  early: Reading,
+  late: Reading,
+  seconds: string,
+): CheckResult {
+  if (late.data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: early.ending === "silent"
+        ? `a second client got no reply while the first sat idle, nor ` +
+          `after the first had sent its line and left (${
+            nothingCame(late.ending, server.waitMs)
+          })`
+        : `while the first client sat idle, the server ${
+          early.ending === "reset" ? "reset" : "closed"
+        } a second client's connection without a reply`,
+    };
+  }
+  if (!server.book.isReplyTo(second, late.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the second client: ${server.book.wrong(second, late.data)}`,
     };
   }
   return {
     check,
     verdict: "WARN",
-    why: `after one reply line, the server neither answered a second ` +
-      `line nor closed within ${waitMs / 1000} s: the client has to ` +
-      `close (the Java companion server's framing)`,
+    why: `serves one client at a time: a second client waited ` +
+      `${seconds} while the first stayed connected, and was answered ` +
+      `only when the first had sent its line and left (the textbook's ` +
+      `server does this; a thread or task per connection fixes it)`,
   };
-}
-
-/** A second client must be answered while a first one sits idle. */
-async function checkSecondClient(
-  server: ServerUnderTest,
-  check: string,
-): Promise<CheckResult> {
-  const idle = await server.open();
-  const second = await server.open().catch((error) => {
-    idle.close();
-    throw error;
-  });
-  try {
-    const started = performance.now();
-    await second.send(encoder.encode("second client\n"));
-    const early = await second.read(server.waitMs);
-    if (early.data.length > 0) {
-      return {
-        check,
-        verdict: "PASS",
-        why: "a second client was answered while the first stayed " +
-          "connected and silent: clients are served at once",
-      };
-    }
-    idle.close();
-    const late = await second.read(server.waitMs);
-    const waited = ((performance.now() - started) / 1000).toFixed(1);
-    return late.data.length > 0
-      ? {
-        check,
-        verdict: "WARN",
-        why: `serves one client at a time: a second client waited ` +
-          `${waited} s while the first stayed connected, and was ` +
-          `answered only when the first left (the textbook's server ` +
-          `does this; a thread or task per connection fixes it)`,
-      }
-      : {
-        check,
-        verdict: "FAIL",
-        why: "a second client got no reply, even after the first left",
-      };
-  } finally {
-    idle.close();
-    second.close();
-  }
 }
 
 /** Half-close: a line, then the end of the input; the reply, then a close. */
@@ -1063,45 +1279,63 @@ async function checkHalfClose(
   server: ServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
+  const sentence = server.sentence("half close", "HALF CLOSE");
   const probe = await server.open();
+  let data, ending;
   try {
-    await probe.send(encoder.encode("half close\n"));
+    await probe.send(withNewline(sentence));
     await probe.halfClose();
-    const { data, ending } = await probe.read(server.waitMs, true);
-    const text = new TextDecoder().decode(data);
-    if (data.length === 0) {
-      return {
-        check,
-        verdict: "FAIL",
-        why: "no reply after the client sent a line and half-closed " +
-          `(${nothingCame(ending, server.waitMs)})`,
-      };
-    }
-    if (text !== "HALF CLOSE\n") {
-      return {
-        check,
-        verdict: "FAIL",
-        why: `"half close" came back ${quoted(data)}`,
-      };
-    }
-    return ending === "closed"
-      ? {
-        check,
-        verdict: "PASS",
-        why: "answered, then closed once the client had half-closed",
-      }
-      : {
-        check,
-        verdict: "WARN",
-        why: ending === "reset"
-          ? "answered, then reset the connection instead of closing it"
-          : `answered, but did not close within ${server.waitMs / 1000} s ` +
-            `after the client half-closed: a client reading to the end ` +
-            `waits`,
-      };
+    ({ data, ending } = await probe.read(server.waitMs, "close"));
   } finally {
     probe.close();
   }
+  if (data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: "no reply after the client sent a line and half-closed " +
+        `(${nothingCame(ending, server.waitMs)})`,
+    };
+  }
+  const newline = data.indexOf(NEWLINE);
+  const line = newline < 0 ? data : data.subarray(0, newline + 1);
+  const rest = data.subarray(line.length);
+  if (!server.book.isReplyTo(sentence, line)) {
+    const why = server.book.wrong(sentence, data);
+    return { check, verdict: "FAIL", why };
+  }
+  if (ending === "flood") {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `answered, then ${then(ending, server.waitMs)}, though the ` +
+        `client had half-closed`,
+    };
+  }
+  if (rest.length > 0 && !server.extraCounted) {
+    server.extraCounted = true;
+    return {
+      check,
+      verdict: "WARN",
+      why: `answered "HALF CLOSE", then ${shown(rest)}: a client reading ` +
+        `one line per sentence takes that for the next reply`,
+    };
+  }
+  return ending === "closed"
+    ? {
+      check,
+      verdict: "PASS",
+      why: "answered, then closed once the client had half-closed",
+    }
+    : {
+      check,
+      verdict: "WARN",
+      why: ending === "reset"
+        ? "answered, then reset the connection instead of closing it"
+        : `answered, but then ${then(ending, server.waitMs)} instead of ` +
+          `closing after the client half-closed: a client reading to the ` +
+          `end waits`,
+    };
 }
 
 /**
@@ -1109,20 +1343,35 @@ async function checkHalfClose(
  * still answer after them (last: they can stop a server).
  */
 async function checkNotUtf8(server: ServerUnderTest): Promise<CheckResult> {
-  const { data } = await server.ask(INVALID_SENTENCE);
-  const still = await server.ask(encoder.encode("still there")).catch(() =>
-    undefined
-  );
+  const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
+  const still = server.sentence("still there", "STILL THERE");
+  const { data } = await server.ask(sentence);
+  const after = await server.ask(still).catch(() => undefined);
   return gradeInvalid(
     data.length > 0 ? withoutNewline(data) : undefined,
-    still !== undefined && still.data.length > 0,
+    after !== undefined && after.data.length > 0,
+    server.book,
   );
 }
 
-/** How a read of the server under test ended. */
-type Ending = "newline" | "closed" | "reset" | "silent" | "flood";
-/** Bytes a check reads for one line at most: replies are a few KiB. */
+/**
+ * How a read of the server under test ended: at a newline; the server
+ * closed or reset; nothing came for the whole wait ("silent"); bytes still
+ * came, slowly, when the wait ended ("trickle"); more than `PROBE_LIMIT`
+ * came ("flood").
+ */
+type Ending = "newline" | "closed" | "reset" | "silent" | "trickle" | "flood";
+/** What a read took, and how it ended. */
+interface Reading {
+  data: Uint8Array;
+  ending: Ending;
+}
+/** Bytes a check reads at most at once: replies are a few KiB. */
 const PROBE_LIMIT = 64 * 1024;
+/** After a reply line, this long without a byte means nothing more comes. */
+const QUIET_MS = 300;
+/** A byte this recent when a wait ends: the server is sending, slowly. */
+const TRICKLE_MS = 500;
 
 /** A connection to the server under test, every wait bounded. */
 class Probe {
@@ -1151,47 +1400,64 @@ class Probe {
     await this.#socket.closeWrite().catch(() => {});
   }
 
-  /** Reads up to a newline (or to the close), `waitMs` at most. */
+  /**
+   * Reads for `waitMs` at most: up to a newline ("line"), to the close
+   * ("close"), or until no byte has come for `QUIET_MS` ("quiet").
+   */
   async read(
     waitMs: number,
-    untilClose = false,
-  ): Promise<{ data: Uint8Array; ending: Ending }> {
+    until: "line" | "close" | "quiet",
+  ): Promise<Reading> {
     const chunks: Uint8Array[] = [];
     let length = 0;
     const deadline = performance.now() + waitMs;
-    const data = () => concat(chunks);
+    let lastByte = -Infinity;
+    const reading = (ending: Ending) => ({ data: concat(chunks), ending });
     let piece = this.#leftover;
     this.#leftover = new Uint8Array(0);
     while (true) {
-      const newline = piece.indexOf(NEWLINE);
-      if (!untilClose && newline >= 0) {
+      const newline = until === "line" ? piece.indexOf(NEWLINE) : -1;
+      if (newline >= 0) {
         chunks.push(piece.subarray(0, newline + 1));
-        length += newline + 1;
         this.#leftover = piece.slice(newline + 1);
-        return { data: data(), ending: "newline" };
+        return reading("newline");
       }
       chunks.push(piece);
       length += piece.length;
-      if (length > PROBE_LIMIT) return { data: data(), ending: "flood" };
-      this.#pending ??= this.#socket.read(this.#buffer);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => {
-        const left = Math.max(0, deadline - performance.now());
-        timer = setTimeout(() => resolve("late"), left);
-      });
-      let count: number | null | "late";
-      try {
-        count = await Promise.race([this.#pending, late]);
-      } catch {
-        this.#pending = undefined;
-        return { data: data(), ending: "reset" };
-      } finally {
-        clearTimeout(timer);
+      if (length > PROBE_LIMIT) return reading("flood");
+      const now = performance.now();
+      const waitFor = until === "quiet"
+        ? Math.min(deadline, Math.max(now, lastByte) + QUIET_MS) - now
+        : deadline - now;
+      const count = await this.#next(waitFor);
+      if (count === "late") {
+        const trickling = until !== "quiet" &&
+          performance.now() - lastByte < TRICKLE_MS;
+        return reading(trickling ? "trickle" : "silent");
       }
-      if (count === "late") return { data: data(), ending: "silent" };
-      this.#pending = undefined;
-      if (count === null) return { data: data(), ending: "closed" };
+      if (count === "reset") return reading("reset");
+      if (count === null) return reading("closed");
       piece = this.#buffer.slice(0, count);
+      lastByte = performance.now();
+    }
+  }
+
+  /** The next read's byte count, null at the close, or what stopped it. */
+  async #next(waitMs: number): Promise<number | null | "late" | "reset"> {
+    this.#pending ??= this.#socket.read(this.#buffer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), Math.max(0, waitMs));
+    });
+    try {
+      const count = await Promise.race([this.#pending, late]);
+      if (count !== "late") this.#pending = undefined;
+      return count;
+    } catch {
+      this.#pending = undefined;
+      return "reset";
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -1201,19 +1467,14 @@ class Probe {
   }
 }
 
-/** A line's text without its newline (`\n` or `\r\n`). */
-function withoutNewline(data: Uint8Array): Uint8Array {
-  let end = data.length;
-  if (data[end - 1] === NEWLINE) end--;
-  if (data[end - 1] === 0x0d) end--;
-  return data.subarray(0, end);
-}
-
 /** What the server did after the bytes that came, in a student's words. */
-function then(ending: Ending): string {
+function then(ending: Ending, waitMs: number): string {
   switch (ending) {
     case "silent":
-      return "nothing more";
+      return `nothing more for ${waitMs / 1000} s`;
+    case "trickle":
+      return `bytes were still coming, slowly, when the wait of ` +
+        `${waitMs / 1000} s ended (a slow server? --timeout gives it longer)`;
     case "flood":
       return `the server kept sending (over ${PROBE_LIMIT / 1024} KiB)`;
     default:
@@ -1222,9 +1483,17 @@ function then(ending: Ending): string {
   }
 }
 
+/** ", and it never stops sending" when a read ended in a flood. */
+function endless(reading: Reading | undefined): string {
+  return reading?.ending === "flood"
+    ? `, and more without end (over ${PROBE_LIMIT / 1024} KiB): the ` +
+      `server never stops sending`
+    : "";
+}
+
 /** Why nothing came, in a student's words. */
 function nothingCame(ending: Ending, waitMs: number): string {
-  return ending === "silent"
+  return ending === "silent" || ending === "trickle"
     ? `no reply within ${waitMs / 1000} s`
     : `the server ${ending === "reset" ? "reset" : "closed"} the ` +
       `connection without a reply`;
@@ -1510,14 +1779,17 @@ const strictDecoder = new TextDecoder("utf-8", {
   ignoreBOM: true,
 });
 
-/** A verdict of `--check`: FAIL is broken, WARN works with a limit to know. */
-export type Verdict = "PASS" | "WARN" | "FAIL";
+/**
+ * A verdict of `--check`: FAIL is broken, WARN works with a limit to know,
+ * SKIP was not checked (the server had stopped, or never answered).
+ */
+export type Verdict = "PASS" | "WARN" | "FAIL" | "SKIP";
 
 /** One check of `--check`: its verdict, and why, in a student's words. */
 export interface CheckResult {
   /** What was checked. */
   check: string;
-  /** PASS, WARN or FAIL. */
+  /** PASS, WARN, FAIL or SKIP. */
   verdict: Verdict;
   /** What happened, and what to do about it. */
   why: string;
@@ -1542,59 +1814,241 @@ const INVALID_REPLY = new Uint8Array([
   ...new TextEncoder().encode(" OK"),
 ]);
 
-/** Bytes as a student reads them: quoted, cut after 40 characters. */
-function quoted(data: Uint8Array): string {
-  const text = new TextDecoder().decode(data);
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+/** Whether two byte arrays hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-/** Bytes as a student reads them, every byte past ASCII as `\xNN`. */
-function escaped(data: Uint8Array): string {
-  const shown = [...data.subarray(0, 40)].map((byte) =>
-    byte >= 0x20 && byte < 0x7f
+/** A line's text without its newline (`\n` or `\r\n`). */
+function withoutNewline(data: Uint8Array): Uint8Array {
+  let end = data.length;
+  if (data[end - 1] === 0x0a) end--;
+  if (data[end - 1] === 0x0d) end--;
+  return data.subarray(0, end);
+}
+
+/**
+ * Bytes as a student reads them: in quotes, with `\n` for a newline and
+ * `\xNN` for a byte that is not part of valid UTF-8, cut after 40
+ * characters.
+ */
+function shown(data: Uint8Array): string {
+  let text = "";
+  let i = 0;
+  for (let characters = 0; i < data.length && characters < 40; characters++) {
+    const length = data[i] < 0x80
+      ? 1
+      : data[i] >= 0xc2 && data[i] < 0xe0
+      ? 2
+      : data[i] >= 0xe0 && data[i] < 0xf0
+      ? 3
+      : data[i] >= 0xf0 && data[i] < 0xf5
+      ? 4
+      : 0;
+    const character = length > 1 && i + length <= data.length
+      ? decodeStrictly(data.subarray(i, i + length))
+      : undefined;
+    if (character !== undefined) {
+      text += character;
+      i += length;
+      continue;
+    }
+    const byte = data[i++];
+    text += byte === 0x0a
+      ? "\\n"
+      : byte === 0x0d
+      ? "\\r"
+      : byte === 0x22 || byte === 0x5c
+      ? `\\${String.fromCharCode(byte)}`
+      : byte >= 0x20 && byte < 0x7f
       ? String.fromCharCode(byte)
-      : `\\x${byte.toString(16).padStart(2, "0")}`
-  ).join("");
-  return `"${shown}${data.length > 40 ? "..." : ""}"`;
+      : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return i < data.length
+    ? `"${text}..." (${data.length.toLocaleString("en-US")} bytes)`
+    : `"${text}"`;
 }
 
-/** Grades the reply to `UNICODE_SENTENCE`, its newline already taken off. */
-function gradeUnicode(reply: Uint8Array): CheckResult {
+/** The text of `data` if it is valid UTF-8, else undefined. */
+function decodeStrictly(data: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every sentence `--check` has sent and the one reply it must get. Each
+ * check and each client sends a sentence of its own, so a wrong reply can
+ * be looked up here and told apart: another sentence's reply (stale or
+ * kept), the replies so far run together, a prefix, an echo.
+ */
+class AnswerBook {
+  #sent: { sentence: Uint8Array; reply: Uint8Array; sender?: string }[] = [];
+
+  /**
+   * Notes that `sentence` is sent, and must come back as `reply`; `sender`
+   * names the client that sends it, where several send at once.
+   */
+  expect(sentence: Uint8Array, reply: Uint8Array, sender?: string) {
+    this.#sent.push({ sentence, reply, sender });
+  }
+
+  /** The reply `sentence` must get. */
+  replyTo(sentence: Uint8Array): Uint8Array {
+    return this.#find(sentence).reply;
+  }
+
+  /** Whether `got`, without its newline, is the reply `sentence` must get. */
+  isReplyTo(sentence: Uint8Array, got: Uint8Array): boolean {
+    return sameBytes(withoutNewline(got), this.replyTo(sentence));
+  }
+
+  /**
+   * `"two" came back "ONE\nTWO\n", not "TWO"`, and what the reply is where
+   * that can be told. `before` are the sentences sent earlier on the same
+   * connection.
+   */
+  wrong(sentence: Uint8Array, got: Uint8Array, before: Uint8Array[] = []) {
+    const expected = this.replyTo(sentence);
+    const told = `${shown(sentence)} came back ${
+      got.length === 0 ? "as an empty reply" : shown(got)
+    }, not ${shown(expected)}`;
+    const what = this.#whatItIs(sentence, got, before);
+    return what === undefined ? told : `${told}: ${what}`;
+  }
+
+  #find(sentence: Uint8Array) {
+    const entry = this.#sent.findLast((e) => sameBytes(e.sentence, sentence));
+    if (entry === undefined) throw new Error("a sentence was not noted");
+    return entry;
+  }
+
+  #whatItIs(
+    sentence: Uint8Array,
+    got: Uint8Array,
+    before: Uint8Array[],
+  ): string | undefined {
+    const line = withoutNewline(got);
+    const expected = this.replyTo(sentence);
+    if (line.length > 0 && sameBytes(line, sentence)) {
+      return "sent back unchanged, not upper-cased";
+    }
+    const other = this.#sent.find((e) =>
+      !sameBytes(e.sentence, sentence) && sameBytes(line, e.reply)
+    );
+    if (other !== undefined) {
+      const mine = this.#find(sentence);
+      return `that is the reply to ${shown(other.sentence)}, ` +
+        (other.sender !== undefined && other.sender !== mine.sender
+          ? `sent by ${other.sender}: each reply must go to the client ` +
+            `that sent its request`
+          : this.#sent.indexOf(other) < this.#sent.indexOf(mine)
+          ? "sent earlier: each reply must answer its own request"
+          : "another request: each reply must answer its own request");
+    }
+    const together = [...before, sentence].map((s) => this.replyTo(s));
+    if (before.length > 0 && sameBytes(line, joinLines(together))) {
+      return `the replies to every line of this connection so far, run ` +
+        `together: the server adds each line to what it received before ` +
+        `and never clears it`;
+    }
+    if (line.length > expected.length) {
+      const at = indexOfBytes(line, expected);
+      if (at > 0 && at + expected.length === line.length) {
+        return `${shown(line.subarray(0, at))} came before the reply`;
+      }
+      if (at === 0) {
+        return `the reply, then ${shown(got.subarray(expected.length))}`;
+      }
+    }
+    if (
+      line.length > 0 && line.length < expected.length &&
+      sameBytes(line, expected.subarray(0, line.length))
+    ) {
+      return `only its first ${line.length.toLocaleString("en-US")} of ` +
+        `${expected.length.toLocaleString("en-US")} bytes`;
+    }
+    return undefined;
+  }
+}
+
+/** `lines` joined by newlines, as one connection's replies run together. */
+function joinLines(lines: Uint8Array[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) parts.push(new Uint8Array([0x0a]));
+    parts.push(line);
+  }
+  return concat(parts);
+}
+
+/** Where `part` first stands in `data`, or -1. */
+function indexOfBytes(data: Uint8Array, part: Uint8Array): number {
+  for (let i = 0; i + part.length <= data.length; i++) {
+    if (sameBytes(data.subarray(i, i + part.length), part)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Each character's low byte alone, as Java's `DataOutputStream.writeBytes`
+ * sends a string: what the Java companion server sends back.
+ */
+function lowBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (character) => character.charCodeAt(0) & 0xff);
+}
+
+/**
+ * Grades the reply to `UNICODE_SENTENCE`, its newline already taken off;
+ * `book` tells a wrong reply from another sentence's.
+ */
+function gradeUnicode(reply: Uint8Array, book: AnswerBook): CheckResult {
   const check = "Unicode";
-  const text = new TextDecoder().decode(reply);
-  const sent = JSON.stringify(UNICODE_SENTENCE);
+  const sentence = new TextEncoder().encode(UNICODE_SENTENCE);
+  const cameBack = `${shown(sentence)} came back ${shown(reply)}`;
+  const text = decodeStrictly(reply);
+  const javaReplies = [
+    lowBytes(UNICODE_REPLY),
+    // Read as ASCII (a Java with no UTF-8 locale): each other byte is U+FFFD.
+    lowBytes(
+      UNICODE_SENTENCE.replace(
+        /[^\0-\x7f]/gu,
+        (character) =>
+          "\ufffd".repeat(new TextEncoder().encode(character).length),
+      )
+        .toUpperCase(),
+    ),
+  ];
   if (text === UNICODE_REPLY) {
-    return {
-      check,
-      verdict: "PASS",
-      why: `${sent} came back ${quoted(reply)}`,
-    };
+    return { check, verdict: "PASS", why: cameBack };
   }
   if (text === UNICODE_SENTENCE.replace(/[a-z]/g, (c) => c.toUpperCase())) {
     return {
       check,
       verdict: "WARN",
-      why: `${sent} came back ${quoted(reply)}: only a-z were ` +
-        `upper-cased (Python's str.upper() gives ${
-          JSON.stringify(UNICODE_REPLY)
-        })`,
+      why: `${cameBack}: only a-z were upper-cased (Python's str.upper() ` +
+        `gives "${UNICODE_REPLY}")`,
     };
   }
   if (text === UNICODE_REPLY.replace("SS", "ß")) {
     return {
       check,
       verdict: "WARN",
-      why: `${sent} came back ${quoted(reply)}: ß stays ß (Python's ` +
-        `str.upper() gives SS)`,
+      why: `${cameBack}: ß stays ß (Python's str.upper() gives SS)`,
     };
   }
-  return {
-    check,
-    verdict: "FAIL",
-    why: `${sent} came back ${quoted(reply)}, not ${
-      JSON.stringify(UNICODE_REPLY)
-    }`,
-  };
+  if (javaReplies.some((java) => sameBytes(reply, java))) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${cameBack}: each character past ASCII came back as one byte, ` +
+        `as Java's DataOutputStream.writeBytes sends a string (the Java ` +
+        `companion server does this); send getBytes("UTF-8") instead`,
+    };
+  }
+  return { check, verdict: "FAIL", why: book.wrong(sentence, reply) };
 }
 
 /**
@@ -1604,12 +2058,14 @@ function gradeUnicode(reply: Uint8Array): CheckResult {
 function gradeInvalid(
   reply: Uint8Array | undefined,
   stillAnswers: boolean,
+  book: AnswerBook,
 ): CheckResult {
   const check = "bytes that are not UTF-8 (last: they can stop a server)";
   const after = stillAnswers
     ? ""
     : "; then the server stopped answering: one client can stop it " +
       "(the textbook's server stops with UnicodeDecodeError)";
+  const sent = shown(INVALID_SENTENCE);
   if (reply === undefined) {
     return {
       check,
@@ -1617,58 +2073,81 @@ function gradeInvalid(
       why: `no reply to bytes that are not UTF-8 (e9, ff)${after}`,
     };
   }
-  if (reply.join() === INVALID_REPLY.join()) {
+  if (sameBytes(reply, INVALID_REPLY)) {
     return {
       check,
       verdict: stillAnswers ? "PASS" : "WARN",
-      why: `"caf\\xe9 \\xff ok" came back with e9 and ff unchanged${after}`,
+      why: `${sent} came back with e9 and ff unchanged${after}`,
     };
   }
-  // U+FFFD in UTF-8, where the server decoded with replacement.
-  const replaced = reply.join().includes("239,191,189");
-  return {
-    check,
-    verdict: "WARN",
-    why:
-      (replaced
-        ? `bytes that are not UTF-8 came back as U+FFFD (${escaped(reply)}), ` +
-          `not as they were`
-        : reply.join() === INVALID_SENTENCE.join()
-        ? `"caf\\xe9 \\xff ok" came back unchanged: the bytes kept, but ` +
-          `not upper-cased`
-        : `"caf\\xe9 \\xff ok" came back as ${escaped(reply)}`) + after,
-  };
+  const changed = sameBytes(reply, INVALID_SENTENCE)
+    ? `${sent} came back unchanged: the bytes kept, but not upper-cased`
+    : indexOfBytes(reply, new Uint8Array([0xef, 0xbf, 0xbd])) >= 0
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were replaced with U+FFFD, not sent back as they were`
+    : startsAndEndsAsReply(reply)
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were changed, not sent back as they were`
+    : undefined;
+  return changed === undefined
+    ? { check, verdict: "FAIL", why: book.wrong(INVALID_SENTENCE, reply) }
+    : { check, verdict: "WARN", why: changed + after };
+}
+
+/** Whether `reply` is "CAF", then anything, then " OK". */
+function startsAndEndsAsReply(reply: Uint8Array): boolean {
+  const start = INVALID_REPLY.subarray(0, 3);
+  const end = INVALID_REPLY.subarray(-3);
+  return reply.length >= 6 && sameBytes(reply.subarray(0, 3), start) &&
+    sameBytes(reply.subarray(-3), end);
+}
+
+/** A check not run, and why. */
+function notChecked(check: string, why: string): CheckResult {
+  return { check, verdict: "SKIP", why: `not checked: ${why}` };
 }
 
 /**
  * Prints each result as it comes (a line, or a JSON object), then the
- * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 without a
- * FAIL.
+ * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 when
+ * every check ran and none FAILed. Stops quietly when stdout is closed.
  */
 async function reportChecks(
   title: string,
   results: AsyncIterable<CheckResult>,
   json: boolean,
 ): Promise<number> {
-  const count = { PASS: 0, WARN: 0, FAIL: 0 };
-  if (!json) console.log(title);
-  for await (const result of results) {
-    count[result.verdict]++;
-    console.log(
+  const count = { PASS: 0, WARN: 0, FAIL: 0, SKIP: 0 };
+  const stdout = standardOutput().getWriter();
+  const print = (line: string) =>
+    stdout.write(new TextEncoder().encode(`${line}\n`));
+  try {
+    if (!json) await print(title);
+    for await (const result of results) {
+      count[result.verdict]++;
+      await print(
+        json
+          ? JSON.stringify(result)
+          : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+      );
+    }
+    const total = count.PASS + count.WARN + count.FAIL + count.SKIP;
+    const score = count.PASS + count.WARN / 2;
+    await print(
       json
-        ? JSON.stringify(result)
-        : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+        ? JSON.stringify({ score, out_of: total, ...count })
+        : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
+          `WARN, ${count.FAIL} FAIL${
+            count.SKIP > 0 ? `, ${count.SKIP} SKIP` : ""
+          })`,
     );
+  } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
+    throw error;
+  } finally {
+    await stdout.close().catch(() => {});
   }
-  const total = count.PASS + count.WARN + count.FAIL;
-  const score = count.PASS + count.WARN / 2;
-  console.log(
-    json
-      ? JSON.stringify({ score, out_of: total, ...count })
-      : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
-        `WARN, ${count.FAIL} FAIL)`,
-  );
-  return count.FAIL > 0 ? 1 : 0;
+  return count.FAIL > 0 || count.SKIP > 0 ? 1 : 0;
 }
 
 /**

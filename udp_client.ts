@@ -291,7 +291,7 @@ const OPTIONS = {
   heartbeat: { type: "boolean", default: false },
   check: { type: "boolean", default: false },
   count: { type: "string" },
-  interval: { type: "string", default: "1" },
+  interval: { type: "string" },
   json: { type: "boolean", default: false },
   verbose: { type: "boolean", short: "v", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -364,7 +364,7 @@ async function runMode(
     port: number;
     timeout: number;
     retries: number;
-    interval: number;
+    interval?: number;
     count?: number;
     ping?: number;
   },
@@ -378,10 +378,12 @@ async function runMode(
       console.error(`${PROGRAM}: ${describe(error, hostname)}`);
       return 1;
     }
+    const tries = `${1 + retries} times, ${interval ?? timeout} s apart`;
     return await reportChecks(
       `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
-        `(each reply waited for ${timeout} s, each datagram sent twice)`,
-      checkUdp({ hostname, port, timeout }),
+        `(each datagram sent up to ${tries}; each reply waited for ` +
+        `${timeout} s after the last)`,
+      checkUdp({ hostname, port, timeout, retries, interval }),
       json,
     );
   }
@@ -1099,48 +1101,12 @@ export interface UdpCheckOptions {
   hostname?: string;
   /** The server's port. Default 12000. */
   port?: number;
-  /** Seconds to wait for each reply; each datagram is sent twice. Default 1. */
+  /** Seconds to wait for a reply after the last try. Default 1. */
   timeout?: number;
-}
-
-/**
- * Sends `message` from a socket of its own (twice if need be) and resolves
- * with the first datagram that comes back, from wherever, or undefined.
- */
-async function askUdp(
-  message: Uint8Array,
-  serverAddress: Deno.NetAddr,
-  waitMs: number,
-  extraMs = 0,
-): Promise<
-  { reply: Uint8Array; from: Deno.NetAddr; extra?: Uint8Array } | undefined
-> {
-  const { clientSocket, close } = openClientSocket(serverAddress);
-  const receive = () =>
-    clientSocket.receive(new Uint8Array(RECEIVE_BUFFER_SIZE));
-  let receiving = receive();
-  try {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      await clientSocket.send(message, serverAddress).catch(() => {});
-      const received = await within(receiving, waitMs);
-      if (received) {
-        // A second datagram for one sent would be read as the next reply.
-        receiving = receive();
-        const extra = extraMs > 0
-          ? await within(receiving, extraMs)
-          : undefined;
-        return {
-          reply: received[0],
-          from: received[1] as Deno.NetAddr,
-          extra: extra?.[0],
-        };
-      }
-    }
-    return undefined;
-  } finally {
-    close();
-    await receiving.catch(() => {});
-  }
+  /** How many times a datagram is sent again without a reply. Default 3. */
+  retries?: number;
+  /** Seconds from one try of a datagram to the next. Default `timeout`. */
+  interval?: number;
 }
 
 /**
@@ -1148,8 +1114,15 @@ async function askUdp(
  * by check, in the order of DESIGN.md's lab kit: a sentence, Unicode, an
  * empty datagram, a datagram longer than the textbook's `recvfrom(2048)`,
  * replies from the server's own port, two clients at once, and last, bytes
- * that are not UTF-8 (which can stop a server). Each datagram is sent at
- * most twice and waited for `timeout` seconds.
+ * that are not UTF-8 (which can stop a server).
+ *
+ * Each datagram is sent as the sentence mode sends it: again every
+ * `interval` while no reply comes, `1 + retries` times, and a reply to any
+ * try counts. A datagram left unanswered while the server still answers
+ * others gets twice as many tries once more, so a lossy server is not
+ * failed for its losses. The first sentence gets twice the tries at once.
+ * Each check sends sentences of its own, and every reply is compared with
+ * the one answer it must be.
  *
  * @example
  * ```ts
@@ -1161,165 +1134,417 @@ async function askUdp(
 export async function* checkUdp(
   options: UdpCheckOptions = {},
 ): AsyncGenerator<CheckResult> {
-  const { hostname = "localhost", port = 12000 } = options;
-  const waitMs = (options.timeout ?? 1) * 1000;
   requireUdp();
-  let target: CheckTarget;
-  let first;
+  const server = new UdpServerUnderTest(options);
   try {
-    target = { serverAddress: await resolve(hostname, port), waitMs };
-    first = await askUdp(
-      new TextEncoder().encode("hello world"),
-      target.serverAddress,
-      waitMs,
-      300,
+    for (const [check, run] of UDP_CHECKS) {
+      yield server.gone === undefined
+        ? await server.graded(check, run)
+        : notChecked(check, server.gone);
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+/** The checks, in their order: the name, and the check. */
+const UDP_CHECKS: [
+  string,
+  (server: UdpServerUnderTest, check: string) => Promise<CheckResult>,
+][] = [
+  ["a sentence", checkSentence],
+  ["Unicode", checkUnicode],
+  ["an empty datagram", checkEmptyDatagram],
+  ["a datagram longer than recvfrom(2048)", checkLongDatagram],
+  ["replies from the server's own port", checkReplyPort],
+  ["two clients at once", checkTwoClients],
+  ["bytes that are not UTF-8 (last: they can stop a server)", checkNotUtf8],
+];
+
+/** A datagram that came to a client socket of `--check`, and when. */
+interface Arrival {
+  data: Uint8Array;
+  from: Deno.NetAddr;
+  at: number;
+}
+
+/** A reply to one datagram: the first that came, and anything after it. */
+interface UdpAnswer {
+  reply: Uint8Array;
+  from: Deno.NetAddr;
+  /** A second, different datagram that came after the reply. */
+  extra?: Uint8Array;
+}
+
+/** No reply to one datagram: why, as far as it can be told. */
+interface NoAnswer {
+  /** How many times it was sent. */
+  tries: number;
+  /** The server answered nothing since, not even another datagram. */
+  stopped: boolean;
+  /** Datagrams that went to the first client's socket meanwhile. */
+  misdirected: Arrival[];
+}
+
+/** A client socket of `--check`: every datagram that comes is kept. */
+class CheckSocket {
+  readonly arrivals: Arrival[] = [];
+  readonly address: Deno.NetAddr;
+  #socket: { clientSocket: Deno.DatagramConn; close: () => void };
+  #receiving: Promise<void>;
+  #arrived: (() => void) | undefined;
+
+  constructor(serverAddress: Deno.NetAddr) {
+    this.#socket = openClientSocket(serverAddress);
+    this.address = this.#socket.clientSocket.addr as Deno.NetAddr;
+    this.#receiving = this.#receiveAll();
+  }
+
+  async #receiveAll() {
+    const { clientSocket } = this.#socket;
+    try {
+      while (true) {
+        const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+        const [data, from] = await clientSocket.receive(buffer);
+        const at = performance.now();
+        this.arrivals.push({ data, from: from as Deno.NetAddr, at });
+        this.#arrived?.();
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /** Sends `data`; a datagram the system refuses is merely lost. */
+  async send(data: Uint8Array, to: Deno.NetAddr) {
+    await this.#socket.clientSocket.send(data, to).catch(() => {});
+  }
+
+  /** Waits `ms` at most for more than `count` datagrams to have come. */
+  async waitFor(count: number, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    while (this.arrivals.length <= count) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await within(new Promise<void>((wake) => this.#arrived = wake), left);
+    }
+    return true;
+  }
+
+  async close() {
+    this.#socket.close();
+    await this.#receiving;
+  }
+}
+
+/** The server `--check` grades: its address, and the clients it sent from. */
+class UdpServerUnderTest {
+  readonly hostname: string;
+  readonly port: number;
+  /** How long a reply is waited for after the last try. */
+  readonly waitMs: number;
+  /** How long from one try to the next. */
+  readonly intervalMs: number;
+  /** How many times a datagram is sent, at most (twice that once more). */
+  readonly tries: number;
+  /** Every sentence sent, and the reply it must get. */
+  readonly book = new AnswerBook();
+  /** Why the checks left are not run, once the server is found gone. */
+  gone: string | undefined;
+  /** The server's address, looked up by the first check. */
+  serverAddress!: Deno.NetAddr;
+  /** The first check's socket, kept open: replies sent to it, not to later clients, show there. */
+  firstClient: CheckSocket | undefined;
+  /** The reply to the first sentence. */
+  firstAnswer: UdpAnswer | undefined;
+  /** The longest a reply to a first try took, once one has come. */
+  slowestMs: number | undefined;
+  #started = 0;
+
+  constructor(options: UdpCheckOptions) {
+    this.hostname = options.hostname ?? "localhost";
+    this.port = options.port ?? 12000;
+    this.waitMs = (options.timeout ?? 1) * 1000;
+    this.intervalMs = (options.interval ?? options.timeout ?? 1) * 1000;
+    this.tries = 1 + (options.retries ?? 3);
+  }
+
+  /** Notes a sentence and its reply; returns the sentence's bytes. */
+  sentence(
+    text: string | Uint8Array,
+    reply: string | Uint8Array,
+    sender?: string,
+  ): Uint8Array {
+    const encode = (t: string | Uint8Array) =>
+      typeof t === "string" ? new TextEncoder().encode(t) : t;
+    this.book.expect(encode(text), encode(reply), sender);
+    return encode(text);
+  }
+
+  /**
+   * Sends `sentence` from `socket` every `spacingMs` until something comes,
+   * `tries` times at most, and waits `lastWaitMs` after the last; resolves
+   * with how many times it was sent.
+   */
+  async send(
+    socket: CheckSocket,
+    sentence: Uint8Array,
+    tries = this.tries,
+    spacingMs = this.intervalMs,
+    lastWaitMs = this.waitMs,
+  ): Promise<number> {
+    for (let sent = 1; sent <= tries; sent++) {
+      const sentAt = performance.now();
+      await socket.send(sentence, this.serverAddress);
+      const waitMs = sent < tries ? spacingMs : lastWaitMs;
+      if (await socket.waitFor(0, waitMs)) {
+        // Answered at the first try: how long this server takes to answer.
+        if (sent === 1) {
+          const took = socket.arrivals[0].at - sentAt;
+          this.slowestMs = Math.max(this.slowestMs ?? 0, took);
+        }
+        return sent;
+      }
+    }
+    return tries;
+  }
+
+  /**
+   * The reply to `sentence` from a socket of its own; without one, whether
+   * the server still answers anything, and if so, twice the tries once
+   * more (a lossy server).
+   */
+  async ask(
+    sentence: Uint8Array,
+    options: { tries?: number; extraMs?: number } = {},
+  ): Promise<UdpAnswer | NoAnswer> {
+    const started = performance.now();
+    let tries = 0;
+    for (const round of [options.tries ?? this.tries, 2 * this.tries]) {
+      const socket = new CheckSocket(this.serverAddress);
+      try {
+        tries += await this.send(socket, sentence, round);
+        if (socket.arrivals.length > 0) {
+          return await answerOf(socket, tries, options.extraMs ?? 0);
+        }
+      } finally {
+        await socket.close();
+      }
+      // Replies that went to the first client will not come here.
+      const misdirected = this.misdirected(started);
+      if (misdirected.length > 0) return { tries, stopped: false, misdirected };
+      if (!await this.stillAnswers()) {
+        return { tries, stopped: true, misdirected };
+      }
+    }
+    return { tries, stopped: false, misdirected: this.misdirected(started) };
+  }
+
+  /** Whether the server answers a datagram of another check, anywhere. */
+  async stillAnswers(): Promise<boolean> {
+    const started = performance.now();
+    const socket = new CheckSocket(this.serverAddress);
+    try {
+      // Twice the tries, so that a lossy server is not taken for gone;
+      // as fast as this server has answered, so that a gone one is quick.
+      const spacingMs = this.slowestMs === undefined
+        ? this.intervalMs
+        : Math.min(this.intervalMs, Math.max(50, 2 * this.slowestMs));
+      await this.send(
+        socket,
+        this.sentence("are you there", "ARE YOU THERE"),
+        2 * this.tries,
+        spacingMs,
+        spacingMs,
+      );
+    } finally {
+      await socket.close();
+    }
+    return socket.arrivals.length > 0 ||
+      this.misdirected(started).length > 0;
+  }
+
+  /** Datagrams that came to the first client since `since`, not for it. */
+  misdirected(since: number): Arrival[] {
+    const mine = this.firstAnswer?.reply;
+    return (this.firstClient?.arrivals ?? []).filter((arrival) =>
+      arrival.at >= since && !(mine && sameBytes(arrival.data, mine))
     );
-  } catch (error) {
-    yield {
-      check: "a sentence",
-      verdict: "FAIL",
-      why: describe(error, hostname),
-    };
-    return yield* notChecked();
   }
-  if (!first) {
-    yield {
-      check: "a sentence",
-      verdict: "FAIL",
-      why: `${noReply(waitMs)}: is the server running? (a slow one? ` +
-        `--timeout gives it longer; or does it answer another address?)`,
-    };
-    return yield* notChecked();
+
+  /** The result of `run`; one that throws FAILs, saying why. */
+  async graded(
+    check: string,
+    run: (server: UdpServerUnderTest, check: string) => Promise<CheckResult>,
+  ): Promise<CheckResult> {
+    const number = ++this.#started;
+    try {
+      return await run(this, check);
+    } catch (error) {
+      if (number === 1) this.gone = "the server did not answer a sentence";
+      return { check, verdict: "FAIL", why: describe(error, this.hostname) };
+    }
   }
-  yield gradeSentence(first);
-  yield await checkUnicode(target);
-  yield await checkEmptyDatagram(target);
-  yield await checkLongDatagram(target);
-  yield gradeReplyPort(first.from, target.serverAddress);
-  yield await checkTwoClients(target);
-  yield await checkInvalidUtf8(target);
-}
 
-/** Where `--check` sends, and how long it waits for each reply. */
-interface CheckTarget {
-  serverAddress: Deno.NetAddr;
-  waitMs: number;
-}
+  /**
+   * Why no reply came to `sentence`, in a student's words; a server that
+   * stopped answering leaves the checks after this one not checked.
+   */
+  noReply(none: NoAnswer, what: string): string {
+    const sent = `${what} got no reply within ${
+      this.waitMs / 1000
+    } s of its last try (sent ${none.tries} times)`;
+    if (none.misdirected.length > 0) {
+      const first = none.misdirected[0].data;
+      return `${sent}; meanwhile ${shown(first)}${
+        none.misdirected.length > 1
+          ? ` and ${none.misdirected.length - 1} more`
+          : ""
+      } came to the first client (port ${this.firstClient!.address.port}): ` +
+        `each reply must go to the address its datagram came from`;
+    }
+    if (none.stopped) {
+      this.gone = `the server stopped answering during check ${this.#started}`;
+      return `${sent}, and the server has answered nothing since: did this ` +
+        `datagram stop it?`;
+    }
+    return `${sent}, though the server answers other datagrams`;
+  }
 
-/** What `--check` says of a datagram that got no reply. */
-function noReply(waitMs: number): string {
-  return `no reply within ${waitMs / 1000} s, sent twice`;
-}
-
-/** The checks left when the server did not answer the first. */
-function* notChecked(): Generator<CheckResult> {
-  for (
-    const name of [
-      "Unicode",
-      "an empty datagram",
-      "a datagram longer than recvfrom(2048)",
-      "replies from the server's own port",
-      "two clients at once",
-      "bytes that are not UTF-8 (last: they can stop a server)",
-    ]
-  ) {
-    yield {
-      check: name,
-      verdict: "FAIL",
-      why: "not checked: the server did not answer a sentence",
-    };
+  async close() {
+    await this.firstClient?.close();
   }
 }
 
-/** Grades the reply to "hello world", and any datagram that came after it. */
-function gradeSentence(
-  first: { reply: Uint8Array; extra?: Uint8Array },
-): CheckResult {
-  const check = "a sentence";
-  const text = new TextDecoder().decode(first.reply);
-  return text !== "HELLO WORLD"
-    ? {
+/** The answer on `socket`, with a second datagram if one comes. */
+async function answerOf(
+  socket: CheckSocket,
+  tries: number,
+  extraMs: number,
+): Promise<UdpAnswer> {
+  const [{ data: reply, from }] = socket.arrivals;
+  if (extraMs > 0) await socket.waitFor(1, extraMs);
+  // After several tries, a repeat of the reply answers another try.
+  const extra = socket.arrivals.slice(1).find((arrival) =>
+    tries === 1 || !sameBytes(arrival.data, reply)
+  );
+  return { reply, from, extra: extra?.data };
+}
+
+/**
+ * A sentence: "hello world" must come back "HELLO WORLD". Its socket stays
+ * open as the first client, to see replies that go to it and not to later
+ * clients; a second datagram after the reply is a WARN.
+ */
+async function checkSentence(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  server.serverAddress = await resolve(server.hostname, server.port);
+  const sentence = server.sentence("hello world", "HELLO WORLD");
+  const socket = new CheckSocket(server.serverAddress);
+  server.firstClient = socket;
+  const tries = await server.send(socket, sentence, 2 * server.tries);
+  if (socket.arrivals.length === 0) {
+    server.gone = "the server did not answer a sentence";
+    return {
       check,
       verdict: "FAIL",
-      why: text === "hello world"
-        ? `"hello world" came back unchanged: not upper-cased`
-        : `"hello world" came back ${quoted(first.reply)}, not "HELLO WORLD"`,
-    }
-    : first.extra
+      why:
+        `no reply within ${
+          server.waitMs / 1000
+        } s of the last try (sent ${tries} times): is the server running? ` +
+        `(a slow one? --timeout gives it longer; a lossy one? --retries ` +
+        `gives it more tries)`,
+    };
+  }
+  const answer = await answerOf(socket, tries, QUIET_MS);
+  server.firstAnswer = answer;
+  if (!server.book.isReplyTo(sentence, answer.reply)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: server.book.wrong(sentence, answer.reply),
+    };
+  }
+  return answer.extra
     ? {
       check,
       verdict: "WARN",
       why: `"hello world" came back "HELLO WORLD", then another datagram, ` +
-        `${quoted(first.extra)}: a client sending several sentences from ` +
+        `${shown(answer.extra)}: a client sending several sentences from ` +
         `one socket takes it for the next reply`,
     }
     : { check, verdict: "PASS", why: `"hello world" came back "HELLO WORLD"` };
 }
 
-/** Sends `UNICODE_SENTENCE`, and grades what comes back. */
-async function checkUnicode(target: CheckTarget): Promise<CheckResult> {
-  const unicode = await askUdp(
-    new TextEncoder().encode(UNICODE_SENTENCE),
-    target.serverAddress,
-    target.waitMs,
-  );
-  return unicode
-    ? gradeUnicode(unicode.reply)
-    : { check: "Unicode", verdict: "FAIL", why: noReply(target.waitMs) };
+/** After a reply, this long without another means nothing more comes. */
+const QUIET_MS = 300;
+
+/** Unicode: "straße, é, κόσμος" must come back as Python upper-cases it. */
+async function checkUnicode(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
+  const answer = await server.ask(sentence);
+  return "reply" in answer ? gradeUnicode(answer.reply, server.book) : {
+    check,
+    verdict: "FAIL",
+    why: server.noReply(answer, shown(sentence)),
+  };
 }
 
 /** An empty datagram: the textbook's server sends an empty one back. */
-async function checkEmptyDatagram(target: CheckTarget): Promise<CheckResult> {
-  const check = "an empty datagram";
-  const empty = await askUdp(
-    new Uint8Array(0),
-    target.serverAddress,
-    target.waitMs,
-  );
-  return !empty
-    ? {
-      check,
-      verdict: "WARN",
-      why: `an empty datagram got no reply (${noReply(target.waitMs)}); ` +
-        `the textbook's server sends an empty one back`,
-    }
-    : empty.reply.length === 0
+async function checkEmptyDatagram(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("", "");
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, "an empty datagram");
+    return answer.stopped || answer.misdirected.length > 0
+      ? { check, verdict: "FAIL", why }
+      : {
+        check,
+        verdict: "WARN",
+        why: `${why}; the textbook's server sends an empty one back`,
+      };
+  }
+  return answer.reply.length === 0
     ? { check, verdict: "PASS", why: "an empty datagram got an empty reply" }
     : {
       check,
       verdict: "FAIL",
-      why: `an empty datagram got ${quoted(empty.reply)}`,
+      why: server.book.wrong(sentence, answer.reply),
     };
 }
 
 /** 3,000 bytes, more than the textbook's `recvfrom(2048)` takes. */
-async function checkLongDatagram(target: CheckTarget): Promise<CheckResult> {
-  const check = "a datagram longer than recvfrom(2048)";
-  const encoder = new TextEncoder();
-  const expected = encoder.encode("ABCDEFGHIJ".repeat(300));
-  const long = await askUdp(
-    encoder.encode("abcdefghij".repeat(300)),
-    target.serverAddress,
-    target.waitMs,
+async function checkLongDatagram(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(
+    "abcdefghij".repeat(300),
+    "ABCDEFGHIJ".repeat(300),
   );
-  if (!long) {
-    return {
-      check,
-      verdict: "FAIL",
-      why: `a 3,000-byte datagram got ${noReply(target.waitMs)}`,
-    };
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, "a 3,000-byte datagram");
+    return { check, verdict: "FAIL", why };
   }
-  if (long.reply.join() === expected.join()) {
+  const { reply } = answer;
+  const expected = server.book.replyTo(sentence);
+  if (sameBytes(reply, expected)) {
     return {
       check,
       verdict: "PASS",
       why: "all 3,000 bytes came back upper-cased",
     };
   }
-  if (
-    long.reply.length === 2048 &&
-    long.reply.join() === expected.subarray(0, 2048).join()
-  ) {
+  if (reply.length === 2048 && sameBytes(reply, expected.subarray(0, 2048))) {
     return {
       check,
       verdict: "WARN",
@@ -1328,77 +1553,106 @@ async function checkLongDatagram(target: CheckTarget): Promise<CheckResult> {
         `recvfrom(65535) takes any`,
     };
   }
-  return {
-    check,
-    verdict: "FAIL",
-    why: `a 3,000-byte datagram came back as ${quoted(long.reply)}`,
-  };
+  return { check, verdict: "FAIL", why: server.book.wrong(sentence, reply) };
 }
 
 /** Whether the first reply came from where the client sent it. */
-function gradeReplyPort(
-  from: Deno.NetAddr,
-  serverAddress: Deno.NetAddr,
-): CheckResult {
-  const check = "replies from the server's own port";
-  const server = formatAddress(serverAddress);
+function checkReplyPort(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const { from } = server.firstAnswer!;
+  const { serverAddress } = server;
   const sender = formatAddress(from);
-  return fromServer(from, serverAddress)
-    ? {
-      check,
-      verdict: "PASS",
-      why: `the reply came from ${sender}, where the client sent`,
-    }
-    : {
-      check,
-      verdict: "FAIL",
-      why: `the reply came from ${sender}, not ${server}: a client that ` +
+  const sentTo = formatAddress(serverAddress);
+  const result = (verdict: Verdict, why: string) =>
+    Promise.resolve({ check, verdict, why });
+  if (from.port !== serverAddress.port) {
+    return result(
+      "FAIL",
+      `the reply came from ${sender}, not ${sentTo}: a client that ` +
         `checks who answers drops it, and so do firewalls and NAT (send ` +
         `with the socket that received)`,
-    };
+    );
+  }
+  if (from.hostname === serverAddress.hostname) {
+    return result(
+      "PASS",
+      `the reply came from ${sender}, where the client sent`,
+    );
+  }
+  return fromServer(from, serverAddress)
+    ? result(
+      "PASS",
+      `the reply came from ${sender}: the server's port at another address ` +
+        `of this machine than ${sentTo}, where the client sent (a server ` +
+        `bound to every address answers from the one the system picks; ` +
+        `clients accept that from a server on their own machine)`,
+    )
+    : result(
+      "FAIL",
+      `the reply came from ${sender}, another address than ${sentTo}, ` +
+        `where the client sent: a client that checks who answers drops it`,
+    );
 }
 
 /** Two clients sending at once must each get their own reply. */
-async function checkTwoClients(target: CheckTarget): Promise<CheckResult> {
-  const check = "two clients at once";
-  const encoder = new TextEncoder();
-  const { serverAddress, waitMs } = target;
-  const [one, two] = await Promise.all([
-    askUdp(encoder.encode("first client"), serverAddress, waitMs),
-    askUdp(encoder.encode("second client"), serverAddress, waitMs),
-  ]);
-  const got = [one, two].map((answer) =>
-    answer && new TextDecoder().decode(answer.reply)
-  );
-  const shown = [one, two].map((answer) =>
-    answer ? quoted(answer.reply) : "nothing"
-  );
-  return got[0] === "FIRST CLIENT" && got[1] === "SECOND CLIENT"
-    ? {
+async function checkTwoClients(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const clients = ["the first client", "the second client"];
+  const sentences = [
+    server.sentence("first client", "FIRST CLIENT", clients[0]),
+    server.sentence("second client", "SECOND CLIENT", clients[1]),
+  ];
+  const answers = await Promise.all(sentences.map((s) => server.ask(s)));
+  const replies = answers.map((a) => "reply" in a ? a.reply : undefined);
+  if (
+    replies.every((reply, i) =>
+      reply && server.book.isReplyTo(sentences[i], reply)
+    )
+  ) {
+    return {
       check,
       verdict: "PASS",
       why: "two clients sending at once each got their own reply",
-    }
-    : {
+    };
+  }
+  if (
+    replies[0] && replies[1] &&
+    server.book.isReplyTo(sentences[1], replies[0]) &&
+    server.book.isReplyTo(sentences[0], replies[1])
+  ) {
+    return {
       check,
       verdict: "FAIL",
-      why: got[0] === "SECOND CLIENT" || got[1] === "FIRST CLIENT"
-        ? "two clients sending at once got each other's replies: reply to " +
-          "the address each datagram came from"
-        : `two clients sending at once got ${shown[0]} and ${shown[1]}`,
+      why: "two clients sending at once got each other's replies: reply " +
+        "to the address each datagram came from",
     };
+  }
+  const i = replies.findIndex((reply, i) =>
+    !reply || !server.book.isReplyTo(sentences[i], reply)
+  );
+  const answer = answers[i];
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${clients[i]}: ${
+      "reply" in answer
+        ? server.book.wrong(sentences[i], answer.reply)
+        : server.noReply(answer, shown(sentences[i]))
+    }`,
+  };
 }
 
 /** Bytes that are not UTF-8, then whether the server still answers. */
-async function checkInvalidUtf8(target: CheckTarget): Promise<CheckResult> {
-  const { serverAddress, waitMs } = target;
-  const invalid = await askUdp(INVALID_SENTENCE, serverAddress, waitMs);
-  const still = await askUdp(
-    new TextEncoder().encode("still there"),
-    serverAddress,
-    waitMs,
-  );
-  return gradeInvalid(invalid?.reply, still !== undefined);
+async function checkNotUtf8(server: UdpServerUnderTest): Promise<CheckResult> {
+  const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
+  const answer = await server.ask(sentence);
+  return "reply" in answer
+    ? gradeInvalid(answer.reply, true, server.book)
+    : gradeInvalid(undefined, !answer.stopped, server.book);
 }
 
 // ===========================================================================
@@ -1682,14 +1936,17 @@ const strictDecoder = new TextDecoder("utf-8", {
   ignoreBOM: true,
 });
 
-/** A verdict of `--check`: FAIL is broken, WARN works with a limit to know. */
-export type Verdict = "PASS" | "WARN" | "FAIL";
+/**
+ * A verdict of `--check`: FAIL is broken, WARN works with a limit to know,
+ * SKIP was not checked (the server had stopped, or never answered).
+ */
+export type Verdict = "PASS" | "WARN" | "FAIL" | "SKIP";
 
 /** One check of `--check`: its verdict, and why, in a student's words. */
 export interface CheckResult {
   /** What was checked. */
   check: string;
-  /** PASS, WARN or FAIL. */
+  /** PASS, WARN, FAIL or SKIP. */
   verdict: Verdict;
   /** What happened, and what to do about it. */
   why: string;
@@ -1714,59 +1971,241 @@ const INVALID_REPLY = new Uint8Array([
   ...new TextEncoder().encode(" OK"),
 ]);
 
-/** Bytes as a student reads them: quoted, cut after 40 characters. */
-function quoted(data: Uint8Array): string {
-  const text = new TextDecoder().decode(data);
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+/** Whether two byte arrays hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-/** Bytes as a student reads them, every byte past ASCII as `\xNN`. */
-function escaped(data: Uint8Array): string {
-  const shown = [...data.subarray(0, 40)].map((byte) =>
-    byte >= 0x20 && byte < 0x7f
+/** A line's text without its newline (`\n` or `\r\n`). */
+function withoutNewline(data: Uint8Array): Uint8Array {
+  let end = data.length;
+  if (data[end - 1] === 0x0a) end--;
+  if (data[end - 1] === 0x0d) end--;
+  return data.subarray(0, end);
+}
+
+/**
+ * Bytes as a student reads them: in quotes, with `\n` for a newline and
+ * `\xNN` for a byte that is not part of valid UTF-8, cut after 40
+ * characters.
+ */
+function shown(data: Uint8Array): string {
+  let text = "";
+  let i = 0;
+  for (let characters = 0; i < data.length && characters < 40; characters++) {
+    const length = data[i] < 0x80
+      ? 1
+      : data[i] >= 0xc2 && data[i] < 0xe0
+      ? 2
+      : data[i] >= 0xe0 && data[i] < 0xf0
+      ? 3
+      : data[i] >= 0xf0 && data[i] < 0xf5
+      ? 4
+      : 0;
+    const character = length > 1 && i + length <= data.length
+      ? decodeStrictly(data.subarray(i, i + length))
+      : undefined;
+    if (character !== undefined) {
+      text += character;
+      i += length;
+      continue;
+    }
+    const byte = data[i++];
+    text += byte === 0x0a
+      ? "\\n"
+      : byte === 0x0d
+      ? "\\r"
+      : byte === 0x22 || byte === 0x5c
+      ? `\\${String.fromCharCode(byte)}`
+      : byte >= 0x20 && byte < 0x7f
       ? String.fromCharCode(byte)
-      : `\\x${byte.toString(16).padStart(2, "0")}`
-  ).join("");
-  return `"${shown}${data.length > 40 ? "..." : ""}"`;
+      : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return i < data.length
+    ? `"${text}..." (${data.length.toLocaleString("en-US")} bytes)`
+    : `"${text}"`;
 }
 
-/** Grades the reply to `UNICODE_SENTENCE`, its newline already taken off. */
-function gradeUnicode(reply: Uint8Array): CheckResult {
+/** The text of `data` if it is valid UTF-8, else undefined. */
+function decodeStrictly(data: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every sentence `--check` has sent and the one reply it must get. Each
+ * check and each client sends a sentence of its own, so a wrong reply can
+ * be looked up here and told apart: another sentence's reply (stale or
+ * kept), the replies so far run together, a prefix, an echo.
+ */
+class AnswerBook {
+  #sent: { sentence: Uint8Array; reply: Uint8Array; sender?: string }[] = [];
+
+  /**
+   * Notes that `sentence` is sent, and must come back as `reply`; `sender`
+   * names the client that sends it, where several send at once.
+   */
+  expect(sentence: Uint8Array, reply: Uint8Array, sender?: string) {
+    this.#sent.push({ sentence, reply, sender });
+  }
+
+  /** The reply `sentence` must get. */
+  replyTo(sentence: Uint8Array): Uint8Array {
+    return this.#find(sentence).reply;
+  }
+
+  /** Whether `got`, without its newline, is the reply `sentence` must get. */
+  isReplyTo(sentence: Uint8Array, got: Uint8Array): boolean {
+    return sameBytes(withoutNewline(got), this.replyTo(sentence));
+  }
+
+  /**
+   * `"two" came back "ONE\nTWO\n", not "TWO"`, and what the reply is where
+   * that can be told. `before` are the sentences sent earlier on the same
+   * connection.
+   */
+  wrong(sentence: Uint8Array, got: Uint8Array, before: Uint8Array[] = []) {
+    const expected = this.replyTo(sentence);
+    const told = `${shown(sentence)} came back ${
+      got.length === 0 ? "as an empty reply" : shown(got)
+    }, not ${shown(expected)}`;
+    const what = this.#whatItIs(sentence, got, before);
+    return what === undefined ? told : `${told}: ${what}`;
+  }
+
+  #find(sentence: Uint8Array) {
+    const entry = this.#sent.findLast((e) => sameBytes(e.sentence, sentence));
+    if (entry === undefined) throw new Error("a sentence was not noted");
+    return entry;
+  }
+
+  #whatItIs(
+    sentence: Uint8Array,
+    got: Uint8Array,
+    before: Uint8Array[],
+  ): string | undefined {
+    const line = withoutNewline(got);
+    const expected = this.replyTo(sentence);
+    if (line.length > 0 && sameBytes(line, sentence)) {
+      return "sent back unchanged, not upper-cased";
+    }
+    const other = this.#sent.find((e) =>
+      !sameBytes(e.sentence, sentence) && sameBytes(line, e.reply)
+    );
+    if (other !== undefined) {
+      const mine = this.#find(sentence);
+      return `that is the reply to ${shown(other.sentence)}, ` +
+        (other.sender !== undefined && other.sender !== mine.sender
+          ? `sent by ${other.sender}: each reply must go to the client ` +
+            `that sent its request`
+          : this.#sent.indexOf(other) < this.#sent.indexOf(mine)
+          ? "sent earlier: each reply must answer its own request"
+          : "another request: each reply must answer its own request");
+    }
+    const together = [...before, sentence].map((s) => this.replyTo(s));
+    if (before.length > 0 && sameBytes(line, joinLines(together))) {
+      return `the replies to every line of this connection so far, run ` +
+        `together: the server adds each line to what it received before ` +
+        `and never clears it`;
+    }
+    if (line.length > expected.length) {
+      const at = indexOfBytes(line, expected);
+      if (at > 0 && at + expected.length === line.length) {
+        return `${shown(line.subarray(0, at))} came before the reply`;
+      }
+      if (at === 0) {
+        return `the reply, then ${shown(got.subarray(expected.length))}`;
+      }
+    }
+    if (
+      line.length > 0 && line.length < expected.length &&
+      sameBytes(line, expected.subarray(0, line.length))
+    ) {
+      return `only its first ${line.length.toLocaleString("en-US")} of ` +
+        `${expected.length.toLocaleString("en-US")} bytes`;
+    }
+    return undefined;
+  }
+}
+
+/** `lines` joined by newlines, as one connection's replies run together. */
+function joinLines(lines: Uint8Array[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) parts.push(new Uint8Array([0x0a]));
+    parts.push(line);
+  }
+  return concat(parts);
+}
+
+/** Where `part` first stands in `data`, or -1. */
+function indexOfBytes(data: Uint8Array, part: Uint8Array): number {
+  for (let i = 0; i + part.length <= data.length; i++) {
+    if (sameBytes(data.subarray(i, i + part.length), part)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Each character's low byte alone, as Java's `DataOutputStream.writeBytes`
+ * sends a string: what the Java companion server sends back.
+ */
+function lowBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (character) => character.charCodeAt(0) & 0xff);
+}
+
+/**
+ * Grades the reply to `UNICODE_SENTENCE`, its newline already taken off;
+ * `book` tells a wrong reply from another sentence's.
+ */
+function gradeUnicode(reply: Uint8Array, book: AnswerBook): CheckResult {
   const check = "Unicode";
-  const text = new TextDecoder().decode(reply);
-  const sent = JSON.stringify(UNICODE_SENTENCE);
+  const sentence = new TextEncoder().encode(UNICODE_SENTENCE);
+  const cameBack = `${shown(sentence)} came back ${shown(reply)}`;
+  const text = decodeStrictly(reply);
+  const javaReplies = [
+    lowBytes(UNICODE_REPLY),
+    // Read as ASCII (a Java with no UTF-8 locale): each other byte is U+FFFD.
+    lowBytes(
+      UNICODE_SENTENCE.replace(
+        /[^\0-\x7f]/gu,
+        (character) =>
+          "\ufffd".repeat(new TextEncoder().encode(character).length),
+      )
+        .toUpperCase(),
+    ),
+  ];
   if (text === UNICODE_REPLY) {
-    return {
-      check,
-      verdict: "PASS",
-      why: `${sent} came back ${quoted(reply)}`,
-    };
+    return { check, verdict: "PASS", why: cameBack };
   }
   if (text === UNICODE_SENTENCE.replace(/[a-z]/g, (c) => c.toUpperCase())) {
     return {
       check,
       verdict: "WARN",
-      why: `${sent} came back ${quoted(reply)}: only a-z were ` +
-        `upper-cased (Python's str.upper() gives ${
-          JSON.stringify(UNICODE_REPLY)
-        })`,
+      why: `${cameBack}: only a-z were upper-cased (Python's str.upper() ` +
+        `gives "${UNICODE_REPLY}")`,
     };
   }
   if (text === UNICODE_REPLY.replace("SS", "ß")) {
     return {
       check,
       verdict: "WARN",
-      why: `${sent} came back ${quoted(reply)}: ß stays ß (Python's ` +
-        `str.upper() gives SS)`,
+      why: `${cameBack}: ß stays ß (Python's str.upper() gives SS)`,
     };
   }
-  return {
-    check,
-    verdict: "FAIL",
-    why: `${sent} came back ${quoted(reply)}, not ${
-      JSON.stringify(UNICODE_REPLY)
-    }`,
-  };
+  if (javaReplies.some((java) => sameBytes(reply, java))) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${cameBack}: each character past ASCII came back as one byte, ` +
+        `as Java's DataOutputStream.writeBytes sends a string (the Java ` +
+        `companion server does this); send getBytes("UTF-8") instead`,
+    };
+  }
+  return { check, verdict: "FAIL", why: book.wrong(sentence, reply) };
 }
 
 /**
@@ -1776,12 +2215,14 @@ function gradeUnicode(reply: Uint8Array): CheckResult {
 function gradeInvalid(
   reply: Uint8Array | undefined,
   stillAnswers: boolean,
+  book: AnswerBook,
 ): CheckResult {
   const check = "bytes that are not UTF-8 (last: they can stop a server)";
   const after = stillAnswers
     ? ""
     : "; then the server stopped answering: one client can stop it " +
       "(the textbook's server stops with UnicodeDecodeError)";
+  const sent = shown(INVALID_SENTENCE);
   if (reply === undefined) {
     return {
       check,
@@ -1789,58 +2230,81 @@ function gradeInvalid(
       why: `no reply to bytes that are not UTF-8 (e9, ff)${after}`,
     };
   }
-  if (reply.join() === INVALID_REPLY.join()) {
+  if (sameBytes(reply, INVALID_REPLY)) {
     return {
       check,
       verdict: stillAnswers ? "PASS" : "WARN",
-      why: `"caf\\xe9 \\xff ok" came back with e9 and ff unchanged${after}`,
+      why: `${sent} came back with e9 and ff unchanged${after}`,
     };
   }
-  // U+FFFD in UTF-8, where the server decoded with replacement.
-  const replaced = reply.join().includes("239,191,189");
-  return {
-    check,
-    verdict: "WARN",
-    why:
-      (replaced
-        ? `bytes that are not UTF-8 came back as U+FFFD (${escaped(reply)}), ` +
-          `not as they were`
-        : reply.join() === INVALID_SENTENCE.join()
-        ? `"caf\\xe9 \\xff ok" came back unchanged: the bytes kept, but ` +
-          `not upper-cased`
-        : `"caf\\xe9 \\xff ok" came back as ${escaped(reply)}`) + after,
-  };
+  const changed = sameBytes(reply, INVALID_SENTENCE)
+    ? `${sent} came back unchanged: the bytes kept, but not upper-cased`
+    : indexOfBytes(reply, new Uint8Array([0xef, 0xbf, 0xbd])) >= 0
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were replaced with U+FFFD, not sent back as they were`
+    : startsAndEndsAsReply(reply)
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were changed, not sent back as they were`
+    : undefined;
+  return changed === undefined
+    ? { check, verdict: "FAIL", why: book.wrong(INVALID_SENTENCE, reply) }
+    : { check, verdict: "WARN", why: changed + after };
+}
+
+/** Whether `reply` is "CAF", then anything, then " OK". */
+function startsAndEndsAsReply(reply: Uint8Array): boolean {
+  const start = INVALID_REPLY.subarray(0, 3);
+  const end = INVALID_REPLY.subarray(-3);
+  return reply.length >= 6 && sameBytes(reply.subarray(0, 3), start) &&
+    sameBytes(reply.subarray(-3), end);
+}
+
+/** A check not run, and why. */
+function notChecked(check: string, why: string): CheckResult {
+  return { check, verdict: "SKIP", why: `not checked: ${why}` };
 }
 
 /**
  * Prints each result as it comes (a line, or a JSON object), then the
- * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 without a
- * FAIL.
+ * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 when
+ * every check ran and none FAILed. Stops quietly when stdout is closed.
  */
 async function reportChecks(
   title: string,
   results: AsyncIterable<CheckResult>,
   json: boolean,
 ): Promise<number> {
-  const count = { PASS: 0, WARN: 0, FAIL: 0 };
-  if (!json) console.log(title);
-  for await (const result of results) {
-    count[result.verdict]++;
-    console.log(
+  const count = { PASS: 0, WARN: 0, FAIL: 0, SKIP: 0 };
+  const stdout = standardOutput().getWriter();
+  const print = (line: string) =>
+    stdout.write(new TextEncoder().encode(`${line}\n`));
+  try {
+    if (!json) await print(title);
+    for await (const result of results) {
+      count[result.verdict]++;
+      await print(
+        json
+          ? JSON.stringify(result)
+          : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+      );
+    }
+    const total = count.PASS + count.WARN + count.FAIL + count.SKIP;
+    const score = count.PASS + count.WARN / 2;
+    await print(
       json
-        ? JSON.stringify(result)
-        : `${result.verdict.padEnd(4)}  ${result.check}: ${result.why}`,
+        ? JSON.stringify({ score, out_of: total, ...count })
+        : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
+          `WARN, ${count.FAIL} FAIL${
+            count.SKIP > 0 ? `, ${count.SKIP} SKIP` : ""
+          })`,
     );
+  } catch (error) {
+    if (error instanceof StdoutClosed) return 0;
+    throw error;
+  } finally {
+    await stdout.close().catch(() => {});
   }
-  const total = count.PASS + count.WARN + count.FAIL;
-  const score = count.PASS + count.WARN / 2;
-  console.log(
-    json
-      ? JSON.stringify({ score, out_of: total, ...count })
-      : `Score: ${score} of ${total} (${count.PASS} PASS, ${count.WARN} ` +
-        `WARN, ${count.FAIL} FAIL)`,
-  );
-  return count.FAIL > 0 ? 1 : 0;
+  return count.FAIL > 0 || count.SKIP > 0 ? 1 : 0;
 }
 
 /**

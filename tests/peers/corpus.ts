@@ -1,0 +1,345 @@
+/**
+ * The servers a class brings to `--check`, and what the grader must say of
+ * each: the verdict of every check and the score. tests/check_corpus_test.ts
+ * grades each; tests/readme_test.ts holds README's table to this list.
+ *
+ * @module
+ */
+
+/** The TCP checks' names, in the grader's order; README's column heads. */
+export const TCP_CHECKS: [string, string][] = [
+  ["a sentence", "sentence"],
+  ["Unicode", "Unicode"],
+  ["a sentence longer than recv(1024)", "3,001 bytes"],
+  ["how a reply ends", "reply ends"],
+  ["a second client while the first sits idle", "2nd client"],
+  ["half-close", "half-close"],
+  ["bytes that are not UTF-8 (last: they can stop a server)", "not UTF-8"],
+];
+
+/** The UDP checks' names, in the grader's order; README's column heads. */
+export const UDP_CHECKS: [string, string][] = [
+  ["a sentence", "sentence"],
+  ["Unicode", "Unicode"],
+  ["an empty datagram", "empty"],
+  ["a datagram longer than recvfrom(2048)", "3,000 bytes"],
+  ["replies from the server's own port", "own port"],
+  ["two clients at once", "2 clients"],
+  ["bytes that are not UTF-8 (last: they can stop a server)", "not UTF-8"],
+];
+
+/** One server of the corpus and its grades. */
+export interface GradedServer {
+  /** How README names it. */
+  name: string;
+  transport: "tcp" | "udp";
+  /**
+   * What starts it, from the project's folder: a command line, "ours" (this
+   * project's server, in the test's process), or "java" (TCPServer.java,
+   * compiled by the test).
+   */
+  start: string[] | "ours" | "java";
+  /** `--timeout` for the grader, in seconds. */
+  timeout: number;
+  /** Each check's verdict, in the checks' order: P, W, F or S(KIP). */
+  verdicts: string;
+  score: number;
+  /** What the reason of a check must say, by the check's README name. */
+  reasons?: Record<string, RegExp>;
+}
+
+const python = (file: string, ...args: string[]) => [
+  "python3",
+  `tests/peers/class/${file}`,
+  ...args,
+];
+const textbook = (file: string) => [
+  "python3",
+  "tests/peers/run_textbook.py",
+  `tests/peers/textbook/${file}`,
+];
+
+/** Every server of the corpus, TCP first. */
+export const CORPUS: GradedServer[] = [
+  {
+    name: "`tcp_server.ts` (ours)",
+    transport: "tcp",
+    start: "ours",
+    timeout: 1,
+    verdicts: "PPPPPPP",
+    score: 7,
+  },
+  {
+    name: "`TCPServer.py` (the textbook's)",
+    transport: "tcp",
+    start: textbook("TCPServer.py"),
+    timeout: 1,
+    verdicts: "PPWPWPW",
+    score: 5.5,
+    reasons: {
+      "3,001 bytes": /^only the first 1,024 of 3,001 bytes came back/,
+      "2nd client": /^serves one client at a time: a second client waited/,
+      "not UTF-8": /then the server stopped answering/,
+    },
+  },
+  {
+    name: "`TCPServer.java` (as the Java companion's)",
+    transport: "tcp",
+    start: "java",
+    timeout: 1,
+    verdicts: "PWPWWWW",
+    score: 4.5,
+    reasons: {
+      "Unicode": /as Java's DataOutputStream\.writeBytes sends a string/,
+      "reply ends": /the Java companion server's framing/,
+      "2nd client": /^serves one client at a time/,
+      "not UTF-8": /came back as "CAF\\xfd \\xfd OK": the bytes that are not/,
+    },
+  },
+  {
+    name: "echo, no upper-casing",
+    transport: "tcp",
+    start: python("tcp_echo.py"),
+    timeout: 1,
+    verdicts: "FFFFFFW",
+    score: 0.5,
+    reasons: {
+      "sentence": /came back "hello world\\n", not "HELLO WORLD": sent back/,
+    },
+  },
+  {
+    name: "`.upper()` on bytes (ASCII only)",
+    transport: "tcp",
+    start: python("tcp_bytes_upper.py"),
+    timeout: 1,
+    verdicts: "PWWPWPP",
+    score: 5.5,
+    reasons: { "Unicode": /only a-z were upper-cased/ },
+  },
+  {
+    name: "`.strip()`, then close",
+    transport: "tcp",
+    start: python("tcp_strip_close.py"),
+    timeout: 1,
+    verdicts: "PPWPWPW",
+    score: 5.5,
+    reasons: { "reply ends": /no newline, .* the close ends it/ },
+  },
+  {
+    name: "receive buffer never cleared",
+    transport: "tcp",
+    start: python("tcp_buffer_never_cleared.py"),
+    timeout: 1,
+    verdicts: "PPFFPPW",
+    score: 4.5,
+    reasons: {
+      "reply ends":
+        /"two" came back "ONE\\nTWO\\n", not "TWO": the replies to every line/,
+    },
+  },
+  {
+    name: "4th request echoed",
+    transport: "tcp",
+    start: python("tcp_nth_echo.py", "4"),
+    timeout: 1,
+    verdicts: "PPPFPPW",
+    score: 5.5,
+    reasons: { "reply ends": /"one" came back "one\\n", not "ONE"/ },
+  },
+  {
+    name: "5th request echoed",
+    transport: "tcp",
+    start: python("tcp_nth_echo.py", "5"),
+    timeout: 1,
+    verdicts: "PPPFPPW",
+    score: 5.5,
+    reasons: { "reply ends": /"two" came back "two\\n", not "TWO"/ },
+  },
+  {
+    name: "6th request echoed",
+    transport: "tcp",
+    start: python("tcp_nth_echo.py", "6"),
+    timeout: 1,
+    verdicts: "PPPPFPW",
+    score: 5.5,
+    reasons: { "2nd client": /"second client" came back "second client\\n"/ },
+  },
+  {
+    name: "`WELCOME` before each reply",
+    transport: "tcp",
+    start: python("tcp_banner.py"),
+    timeout: 1,
+    verdicts: "FFFFFFW",
+    score: 0.5,
+    reasons: { "reply ends": /"WELCOME\\n" came before the reply/ },
+  },
+  {
+    name: "reply cut to 100 bytes",
+    transport: "tcp",
+    start: python("tcp_cut.py", "100"),
+    timeout: 1,
+    verdicts: "PPFPPPW",
+    score: 5.5,
+    reasons: { "3,001 bytes": /^only the first 100 of 3,001 bytes came back/ },
+  },
+  {
+    name: "never stops sending",
+    transport: "tcp",
+    start: python("tcp_never_stops.py"),
+    timeout: 1,
+    verdicts: "WPPFPFW",
+    score: 4,
+    reasons: {
+      "sentence": /the server never stops sending/,
+      "reply ends": /it never stops sending/,
+    },
+  },
+  {
+    name: "one client at a time",
+    transport: "tcp",
+    start: python("tcp_one_at_a_time.py"),
+    timeout: 1,
+    verdicts: "PPPPWPW",
+    score: 6,
+    reasons: { "2nd client": /^serves one client at a time/ },
+  },
+  {
+    name: "drops a client silent for 1 s",
+    transport: "tcp",
+    start: python("tcp_drops_idle.py"),
+    timeout: 2,
+    verdicts: "PPWPWPW",
+    score: 5.5,
+    reasons: {
+      "2nd client":
+        /^a second client was answered after 1\.\d s, but the first/,
+    },
+  },
+  {
+    name: "slow: 0.5 s a reply",
+    transport: "tcp",
+    start: python("tcp_slow.py", "0.5"),
+    timeout: 2,
+    verdicts: "PPPPPPW",
+    score: 6.5,
+  },
+  {
+    name: "slow: 1.5 s a reply (`--timeout 2`)",
+    transport: "tcp",
+    start: python("tcp_slow.py", "1.5"),
+    timeout: 2,
+    verdicts: "PPPPPPW",
+    score: 6.5,
+  },
+  {
+    name: "never closes after a half-close",
+    transport: "tcp",
+    start: python("tcp_no_close.py"),
+    timeout: 1,
+    verdicts: "PPPPPWW",
+    score: 6,
+    reasons: {
+      "half-close": /instead of closing after the client half-closed/,
+    },
+  },
+  {
+    name: "a byte every 20 ms",
+    transport: "tcp",
+    start: python("tcp_trickle.py"),
+    timeout: 1,
+    verdicts: "PPFPPPW",
+    score: 5.5,
+    reasons: { "3,001 bytes": /bytes were still coming, slowly/ },
+  },
+  {
+    name: "`udp_server.ts` (ours)",
+    transport: "udp",
+    start: "ours",
+    timeout: 1,
+    verdicts: "PPPPPPP",
+    score: 7,
+  },
+  {
+    name: "`UDPServer.py` (the textbook's)",
+    transport: "udp",
+    start: textbook("UDPServer.py"),
+    timeout: 0.5,
+    verdicts: "PPPWPPW",
+    score: 6,
+    reasons: {
+      "3,000 bytes": /cut to its first 2,048 bytes/,
+      "not UTF-8": /then the server stopped answering/,
+    },
+  },
+  {
+    name: "echo, no upper-casing",
+    transport: "udp",
+    start: python("udp_echo.py"),
+    timeout: 0.5,
+    verdicts: "FFPFPFW",
+    score: 2.5,
+  },
+  {
+    name: "loses 36% (the Pinger lab's), seed 1",
+    transport: "udp",
+    start: python("udp_lossy.py", "1", "0.36"),
+    timeout: 0.2,
+    verdicts: "PPPWPPW",
+    score: 6,
+  },
+  {
+    name: "replies from another port",
+    transport: "udp",
+    start: python("udp_other_port.py"),
+    timeout: 0.5,
+    verdicts: "PPPWFPW",
+    score: 5,
+    reasons: { "own port": /not 127\.0\.0\.1:\d+: a client that checks/ },
+  },
+  {
+    name: "each reply answers the datagram before",
+    transport: "udp",
+    start: python("udp_stale.py"),
+    timeout: 0.5,
+    verdicts: "FFFFPFF",
+    score: 1,
+    reasons: {
+      "Unicode": /that is the reply to "hello world", sent earlier/,
+      "2 clients": /^(?!.*each other's)/,
+    },
+  },
+  {
+    name: "ignores an empty datagram",
+    transport: "udp",
+    start: python("udp_ignores_empty.py"),
+    timeout: 0.3,
+    verdicts: "PPWWPPW",
+    score: 5.5,
+    reasons: { "empty": /though the server answers other datagrams/ },
+  },
+  {
+    name: "answers only the first client",
+    transport: "udp",
+    start: python("udp_first_client_only.py"),
+    timeout: 0.5,
+    verdicts: "PFFFPFW",
+    score: 2.5,
+    reasons: { "Unicode": /came to the first client \(port \d+\)/ },
+  },
+  {
+    name: "slow: 0.5 s a reply",
+    transport: "udp",
+    start: python("udp_slow.py", "0.5"),
+    timeout: 1,
+    verdicts: "PPPWPPW",
+    score: 6,
+  },
+  {
+    name: "slow: 1.5 s a reply (`--timeout 2`)",
+    transport: "udp",
+    start: python("udp_slow.py", "1.5"),
+    timeout: 2,
+    verdicts: "PPPWPPW",
+    score: 6,
+  },
+];
