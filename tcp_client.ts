@@ -248,9 +248,10 @@ Options:
                          object (for autograders)
       --check            grade the server at --host and --port: a sentence,
                          Unicode, a long sentence, how replies end, two
-                         clients, half-close, invalid UTF-8; PASS, WARN or
-                         FAIL each, a score; exit 1 on a FAIL (each wait
-                         --timeout, default 2 s here)
+                         clients, half-close, invalid UTF-8; PASS, WARN,
+                         FAIL or SKIP (not checked) each, a score; exit 1
+                         on a FAIL or SKIP (each wait --timeout, default 2 s
+                         here)
   -v, --verbose          show each socket step on stderr: connect, send,
                          recv, close, with addresses and byte counts
   -h, --help             show this help
@@ -795,9 +796,29 @@ class ServerUnderTest {
   /** Why the checks left are not run, once the server is found gone. */
   gone: string | undefined;
   /** Whether bytes after a reply were graded already: they WARN once. */
-  extraCounted = false;
+  #extraCounted = false;
   /** How many checks have started. */
   #started = 0;
+
+  /**
+   * Bytes after the reply `came` (as a student reads it): a WARN the first
+   * time in a run, undefined after, or when there are none.
+   */
+  extraAfter(
+    check: string,
+    came: string,
+    extra: Uint8Array,
+    more = "",
+  ): CheckResult | undefined {
+    if (extra.length === 0 || this.#extraCounted) return undefined;
+    this.#extraCounted = true;
+    return {
+      check,
+      verdict: "WARN",
+      why: `${came}, then ${shown(extra)}${more}: a client reading one ` +
+        `line per sentence takes that for the next reply`,
+    };
+  }
 
   constructor(options: TcpCheckOptions) {
     this.hostname = options.hostname ?? "localhost";
@@ -925,17 +946,13 @@ async function checkSentence(
     const why = server.book.wrong(sentence, got) + endless(after);
     return { check, verdict: "FAIL", why };
   }
-  if (after !== undefined && after.data.length > 0) {
-    server.extraCounted = true;
-    return {
-      check,
-      verdict: "WARN",
-      why: `"hello world" came back "HELLO WORLD", then ` +
-        `${shown(after.data)}${endless(after)}: a client reading one line ` +
-        `per sentence takes that for the next reply`,
-    };
-  }
-  return {
+  const extra = after && server.extraAfter(
+    check,
+    `"hello world" came back "HELLO WORLD"`,
+    after.data,
+    endless(after),
+  );
+  return extra ?? {
     check,
     verdict: "PASS",
     why: `"hello world" came back "HELLO WORLD"`,
@@ -1086,18 +1103,12 @@ async function checkSecondLine(
       }: it never stops sending`,
     };
   }
-  if (after.data.length > 0 && !server.extraCounted) {
-    server.extraCounted = true;
-    return {
-      check,
-      verdict: "WARN",
-      why:
-        `the reply "ONE" and its newline came, then ${
-          shown(after.data)
-        }: a client reading one line per sentence takes that for the next ` +
-        `reply`,
-    };
-  }
+  const extra = server.extraAfter(
+    check,
+    `the reply "ONE" and its newline came`,
+    after.data,
+  );
+  if (extra) return extra;
   const sent = after.ending === "silent" && await probe.send(withNewline(two));
   const second = sent
     ? await server.reply(probe, two)
@@ -1312,15 +1323,8 @@ async function checkHalfClose(
         `client had half-closed`,
     };
   }
-  if (rest.length > 0 && !server.extraCounted) {
-    server.extraCounted = true;
-    return {
-      check,
-      verdict: "WARN",
-      why: `answered "HALF CLOSE", then ${shown(rest)}: a client reading ` +
-        `one line per sentence takes that for the next reply`,
-    };
-  }
+  const extra = server.extraAfter(check, `answered "HALF CLOSE"`, rest);
+  if (extra) return extra;
   return ending === "closed"
     ? {
       check,
@@ -1370,7 +1374,10 @@ interface Reading {
 const PROBE_LIMIT = 64 * 1024;
 /** After a reply line, this long without a byte means nothing more comes. */
 const QUIET_MS = 300;
-/** A byte this recent when a wait ends: the server is sending, slowly. */
+/**
+ * A byte this recent when a wait ends, after pieces spread over time: the
+ * server is still sending, slowly.
+ */
 const TRICKLE_MS = 500;
 
 /** A connection to the server under test, every wait bounded. */
@@ -1412,6 +1419,7 @@ class Probe {
     let length = 0;
     const deadline = performance.now() + waitMs;
     let lastByte = -Infinity;
+    let firstByte = Infinity;
     const reading = (ending: Ending) => ({ data: concat(chunks), ending });
     let piece = this.#leftover;
     this.#leftover = new Uint8Array(0);
@@ -1431,7 +1439,8 @@ class Probe {
         : deadline - now;
       const count = await this.#next(waitFor);
       if (count === "late") {
-        const trickling = until !== "quiet" &&
+        // Pieces spread over time, the last one just now.
+        const trickling = until !== "quiet" && lastByte - firstByte > 50 &&
           performance.now() - lastByte < TRICKLE_MS;
         return reading(trickling ? "trickle" : "silent");
       }
@@ -1439,6 +1448,7 @@ class Probe {
       if (count === null) return reading("closed");
       piece = this.#buffer.slice(0, count);
       lastByte = performance.now();
+      firstByte = Math.min(firstByte, lastByte);
     }
   }
 

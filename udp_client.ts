@@ -262,9 +262,12 @@ Options:
       --check            grade the server at --host and --port: a sentence,
                          Unicode, an empty datagram, a long datagram, the
                          reply's port, two clients, invalid UTF-8; PASS,
-                         WARN or FAIL each, a score; exit 1 on a FAIL
+                         WARN, FAIL or SKIP (not checked) each, a score;
+                         exit 1 on a FAIL or SKIP (datagrams are tried as
+                         --retries, --interval and --timeout say)
       --interval SECONDS time from one ping or heartbeat to the next
-                         (default 1)
+                         (default 1), or from one try to the next under
+                         --check (default --timeout)
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
   -v, --verbose          show each socket step on stderr: socket, sendto,
@@ -378,11 +381,12 @@ async function runMode(
       console.error(`${PROGRAM}: ${describe(error, hostname)}`);
       return 1;
     }
-    const tries = `${1 + retries} times, ${interval ?? timeout} s apart`;
+    const tries = 1 + retries;
     return await reportChecks(
       `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
-        `(each datagram sent up to ${tries}; each reply waited for ` +
-        `${timeout} s after the last)`,
+        `(${tries} tries a datagram, ${interval ?? timeout} s apart, ` +
+        `${2 * tries} more while the server answers others; each reply ` +
+        `waited for ${timeout} s after the last try)`,
       checkUdp({ hostname, port, timeout, retries, interval }),
       json,
     );

@@ -24,6 +24,7 @@ import {
   withServer,
   withTimeout,
 } from "./_helpers.ts";
+import { CORPUS, TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
 
 const SCRIPTS = ["udp_client", "udp_server", "tcp_client", "tcp_server"];
 const README = await Deno.readTextFile(`${ROOT}README.md`);
@@ -671,6 +672,111 @@ Deno.test({
       );
     } finally {
       await server.stop("SIGKILL");
+    }
+  },
+});
+
+Deno.test("README: the grader's corpus tables are tests/peers/corpus.ts's", () => {
+  const section = README.slice(README.indexOf("**The grader's corpus.**"));
+  // Each table: its rows by first cell (TCP's and UDP's names repeat).
+  const tables = section.split(/\n(?=\| (?:TCP|UDP) server )/).slice(1).map(
+    (table) =>
+      new Map(
+        table.split("\n").filter((line) => line.startsWith("| ")).map(
+          (line) => {
+            const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+            return [cells[0], cells.slice(1)];
+          },
+        ),
+      ),
+  );
+  assert.equal(tables.length, 2);
+  const words: Record<string, string> = {
+    P: "PASS",
+    W: "WARN",
+    F: "FAIL",
+    S: "SKIP",
+  };
+  for (
+    const [rows, transport, checks] of [
+      [tables[0], "tcp", TCP_CHECKS],
+      [tables[1], "udp", UDP_CHECKS],
+    ] as const
+  ) {
+    assert.deepEqual(rows.get(`${transport.toUpperCase()} server`), [
+      ...checks.map(([, heading]) => heading),
+      "score",
+    ]);
+    const servers = CORPUS.filter((server) => server.transport === transport);
+    // The heading, the rule, and a row for each server, no more.
+    assert.equal(rows.size, 2 + servers.length);
+    for (const server of servers) {
+      assert.deepEqual(rows.get(server.name), [
+        ...[...server.verdicts].map((letter) => words[letter]),
+        String(server.score),
+      ], server.name);
+    }
+  }
+});
+
+/** Grades the server at `port` with the CLI, as the README's lines do. */
+async function gradedByCli(
+  transport: "tcp" | "udp",
+  host: string,
+  port: number,
+) {
+  const run = await sh(
+    `deno run --allow-net --unstable-net ${transport}_client.ts --check ` +
+      `--host ${host} -p ${port}`,
+    ROOT,
+  );
+  return run.stdout;
+}
+
+Deno.test({
+  name:
+    "README: the --check examples are what the grader prints against ours and the textbook's programs",
+  ignore: !canRun(hasPython, "the textbook's programs need python3"),
+  async fn() {
+    const section = README.slice(README.indexOf("**Grading a server**"));
+    const shown = [...section.matchAll(/```\n(Checking [^]*?)```/g)].map((
+      block,
+    ) => block[1]);
+    assert.equal(shown.length, 3);
+    // Ours, on the port the README's line leaves to its default.
+    await withServer("tcp", { hostname: "0.0.0.0" }, async (port) => {
+      const printed = await gradedByCli("tcp", "localhost", port);
+      assert.equal(printed.replaceAll(`:${port}`, ":12000"), shown[0]);
+    });
+    for (
+      const [i, transport, program] of [
+        [1, "tcp", "TCPServer.py"],
+        [2, "udp", "UDPServer.py"],
+      ] as const
+    ) {
+      const server = await startServer([
+        "python3",
+        "tests/peers/run_textbook.py",
+        `tests/peers/textbook/${program}`,
+      ]);
+      try {
+        const printed = await gradedByCli(
+          transport,
+          "127.0.0.1",
+          server.port,
+        );
+        const readmePort = shown[i].match(/127\.0\.0\.1:(\d+)/)![1];
+        assert.equal(
+          printed.replaceAll(`:${server.port}`, `:${readmePort}`)
+            .replace(
+              /waited \d\.\d s/,
+              (wait) => shown[i].match(/waited \d\.\d s/)?.[0] ?? wait,
+            ),
+          shown[i],
+        );
+      } finally {
+        await server.stop("SIGKILL");
+      }
     }
   },
 });
