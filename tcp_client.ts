@@ -795,6 +795,8 @@ class ServerUnderTest {
   readonly book = new AnswerBook();
   /** Why the checks left are not run, once the server is found gone. */
   gone: string | undefined;
+  /** Whether a line sent and waited for ever got a reply, right or wrong. */
+  answeredALine = false;
   /** Whether bytes after a reply were graded already: they WARN once. */
   #extraCounted = false;
   /** How many checks have started. */
@@ -873,6 +875,7 @@ class ServerUnderTest {
    */
   async reply(probe: Probe, sentence: Uint8Array): Promise<Reading> {
     const line = await probe.read(this.waitMs, "line");
+    if (line.data.length > 0) this.answeredALine = true;
     if (line.ending !== "newline" || this.book.isReplyTo(sentence, line.data)) {
       return line;
     }
@@ -927,6 +930,7 @@ async function checkSentence(
   try {
     await probe.send(withNewline(sentence));
     reply = await probe.read(server.waitMs, "line");
+    if (reply.data.length > 0) server.answeredALine = true;
     if (reply.ending === "newline") {
       after = await probe.read(server.waitMs, "quiet");
     }
@@ -934,7 +938,6 @@ async function checkSentence(
     probe.close();
   }
   if (reply.data.length === 0) {
-    server.gone = "the server did not answer a sentence";
     const why = nothingCame(reply.ending, server.waitMs) +
       (reply.ending === "silent"
         ? " (a slow server? --timeout gives it longer)"
@@ -1165,8 +1168,16 @@ async function checkSecondClient(
   );
   const idle = await server.open();
   let firstReply: Reading | undefined;
+  /** Whether the server closed the first client before it spoke. */
+  let dropped = false;
   const firstSpeaks = async () => {
-    firstReply ??= await idle.send(withNewline(first))
+    if (firstReply) return firstReply;
+    const before = await idle.read(IDLE_CHECK_MS, "close");
+    dropped = before.ending === "closed" || before.ending === "reset";
+    // Bytes it never asked for are its reply, wrong whatever they are.
+    firstReply = before.data.length > 0 || dropped
+      ? before
+      : await idle.send(withNewline(first))
       ? await server.reply(idle, first)
       : { data: new Uint8Array(0), ending: "closed" };
     return firstReply;
@@ -1181,7 +1192,9 @@ async function checkSecondClient(
       `${((performance.now() - started) / 1000).toFixed(1)} s`;
     const clients = { server, check, first, second };
     if (early.data.length > 0) {
-      return gradeServedAtOnce(clients, early, await firstSpeaks(), seconds());
+      const waited = seconds();
+      const firstReply = await firstSpeaks();
+      return gradeServedAtOnce(clients, early, firstReply, dropped, waited);
     }
     const { ending } = early;
     await firstSpeaks();
@@ -1211,6 +1224,7 @@ function gradeServedAtOnce(
   { server, check, first, second }: TwoClients,
   secondReply: Reading,
   firstReply: Reading,
+  dropped: boolean,
   waited: string,
 ): CheckResult {
   if (!server.book.isReplyTo(second, secondReply.data)) {
@@ -1220,15 +1234,27 @@ function gradeServedAtOnce(
       why: `the second client: ${server.book.wrong(second, secondReply.data)}`,
     };
   }
-  if (firstReply.data.length === 0) {
+  if (firstReply.data.length === 0 && dropped) {
     return {
       check,
       verdict: "WARN",
       why: `a second client was answered after ${waited}, but the first, ` +
-        `connected and silent meanwhile, then got no reply to its line ` +
-        `(${nothingCame(firstReply.ending, server.waitMs)}): the server ` +
-        `serves one client at a time and drops a client that sends ` +
-        `nothing for a while (TCPClient.py waits at input() before sending)`,
+        `connected and silent meanwhile, was ${
+          firstReply.ending === "reset" ? "reset" : "closed"
+        } by the server before it sent its line: the server drops a ` +
+        `client that sends nothing for a while (TCPClient.py waits at ` +
+        `input() before sending)`,
+    };
+  }
+  if (firstReply.data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `a second client was answered after ${waited}, but the first, ` +
+        `connected and silent meanwhile, then sent its line and got no ` +
+        `reply (${nothingCame(firstReply.ending, server.waitMs)}): each ` +
+        `client must be answered on its own connection (was its reply ` +
+        `sent on the second client's?)`,
     };
   }
   if (!server.book.isReplyTo(first, firstReply.data)) {
@@ -1351,6 +1377,14 @@ async function checkNotUtf8(server: ServerUnderTest): Promise<CheckResult> {
   const still = server.sentence("still there", "STILL THERE");
   const { data } = await server.ask(sentence);
   const after = await server.ask(still).catch(() => undefined);
+  if (data.length === 0 && !server.answeredALine) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: "no reply to bytes that are not UTF-8 (e9, ff), as to every " +
+        "line before",
+    };
+  }
   return gradeInvalid(
     data.length > 0 ? withoutNewline(data) : undefined,
     after !== undefined && after.data.length > 0,
@@ -1372,6 +1406,8 @@ interface Reading {
 }
 /** Bytes a check reads at most at once: replies are a few KiB. */
 const PROBE_LIMIT = 64 * 1024;
+/** How long the idle first client looks for a close before it speaks. */
+const IDLE_CHECK_MS = 50;
 /** After a reply line, this long without a byte means nothing more comes. */
 const QUIET_MS = 300;
 /**

@@ -212,7 +212,31 @@ export const CORPUS: GradedServer[] = [
     score: 5.5,
     reasons: {
       "2nd client":
-        /^a second client was answered after 1\.\d s, but the first/,
+        /^a second client was answered after 1\.\d s, but the first, connected and silent meanwhile, was closed by the server before it sent its line/,
+    },
+  },
+  {
+    name: "threads share one connection socket",
+    transport: "tcp",
+    start: python("tcp_shared_socket.py"),
+    timeout: 1,
+    verdicts: "PPWPFPW",
+    score: 5,
+    reasons: {
+      "2nd client":
+        /^a second client was answered after 0\.\d s, but the first, connected and silent meanwhile, then sent its line and got no reply/,
+    },
+  },
+  {
+    name: "reads until the client closes",
+    transport: "tcp",
+    start: python("tcp_reads_to_close.py"),
+    timeout: 1,
+    verdicts: "FFFFFPF",
+    score: 1,
+    reasons: {
+      sentence: /^no reply within 1 s/,
+      "half-close": /^answered, then closed once the client had half-closed/,
     },
   },
   {
