@@ -792,11 +792,13 @@ class ServerUnderTest {
   /** How long each wait lasts at most. */
   readonly waitMs: number;
   /** Every sentence sent, and the reply it must get. */
-  readonly book = new AnswerBook();
+  readonly book = new AnswerBook("line");
   /** Why the checks left are not run, once the server is found gone. */
   gone: string | undefined;
   /** Whether a line sent and waited for ever got a reply, right or wrong. */
   answeredALine = false;
+  /** Whether a line ever got the reply it must. */
+  answeredRight = false;
   /** Whether bytes after a reply were graded already: they WARN once. */
   #extraCounted = false;
   /** How many checks have started. */
@@ -876,6 +878,7 @@ class ServerUnderTest {
   async reply(probe: Probe, sentence: Uint8Array): Promise<Reading> {
     const line = await probe.read(this.waitMs, "line");
     if (line.data.length > 0) this.answeredALine = true;
+    if (this.book.isReplyTo(sentence, line.data)) this.answeredRight = true;
     if (line.ending !== "newline" || this.book.isReplyTo(sentence, line.data)) {
       return line;
     }
@@ -931,6 +934,9 @@ async function checkSentence(
     await probe.send(withNewline(sentence));
     reply = await probe.read(server.waitMs, "line");
     if (reply.data.length > 0) server.answeredALine = true;
+    if (server.book.isReplyTo(sentence, reply.data)) {
+      server.answeredRight = true;
+    }
     if (reply.ending === "newline") {
       after = await probe.read(server.waitMs, "quiet");
     }
@@ -1112,6 +1118,11 @@ async function checkSecondLine(
     after.data,
   );
   if (extra) return extra;
+  // Bytes after the reply, already a WARN once: said again, not counted.
+  const also = after.data.length > 0
+    ? ` (after "ONE", ${shown(after.data)} came too: the extra bytes ` +
+      `already counted)`
+    : "";
   const sent = after.ending === "silent" && await probe.send(withNewline(two));
   const second = sent
     ? await server.reply(probe, two)
@@ -1129,7 +1140,7 @@ async function checkSecondLine(
         check,
         verdict: "PASS",
         why: "the reply ends with a newline, and the server closes the " +
-          "connection after it, as the textbook's does",
+          `connection after it, as the textbook's does${also}`,
       };
   }
   if (!server.book.isReplyTo(two, second.data)) {
@@ -1142,7 +1153,7 @@ async function checkSecondLine(
     check,
     verdict: "PASS",
     why: "each reply ends with a newline, and one connection answers " +
-      "line after line",
+      `line after line${also}`,
   };
 }
 
@@ -1194,7 +1205,16 @@ async function checkSecondClient(
     if (early.data.length > 0) {
       const waited = seconds();
       const firstReply = await firstSpeaks();
-      return gradeServedAtOnce(clients, early, firstReply, dropped, waited);
+      const graded = gradeServedAtOnce(
+        clients,
+        early,
+        firstReply,
+        dropped,
+        waited,
+      );
+      return graded.verdict === "PASS"
+        ? await checkBothAtOnce(server, check) ?? graded
+        : graded;
     }
     const { ending } = early;
     await firstSpeaks();
@@ -1209,6 +1229,38 @@ async function checkSecondClient(
     idle.close();
     other?.close();
   }
+}
+
+/**
+ * Two more clients send at the same moment, and must each get their own
+ * reply: a server that keeps the request where every thread sees it gives
+ * one client the other's. A FAIL, or undefined if both were answered.
+ */
+async function checkBothAtOnce(
+  server: ServerUnderTest,
+  check: string,
+): Promise<CheckResult | undefined> {
+  const clients = ["the third client", "the fourth client"];
+  const sentences = [
+    server.sentence("third client", "THIRD CLIENT", clients[0]),
+    server.sentence("fourth client", "FOURTH CLIENT", clients[1]),
+  ];
+  const replies = await Promise.all(sentences.map((s) => server.ask(s)));
+  const i = replies.findIndex((reply, i) =>
+    !server.book.isReplyTo(sentences[i], reply.data)
+  );
+  if (i < 0) return undefined;
+  const { data, ending } = replies[i];
+  return {
+    check,
+    verdict: "FAIL",
+    why: `clients are served at once, but of two that sent at the same ` +
+      `moment, ${clients[i]}: ${
+        data.length === 0
+          ? nothingCame(ending, server.waitMs)
+          : server.book.wrong(sentences[i], data)
+      }`,
+  };
 }
 
 /** The two clients of {@linkcode checkSecondClient}, and their sentences. */
@@ -1268,8 +1320,9 @@ function gradeServedAtOnce(
     check,
     verdict: "PASS",
     why: "a second client was answered while the first stayed connected " +
-      "and silent, and the first was answered after: clients are served " +
-      "at once",
+      "and silent, the first was answered after, and two more that sent " +
+      "at the same moment got their own replies: clients are served at " +
+      "once",
   };
 }
 
@@ -1377,6 +1430,19 @@ async function checkNotUtf8(server: ServerUnderTest): Promise<CheckResult> {
   const still = server.sentence("still there", "STILL THERE");
   const { data } = await server.ask(sentence);
   const after = await server.ask(still).catch(() => undefined);
+  // Answered right before, and wrong after: the bytes broke it.
+  if (
+    server.answeredRight && after && after.data.length > 0 &&
+    !server.book.isReplyTo(still, after.data)
+  ) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: `after the bytes that are not UTF-8, ${
+        server.book.wrong(still, after.data)
+      }`,
+    };
+  }
   if (data.length === 0 && !server.answeredALine) {
     return {
       check: "bytes that are not UTF-8 (last: they can stop a server)",
@@ -1932,6 +1998,15 @@ function decodeStrictly(data: Uint8Array): string | undefined {
  */
 class AnswerBook {
   #sent: { sentence: Uint8Array; reply: Uint8Array; sender?: string }[] = [];
+  #framing: "line" | "datagram";
+
+  /**
+   * `framing`: a "line" reply may end in a newline (TCP); a "datagram"
+   * must be the reply, byte for byte (UDP).
+   */
+  constructor(framing: "line" | "datagram") {
+    this.#framing = framing;
+  }
 
   /**
    * Notes that `sentence` is sent, and must come back as `reply`; `sender`
@@ -1946,9 +2021,14 @@ class AnswerBook {
     return this.#find(sentence).reply;
   }
 
-  /** Whether `got`, without its newline, is the reply `sentence` must get. */
+  /** Whether `got` (a line: without its newline) is `sentence`'s reply. */
   isReplyTo(sentence: Uint8Array, got: Uint8Array): boolean {
-    return sameBytes(withoutNewline(got), this.replyTo(sentence));
+    return sameBytes(this.#framed(got), this.replyTo(sentence));
+  }
+
+  /** The reply in `got`: a line's without its newline, a datagram whole. */
+  #framed(got: Uint8Array): Uint8Array {
+    return this.#framing === "line" ? withoutNewline(got) : got;
   }
 
   /**
@@ -1976,7 +2056,7 @@ class AnswerBook {
     got: Uint8Array,
     before: Uint8Array[],
   ): string | undefined {
-    const line = withoutNewline(got);
+    const line = this.#framed(got);
     const expected = this.replyTo(sentence);
     if (line.length > 0 && sameBytes(line, sentence)) {
       return "sent back unchanged, not upper-cased";
@@ -2109,8 +2189,10 @@ function gradeInvalid(
   const check = "bytes that are not UTF-8 (last: they can stop a server)";
   const after = stillAnswers
     ? ""
-    : "; then the server stopped answering: one client can stop it " +
-      "(the textbook's server stops with UnicodeDecodeError)";
+    : "; then the server stopped answering: one client can stop it" +
+      (reply === undefined
+        ? " (the textbook's server stops with UnicodeDecodeError)"
+        : "");
   const sent = shown(INVALID_SENTENCE);
   if (reply === undefined) {
     return {
@@ -2156,7 +2238,8 @@ function notChecked(check: string, why: string): CheckResult {
 /**
  * Prints each result as it comes (a line, or a JSON object), then the
  * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 when
- * every check ran and none FAILed. Stops quietly when stdout is closed.
+ * every check ran and none FAILed. Stops quietly when stdout is closed,
+ * with status 1: not every check ran.
  */
 async function reportChecks(
   title: string,
@@ -2188,7 +2271,8 @@ async function reportChecks(
           })`,
     );
   } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
+    // Stopped quietly, but not every check ran: not a pass.
+    if (error instanceof StdoutClosed) return 1;
     throw error;
   } finally {
     await stdout.close().catch(() => {});

@@ -384,9 +384,10 @@ async function runMode(
     const tries = 1 + retries;
     return await reportChecks(
       `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
-        `(${tries} tries a datagram, ${interval ?? timeout} s apart, ` +
-        `${2 * tries} more while the server answers others; each reply ` +
-        `waited for ${timeout} s after the last try)`,
+        `(${tries} tries a datagram, ${2 * tries} for the first client's, ` +
+        `${interval ?? timeout} s apart; ${2 * tries} more while the ` +
+        `server answers others; each reply waited for ${timeout} s after ` +
+        `the last try)`,
       checkUdp({ hostname, port, timeout, retries, interval }),
       json,
     );
@@ -1252,7 +1253,7 @@ class UdpServerUnderTest {
   /** How many times a datagram is sent, at most (twice that once more). */
   readonly tries: number;
   /** Every sentence sent, and the reply it must get. */
-  readonly book = new AnswerBook();
+  readonly book = new AnswerBook("datagram");
   /** Why the checks left are not run, once the server is found gone. */
   gone: string | undefined;
   /** The server's address, looked up by the first check. */
@@ -1261,6 +1262,10 @@ class UdpServerUnderTest {
   firstClient: CheckSocket | undefined;
   /** The reply to the first sentence. */
   firstAnswer: UdpAnswer | undefined;
+  /** Every reply the first client's sentences got. */
+  readonly firstClientReplies: Uint8Array[] = [];
+  /** Every answer so far, with its sentence: where each came from. */
+  readonly answers: { sentence: Uint8Array; answer: UdpAnswer }[] = [];
   /** The longest a reply to a first try took, once one has come. */
   slowestMs: number | undefined;
   #started = 0;
@@ -1286,9 +1291,9 @@ class UdpServerUnderTest {
   }
 
   /**
-   * Sends `sentence` from `socket` every `spacingMs` until something comes,
-   * `tries` times at most, and waits `lastWaitMs` after the last; resolves
-   * with how many times it was sent.
+   * Sends `sentence` from `socket` every `spacingMs` until something more
+   * comes, `tries` times at most, and waits `lastWaitMs` after the last;
+   * resolves with how many times it was sent.
    */
   async send(
     socket: CheckSocket,
@@ -1297,14 +1302,15 @@ class UdpServerUnderTest {
     spacingMs = this.intervalMs,
     lastWaitMs = this.waitMs,
   ): Promise<number> {
+    const before = socket.arrivals.length;
     for (let sent = 1; sent <= tries; sent++) {
       const sentAt = performance.now();
       await socket.send(sentence, this.serverAddress);
       const waitMs = sent < tries ? spacingMs : lastWaitMs;
-      if (await socket.waitFor(0, waitMs)) {
+      if (await socket.waitFor(before, waitMs)) {
         // Answered at the first try: how long this server takes to answer.
         if (sent === 1) {
-          const took = socket.arrivals[0].at - sentAt;
+          const took = socket.arrivals[before].at - sentAt;
           this.slowestMs = Math.max(this.slowestMs ?? 0, took);
         }
         return sent;
@@ -1329,7 +1335,9 @@ class UdpServerUnderTest {
       try {
         tries += await this.send(socket, sentence, round);
         if (socket.arrivals.length > 0) {
-          return await answerOf(socket, tries, options.extraMs ?? 0);
+          const answer = await answerOf(socket, tries, options.extraMs ?? 0);
+          this.answers.push({ sentence, answer });
+          return answer;
         }
       } finally {
         await socket.close();
@@ -1349,8 +1357,9 @@ class UdpServerUnderTest {
     const started = performance.now();
     const socket = new CheckSocket(this.serverAddress);
     try {
-      // Twice the tries, so that a lossy server is not taken for gone;
-      // as fast as this server has answered, so that a gone one is quick.
+      // Twice the tries, so that a lossy server is not taken for gone,
+      // as fast as this server has answered, and the whole wait after the
+      // last, so that a server slower now than at first is not either.
       const spacingMs = this.slowestMs === undefined
         ? this.intervalMs
         : Math.min(this.intervalMs, Math.max(50, 2 * this.slowestMs));
@@ -1358,7 +1367,6 @@ class UdpServerUnderTest {
         socket,
         this.sentence("are you there", "ARE YOU THERE"),
         2 * this.tries,
-        spacingMs,
         spacingMs,
       );
     } finally {
@@ -1370,10 +1378,52 @@ class UdpServerUnderTest {
 
   /** Datagrams that came to the first client since `since`, not for it. */
   misdirected(since: number): Arrival[] {
-    const mine = this.firstAnswer?.reply;
     return (this.firstClient?.arrivals ?? []).filter((arrival) =>
-      arrival.at >= since && !(mine && sameBytes(arrival.data, mine))
+      arrival.at >= since &&
+      !this.firstClientReplies.some((mine) => sameBytes(arrival.data, mine))
     );
+  }
+
+  /**
+   * The next datagram on `socket` after `sentence` is sent from it, as
+   * `ask` waits for one (copies of `late`, a reply that may still come
+   * to an earlier try, are not it); and a second datagram if one comes.
+   */
+  async nextReply(
+    socket: CheckSocket,
+    sentence: Uint8Array,
+    late?: Uint8Array,
+  ): Promise<UdpAnswer | NoAnswer> {
+    const started = performance.now();
+    const from = socket.arrivals.length;
+    const next = () =>
+      socket.arrivals.slice(from).find((arrival) =>
+        !late || !sameBytes(arrival.data, late)
+      );
+    let tries = 0;
+    for (const round of [2 * this.tries, 2 * this.tries]) {
+      for (let left = round; left > 0 && !next();) {
+        const sent = await this.send(socket, sentence, left);
+        tries += sent;
+        left -= sent;
+      }
+      const arrival = next();
+      if (arrival) {
+        await socket.waitFor(socket.arrivals.indexOf(arrival) + 1, QUIET_MS);
+        const after = socket.arrivals.slice(
+          socket.arrivals.indexOf(arrival) + 1,
+        )
+          .find((a) =>
+            !sameBytes(a.data, arrival.data) &&
+            (!late || !sameBytes(a.data, late))
+          );
+        return { reply: arrival.data, from: arrival.from, extra: after?.data };
+      }
+      if (!await this.stillAnswers()) {
+        return { tries, stopped: true, misdirected: [] };
+      }
+    }
+    return { tries, stopped: false, misdirected: this.misdirected(started) };
   }
 
   /** The result of `run`; one that throws FAILs, saying why. */
@@ -1464,6 +1514,8 @@ async function checkSentence(
   }
   const answer = await answerOf(socket, tries, QUIET_MS);
   server.firstAnswer = answer;
+  server.answers.push({ sentence, answer });
+  server.firstClientReplies.push(answer.reply);
   if (!server.book.isReplyTo(sentence, answer.reply)) {
     return {
       check,
@@ -1471,15 +1523,42 @@ async function checkSentence(
       why: server.book.wrong(sentence, answer.reply),
     };
   }
-  return answer.extra
-    ? {
+  const extra = (extra: Uint8Array, came: string) => ({
+    check,
+    verdict: "WARN" as const,
+    why: `${came}, then another datagram, ${shown(extra)}: a client ` +
+      `sending several sentences from one socket takes it for the next reply`,
+  });
+  const came = `"hello world" came back "HELLO WORLD"`;
+  if (answer.extra) return extra(answer.extra, came);
+  // A client that keeps sending, as the chapter's exercise asks, gets the
+  // reply to each sentence, not a stale or a kept one.
+  const again = server.sentence("and again", "AND AGAIN");
+  const next = await server.nextReply(
+    socket,
+    again,
+    tries > 1 ? answer.reply : undefined,
+  );
+  if (!("reply" in next)) {
+    const why = server.noReply(
+      next,
+      `a second sentence from the same socket, "and again",`,
+    );
+    return { check, verdict: "FAIL", why };
+  }
+  server.answers.push({ sentence: again, answer: next });
+  server.firstClientReplies.push(next.reply);
+  if (!server.book.isReplyTo(again, next.reply)) {
+    const why = `from the same socket, ${server.book.wrong(again, next.reply)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  return next.extra
+    ? extra(next.extra, `${came}, "and again" came back "AND AGAIN"`)
+    : {
       check,
-      verdict: "WARN",
-      why: `"hello world" came back "HELLO WORLD", then another datagram, ` +
-        `${shown(answer.extra)}: a client sending several sentences from ` +
-        `one socket takes it for the next reply`,
-    }
-    : { check, verdict: "PASS", why: `"hello world" came back "HELLO WORLD"` };
+      verdict: "PASS",
+      why: `${came}, and "and again" from the same socket "AND AGAIN"`,
+    };
 }
 
 /** After a reply, this long without another means nothing more comes. */
@@ -1560,21 +1639,29 @@ async function checkLongDatagram(
   return { check, verdict: "FAIL", why: server.book.wrong(sentence, reply) };
 }
 
-/** Whether the first reply came from where the client sent it. */
+/** Whether every reply so far came from where its client sent. */
 function checkReplyPort(
   server: UdpServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
-  const { from } = server.firstAnswer!;
   const { serverAddress } = server;
-  const sender = formatAddress(from);
   const sentTo = formatAddress(serverAddress);
   const result = (verdict: Verdict, why: string) =>
     Promise.resolve({ check, verdict, why });
+  const elsewhere = server.answers.find(({ answer }) =>
+    answer.from.port !== serverAddress.port ||
+    (answer.from.hostname !== serverAddress.hostname &&
+      !fromServer(answer.from, serverAddress))
+  );
+  const { from } = elsewhere?.answer ?? server.firstAnswer!;
+  const sender = formatAddress(from);
+  const reply = elsewhere === undefined || elsewhere === server.answers[0]
+    ? "the reply"
+    : `the reply to ${shown(elsewhere.sentence)}`;
   if (from.port !== serverAddress.port) {
     return result(
       "FAIL",
-      `the reply came from ${sender}, not ${sentTo}: a client that ` +
+      `${reply} came from ${sender}, not ${sentTo}: a client that ` +
         `checks who answers drops it, and so do firewalls and NAT (send ` +
         `with the socket that received)`,
     );
@@ -1582,20 +1669,20 @@ function checkReplyPort(
   if (from.hostname === serverAddress.hostname) {
     return result(
       "PASS",
-      `the reply came from ${sender}, where the client sent`,
+      `every reply came from ${sender}, where its client sent`,
     );
   }
   return fromServer(from, serverAddress)
     ? result(
       "PASS",
-      `the reply came from ${sender}: the server's port at another address ` +
+      `the replies came from ${sender}: the server's port at another address ` +
         `of this machine than ${sentTo}, where the client sent (a server ` +
         `bound to every address answers from the one the system picks; ` +
         `clients accept that from a server on their own machine)`,
     )
     : result(
       "FAIL",
-      `the reply came from ${sender}, another address than ${sentTo}, ` +
+      `${reply} came from ${sender}, another address than ${sentTo}, ` +
         `where the client sent: a client that checks who answers drops it`,
     );
 }
@@ -1610,14 +1697,17 @@ async function checkTwoClients(
     server.sentence("first client", "FIRST CLIENT", clients[0]),
     server.sentence("second client", "SECOND CLIENT", clients[1]),
   ];
-  const answers = await Promise.all(sentences.map((s) => server.ask(s)));
+  const started = performance.now();
+  const answers = await Promise.all(
+    sentences.map((s) => server.ask(s, { extraMs: QUIET_MS })),
+  );
   const replies = answers.map((a) => "reply" in a ? a.reply : undefined);
   if (
     replies.every((reply, i) =>
       reply && server.book.isReplyTo(sentences[i], reply)
     )
   ) {
-    return {
+    return sentElsewhere(server, check, answers, started) ?? {
       check,
       verdict: "PASS",
       why: "two clients sending at once each got their own reply",
@@ -1650,13 +1740,71 @@ async function checkTwoClients(
   };
 }
 
+/**
+ * A FAIL if a reply of the two clients went to another client too: the
+ * other of the two, or the first check's client.
+ */
+function sentElsewhere(
+  server: UdpServerUnderTest,
+  check: string,
+  answers: (UdpAnswer | NoAnswer)[],
+  since: number,
+): CheckResult | undefined {
+  const clients = ["the first client", "the second client"];
+  for (const [i, answer] of answers.entries()) {
+    const other = answers[1 - i];
+    if (
+      "reply" in answer && answer.extra && "reply" in other &&
+      sameBytes(answer.extra, other.reply)
+    ) {
+      return {
+        check,
+        verdict: "FAIL",
+        why:
+          `${clients[i]} got its own reply, and then ${clients[1 - i]}'s, ${
+            shown(other.reply)
+          }, too: each reply goes only to the ` +
+          `address its datagram came from`,
+      };
+    }
+  }
+  const [stray] = server.misdirected(since);
+  return stray && {
+    check,
+    verdict: "FAIL",
+    why: `each got its own reply, but ${shown(stray.data)} came to the ` +
+      `first check's client too (port ${server.firstClient!.address.port}): ` +
+      `each reply goes only to the address its datagram came from`,
+  };
+}
+
 /** Bytes that are not UTF-8, then whether the server still answers. */
 async function checkNotUtf8(server: UdpServerUnderTest): Promise<CheckResult> {
   const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
   const answer = await server.ask(sentence);
-  return "reply" in answer
-    ? gradeInvalid(answer.reply, true, server.book)
-    : gradeInvalid(undefined, !answer.stopped, server.book);
+  if (!("reply" in answer)) {
+    return gradeInvalid(undefined, !answer.stopped, server.book);
+  }
+  // A reply does not show that the server lives on: ask it.
+  const still = server.sentence("still there", "STILL THERE");
+  const after = await server.ask(still);
+  // Answered right before, and wrong after: the bytes broke it.
+  const answeredRight = server.answers.some(({ sentence, answer }) =>
+    server.book.isReplyTo(sentence, answer.reply)
+  );
+  if (
+    answeredRight && "reply" in after &&
+    !server.book.isReplyTo(still, after.reply)
+  ) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: `after the bytes that are not UTF-8, ${
+        server.book.wrong(still, after.reply)
+      }`,
+    };
+  }
+  return gradeInvalid(answer.reply, "reply" in after, server.book);
 }
 
 // ===========================================================================
@@ -2047,6 +2195,15 @@ function decodeStrictly(data: Uint8Array): string | undefined {
  */
 class AnswerBook {
   #sent: { sentence: Uint8Array; reply: Uint8Array; sender?: string }[] = [];
+  #framing: "line" | "datagram";
+
+  /**
+   * `framing`: a "line" reply may end in a newline (TCP); a "datagram"
+   * must be the reply, byte for byte (UDP).
+   */
+  constructor(framing: "line" | "datagram") {
+    this.#framing = framing;
+  }
 
   /**
    * Notes that `sentence` is sent, and must come back as `reply`; `sender`
@@ -2061,9 +2218,14 @@ class AnswerBook {
     return this.#find(sentence).reply;
   }
 
-  /** Whether `got`, without its newline, is the reply `sentence` must get. */
+  /** Whether `got` (a line: without its newline) is `sentence`'s reply. */
   isReplyTo(sentence: Uint8Array, got: Uint8Array): boolean {
-    return sameBytes(withoutNewline(got), this.replyTo(sentence));
+    return sameBytes(this.#framed(got), this.replyTo(sentence));
+  }
+
+  /** The reply in `got`: a line's without its newline, a datagram whole. */
+  #framed(got: Uint8Array): Uint8Array {
+    return this.#framing === "line" ? withoutNewline(got) : got;
   }
 
   /**
@@ -2091,7 +2253,7 @@ class AnswerBook {
     got: Uint8Array,
     before: Uint8Array[],
   ): string | undefined {
-    const line = withoutNewline(got);
+    const line = this.#framed(got);
     const expected = this.replyTo(sentence);
     if (line.length > 0 && sameBytes(line, sentence)) {
       return "sent back unchanged, not upper-cased";
@@ -2224,8 +2386,10 @@ function gradeInvalid(
   const check = "bytes that are not UTF-8 (last: they can stop a server)";
   const after = stillAnswers
     ? ""
-    : "; then the server stopped answering: one client can stop it " +
-      "(the textbook's server stops with UnicodeDecodeError)";
+    : "; then the server stopped answering: one client can stop it" +
+      (reply === undefined
+        ? " (the textbook's server stops with UnicodeDecodeError)"
+        : "");
   const sent = shown(INVALID_SENTENCE);
   if (reply === undefined) {
     return {
@@ -2271,7 +2435,8 @@ function notChecked(check: string, why: string): CheckResult {
 /**
  * Prints each result as it comes (a line, or a JSON object), then the
  * score: 1 a PASS, half a WARN. Resolves with the exit status: 0 when
- * every check ran and none FAILed. Stops quietly when stdout is closed.
+ * every check ran and none FAILed. Stops quietly when stdout is closed,
+ * with status 1: not every check ran.
  */
 async function reportChecks(
   title: string,
@@ -2303,7 +2468,8 @@ async function reportChecks(
           })`,
     );
   } catch (error) {
-    if (error instanceof StdoutClosed) return 0;
+    // Stopped quietly, but not every check ran: not a pass.
+    if (error instanceof StdoutClosed) return 1;
     throw error;
   } finally {
     await stdout.close().catch(() => {});

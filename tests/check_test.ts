@@ -354,6 +354,13 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
         );
         assert.equal(results[0].verdict, "WARN");
         assert.match(results[0].why, /then "EXTRA\\n": a client reading one/);
+        // Counted once, and said again where it comes again.
+        const framing = results.find((r) => r.check === "how a reply ends")!;
+        assert.equal(framing.verdict, "PASS");
+        assert.match(
+          framing.why,
+          /\(after "ONE", "EXTRA\\n" came too: the extra bytes already counted\)$/,
+        );
       },
     );
   });
@@ -450,7 +457,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
   );
 });
 
-Deno.test("tcp_client and udp_client CLI --check | head -1 stop quietly, exit 0", async (t) => {
+Deno.test("tcp_client and udp_client CLI --check | head -1 stop quietly, exit 1: not every check ran", async (t) => {
   await withServer("tcp", {}, async (tcpPort) => {
     await withServer("udp", {}, async (udpPort) => {
       for (
@@ -475,7 +482,7 @@ Deno.test("tcp_client and udp_client CLI --check | head -1 stop quietly, exit 0"
           }).output();
           const lines = text(stdout).split("\n");
           assert.match(lines[0], /^Checking the (TCP|UDP) server at /);
-          assert.deepEqual(lines.slice(1), ["status 0", ""]);
+          assert.deepEqual(lines.slice(1), ["status 1", ""]);
         });
       }
     });

@@ -228,6 +228,18 @@ export const CORPUS: GradedServer[] = [
     },
   },
   {
+    name: "threads share one request variable",
+    transport: "tcp",
+    start: python("tcp_shared_sentence.py"),
+    timeout: 1,
+    verdicts: "PPWPFPW",
+    score: 5,
+    reasons: {
+      "2nd client":
+        /^clients are served at once, but of two that sent at the same moment, the (third|fourth) client: "(third|fourth) client" came back "(FOURTH|THIRD) CLIENT\\n"/,
+    },
+  },
+  {
     name: "reads until the client closes",
     transport: "tcp",
     start: python("tcp_reads_to_close.py"),
@@ -237,6 +249,18 @@ export const CORPUS: GradedServer[] = [
     reasons: {
       sentence: /^no reply within 1 s/,
       "half-close": /^answered, then closed once the client had half-closed/,
+    },
+  },
+  {
+    name: "broken by bytes that are not UTF-8",
+    transport: "tcp",
+    start: python("tcp_broken_by_bytes.py"),
+    timeout: 1,
+    verdicts: "PPWPPPF",
+    score: 5.5,
+    reasons: {
+      "not UTF-8":
+        /^after the bytes that are not UTF-8, "still there" came back "ERROR: server broken\\n", not "STILL THERE"$/,
     },
   },
   {
@@ -365,5 +389,59 @@ export const CORPUS: GradedServer[] = [
     timeout: 2,
     verdicts: "PPPWPPW",
     score: 6,
+  },
+  {
+    name: "keeps each client's first reply",
+    transport: "udp",
+    start: python("udp_first_reply_kept.py"),
+    timeout: 0.5,
+    verdicts: "FPPWPPW",
+    score: 5,
+    reasons: {
+      sentence:
+        /^from the same socket, "and again" came back "HELLO WORLD", not "AND AGAIN": that is the reply to "hello world", sent earlier/,
+    },
+  },
+  {
+    name: "sends each reply to every client it has heard",
+    transport: "udp",
+    start: python("udp_every_client.py"),
+    timeout: 0.5,
+    verdicts: "PPPWPFW",
+    score: 5,
+    reasons: {
+      "2 clients": /got its own reply, and then the (first|second) client's/,
+    },
+  },
+  {
+    name: "a new socket for each reply after the first",
+    transport: "udp",
+    start: python("udp_new_socket_later.py"),
+    timeout: 0.5,
+    verdicts: "PPPWFPW",
+    score: 5,
+    reasons: {
+      "own port": /^the reply to "and again" came from 127\.0\.0\.1:\d+, not/,
+    },
+  },
+  {
+    name: "a newline after each reply",
+    transport: "udp",
+    start: python("udp_newline.py"),
+    timeout: 0.5,
+    verdicts: "FFFFPFW",
+    score: 1.5,
+    reasons: {
+      sentence:
+        /^"hello world" came back "HELLO WORLD\\n", not "HELLO WORLD": the reply, then "\\n"$/,
+    },
+  },
+  {
+    name: "right, but loses 4 and then takes 0.6 s a reply",
+    transport: "udp",
+    start: python("udp_slower_after_first.py"),
+    timeout: 1,
+    verdicts: "PPPPPPP",
+    score: 7,
   },
 ];
