@@ -1178,21 +1178,9 @@ async function checkSecondClient(
     "the second client",
   );
   const idle = await server.open();
-  let firstReply: Reading | undefined;
-  /** Whether the server closed the first client before it spoke. */
-  let dropped = false;
-  const firstSpeaks = async () => {
-    if (firstReply) return firstReply;
-    const before = await idle.read(IDLE_CHECK_MS, "close");
-    dropped = before.ending === "closed" || before.ending === "reset";
-    // Bytes it never asked for are its reply, wrong whatever they are.
-    firstReply = before.data.length > 0 || dropped
-      ? before
-      : await idle.send(withNewline(first))
-      ? await server.reply(idle, first)
-      : { data: new Uint8Array(0), ending: "closed" };
-    return firstReply;
-  };
+  let firstReply: IdleReply | undefined;
+  const firstSpeaks = async () =>
+    firstReply ??= await idleClientSpeaks(server, idle, first);
   let other: Probe | undefined;
   try {
     other = await server.open();
@@ -1204,12 +1192,10 @@ async function checkSecondClient(
     const clients = { server, check, first, second };
     if (early.data.length > 0) {
       const waited = seconds();
-      const firstReply = await firstSpeaks();
       const graded = gradeServedAtOnce(
         clients,
         early,
-        firstReply,
-        dropped,
+        await firstSpeaks(),
         waited,
       );
       return graded.verdict === "PASS"
@@ -1229,6 +1215,30 @@ async function checkSecondClient(
     idle.close();
     other?.close();
   }
+}
+
+/** The idle client's reply, and whether it was closed before it spoke. */
+interface IdleReply extends Reading {
+  dropped: boolean;
+}
+
+/**
+ * The idle first client looks for a close, then sends its line and reads
+ * the reply, as a TCPClient.py back from input() would.
+ */
+async function idleClientSpeaks(
+  server: ServerUnderTest,
+  idle: Probe,
+  sentence: Uint8Array,
+): Promise<IdleReply> {
+  const before = await idle.read(IDLE_CHECK_MS, "close");
+  const dropped = before.ending === "closed" || before.ending === "reset";
+  // Bytes it never asked for are its reply, wrong whatever they are.
+  if (before.data.length > 0 || dropped) return { ...before, dropped };
+  const reply = await idle.send(withNewline(sentence))
+    ? await server.reply(idle, sentence)
+    : { data: new Uint8Array(0), ending: "closed" as const };
+  return { ...reply, dropped };
 }
 
 /**
@@ -1275,8 +1285,7 @@ interface TwoClients {
 function gradeServedAtOnce(
   { server, check, first, second }: TwoClients,
   secondReply: Reading,
-  firstReply: Reading,
-  dropped: boolean,
+  firstReply: IdleReply,
   waited: string,
 ): CheckResult {
   if (!server.book.isReplyTo(second, secondReply.data)) {
@@ -1286,7 +1295,7 @@ function gradeServedAtOnce(
       why: `the second client: ${server.book.wrong(second, secondReply.data)}`,
     };
   }
-  if (firstReply.data.length === 0 && dropped) {
+  if (firstReply.data.length === 0 && firstReply.dropped) {
     return {
       check,
       verdict: "WARN",
