@@ -997,7 +997,7 @@ async function checkLongSentence(
     return {
       check,
       verdict: "PASS",
-      why: "all 3,001 bytes came back upper-cased",
+      why: "the whole 3,000-byte sentence came back upper-cased",
     };
   }
   if (data.length === 0) {
@@ -1149,12 +1149,54 @@ async function checkSecondLine(
     }${endless(second)}`;
     return { check, verdict: "FAIL", why };
   }
-  return {
+  return await checkTwoInOneWrite(server, probe, [one, two], check) ?? {
     check,
     verdict: "PASS",
     why: "each reply ends with a newline, and one connection answers " +
-      `line after line${also}`,
+      `line after line, two in one write too${also}`,
   };
+}
+
+/**
+ * Two lines in one write, as a pipe or `--stream` sends them, must get a
+ * reply each: a server that takes a read for a line answers one, or one
+ * cut. A FAIL, or undefined when both came.
+ */
+async function checkTwoInOneWrite(
+  server: ServerUnderTest,
+  probe: Probe,
+  before: Uint8Array[],
+  check: string,
+): Promise<CheckResult | undefined> {
+  // What came after the reply to "two" first: extra bytes WARN once.
+  const after = await probe.read(server.waitMs, "quiet");
+  const extra = server.extraAfter(check, `"two" came back "TWO"`, after.data);
+  if (extra) return extra;
+  const lines = [
+    server.sentence("three", "THREE"),
+    server.sentence("four", "FOUR"),
+  ];
+  await probe.send(concat(lines.map(withNewline)));
+  for (const [i, line] of lines.entries()) {
+    const reply = await server.reply(probe, line);
+    if (!server.book.isReplyTo(line, reply.data)) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `after two lines in one write, "three\\nfour\\n", ${
+          reply.data.length === 0
+            ? `${shown(line)} got no reply (${
+              nothingCame(reply.ending, server.waitMs)
+            })`
+            : server.book.wrong(line, reply.data, [
+              ...before,
+              ...lines.slice(0, i),
+            ])
+        }`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -1917,7 +1959,7 @@ export interface CheckResult {
 }
 
 /** What `--check` sends to test Unicode, and what Python's upper() gives. */
-const UNICODE_SENTENCE = "straße, é, κόσμος";
+const UNICODE_SENTENCE = "Straße, é, κόσμος";
 const UNICODE_REPLY = "STRASSE, É, ΚΌΣΜΟΣ";
 /** Bytes that are not UTF-8 (0xe9 alone, 0xff), and what must come back. */
 const INVALID_SENTENCE = new Uint8Array([
@@ -2047,10 +2089,16 @@ class AnswerBook {
    */
   wrong(sentence: Uint8Array, got: Uint8Array, before: Uint8Array[] = []) {
     const expected = this.replyTo(sentence);
-    const told = `${shown(sentence)} came back ${
-      got.length === 0 ? "as an empty reply" : shown(got)
-    }, not ${shown(expected)}`;
-    const what = this.#whatItIs(sentence, got, before);
+    const line = this.#framed(got);
+    // A long line is shown cut: its byte count without the line end.
+    const came = got.length === 0
+      ? "as an empty reply"
+      : got.length > 40 && line.length < got.length
+      ? `${shown(line)} and its line end`
+      : shown(got);
+    const told = `${shown(sentence)} came back ${came}, not ${shown(expected)}`;
+    const what = this.#whatItIs(sentence, got, before) ??
+      differsAt(this.#framed(got), expected);
     return what === undefined ? told : `${told}: ${what}`;
   }
 
@@ -2107,6 +2155,22 @@ class AnswerBook {
     }
     return undefined;
   }
+}
+
+/**
+ * Where two long byte strings first differ, shown as a student reads them;
+ * undefined when they are short enough to be shown whole.
+ */
+function differsAt(got: Uint8Array, expected: Uint8Array): string | undefined {
+  if (got.length <= 40 && expected.length <= 40) return undefined;
+  let at = 0;
+  while (at < got.length && at < expected.length && got[at] === expected[at]) {
+    at++;
+  }
+  const from = Math.max(0, at - 5);
+  return `they differ from byte ${(at + 1).toLocaleString("en-US")}: ` +
+    `${shown(got.subarray(from, from + 15))} where ` +
+    `${shown(expected.subarray(from, from + 15))} was due`;
 }
 
 /** `lines` joined by newlines, as one connection's replies run together. */

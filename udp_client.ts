@@ -384,7 +384,8 @@ async function runMode(
     const tries = 1 + retries;
     return await reportChecks(
       `Checking the UDP server at ${formatAddress({ hostname, port })} ` +
-        `(${tries} tries a datagram, ${2 * tries} for the first client's, ` +
+        `(${tries} ${tries === 1 ? "try" : "tries"} a datagram, ` +
+        `${2 * tries} for the first client's, ` +
         `${interval ?? timeout} s apart; ${2 * tries} more while the ` +
         `server answers others; each reply waited for ${timeout} s after ` +
         `the last try)`,
@@ -2125,7 +2126,7 @@ export interface CheckResult {
 }
 
 /** What `--check` sends to test Unicode, and what Python's upper() gives. */
-const UNICODE_SENTENCE = "straße, é, κόσμος";
+const UNICODE_SENTENCE = "Straße, é, κόσμος";
 const UNICODE_REPLY = "STRASSE, É, ΚΌΣΜΟΣ";
 /** Bytes that are not UTF-8 (0xe9 alone, 0xff), and what must come back. */
 const INVALID_SENTENCE = new Uint8Array([
@@ -2255,10 +2256,16 @@ class AnswerBook {
    */
   wrong(sentence: Uint8Array, got: Uint8Array, before: Uint8Array[] = []) {
     const expected = this.replyTo(sentence);
-    const told = `${shown(sentence)} came back ${
-      got.length === 0 ? "as an empty reply" : shown(got)
-    }, not ${shown(expected)}`;
-    const what = this.#whatItIs(sentence, got, before);
+    const line = this.#framed(got);
+    // A long line is shown cut: its byte count without the line end.
+    const came = got.length === 0
+      ? "as an empty reply"
+      : got.length > 40 && line.length < got.length
+      ? `${shown(line)} and its line end`
+      : shown(got);
+    const told = `${shown(sentence)} came back ${came}, not ${shown(expected)}`;
+    const what = this.#whatItIs(sentence, got, before) ??
+      differsAt(this.#framed(got), expected);
     return what === undefined ? told : `${told}: ${what}`;
   }
 
@@ -2315,6 +2322,22 @@ class AnswerBook {
     }
     return undefined;
   }
+}
+
+/**
+ * Where two long byte strings first differ, shown as a student reads them;
+ * undefined when they are short enough to be shown whole.
+ */
+function differsAt(got: Uint8Array, expected: Uint8Array): string | undefined {
+  if (got.length <= 40 && expected.length <= 40) return undefined;
+  let at = 0;
+  while (at < got.length && at < expected.length && got[at] === expected[at]) {
+    at++;
+  }
+  const from = Math.max(0, at - 5);
+  return `they differ from byte ${(at + 1).toLocaleString("en-US")}: ` +
+    `${shown(got.subarray(from, from + 15))} where ` +
+    `${shown(expected.subarray(from, from + 15))} was due`;
 }
 
 /** `lines` joined by newlines, as one connection's replies run together. */

@@ -156,9 +156,9 @@ export const CORPUS: GradedServer[] = [
     reasons: { "reply ends": /"two" came back "two\\n", not "TWO"/ },
   },
   {
-    name: "6th request echoed",
+    name: "8th request echoed",
     transport: "tcp",
-    start: python("tcp_nth_echo.py", "6"),
+    start: python("tcp_nth_echo.py", "8"),
     timeout: 1,
     verdicts: "PPPPFPW",
     score: 5.5,
@@ -213,6 +213,29 @@ export const CORPUS: GradedServer[] = [
     reasons: {
       "2nd client":
         /^a second client was answered after 1\.\d s, but the first, connected and silent meanwhile, was closed by the server before it sent its line/,
+    },
+  },
+  {
+    name: "`.swapcase()` for `.upper()`",
+    transport: "tcp",
+    start: python("tcp_swapcase.py"),
+    timeout: 1,
+    verdicts: "PFWPWPW",
+    score: 4.5,
+    reasons: {
+      Unicode: /^"Straße, é, κόσμος" came back "sTRASSE, É, ΚΌΣΜΟΣ", not/,
+    },
+  },
+  {
+    name: "a read taken for a line",
+    transport: "tcp",
+    start: python("tcp_first_line_per_read.py"),
+    timeout: 1,
+    verdicts: "PPPFPPW",
+    score: 5.5,
+    reasons: {
+      "reply ends":
+        /^after two lines in one write, "three\\nfour\\n", "four" got no reply/,
     },
   },
   {
