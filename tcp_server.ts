@@ -59,9 +59,10 @@ async function acceptLoop(server: ServerState): Promise<TcpServerStats> {
         await server.acceptFailed(error);
         continue;
       }
+      const connection = server.admit(connectionSocket);
       // Not awaited: the loop goes straight back to accept(), so every
       // client is served at once, not one after another as in Python.
-      server.track(serveConnection(server.admit(connectionSocket)));
+      server.track(connection, serveConnection(connection));
     }
   } finally {
     await server.finish();
@@ -297,6 +298,8 @@ class ServerState {
   readonly idleMs: number;
   stopping = false;
   #serving = new Set<Promise<void>>();
+  /** Out of files, a connection gave way, and no client is accepted yet. */
+  #evictedForFiles = false;
   #maxConnections: number;
   #shutdownMs: number;
   #log: (line: string) => void;
@@ -329,6 +332,7 @@ class ServerState {
 
   /** A new client's connection, made room for if the server is full. */
   admit(connectionSocket: Deno.TcpConn): Connection {
+    this.#evictedForFiles = false;
     const connection = new Connection(connectionSocket, this);
     if (this.connections.size >= this.#maxConnections) {
       this.#makeRoomFor(connection.client);
@@ -340,7 +344,8 @@ class ServerState {
   }
 
   /** Keeps `serving` until it ends, so that `finish` can wait for it. */
-  track(serving: Promise<void>) {
+  track(connection: Connection, serving: Promise<void>) {
+    connection.served = serving;
     this.#serving.add(serving);
     serving.finally(() => this.#serving.delete(serving));
   }
@@ -359,10 +364,17 @@ class ServerState {
           describe(error)
         }`,
       );
-    } else if (outOfFiles(error) && this.connections.size > 0) {
+    } else if (
+      outOfFiles(error) && this.connections.size > 0 &&
+      !this.#evictedForFiles
+    ) {
       // The system's limit on open files came before --max-connections:
-      // a connection gives way, as when the server is full.
-      this.#makeRoomFor("a new client, out of files");
+      // one connection gives way, as when the server is full, and accept
+      // waits until its descriptor is free (when serving it has ended).
+      // Until a client is accepted, no other gives way.
+      this.#evictedForFiles = true;
+      const evicted = this.#makeRoomFor("a new client, out of files");
+      await within(evicted?.served ?? Promise.resolve(), ACCEPT_RETRY_MS);
     } else {
       this.logError(
         `accept failed: ${describe(error)}; ` +
@@ -424,7 +436,7 @@ class ServerState {
    * a byte moving gives way to a new client, so that clients trickling a byte
    * now and then cannot hold every place against newcomers.
    */
-  #makeRoomFor(newcomer: string) {
+  #makeRoomFor(newcomer: string): Connection | undefined {
     let idlest: Connection | undefined;
     for (const connection of this.connections) {
       if (!idlest || connection.lastActive < idlest.lastActive) {
@@ -440,6 +452,7 @@ class ServerState {
         `(--max-connections ${this.#maxConnections})`,
     );
     idlest.closeEarly("room");
+    return idlest;
   }
 }
 
@@ -456,6 +469,8 @@ class Connection {
   lastActive = performance.now();
   /** Waiting for the client's next bytes: shutdown closes it at once. */
   waiting = false;
+  /** Serving it: resolves once it has ended and its socket is closed. */
+  served?: Promise<void>;
   #closed = false;
   #closedBy?: ClosedBy;
   #buffer = new Uint8Array(MIN_READ_SIZE);

@@ -13,6 +13,7 @@ import {
   canRun,
   hasProgram,
   readAll,
+  readExactly,
   residentKiB,
   RUN_FLAGS,
   script,
@@ -423,6 +424,62 @@ Deno.test({
       assert.equal(text(reply), "ROOM\n");
     } finally {
       for (const conn of idle) conn.close();
+      assert.equal((await server.stop()).code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fairness: tcp_server CLI out of files: each newcomer costs at most one open connection",
+  ignore: !canRun(
+    await hasProgram("bash") && Deno.build.os === "linux",
+    "sets ulimit -n with bash and counts descriptors in /proc",
+  ),
+  async fn() {
+    const server = await startServer([
+      "bash",
+      "-c",
+      `ulimit -n 48 && exec "$0" run --allow-net tcp_server.ts --host 127.0.0.1 -p 0`,
+      Deno.execPath(),
+    ]);
+    // Room for this many clients: the limit less what the server holds idle.
+    let room = 48;
+    for await (const _ of Deno.readDir(`/proc/${server.pid}/fd`)) room--;
+    const clients: Deno.TcpConn[] = [];
+    try {
+      // One at a time, each answered before the next comes.
+      for (let i = 0; i < 40; i++) {
+        const client = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+        });
+        clients.push(client);
+        await client.write(bytes(`client ${i}\n`));
+        const reply = await withTimeout(
+          readExactly(client, `CLIENT ${i}\n`.length),
+          `client ${i}, with the files all used`,
+          ANSWER_MS,
+        );
+        assert.equal(text(reply), `CLIENT ${i}\n`);
+      }
+      // Who is still served: a closed connection ends at once.
+      let open = 0;
+      for (const client of clients) {
+        const answered = await withTimeout(
+          client.write(bytes("still there\n")).then(() =>
+            readExactly(client, 12)
+          ).then(() => true, () => false),
+          "a client asked if it is still served",
+          ANSWER_MS,
+        );
+        if (answered) open++;
+      }
+      assert.ok(room < 40, `the limit left room for ${room} clients`);
+      // 40 - room newcomers came with the files all used: one each gave way.
+      assert.ok(open >= room - 1, `${open} open, room for ${room}`);
+    } finally {
+      for (const client of clients) client.close();
       assert.equal((await server.stop()).code, 0);
     }
   },
