@@ -283,6 +283,8 @@ class ServerState {
   #logError: ReturnType<typeof rateLimited>;
   #shouldDrop: () => boolean;
   #heartbeats?: HeartbeatMonitor;
+  /** Addresses found to be this machine's, or not: see `fromItself`. */
+  #ownAddresses = new Map<string, boolean>();
   #signal?: AbortSignal;
   /** One reply buffer for every datagram, as large as a datagram can be. */
   #replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
@@ -331,7 +333,7 @@ class ServerState {
       this.#step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
       return false;
     }
-    if (fromItself(clientAddress, this.addr)) {
+    if (fromItself(clientAddress, this.addr, this.#ownAddresses)) {
       // A forged sender: answering would have the server answer itself
       // for ever.
       this.stats.failed++;
@@ -422,12 +424,40 @@ function requireUdp() {
   }
 }
 
-/** Whether `from` is the server's own socket: its port, at its address or on loopback. */
-function fromItself(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+/** Addresses found to be this machine's or not, remembered at most. */
+const OWN_ADDRESSES_KEPT = 256;
+
+/**
+ * Whether `from` is the server's own socket: its port, at an address of
+ * this machine (a server bound to every address owns them all). Whether an
+ * address is this machine's is learnt by binding a socket to it, which
+ * needs no permission beyond `--allow-net`; the answers are remembered.
+ */
+function fromItself(
+  from: Deno.NetAddr,
+  server: Deno.NetAddr,
+  own: Map<string, boolean>,
+): boolean {
   if (from.port !== server.port) return false;
-  const ipv4 = from.hostname.replace(/^::ffff:/i, "");
-  return from.hostname === server.hostname || /^127\./.test(ipv4) ||
-    from.hostname === "::1";
+  const hostname = from.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
+  if (
+    hostname === server.hostname || /^127\./.test(hostname) ||
+    hostname === "::1"
+  ) {
+    return true;
+  }
+  let mine = own.get(hostname);
+  if (mine === undefined) {
+    try {
+      Deno.listenDatagram({ transport: "udp", hostname, port: 0 }).close();
+      mine = true;
+    } catch {
+      mine = false; // not an address of this machine
+    }
+    if (own.size >= OWN_ADDRESSES_KEPT) own.clear();
+    own.set(hostname, mine);
+  }
+  return mine;
 }
 
 /**

@@ -340,3 +340,65 @@ Deno.test({
     });
   },
 });
+
+/** Why a namespace of its own cannot be made here, or `undefined`. */
+async function noNamespace(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "network namespaces need Linux";
+  const probe = `${tag}q`;
+  if (!(await sh(`ip netns add ${probe} && ip netns del ${probe}`))) {
+    return "needs root, ip (iproute2) and network namespaces";
+  }
+  if (!(await sh("command -v python3"))) return "forging needs python3";
+  return undefined;
+}
+const namespaceReason = await noNamespace();
+
+Deno.test({
+  name:
+    "netns: udp_server CLI bound to every address does not answer a datagram forged from another of its addresses",
+  ignore: !canRun(namespaceReason === undefined, namespaceReason ?? ""),
+  async fn() {
+    const ns = `${tag}f`;
+    const address = `10.78.${Deno.pid % 250}.1`;
+    const teardown = `ip netns del ${ns} 2>/dev/null; true`;
+    assert.ok(
+      await sh(
+        `${teardown}; ip netns add ${ns} && ` +
+          `ip -n ${ns} link set lo up && ` +
+          `ip -n ${ns} link add d0 type veth peer name d1 && ` +
+          `ip -n ${ns} link set d1 up && ` +
+          `ip -n ${ns} addr add ${address}/24 dev d0 && ` +
+          `ip -n ${ns} link set d0 up`,
+      ),
+      "a namespace with a second address",
+    );
+    try {
+      const server = await startServer(inNs(ns, [
+        ...["run", "--allow-net", "--unstable-net", "udp_server.ts"],
+        ...["--host", "0.0.0.0", "-p", "0"],
+      ]));
+      let stderr;
+      try {
+        const spoof = await run(execIn(
+          ns,
+          ...["python3", "tests/peers/spoof_udp.py", String(server.port)],
+          address,
+        ));
+        assert.equal(spoof.stdout, "sent\n", spoof.stderr);
+        // Answered beside it: the server is not busy answering itself.
+        const probe = await run(inNs(ns, [
+          ...["run", "--allow-net", "--unstable-net", "udp_client.ts"],
+          ...["--host", address, "-p", String(server.port), "probe"],
+        ]));
+        assert.equal(probe.stdout, "PROBE\n", probe.stderr);
+      } finally {
+        ({ stderr } = await server.stop());
+      }
+      assert.match(stderr, /this server's own address, not answered/);
+      // One forged datagram and one probe: not thousands of self-replies.
+      assert.match(stderr, /received 2 datagrams, replied 1/);
+    } finally {
+      await sh(teardown);
+    }
+  },
+});
