@@ -397,7 +397,11 @@ class ServerState {
       // already closed: accept failed for good
     }
     for (const connection of this.connections) {
-      if (connection.waiting) connection.closeEarly("shutdown");
+      // One holding the start of a character sends it back first, when its
+      // wait for the rest ends (a second at most), and then closes.
+      if (connection.waiting && !connection.holdsCharacter) {
+        connection.closeEarly("shutdown");
+      }
     }
     this.#shutdownTimer = setTimeout(() => {
       for (const connection of this.connections) {
@@ -545,6 +549,11 @@ class Connection {
       await fairTurn();
     }
     this.#hold(sentence.length - done);
+  }
+
+  /** Whether it holds the start of a character, waiting for its rest. */
+  get holdsCharacter(): boolean {
+    return this.#held > 0;
   }
 
   /** Sends the start of a character held for its rest, as it is. */

@@ -631,3 +631,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("tcp_server CLI on SIGTERM sends back the start of a character it holds before it closes", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  const client = await connect(server.port);
+  let output;
+  try {
+    await client.write(new Uint8Array([0x61, 0x62, 0x63, 0xce]));
+    assert.equal(text(await readExactly(client, 3)), "ABC");
+    // Held, waiting for the rest of its character: then the server stops.
+    const stopping = server.stop("SIGTERM");
+    const rest = await withTimeout(readAll(client), "the held byte", 5_000);
+    assert.deepEqual([...rest], [0xce]);
+    output = await stopping;
+  } finally {
+    client.close();
+  }
+  assert.equal(output.code, 0);
+  assert.match(output.stderr, /; 4 bytes in, 4 out\n$/);
+});
