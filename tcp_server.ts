@@ -186,7 +186,8 @@ async function run(options: TcpServerOptions): Promise<number> {
   }
   const stats = await server.finished;
   shutdown.dispose();
-  logToStderr(
+  // Never dropped, however many log lines wait for a slow reader.
+  stderrLog.pushKept(
     `${PROGRAM}: served ${stats.connections} connections, ` +
       `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
       `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
@@ -925,6 +926,8 @@ async function handOutTurns() {
  */
 class LineQueue {
   #lines: string[] = [];
+  /** Lines never dropped (a summary), written after the rest. */
+  #kept: string[] = [];
   #dropped = 0;
   #writing: Promise<void> | undefined;
   #stream: { write(data: Uint8Array): Promise<number> };
@@ -948,6 +951,12 @@ class LineQueue {
     this.#writing ??= this.#write();
   }
 
+  /** Queues a line that is never dropped, however full the queue. */
+  pushKept(line: string) {
+    this.#kept.push(line);
+    this.#writing ??= this.#write();
+  }
+
   /** Waits until the queued lines are written, `ms` at most. */
   async flush(ms: number) {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -960,19 +969,22 @@ class LineQueue {
 
   async #write() {
     const encoder = new TextEncoder();
-    while (this.#lines.length > 0) {
-      let text = this.#lines.splice(0).join("\n") + "\n";
+    while (this.#lines.length > 0 || this.#kept.length > 0) {
+      let text = this.#lines.splice(0).map((line) => `${line}\n`).join("");
       if (this.#dropped > 0) {
         text += this.#droppedNote(this.#dropped) + "\n";
         this.#dropped = 0;
       }
+      text += this.#kept.splice(0).map((line) => `${line}\n`).join("");
       const data = encoder.encode(text);
       try {
         for (let written = 0; written < data.length;) {
           written += await this.#stream.write(data.subarray(written));
         }
       } catch {
-        this.#lines.length = 0; // the stream is gone: nobody to tell
+        // the stream is gone: nobody to tell
+        this.#lines.length = 0;
+        this.#kept.length = 0;
       }
     }
     this.#writing = undefined;

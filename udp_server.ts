@@ -188,7 +188,8 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
   }
   const stats = await server.finished;
   shutdown.dispose();
-  logToStderr(
+  // Never dropped, however many log lines wait for a slow reader.
+  stderrLog.pushKept(
     `${PROGRAM}: received ${stats.received} datagrams, replied ${stats.replied}, ` +
       `dropped ${stats.dropped}, failed ${stats.failed}` +
       (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
@@ -948,6 +949,8 @@ async function handOutTurns() {
  */
 class LineQueue {
   #lines: string[] = [];
+  /** Lines never dropped (a summary), written after the rest. */
+  #kept: string[] = [];
   #dropped = 0;
   #writing: Promise<void> | undefined;
   #stream: { write(data: Uint8Array): Promise<number> };
@@ -971,6 +974,12 @@ class LineQueue {
     this.#writing ??= this.#write();
   }
 
+  /** Queues a line that is never dropped, however full the queue. */
+  pushKept(line: string) {
+    this.#kept.push(line);
+    this.#writing ??= this.#write();
+  }
+
   /** Waits until the queued lines are written, `ms` at most. */
   async flush(ms: number) {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -983,19 +992,22 @@ class LineQueue {
 
   async #write() {
     const encoder = new TextEncoder();
-    while (this.#lines.length > 0) {
-      let text = this.#lines.splice(0).join("\n") + "\n";
+    while (this.#lines.length > 0 || this.#kept.length > 0) {
+      let text = this.#lines.splice(0).map((line) => `${line}\n`).join("");
       if (this.#dropped > 0) {
         text += this.#droppedNote(this.#dropped) + "\n";
         this.#dropped = 0;
       }
+      text += this.#kept.splice(0).map((line) => `${line}\n`).join("");
       const data = encoder.encode(text);
       try {
         for (let written = 0; written < data.length;) {
           written += await this.#stream.write(data.subarray(written));
         }
       } catch {
-        this.#lines.length = 0; // the stream is gone: nobody to tell
+        // the stream is gone: nobody to tell
+        this.#lines.length = 0;
+        this.#kept.length = 0;
       }
     }
     this.#writing = undefined;

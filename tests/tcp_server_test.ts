@@ -652,3 +652,46 @@ Deno.test("tcp_server CLI on SIGTERM sends back the start of a character it hold
   assert.equal(output.code, 0);
   assert.match(output.stderr, /; 4 bytes in, 4 out\n$/);
 });
+
+Deno.test("tcp_server CLI -v with stderr read late: the dropped lines counted, the summary always written", async () => {
+  const [program, ...args] = script(
+    "tcp_server.ts",
+    ...["--host", "127.0.0.1", "-p", "0", "-v"],
+  );
+  const child = new Deno.Command(program, {
+    args,
+    cwd: new URL("../", import.meta.url),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const ready = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await withTimeout(ready.read(), "the ready line");
+    const port = Number(value!.match(/:(\d+)\n/)![1]);
+    ready.releaseLock();
+    // Some 5,000 log lines, stderr not read: its pipe fills, then the queue.
+    for (let i = 0; i < 1000; i++) {
+      assert.equal(text(await tcpExchange(port, bytes("x"))), "X");
+    }
+    child.kill("SIGTERM");
+    const stderr = await withTimeout(
+      new Response(child.stderr).text(),
+      "stderr after SIGTERM",
+    );
+    const dropped = stderr.match(
+      /\n\((\d+) more log lines dropped: stderr was not read\)\ntcp_server: served 1000 connections, [^\n]*; 1000 bytes in, 1000 out\n$/,
+    );
+    assert.ok(dropped, stderr.slice(-300));
+    assert.ok(Number(dropped[1]) > 0);
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+});
