@@ -114,7 +114,8 @@ Options:
                               that is still served, and the connection idle
                               longest is closed for it (default 1000)
       --idle-timeout SECONDS  close a connection when no byte has moved for
-                              this long, 0 never (default 60)
+                              this long (one waiting for its client to read
+                              is not idle), 0 never (default 60)
   -v, --verbose               show each socket step on stderr: bind, listen,
                               accept, every recv and send with its bytes,
                               close
@@ -430,7 +431,7 @@ class ServerState {
   #closeIdle() {
     const now = performance.now();
     for (const connection of this.connections) {
-      if (now - connection.lastActive >= this.idleMs) {
+      if (!connection.sending && now - connection.lastActive >= this.idleMs) {
         connection.closeEarly("idle timeout");
       }
     }
@@ -474,6 +475,11 @@ class Connection {
   lastActive = performance.now();
   /** Waiting for the client's next bytes: shutdown closes it at once. */
   waiting = false;
+  /**
+   * Sending, and so waiting for the client to read: not idle, since the
+   * server cannot see a slow reader's progress until its buffers drain.
+   */
+  sending = false;
   /** Serving it: resolves once it has ended and its socket is closed. */
   served?: Promise<void>;
   #closed = false;
@@ -624,11 +630,16 @@ class Connection {
   }
 
   async #send(data: Uint8Array) {
-    for (let sent = 0; sent < data.length;) {
-      const written = await this.socket.write(data.subarray(sent));
-      sent += written;
-      this.lastActive = performance.now();
-      this.server.step?.(`send: ${written} bytes to ${this.client}`);
+    this.sending = true;
+    try {
+      for (let sent = 0; sent < data.length;) {
+        const written = await this.socket.write(data.subarray(sent));
+        sent += written;
+        this.lastActive = performance.now();
+        this.server.step?.(`send: ${written} bytes to ${this.client}`);
+      }
+    } finally {
+      this.sending = false;
     }
     this.#bytesOut += data.length;
   }

@@ -695,3 +695,34 @@ Deno.test("tcp_server CLI -v with stderr read late: the dropped lines counted, t
     await child.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("serveTcp() with idleTimeout leaves open a client that reads its replies slowly", async () => {
+  await withServer("tcp", { idleTimeout: 0.5 }, async (port) => {
+    const client = await connect(port);
+    try {
+      // More than the socket buffers hold: the server waits on the client.
+      const sent = new Uint8Array(4 * 1024 * 1024).fill(0x61);
+      const sending = client.write(sent).then(async (n) => {
+        for (let at = n; at < sent.length;) {
+          at += await client.write(sent.subarray(at));
+        }
+      });
+      // 64 KiB every 0.1 s for 2 s: four idle timeouts of slow reading.
+      const buffer = new Uint8Array(64 * 1024);
+      let received = 0;
+      const until = performance.now() + 2_000;
+      while (performance.now() < until) {
+        const count = await client.read(buffer);
+        assert.ok(count !== null, "closed while the client was reading");
+        received += count;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await sending;
+      await client.closeWrite();
+      received += (await withTimeout(readAll(client), "the rest")).length;
+      assert.equal(received, sent.length);
+    } finally {
+      client.close();
+    }
+  });
+});
