@@ -1037,19 +1037,18 @@ const encoder = new TextEncoder();
 
 /**
  * The upper case of each code point in UTF-8, `null` where it is the code
- * point itself, in blocks of 256 code points made the first time one is met.
+ * point itself, in blocks of 256 code points; each one is worked out the
+ * first time it is met, so a message of thousands of different characters
+ * costs one `toUpperCase` each, never a whole block's.
  */
-const upperCaseBlocks: ((Uint8Array | null)[] | undefined)[] = [];
+const upperCaseBlocks: ((Uint8Array | null | undefined)[] | undefined)[] = [];
 
-function upperCaseBlock(block: number): (Uint8Array | null)[] {
-  const mappings: (Uint8Array | null)[] = [];
-  for (let codePoint = block << 8; codePoint < (block + 1) << 8; codePoint++) {
-    const character = String.fromCodePoint(codePoint);
-    // toUpperCase maps code point by code point as Python's str.upper() does.
-    const upper = character.toUpperCase();
-    mappings.push(upper === character ? null : encoder.encode(upper));
-  }
-  return mappings;
+/** The upper case of one code point in UTF-8, `null` if it is unchanged. */
+function upperCaseCodePoint(codePoint: number): Uint8Array | null {
+  const character = String.fromCodePoint(codePoint);
+  // toUpperCase maps code point by code point as Python's str.upper() does.
+  const upper = character.toUpperCase();
+  return upper === character ? null : encoder.encode(upper);
 }
 
 /**
@@ -1116,9 +1115,13 @@ function upperCaseOf(
   for (let k = 1; k < length; k++) {
     codePoint = (codePoint << 6) | (bytes[start + k] & 0x3f);
   }
-  const block = codePoint >> 8;
-  const mappings = upperCaseBlocks[block] ??= upperCaseBlock(block);
-  return mappings[codePoint & 0xff];
+  const mappings = upperCaseBlocks[codePoint >> 8] ??= new Array(256);
+  let upper = mappings[codePoint & 0xff];
+  // undefined: not met yet (null, unchanged, is an answer)
+  if (upper === undefined) {
+    upper = mappings[codePoint & 0xff] = upperCaseCodePoint(codePoint);
+  }
+  return upper;
 }
 
 /** {@linkcode utf8SequenceLength} of a valid start that the bytes end too soon for. */
