@@ -157,7 +157,7 @@ async function main(args: string[]): Promise<number> {
       seed: numbers.seed,
       heartbeat: numbers.heartbeat,
       onHeartbeat: values.json
-        ? (report) => printReport(JSON.stringify(report))
+        ? (report) => printReport(JSON.stringify(report), true)
         : undefined,
       verbose: values.verbose,
     };
@@ -194,7 +194,7 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
       `dropped ${stats.dropped}, failed ${stats.failed}` +
       (stats.heartbeats ? `, heartbeats ${stats.heartbeats.received}` : ""),
   );
-  printHeartbeatSummaries(stats.heartbeats?.clients ?? [], json);
+  printHeartbeatSummaries(stats.heartbeats, json);
   await reports?.flush(1000);
   // Stopping stays prompt even when nobody reads stderr.
   await stderrLog.flush(1000);
@@ -244,7 +244,12 @@ export interface UdpServerStats {
   /** Replies that could not be sent, and failed receives. */
   failed: number;
   /** With `heartbeat`: the heartbeats received, and each client's counts. */
-  heartbeats?: { received: number; clients: HeartbeatClientStats[] };
+  heartbeats?: {
+    received: number;
+    clients: HeartbeatClientStats[];
+    /** Clients forgotten to keep at most 1,000: not in `clients`. */
+    forgotten: number;
+  };
 }
 
 /** A running server, returned by {@linkcode serveUdp}. */
@@ -493,6 +498,7 @@ export type HeartbeatReport =
   | { client: string; event: "lost"; seqs: string; count: number }
   | { client: string; event: "late"; seq: number; delayMs: number }
   | { client: string; event: "duplicate"; seq: number }
+  | { client: string; event: "old"; seq: number; delayMs: number }
   | { client: string; event: "stopped"; lastSeq: number; silentS: number }
   | { client: string; event: "resumed"; seq: number; silentS: number };
 
@@ -508,6 +514,11 @@ export interface HeartbeatClientStats {
   late: number;
   /** Heartbeats received again. */
   duplicates: number;
+  /**
+   * Heartbeats older than the lost ones remembered: late or a duplicate,
+   * which cannot be told (`lost` is not lowered for them).
+   */
+  tooOld: number;
   /** Whether the client was silent for the heartbeat time when it ended. */
   stopped: boolean;
 }
@@ -524,6 +535,8 @@ const REPORT_QUEUE_LINES = 10_000;
 
 interface HeartbeatClient extends HeartbeatClientStats {
   highest: number;
+  /** Whether heartbeat 0 came (a client may count from 0 or from 1). */
+  zeroSeen: boolean;
   /** When the last heartbeat came, from `performance.now()`. */
   heardAt: number;
   /** Lost sequence numbers, the latest `LOST_REMEMBERED` of them. */
@@ -538,6 +551,8 @@ interface HeartbeatClient extends HeartbeatClientStats {
 class HeartbeatMonitor {
   #clients = new Map<string, HeartbeatClient>();
   #received = 0;
+  /** Clients forgotten to keep at most `HEARTBEAT_CLIENTS`. */
+  #forgotten = 0;
   #sweeper: ReturnType<typeof setInterval>;
   #silenceMs: number;
   #report: (report: HeartbeatReport) => void;
@@ -567,7 +582,9 @@ class HeartbeatMonitor {
     let state = this.#clients.get(name);
     if (!state) {
       state = this.#newClient(name, now);
-      state.highest = Math.min(seq, 1) - 1; // some count from 0
+      // Some count from 0. Once clients have been forgotten, a newcomer may
+      // be one of them: what came before its first heartbeat is unknown.
+      state.highest = this.#forgotten > 0 ? seq - 1 : Math.min(seq, 1) - 1;
     } else if (state.stopped) {
       state.stopped = false;
       const silentS = Math.round(now - state.heardAt) / 1000;
@@ -575,24 +592,24 @@ class HeartbeatMonitor {
     }
     state.heardAt = now;
     this.#received++;
-    if (seq > state.highest) {
+    if (seq > state.highest || (seq === 0 && !state.zeroSeen)) {
+      // New; a 0 after 1 was never counted lost (it may count from 1).
       if (seq > state.highest + 1) {
         this.#lost(state, state.highest + 1, seq - 1);
       }
-      state.highest = seq;
+      state.highest = Math.max(state.highest, seq);
+      state.zeroSeen ||= seq === 0;
       state.received++;
       this.#report({ client: name, event: "heartbeat", seq, delayMs });
-    } else if (
-      state.missing.delete(seq) ||
-      // Older than the numbers remembered, and some of those were lost.
-      (seq <= state.highest - LOST_REMEMBERED &&
-        state.lost > state.missing.size)
-    ) {
-      // Lost, now come; too old to remember, it was counted lost too.
+    } else if (state.missing.delete(seq)) {
       state.lost--;
       state.late++;
       state.received++;
       this.#report({ client: name, event: "late", seq, delayMs });
+    } else if (seq <= state.highest - LOST_REMEMBERED) {
+      // Older than the lost numbers remembered: late or again, unknown.
+      state.tooOld++;
+      this.#report({ client: name, event: "old", seq, delayMs });
     } else {
       state.duplicates++;
       this.#report({ client: name, event: "duplicate", seq });
@@ -601,13 +618,13 @@ class HeartbeatMonitor {
   }
 
   /** Stops watching; the counts, per client. */
-  finish(): { received: number; clients: HeartbeatClientStats[] } {
+  finish(): NonNullable<UdpServerStats["heartbeats"]> {
     clearInterval(this.#sweeper);
     this.#sweep();
     const clients = [...this.#clients.values()].map((
-      { client, received, lost, late, duplicates, stopped },
-    ) => ({ client, received, lost, late, duplicates, stopped }));
-    return { received: this.#received, clients };
+      { client, received, lost, late, duplicates, tooOld, stopped },
+    ) => ({ client, received, lost, late, duplicates, tooOld, stopped }));
+    return { received: this.#received, clients, forgotten: this.#forgotten };
   }
 
   #newClient(name: string, now: number): HeartbeatClient {
@@ -617,6 +634,7 @@ class HeartbeatMonitor {
         if (!oldest || state.heardAt < oldest.heardAt) oldest = state;
       }
       this.#clients.delete(oldest!.client);
+      this.#forgotten++;
     }
     // Sequence numbers start at 1: a first heartbeat 3 means 1 and 2 were lost.
     const state: HeartbeatClient = {
@@ -625,8 +643,10 @@ class HeartbeatMonitor {
       lost: 0,
       late: 0,
       duplicates: 0,
+      tooOld: 0,
       stopped: false,
       highest: 0,
+      zeroSeen: false,
       heardAt: now,
       missing: new Set(),
     };
@@ -669,15 +689,23 @@ let reports: LineQueue | undefined;
 
 /**
  * Writes a heartbeat report line to stdout, queued so that a flood of
- * heartbeats to a pipe nobody reads never makes the server wait.
+ * heartbeats to a pipe nobody reads never makes the server wait; with
+ * `json`, the note of reports dropped is a JSON object too.
  */
-function printReport(line: string) {
-  reports ??= new LineQueue(
+function printReport(line: string, json = false) {
+  reportQueue(json).push(line);
+}
+
+/** The queue of report lines on stdout, made at the first report. */
+function reportQueue(json: boolean): LineQueue {
+  return reports ??= new LineQueue(
     Deno.stdout,
     REPORT_QUEUE_LINES,
-    (count) => `(${count} reports dropped: stdout was not read)`,
+    (count) =>
+      json
+        ? JSON.stringify({ event: "dropped", reports: count })
+        : `(${count} reports dropped: stdout was not read)`,
   );
-  reports.push(line);
 }
 
 /** A heartbeat report as one line of text. */
@@ -698,6 +726,11 @@ function formatReport(report: HeartbeatReport): string {
       } seq=${report.seqs}`;
     case "duplicate":
       return `Duplicate heartbeat from ${client}: seq=${report.seq}`;
+    case "old":
+      return `Old heartbeat from ${client}: seq=${report.seq} delay=${
+        report.delayMs.toFixed(3)
+      } ms, older than the ${LOST_REMEMBERED} lost ones remembered: late ` +
+        `or a duplicate, not counted either way`;
     case "stopped":
       return `Client ${client} stopped: no heartbeat for ${
         report.silentS.toFixed(1)
@@ -709,20 +742,33 @@ function formatReport(report: HeartbeatReport): string {
   }
 }
 
-/** Each client's heartbeat counts at the end: on stdout, where a grader reads. */
+/**
+ * Each client's heartbeat counts at the end: on stdout, where a grader
+ * reads, never dropped however many reports wait.
+ */
 function printHeartbeatSummaries(
-  clients: HeartbeatClientStats[],
+  heartbeats: UdpServerStats["heartbeats"],
   json: boolean,
 ) {
-  for (const client of clients) {
-    printReport(
+  const queue = reportQueue(json);
+  for (const client of heartbeats?.clients ?? []) {
+    queue.pushKept(
       json
         ? JSON.stringify({ event: "summary", ...client })
         : `Heartbeats from ${client.client}: received ${client.received}, ` +
           `lost ${client.lost}, late ${client.late}, duplicates ` +
           `${client.duplicates}, ${
-            client.stopped ? "stopped" : "still beating"
-          }`,
+            client.tooOld > 0 ? `${client.tooOld} too old to tell, ` : ""
+          }${client.stopped ? "stopped" : "still beating"}`,
+    );
+  }
+  const forgotten = heartbeats?.forgotten ?? 0;
+  if (forgotten > 0) {
+    queue.pushKept(
+      json
+        ? JSON.stringify({ event: "forgotten", clients: forgotten })
+        : `${forgotten} clients forgotten (over ${HEARTBEAT_CLIENTS} heard ` +
+          `at once, the longest silent went): not in the counts above`,
     );
   }
 }

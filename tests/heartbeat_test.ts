@@ -118,8 +118,10 @@ Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and 
         lost: 1,
         late: 1,
         duplicates: 1,
+        tooOld: 0,
         stopped: false,
       }],
+      forgotten: 0,
     });
   } finally {
     try {
@@ -165,6 +167,7 @@ Deno.test("serveUdp() with heartbeat counts twenty clients at once, each on its 
         lost: 1,
         late: 0,
         duplicates: 0,
+        tooOld: 0,
         stopped: false,
       });
       const lost = server.reports.find((r) =>
@@ -280,6 +283,7 @@ Deno.test("udp_server CLI --heartbeat --drop-rate reports exactly its drops as t
     lost: lost.length,
     late: 0,
     duplicates: 0,
+    tooOld: 0,
     stopped: summaries[0].stopped,
   });
 });
@@ -323,7 +327,7 @@ Deno.test("udp_client CLI --heartbeat runs until Ctrl-C, then prints its summary
   }
 });
 
-Deno.test("serveUdp() with heartbeat counts from 0, and knows a heartbeat older than what it remembers as late", async () => {
+Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than it remembers as too old to tell, however often it comes", async () => {
   const server = heartbeatServer(30);
   const socket = udpSocket();
   const to = {
@@ -335,25 +339,104 @@ Deno.test("serveUdp() with heartbeat counts from 0, and knows a heartbeat older 
     await socket.send(heartbeat(0), to); // a pinger's range(10) starts at 0
     await socket.send(heartbeat(1), to);
     await socket.send(heartbeat(5000), to); // 2 to 4999 lost
-    await socket.send(heartbeat(2), to); // long gone from memory: still late
-    await server.until((r) => r.event === "late", "the late one");
+    // Long gone from memory: late, or a duplicate? Not counted either way.
+    await socket.send(heartbeat(2), to);
+    await socket.send(heartbeat(2), to);
+    await server.until(
+      () => server.reports.filter((r) => r.event === "old").length === 2,
+      "the two old ones",
+    );
     assert.deepEqual(server.reports.map((r) => r.event), [
       "heartbeat",
       "heartbeat",
       "lost",
       "heartbeat",
-      "late",
+      "old",
+      "old",
     ]);
     socket.close();
     const stats = await server.stop();
     const [client] = stats.heartbeats!.clients;
-    assert.equal(client.lost, 4997);
-    assert.equal(client.late, 1);
+    assert.equal(client.lost, 4998);
+    assert.equal(client.late, 0);
+    assert.equal(client.tooOld, 2);
     assert.equal(client.duplicates, 0);
   } finally {
     try {
       socket.close();
     } catch { /* closed above */ }
+    await server.stop();
+  }
+});
+
+Deno.test("serveUdp() with heartbeat takes a late 0 after 1 as received, never a duplicate", async () => {
+  const server = heartbeatServer(30);
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    for (const seq of [1, 2, 0, 0]) await socket.send(heartbeat(seq), to);
+    await server.until((r) => r.event === "duplicate", "the second 0");
+    assert.deepEqual(
+      server.reports.map((r) => [r.event, (r as { seq?: number }).seq]),
+      [["heartbeat", 1], ["heartbeat", 2], ["heartbeat", 0], ["duplicate", 0]],
+    );
+    socket.close();
+    const [client] = (await server.stop()).heartbeats!.clients;
+    assert.equal(client.received, 3);
+    assert.equal(client.lost, 0);
+    assert.equal(client.duplicates, 1);
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed above */ }
+    await server.stop();
+  }
+});
+
+Deno.test("serveUdp() with heartbeat forgets the longest silent of over 1,000 clients, says so, and claims no loss for it when it comes back", async () => {
+  const server = heartbeatServer(30);
+  const first = udpSocket();
+  const others = Array.from({ length: 1000 }, () => udpSocket());
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  const name = `127.0.0.1:${(first.addr as Deno.NetAddr).port}`;
+  try {
+    await first.send(heartbeat(1), to);
+    await server.until((r) => r.client === name, "the first client");
+    // One at a time: a burst of a thousand would overflow the socket buffer.
+    for (const socket of others) {
+      const other = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+      await socket.send(heartbeat(1), to);
+      await server.until((r) => r.client === other, `client ${other}`);
+    }
+    // Forgotten, it comes back at 2: nothing before it is known lost.
+    await first.send(heartbeat(2), to);
+    await server.until(
+      (r) => r.client === name && (r as { seq?: number }).seq === 2,
+      "its return",
+    );
+    assert.deepEqual(
+      server.reports.filter((r) => r.client === name).map((r) => r.event),
+      ["heartbeat", "heartbeat"],
+    );
+    for (const socket of [first, ...others]) socket.close();
+    const stats = (await server.stop()).heartbeats!;
+    assert.equal(stats.clients.length, 1000);
+    assert.equal(stats.forgotten, 2, "the first, then the next longest silent");
+    assert.ok(stats.clients.every((client) => client.lost === 0));
+  } finally {
+    for (const socket of [first, ...others]) {
+      try {
+        socket.close();
+      } catch { /* closed above */ }
+    }
     await server.stop();
   }
 });
@@ -431,4 +514,62 @@ Deno.test("udp_client CLI --ping ends on Ctrl-C with ping's summary, as ping doe
       await child.stderr.cancel().catch(() => {});
     }
   });
+});
+
+Deno.test("udp_server CLI --heartbeat --json with stdout read late: every line JSON, the dropped reports an object with their count", async () => {
+  const [program, ...args] = script(
+    "udp_server.ts",
+    ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "30", "--json"],
+  );
+  const child = new Deno.Command(program, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const socket = udpSocket();
+  try {
+    const stdout = child.stdout.getReader();
+    const { value } = await withTimeout(stdout.read(), "the ready line");
+    const port = Number(text(value!).match(/:(\d+)\n/)![1]);
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+    // 12,000 reports, more than the pipe and the 10,000-line queue hold;
+    // sent in batches, each made sure of by a sentence answered after it.
+    for (let seq = 1; seq <= 12_000; seq++) {
+      await socket.send(heartbeat(seq), to);
+      if (seq % 200 === 0) {
+        await socket.send(bytes(`batch ${seq}`), to);
+        const [reply] = await withTimeout(socket.receive(), `batch ${seq}`);
+        assert.equal(text(reply), `BATCH ${seq}`);
+      }
+    }
+    child.kill("SIGTERM");
+    const rest = await withTimeout(
+      new Response(
+        new ReadableStream({
+          async pull(controller) {
+            const { value, done } = await stdout.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          },
+        }),
+      ).text(),
+      "stdout after SIGTERM",
+    );
+    const objects = rest.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const dropped = objects.find((o) => o.event === "dropped");
+    assert.ok(dropped?.reports > 0, JSON.stringify(dropped));
+    assert.equal(objects.at(-1).event, "summary");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    socket.close();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await child.stderr.cancel();
+  }
 });
