@@ -236,7 +236,10 @@ export interface TcpServerStats {
   evicted: number;
   /** Connections closed by `idleTimeout`. */
   timedOut: number;
-  /** Connections that failed (reset by the client, or an error). */
+  /**
+   * Connections that failed: reset by the client after it sent something,
+   * or an error. A reset before any byte (a port scan) is not a failure.
+   */
   failed: number;
   /** Bytes received from clients. */
   bytesIn: number;
@@ -359,14 +362,17 @@ class ServerState {
   async acceptFailed(error: unknown) {
     if (this.stopping) return;
     if (error instanceof Deno.errors.BadResource) throw error;
-    this.stats.failed++;
     if (concernsOneConnection(error)) {
+      // Not a failure of the server's: it costs nothing, and counts nothing.
       this.step?.(
         `accept: a connection failed before it was accepted: ${
           describe(error)
         }`,
       );
-    } else if (
+      return;
+    }
+    this.stats.failed++;
+    if (
       outOfFiles(error) && this.connections.size > 0 &&
       !this.#evictedForFiles
     ) {
@@ -596,6 +602,11 @@ class Connection {
       this.#ending = "closed by the server's shutdown";
     } else if (this.#closedBy === "room") {
       this.#ending = "closed to make room for a new client";
+    } else if (
+      error instanceof Deno.errors.ConnectionReset && this.#bytesIn === 0
+    ) {
+      // Gone before a word, as after a port scan: no failure of anyone's.
+      this.#ending = "reset by the client before it sent anything";
     } else {
       this.server.stats.failed++;
       this.#ending = describe(error);

@@ -239,6 +239,8 @@ Deno.test({
       const output = await server.stop();
       assert.equal(output.code, 0);
       assert.doesNotMatch(output.stderr, /accept failed/);
+      // Gone before a word: no failure of anyone's, and none counted.
+      assert.match(output.stderr, /, failed 0; /);
     }
   },
 });
