@@ -357,7 +357,9 @@ class ServerState {
     message: Uint8Array,
     clientAddress: Deno.NetAddr,
   ): Uint8Array | undefined {
-    const limit = clientAddress.hostname.includes(":")
+    // An IPv4 client of a server bound to `::` comes as ::ffff:a.b.c.d,
+    // and its datagrams are IPv4's.
+    const limit = /^(?!::ffff:\d).*:/i.test(clientAddress.hostname)
       ? MAX_DATAGRAM_IPV6
       : MAX_DATAGRAM_IPV4;
     const { read, written } = upperCaseInto(

@@ -150,6 +150,28 @@ Deno.test("serveUdp() logs a reply too big for a datagram and goes on", async ()
   });
 });
 
+Deno.test("serveUdp() bound to :: holds an IPv4 client's reply to IPv4's datagram size", async () => {
+  await withServer("udp", { hostname: "::" }, async (port, logs) => {
+    const socket = udpSocket();
+    try {
+      // 65,500 bytes in, 65,520 out: too big for IPv4, not for IPv6.
+      const message = bytes("ΐ".repeat(5) + "a".repeat(65_490));
+      await socket.send(message, {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      await logged(logs, 1);
+      assert.match(
+        logs[0],
+        /^\[::ffff:127\.0\.0\.1\]:\d+: the reply is larger than one datagram \(65507 bytes\), not sent$/,
+      );
+    } finally {
+      socket.close();
+    }
+  });
+});
+
 Deno.test("serveUdp() goes on answering after garbage of every size", async () => {
   await withServer("udp", { verbose: true }, async (port, logs) => {
     const socket = udpSocket();
