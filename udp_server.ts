@@ -1234,7 +1234,7 @@ function describe(error: unknown, hostname?: string, port?: number): string {
     ? "the address"
     : formatAddress({ hostname, port: port ?? 0 });
   if (error instanceof Deno.errors.NotCapable) {
-    return `network access was not granted: ${runHint()}`;
+    return `network access to ${where} was not granted: ${runHint()}`;
   }
   if (error instanceof Deno.errors.AddrInUse) {
     return `${where} is already in use: stop the other server or choose another --port`;
@@ -1251,6 +1251,10 @@ function describe(error: unknown, hostname?: string, port?: number): string {
   const message = error instanceof Error ? error.message : String(error);
   if (message.includes("failed to lookup address")) {
     return `cannot resolve host ${hostname}: check --host`;
+  }
+  if (/^fe[89ab]/i.test(hostname ?? "") && message.includes("(os error 22)")) {
+    return `cannot bind ${where}: a link-local address (fe80::/10) needs ` +
+      `its interface, which Deno cannot be given: use :: or another address`;
   }
   return message;
 }

@@ -588,7 +588,17 @@ Deno.test("tcp_server CLI prints one line and exits 2 on a usage error, 1 on a r
     assert.equal(out.code, 1);
     assert.equal(
       out.stderr,
-      "tcp_server: network access was not granted: deno run --allow-net tcp_server.ts\n",
+      "tcp_server: network access to 0.0.0.0:12000 was not granted: deno run --allow-net tcp_server.ts\n",
+    );
+  });
+  await t.step("a link-local address", async () => {
+    const out = await runScript("tcp_server.ts", ["--host", "fe80::1"]);
+    assert.equal(out.code, 1);
+    assert.equal(
+      out.stderr,
+      "tcp_server: cannot bind [fe80::1]:12000: a link-local address " +
+        "(fe80::/10) needs its interface, which Deno cannot be given: use " +
+        ":: or another address\n",
     );
   });
   await t.step("--help", async () => {

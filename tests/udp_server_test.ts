@@ -403,7 +403,7 @@ Deno.test("udp_server CLI prints one line and exits 1 on a runtime failure", asy
     assert.equal(code, 1);
     assert.match(
       stderr,
-      /^udp_server: network access was not granted: deno run --allow-net[^\n]*\n$/,
+      /^udp_server: network access to 0\.0\.0\.0:12000 was not granted: deno run --allow-net[^\n]*\n$/,
     );
   });
   await t.step("address not on this machine", async () => {
