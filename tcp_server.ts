@@ -59,7 +59,7 @@ async function acceptLoop(server: ServerState): Promise<TcpServerStats> {
         await server.acceptFailed(error);
         continue;
       }
-      const connection = server.admit(connectionSocket);
+      const connection = await server.admit(connectionSocket);
       // Not awaited: the loop goes straight back to accept(), so every
       // client is served at once, not one after another as in Python.
       server.track(connection, serveConnection(connection));
@@ -335,17 +335,26 @@ class ServerState {
     this.#signal?.addEventListener("abort", this.stop, { once: true });
   }
 
-  /** A new client's connection, made room for if the server is full. */
-  admit(connectionSocket: Deno.TcpConn): Connection {
+  /**
+   * A new client's connection, made room for if the server is full: first
+   * by the connections whose clients have closed already (their ends are
+   * read in a turn of the event loop), then by evicting one.
+   */
+  async admit(connectionSocket: Deno.TcpConn): Promise<Connection> {
     this.#evictedForFiles = false;
     const connection = new Connection(connectionSocket, this);
-    if (this.connections.size >= this.#maxConnections) {
-      this.#makeRoomFor(connection.client);
+    for (let turn = 0; turn < 2 && this.#full(); turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
+    if (this.#full()) this.#makeRoomFor(connection.client);
     this.connections.add(connection);
     this.stats.connections++;
     this.step?.(`accept: a connection socket for ${connection.client}`);
     return connection;
+  }
+
+  #full(): boolean {
+    return this.connections.size >= this.#maxConnections;
   }
 
   /** Keeps `serving` until it ends, so that `finish` can wait for it. */
@@ -444,14 +453,25 @@ class ServerState {
   }
 
   /**
-   * With `maxConnections` open, the connection that has gone longest without
-   * a byte moving gives way to a new client, so that clients trickling a byte
-   * now and then cannot hold every place against newcomers.
+   * With `maxConnections` open, a connection gives way to a new client: of
+   * the address holding the most places, the one that has gone longest
+   * without a byte moving. So clients trickling a byte now and then cannot
+   * hold every place against newcomers, and one address filling the server
+   * (a slowloris) loses its own places first, as nginx's `limit_conn`
+   * shares places by address.
    */
   #makeRoomFor(newcomer: string): Connection | undefined {
+    const held = new Map<string, number>();
+    for (const { address } of this.connections) {
+      held.set(address, (held.get(address) ?? 0) + 1);
+    }
+    const most = Math.max(...held.values());
     let idlest: Connection | undefined;
     for (const connection of this.connections) {
-      if (!idlest || connection.lastActive < idlest.lastActive) {
+      if (
+        held.get(connection.address) === most &&
+        (!idlest || connection.lastActive < idlest.lastActive)
+      ) {
         idlest = connection;
       }
     }
@@ -475,8 +495,10 @@ class ServerState {
 class Connection {
   readonly socket: Deno.TcpConn;
   readonly server: ServerState;
-  /** The client's address, for log lines. */
+  /** The client's address and port, for log lines. */
   readonly client: string;
+  /** The client's address alone: places are shared by address. */
+  readonly address: string;
   /** When a byte last moved, from `performance.now()`. */
   lastActive = performance.now();
   /** Waiting for the client's next bytes: shutdown closes it at once. */
@@ -505,6 +527,7 @@ class Connection {
     this.socket = socket;
     this.server = server;
     this.client = formatAddress(socket.remoteAddr);
+    this.address = socket.remoteAddr.hostname;
   }
 
   /**

@@ -487,6 +487,103 @@ Deno.test({
   },
 });
 
+Deno.test("fairness: tcp_server CLI full, a storm of connections closed at once evicts no one", async () => {
+  const server = await startServer(
+    script(
+      "tcp_server.ts",
+      ...["--host", "127.0.0.1", "-p", "0", "--max-connections", "20"],
+    ),
+  );
+  const waiting: Deno.TcpConn[] = [];
+  try {
+    // 19 clients between connect() and send(), as TCPClient.py at input().
+    for (let i = 0; i < 19; i++) {
+      waiting.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+      );
+    }
+    // 300 connections from the same address, each closed at once.
+    for (let round = 0; round < 30; round++) {
+      const storm = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () => Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+        ),
+      );
+      for (const conn of storm) conn.close();
+    }
+    for (const [i, client] of waiting.entries()) {
+      await client.write(bytes(`client ${i}\n`));
+      const reply = await withTimeout(
+        readExactly(client, `CLIENT ${i}\n`.length),
+        `client ${i} after the storm`,
+        ANSWER_MS,
+      );
+      assert.equal(text(reply), `CLIENT ${i}\n`);
+    }
+  } finally {
+    for (const client of waiting) client.close();
+    const output = await server.stop();
+    assert.equal(output.code, 0);
+    assert.match(output.stderr, /closed 0 to make room/);
+  }
+});
+
+Deno.test({
+  name:
+    "fairness: tcp_server CLI full with a slowloris from one address evicts its places first: a client elsewhere may wait before it sends",
+  ignore: !canRun(
+    hasPython,
+    "the slowloris (tests/peers/slowloris.py) needs python3",
+  ),
+  async fn() {
+    const server = await startServer(
+      script(
+        "tcp_server.ts",
+        ...["--host", "127.0.0.1", "-p", "0", "--max-connections", "50"],
+      ),
+    );
+    // Every place held from 127.0.0.2, 20 more a second, none idle.
+    const slowloris = new Deno.Command("python3", {
+      args: [
+        "tests/peers/slowloris.py",
+        ...[String(server.port), "50", "20", "127.0.0.2"],
+      ],
+      cwd: new URL("../", import.meta.url),
+      stdout: "piped",
+    }).spawn();
+    try {
+      const lines = slowloris.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      const { value } = await withTimeout(lines.read(), "the slowloris");
+      assert.equal(value, "holding 50\n");
+      lines.releaseLock();
+      const client = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      try {
+        // A second between connect() and send(): twenty newcomers meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await client.write(bytes("real client\n"));
+        const reply = await withTimeout(
+          readExactly(client, 12),
+          "the client that waited",
+          ANSWER_MS,
+        );
+        assert.equal(text(reply), "REAL CLIENT\n");
+      } finally {
+        client.close();
+      }
+    } finally {
+      slowloris.kill("SIGKILL");
+      await slowloris.status;
+      await slowloris.stdout.cancel().catch(() => {});
+      assert.equal((await server.stop()).code, 0);
+    }
+  },
+});
+
 Deno.test({
   name:
     "fairness: udp_server CLI does not answer a datagram forged to come from itself",
