@@ -828,32 +828,58 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
   });
   const rtt = new RttStatistics();
   let transmitted = 0;
+  const print = printer();
   // Ctrl-C ends the pings with their summary, as ping's does.
   const interrupt = interruptSignal();
   try {
-    const pings = pingUdp({ ...options, signal: interrupt.signal });
-    for await (const result of pings) {
-      if (result.status !== "late") transmitted++;
-      if (result.status === "reply") rtt.add(result.rttMs);
-      printPing(result, server, json);
+    try {
+      const pings = pingUdp({ ...options, signal: interrupt.signal });
+      for await (const result of pings) {
+        if (result.status !== "late") transmitted++;
+        if (result.status === "reply") rtt.add(result.rttMs);
+        await printPing(print, result, server, json);
+      }
+    } catch (error) {
+      if (!(error instanceof Interrupted)) throw error;
     }
+    await printPingSummary(print, server, transmitted, rtt, json);
   } catch (error) {
-    if (!(error instanceof Interrupted)) {
-      console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
-      return 1;
-    }
+    if (error instanceof StdoutClosed) return 0; // stopped by its reader
+    console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
+    return 1;
   } finally {
     interrupt.dispose();
+    await print.close();
   }
-  printPingSummary(server, transmitted, rtt, json);
   return rtt.count > 0 ? 0 : 1;
 }
 
+/** Writes lines to stdout; a write fails with `StdoutClosed` once it is. */
+interface Printer {
+  (line: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A {@linkcode Printer} on standard output. */
+function printer(): Printer {
+  const stdout = standardOutput().getWriter();
+  const encoder = new TextEncoder();
+  const print = (line: string) => stdout.write(encoder.encode(`${line}\n`));
+  return Object.assign(print, {
+    close: () => stdout.close().catch(() => {}),
+  });
+}
+
 /** One ping's line, or JSON object. */
-function printPing(result: PingResult, server: string, json: boolean) {
+async function printPing(
+  print: Printer,
+  result: PingResult,
+  server: string,
+  json: boolean,
+) {
   const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
   if (json) {
-    console.log(JSON.stringify({
+    await print(JSON.stringify({
       seq: result.seq,
       status: result.status,
       rtt_ms: ms === undefined ? undefined : Number(ms),
@@ -861,20 +887,21 @@ function printPing(result: PingResult, server: string, json: boolean) {
     }));
   } else if (result.status === "reply") {
     const reply = new TextDecoder().decode(result.reply);
-    console.log(
+    await print(
       `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`,
     );
   } else if (result.status === "late") {
-    console.log(
+    await print(
       `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
     );
   } else {
-    console.log(`Request timed out: seq=${result.seq}`);
+    await print(`Request timed out: seq=${result.seq}`);
   }
 }
 
 /** `ping`'s summary: packets sent and received, loss, round-trip times. */
-function printPingSummary(
+async function printPingSummary(
+  print: Printer,
   server: string,
   transmitted: number,
   rtt: RttStatistics,
@@ -885,7 +912,7 @@ function printPingSummary(
     ? 0
     : Math.round((1 - received / transmitted) * 100);
   if (json) {
-    console.log(JSON.stringify({
+    await print(JSON.stringify({
       transmitted,
       received,
       loss_percent: loss,
@@ -893,11 +920,11 @@ function printPingSummary(
     }));
     return;
   }
-  console.log(`--- ${server} ping statistics ---`);
-  console.log(
+  await print(`--- ${server} ping statistics ---`);
+  await print(
     `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
   );
-  if (received > 0) { for (const line of rtt.summary()) console.log(line); }
+  if (received > 0) { for (const line of rtt.summary()) await print(line); }
 }
 
 /** Seconds since 1970 to the microsecond, as the Pinger's TIME field. */
@@ -1074,28 +1101,31 @@ async function heartbeat(
     port: options.port ?? 12000,
   });
   let sent = 0;
+  const print = printer();
   const interrupt = interruptSignal();
   try {
     const beats = heartbeatUdp({ ...options, signal: interrupt.signal });
     for await (const { seq, message } of beats) {
       sent++;
-      console.log(
+      await print(
         json
           ? JSON.stringify({ seq, sent: message })
           : `${message} to ${server}`,
       );
     }
+    await print(
+      json
+        ? JSON.stringify({ heartbeats: sent })
+        : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
+    );
   } catch (error) {
+    if (error instanceof StdoutClosed) return 0; // stopped by its reader
     console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
     return 1;
   } finally {
     interrupt.dispose();
+    await print.close();
   }
-  console.log(
-    json
-      ? JSON.stringify({ heartbeats: sent })
-      : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
-  );
   return 0;
 }
 

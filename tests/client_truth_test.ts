@@ -264,6 +264,39 @@ Deno.test("tcp_client and udp_client CLI end quietly when stdout is closed early
   });
 });
 
+Deno.test("udp_client CLI --heartbeat and --ping end quietly when stdout is closed early (| head -1)", async (t) => {
+  await withServer("udp", {}, async (port) => {
+    for (
+      const mode of [
+        "--heartbeat --interval 0.1",
+        "--ping 30 --interval 0.2",
+      ]
+    ) {
+      await t.step(mode, async () => {
+        const started = performance.now();
+        const { stdout } = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            `"$0" run --allow-net --unstable-net udp_client.ts -p ${port} ` +
+            `${mode} 2>"$1" | head -1; ` +
+            `echo "status \${PIPESTATUS[0]}"; cat "$1"; rm "$1"`,
+            Deno.execPath(),
+            await Deno.makeTempFile(),
+          ],
+          cwd: ROOT,
+          stdout: "piped",
+          signal: AbortSignal.timeout(30_000),
+        }).output();
+        const lines = text(stdout).split("\n");
+        assert.match(lines[0], /^(Heartbeat|Reply from) /);
+        assert.deepEqual(lines.slice(1), ["status 0", ""]);
+        // Stopped at the next line, not after 30 pings (6 s): generous.
+        assert.ok(performance.now() - started < 4_000);
+      });
+    }
+  });
+});
+
 Deno.test("udp_client CLI gets an answer from a server on this machine however --host names it", async (t) => {
   await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     for (
