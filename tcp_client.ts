@@ -466,8 +466,16 @@ class StreamCopy {
   #received = 0;
   #inputEnded = false;
   #lastActive = Date.now();
-  /** When the write under way began: a server that stops reading stalls it. */
+  /**
+   * When the write under way last moved: a server that stops reading
+   * stalls it.
+   */
   #writingSince: number | undefined;
+  /**
+   * Whether a reply is being written to our stdout: while it waits (a
+   * paused `less`), the server waits on us, and is not to blame.
+   */
+  #printing = false;
   /** Why the watchdog closed the connection, if it did. */
   #timedOut: string | undefined;
   #watchdog: ReturnType<typeof setInterval>;
@@ -484,6 +492,7 @@ class StreamCopy {
 
   /** Closes the connection once the server has stalled for `--timeout`. */
   #watch() {
+    if (this.#printing) return;
     const now = Date.now();
     const seconds = this.#timeoutMs / 1000;
     if (
@@ -506,7 +515,10 @@ class StreamCopy {
       const { value, done } = await reader.read();
       if (done) break;
       this.#writingSince = Date.now();
-      await writeAll(this.#clientSocket, value);
+      for (let written = 0; written < value.length;) {
+        written += await this.#clientSocket.write(value.subarray(written));
+        this.#writingSince = Date.now(); // it moved
+      }
       this.#writingSince = undefined;
       this.#sent += value.length;
     }
@@ -524,7 +536,12 @@ class StreamCopy {
       if (count === null) break;
       this.#lastActive = Date.now();
       this.#received += count;
+      this.#printing = true;
       await writer.write(buffer.slice(0, count));
+      this.#printing = false;
+      // The clocks start again once the reader has taken it.
+      this.#lastActive = Date.now();
+      if (this.#writingSince !== undefined) this.#writingSince = Date.now();
     }
     // Noticed at once, even while the input is silent.
     if (!this.#inputEnded) {

@@ -297,6 +297,31 @@ Deno.test("udp_client CLI --heartbeat and --ping end quietly when stdout is clos
   });
 });
 
+Deno.test("tcp_client CLI --stream waits for its own stdout: a reader paused longer than --timeout loses nothing", async () => {
+  await withServer("tcp", {}, async (port) => {
+    const { stdout } = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `head -c 20000000 /dev/zero | tr '\\0' a | ` +
+        `"$0" run --allow-net tcp_client.ts -p ${port} --stream --timeout 1 ` +
+        `2>"$1" | { sleep 3; tr -cd A | wc -c; } ; ` +
+        `echo "status \${PIPESTATUS[2]}"; cat "$1"; rm "$1"`,
+        Deno.execPath(),
+        await Deno.makeTempFile(),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    // Every byte came back an "A", the reader's pause was no fault of the
+    // server's, and nothing was said on stderr.
+    assert.equal(
+      text(stdout).replace(/^ +/gm, ""),
+      "20000000\nstatus 0\n",
+    );
+  });
+});
+
 Deno.test("udp_client CLI gets an answer from a server on this machine however --host names it", async (t) => {
   await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     for (
