@@ -265,9 +265,10 @@ Options:
                          WARN, FAIL or SKIP (not checked) each, a score;
                          exit 1 on a FAIL or SKIP (datagrams are tried as
                          --retries, --interval and --timeout say)
-      --interval SECONDS time from one ping or heartbeat to the next
-                         (default 1), or from one try to the next under
-                         --check (default --timeout)
+      --interval SECONDS time from one ping or heartbeat to the next, on
+                         a fixed schedule (default 1; below 0.01, each ping
+                         when the last is answered, as ping -f), or from one
+                         try to the next under --check (default --timeout)
       --json             print one JSON object per reply, then a summary
                          object (for autograders)
   -v, --verbose          show each socket step on stderr: socket, sendto,
@@ -671,15 +672,19 @@ export interface UdpPingOptions {
 
 /** What became of one ping, as {@linkcode pingUdp} reports it. */
 export type PingResult =
+  | { seq: number; status: "sent" }
   | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
   | { seq: number; status: "timeout" }
-  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array };
+  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array }
+  | { seq: number; status: "duplicate"; rttMs: number; reply: Uint8Array };
 
 /**
  * The UDP Pinger lab's client: sends `Ping SEQ TIME` `count` times,
- * `interval` apart, and yields for each ping its reply and round-trip time,
+ * `interval` apart on a fixed schedule (as `ping` does, whatever the replies
+ * do), and yields each ping as `sent`, then its reply and round-trip time,
  * or a timeout. A reply is matched by its sequence number: one that comes
- * after its ping timed out is yielded as `late`, never counted for another.
+ * after its ping timed out is `late`, never counted for another; one that
+ * comes again is a `duplicate` (`ping`'s DUP!).
  *
  * @example
  * ```ts
@@ -699,11 +704,25 @@ export async function* pingUdp(
   // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
   const pinger = new Pinger(serverAddress, signal);
   try {
+    let first: number | undefined;
     for (let seq = 1; seq <= count; seq++) {
-      const started = await pinger.send(seq);
-      const replyBy = started + timeoutMs;
-      const nextAt = seq < count ? started + intervalMs : replyBy;
-      yield* pinger.replies(seq, replyBy, nextAt);
+      // A ping's wait is counted from when it was due: a timeout equal to
+      // the interval ends just as the next ping goes, never after it.
+      const due = first === undefined || intervalMs < FLOOD_MS
+        ? undefined
+        : first + (seq - 1) * intervalMs;
+      const sentAt = await pinger.send(seq, timeoutMs, due);
+      first ??= sentAt;
+      yield { seq, status: "sent" };
+      if (seq === count) {
+        yield* pinger.until((due ?? sentAt) + timeoutMs);
+      } else if (intervalMs >= FLOOD_MS) {
+        // On schedule from the first: a lost ping does not delay the next.
+        yield* pinger.until(first + seq * intervalMs);
+      } else {
+        // As ping -f: the next when this one is answered, or soon after.
+        yield* pinger.until(sentAt + FLOOD_MS, seq);
+      }
     }
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
@@ -719,8 +738,12 @@ class Pinger {
   #close: () => void;
   #serverAddress: Deno.NetAddr;
   #signal?: AbortSignal;
-  /** When each ping still unanswered was sent, by sequence number. */
+  /** When each ping was sent, by sequence number: the latest ones. */
   #sentAt = new Map<number, number>();
+  /** When each ping not yet answered nor timed out must be answered by. */
+  #replyBy = new Map<number, number>();
+  /** The pings answered, the latest ones: another reply is a duplicate. */
+  #answered = new Set<number>();
   /** A receive still waiting for a datagram: the next wait takes it over. */
   #receiving?: Promise<[Uint8Array, Deno.Addr]>;
   #encoder = new TextEncoder();
@@ -734,10 +757,15 @@ class Pinger {
     this.#signal = signal;
   }
 
-  /** Sends ping `seq`; resolves with when it was sent. */
-  async send(seq: number): Promise<number> {
+  /**
+   * Sends ping `seq`, to be answered within `timeoutMs` of when it was
+   * `due` (default: now); resolves with when it was sent.
+   */
+  async send(seq: number, timeoutMs: number, due?: number): Promise<number> {
     const started = performance.now();
     this.#sentAt.set(seq, started);
+    this.#replyBy.set(seq, (due ?? started) + timeoutMs);
+    forgetOldest(this.#sentAt, PINGS_KEPT);
     try {
       // clientSocket.sendto(message.encode(), (serverName, serverPort))
       await this.#clientSocket.send(
@@ -754,33 +782,24 @@ class Pinger {
   }
 
   /**
-   * Ping `seq`'s reply, awaited until `replyBy` (else its timeout); then,
-   * until the next ping is due at `nextAt`, late replies as they arrive.
+   * What comes until `time` (or until ping `seq` is answered): replies,
+   * late ones and duplicates as they arrive, and a timeout for each ping
+   * whose wait ends.
    */
-  async *replies(
-    seq: number,
-    replyBy: number,
-    nextAt: number,
-  ): AsyncGenerator<PingResult> {
-    let settled = false; // answered, or reported timed out
-    while (!settled || performance.now() < nextAt) {
-      const waitUntil = settled ? nextAt : replyBy;
-      const received = await this.#receive(waitUntil);
-      if (received === undefined) {
-        if (!settled) yield { seq, status: "timeout" };
-        settled = true;
-        if (waitUntil >= nextAt) break;
-        continue;
+  async *until(time: number, seq?: number): AsyncGenerator<PingResult> {
+    while (seq === undefined || !this.#answered.has(seq)) {
+      const now = performance.now();
+      for (const [seq, replyBy] of this.#replyBy) {
+        if (replyBy > now) continue;
+        this.#replyBy.delete(seq);
+        yield { seq, status: "timeout" };
       }
-      const answer = this.#answer(...received);
-      if (answer === undefined) continue;
-      const { rttMs, reply } = answer;
-      if (answer.seq === seq && !settled) {
-        settled = true;
-        yield { seq, status: "reply", rttMs, reply };
-      } else {
-        yield { seq: answer.seq, status: "late", rttMs, reply };
-      }
+      if (now >= time) return;
+      const received = await this.#receive(
+        Math.min(time, ...this.#replyBy.values()),
+      );
+      const result = received && this.#answer(...received);
+      if (result) yield result;
     }
   }
 
@@ -800,16 +819,27 @@ class Pinger {
   }
 
   /**
-   * The ping a datagram answers, and its round-trip time; `undefined` for
-   * one not from the server, or not answering a ping still unanswered.
+   * What a datagram is: the reply to a ping, late, or again; `undefined`
+   * for one not from the server, or not answering a ping of ours.
    */
-  #answer(reply: Uint8Array, from: Deno.NetAddr, arrived: number) {
+  #answer(
+    reply: Uint8Array,
+    from: Deno.NetAddr,
+    arrived: number,
+  ): PingResult | undefined {
     if (!fromServer(from, this.#serverAddress)) return undefined;
     const seq = Number(this.#decoder.decode(reply).match(/^PING (\d+) /i)?.[1]);
     const sent = this.#sentAt.get(seq);
-    if (sent === undefined) return undefined; // not ours, or a duplicate
-    this.#sentAt.delete(seq);
-    return { seq, rttMs: arrived - sent, reply };
+    if (sent === undefined) return undefined; // not ours, or long forgotten
+    const rttMs = arrived - sent;
+    if (this.#answered.has(seq)) {
+      return { seq, status: "duplicate", rttMs, reply };
+    }
+    this.#answered.add(seq);
+    forgetOldest(this.#answered, PINGS_KEPT);
+    return this.#replyBy.delete(seq)
+      ? { seq, status: "reply", rttMs, reply }
+      : { seq, status: "late", rttMs, reply };
   }
 
   /** Closes the socket, and waits for the receive that closing ends. */
@@ -820,6 +850,23 @@ class Pinger {
   }
 }
 
+/**
+ * Below this `--interval` (ms), pings go as `ping -f` sends them: each as
+ * soon as the one before is answered, or this long after it was sent.
+ */
+const FLOOD_MS = 10;
+
+/** Pings remembered, for late replies and duplicates: the latest this many. */
+const PINGS_KEPT = 10_000;
+
+/** Drops the oldest entries of `kept` (insertion order) beyond `limit`. */
+function forgetOldest(kept: Map<number, number> | Set<number>, limit: number) {
+  for (const key of kept.keys()) {
+    if (kept.size <= limit) return;
+    kept.delete(key);
+  }
+}
+
 /** `--ping`: one line (or JSON object) per ping, then `ping`'s summary. */
 async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
   const server = formatAddress({
@@ -827,7 +874,8 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     port: options.port ?? 12000,
   });
   const rtt = new RttStatistics();
-  let transmitted = 0;
+  // Counted as sent, as ping's: the one in flight at Ctrl-C too.
+  const counts = { transmitted: 0, duplicates: 0 };
   const print = printer();
   // Ctrl-C ends the pings with their summary, as ping's does.
   const interrupt = interruptSignal();
@@ -835,14 +883,15 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     try {
       const pings = pingUdp({ ...options, signal: interrupt.signal });
       for await (const result of pings) {
-        if (result.status !== "late") transmitted++;
+        if (result.status === "sent") counts.transmitted++;
+        if (result.status === "duplicate") counts.duplicates++;
         if (result.status === "reply") rtt.add(result.rttMs);
         await printPing(print, result, server, json);
       }
     } catch (error) {
       if (!(error instanceof Interrupted)) throw error;
     }
-    await printPingSummary(print, server, transmitted, rtt, json);
+    await printPingSummary(print, server, counts, rtt, json);
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
     console.error(`${PROGRAM}: ${describe(error, options.hostname ?? "")}`);
@@ -877,6 +926,7 @@ async function printPing(
   server: string,
   json: boolean,
 ) {
+  if (result.status === "sent") return;
   const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
   if (json) {
     await print(JSON.stringify({
@@ -889,6 +939,11 @@ async function printPing(
     const reply = new TextDecoder().decode(result.reply);
     await print(
       `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`,
+    );
+  } else if (result.status === "duplicate") {
+    const reply = new TextDecoder().decode(result.reply);
+    await print(
+      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms (DUP!)`,
     );
   } else if (result.status === "late") {
     await print(
@@ -903,18 +958,20 @@ async function printPing(
 async function printPingSummary(
   print: Printer,
   server: string,
-  transmitted: number,
+  { transmitted, duplicates }: { transmitted: number; duplicates: number },
   rtt: RttStatistics,
   json: boolean,
 ) {
   const received = rtt.count;
+  // As ping prints it (C's %g): 1 lost of 201 is 0.497512%, not 0%.
   const loss = transmitted === 0
     ? 0
-    : Math.round((1 - received / transmitted) * 100);
+    : Number(((transmitted - received) * 100 / transmitted).toPrecision(6));
   if (json) {
     await print(JSON.stringify({
       transmitted,
       received,
+      duplicates,
       loss_percent: loss,
       ...rtt.toJSON(),
     }));
@@ -922,7 +979,9 @@ async function printPingSummary(
   }
   await print(`--- ${server} ping statistics ---`);
   await print(
-    `${transmitted} packets transmitted, ${received} received, ${loss}% packet loss`,
+    `${transmitted} packets transmitted, ${received} received, ` +
+      `${duplicates > 0 ? `+${duplicates} duplicates, ` : ""}` +
+      `${loss}% packet loss`,
   );
   if (received > 0) { for (const line of rtt.summary()) await print(line); }
 }

@@ -4,12 +4,14 @@ import {
   bytes,
   canRun,
   hasProgram,
+  ROOT,
   runScript,
   script,
   startServer,
   text,
   udpSocket,
   withServer,
+  withTimeout,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
@@ -486,14 +488,12 @@ Deno.test("pingUdp() yields every ping answered, in order, with its round-trip t
     ) {
       results.push(result);
     }
-    assert.deepEqual(results.map((r) => [r.seq, r.status]), [
-      [1, "reply"],
-      [2, "reply"],
-      [3, "reply"],
-      [4, "reply"],
-      [5, "reply"],
-    ]);
-    for (const result of results) {
+    // Each ping sent, then answered, before the next (as ping -f).
+    assert.deepEqual(
+      results.map((r) => [r.seq, r.status]),
+      [1, 2, 3, 4, 5].flatMap((seq) => [[seq, "sent"], [seq, "reply"]]),
+    );
+    for (const result of results.filter((r) => r.status !== "sent")) {
       assert.ok(
         result.status === "reply" && result.rttMs >= 0 && result.rttMs < 1000,
       );
@@ -523,13 +523,109 @@ Deno.test("pingUdp() reports a late reply as late, never counted for the next pi
         hostname: "127.0.0.1",
         port,
         count: 2,
-        interval: 0,
+        interval: 0.3,
         timeout: 0.2,
       })
     ) {
       results.push([result.seq, result.status]);
     }
-    assert.deepEqual(results, [[1, "timeout"], [1, "late"], [2, "reply"]]);
+    assert.deepEqual(results, [
+      [1, "sent"],
+      [1, "timeout"],
+      [2, "sent"],
+      [1, "late"],
+      [2, "reply"],
+    ]);
+  });
+});
+
+Deno.test("pingUdp() keeps its schedule: a lost ping does not hold up the next", async () => {
+  await withPeer(async (message, from, { main }) => {
+    if (!text(message).startsWith("Ping 1 ")) {
+      await main.send(upper(message), from);
+    }
+  }, async (port) => {
+    const results = [];
+    for await (
+      const result of pingUdp({
+        hostname: "127.0.0.1",
+        port,
+        count: 3,
+        interval: 0.2,
+        timeout: 1,
+      })
+    ) {
+      results.push([result.seq, result.status]);
+    }
+    // Ping 2 went 0.2 s after ping 1, not when its 1 s wait ended.
+    assert.deepEqual(results, [
+      [1, "sent"],
+      [2, "sent"],
+      [2, "reply"],
+      [3, "sent"],
+      [3, "reply"],
+      [1, "timeout"],
+    ]);
+  });
+});
+
+Deno.test("udp_client CLI --ping marks a reply that comes twice (DUP!) and counts it apart, as ping does", async () => {
+  await withPeer(async (message, from, { main }) => {
+    await main.send(upper(message), from);
+    if (text(message).startsWith("Ping 2 ")) {
+      await main.send(upper(message), from);
+    }
+  }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1", "-p", String(port)],
+      ...["--ping", "3", "--interval", "0.2"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stdout.split("\n");
+    assert.match(
+      lines[2],
+      /^Reply from 127\.0\.0\.1:\d+: PING 2 \S+ seq=2 rtt=[\d.]+ ms \(DUP!\)$/,
+    );
+    assert.match(
+      out.stdout,
+      /\n3 packets transmitted, 3 received, \+1 duplicates, 0% packet loss\n/,
+    );
+  });
+});
+
+Deno.test("udp_client CLI --ping counts the ping in flight at Ctrl-C as transmitted", async () => {
+  let third: () => void;
+  const thirdSent = new Promise<void>((resolve) => third = resolve);
+  await withPeer(async (message, from, { main }) => {
+    const seq = Number(text(message).split(" ")[1]);
+    if (seq <= 2) await main.send(upper(message), from);
+    else third();
+  }, async (port) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: script(
+        "udp_client.ts",
+        ...["--host", "127.0.0.1", "-p", String(port)],
+        ...["--ping", "100", "--interval", "0.05", "--timeout", "10"],
+      ).slice(1),
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      await withTimeout(thirdSent, "ping 3");
+      child.kill("SIGINT");
+      const { code, stdout } = await withTimeout(child.output(), "the exit");
+      assert.equal(code, 0);
+      // Ping 3 was out, unanswered, when Ctrl-C came; more may have gone.
+      const summary = text(stdout).match(
+        /(\d+) packets transmitted, 2 received, /,
+      );
+      assert.ok(summary && Number(summary[1]) >= 3, text(stdout));
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }
   });
 });
 
@@ -622,16 +718,19 @@ Deno.test({
         JSON.parse(line)
       );
       const summary = objects.pop();
+      // Each ping once, answered or timed out (a timeout may come after
+      // later pings: they go on schedule).
       const pings = objects.filter((o) => o.status !== "late");
       assert.deepEqual(
-        pings.map((o) => o.seq),
+        pings.map((o) => o.seq).sort((a, b) => a - b),
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
       const received = pings.filter((o) => o.status === "reply").length;
       assert.ok(received > 0 && received < 20, `${received} of 20 answered`);
       assert.equal(summary.transmitted, 20);
       assert.equal(summary.received, received);
-      assert.equal(summary.loss_percent, Math.round((1 - received / 20) * 100));
+      assert.equal(summary.loss_percent, (20 - received) * 100 / 20);
+      assert.equal(summary.duplicates, 0);
       assert.ok(
         summary.rtt_min_ms <= summary.rtt_avg_ms &&
           summary.rtt_avg_ms <= summary.rtt_max_ms,
