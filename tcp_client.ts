@@ -115,7 +115,7 @@ function sendSentence(
 ): Promise<void> {
   // TCPClient.py: clientSocket.send(sentence.encode())
   const sending = writeAll(clientSocket, message).then(() =>
-    log?.(`send: ${message.length} bytes to ${server}`)
+    log?.(`send: ${bytesOf(message.length)} to ${server}`)
   );
   sending.catch(() => {}); // a server that replied and closed early is fine
   return sending;
@@ -151,7 +151,7 @@ async function receiveReply(
       log?.(`recv: end of stream, ${server} closed its side`);
       return "closed";
     }
-    log?.(`recv: ${received} bytes from ${server}`);
+    log?.(`recv: ${bytesOf(received)} from ${server}`);
     // The reply ends at the newline that answers ours: what follows it is
     // not part of it.
     let end = 0;
@@ -612,7 +612,7 @@ function replyCutShort(
     );
   }
   return new CutReplyError(
-    `the reply was cut short: ${reply.length} bytes came, then ` +
+    `the reply was cut short: ${bytesOf(reply.length)} came, then ` +
       (ending === "closed"
         ? `${server} closed the connection`
         : ending instanceof Deno.errors.ConnectionReset
@@ -1839,6 +1839,11 @@ function checkHost(host: string) {
   }
 }
 
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
 // End of the part shared by all four scripts.
 
 // Shared by udp_client.ts and tcp_client.ts, word for word down to the line
@@ -1883,7 +1888,7 @@ async function* readLines(
 class LineTooLongError extends Error {
   constructor(maxLength: number) {
     super(
-      `a line is longer than ${maxLength} bytes, the most a sentence can be`,
+      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
     );
   }
 }

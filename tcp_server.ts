@@ -191,7 +191,9 @@ async function run(options: TcpServerOptions): Promise<number> {
   stderrLog.pushKept(
     `${PROGRAM}: served ${stats.connections} connections, ` +
       `closed ${stats.evicted} to make room, timed out ${stats.timedOut}, ` +
-      `failed ${stats.failed}; ${stats.bytesIn} bytes in, ${stats.bytesOut} out`,
+      `failed ${stats.failed}; ${
+        bytesOf(stats.bytesIn)
+      } in, ${stats.bytesOut} out`,
   );
   // Stopping stays prompt even when nobody reads stderr.
   await stderrLog.flush(1000);
@@ -557,7 +559,7 @@ class Connection {
       return null;
     }
     this.lastActive = performance.now();
-    this.server.step?.(`recv: ${received} bytes from ${this.client}`);
+    this.server.step?.(`recv: ${bytesOf(received)} from ${this.client}`);
     this.#bytesIn += received;
     this.#end = start + received;
     return this.#buffer.subarray(start - this.#held, this.#end);
@@ -611,7 +613,7 @@ class Connection {
     this.server.stats.bytesIn += this.#bytesIn;
     this.server.stats.bytesOut += this.#bytesOut;
     this.server.step?.(
-      `close: ${this.client}, ${this.#bytesIn} bytes in, ` +
+      `close: ${this.client}, ${bytesOf(this.#bytesIn)} in, ` +
         `${this.#bytesOut} out, ${this.#ending}`,
     );
   }
@@ -670,7 +672,7 @@ class Connection {
         const written = await this.socket.write(data.subarray(sent));
         sent += written;
         this.lastActive = performance.now();
-        this.server.step?.(`send: ${written} bytes to ${this.client}`);
+        this.server.step?.(`send: ${bytesOf(written)} to ${this.client}`);
       }
     } finally {
       this.sending = false;
@@ -907,6 +909,11 @@ function checkHost(host: string) {
         `with --port`,
     );
   }
+}
+
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
 // End of the part shared by all four scripts.

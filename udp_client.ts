@@ -136,7 +136,7 @@ async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
     // UDPClient.py: clientSocket.sendto(message.encode(), (serverName, serverPort))
     await clientSocket.send(message, serverAddress);
     udpExchange.log?.(
-      `sendto: ${message.length} bytes to ${formatAddress(serverAddress)}`,
+      `sendto: ${bytesOf(message.length)} to ${formatAddress(serverAddress)}`,
     );
   } catch (error) {
     // Refused (a firewall, no route yet), it is lost like any other
@@ -441,7 +441,7 @@ function datagramOf(sentence: string | Uint8Array, limit: number): Uint8Array {
     : sentence;
   if (message.length > limit) {
     throw new Error(
-      `the sentence is ${message.length} bytes, but one UDP datagram ` +
+      `the sentence is ${bytesOf(message.length)}, but one UDP datagram ` +
         `carries at most ${limit}: shorten it, or use tcp_client.ts`,
     );
   }
@@ -483,12 +483,14 @@ function isServerReply(
   const sender = formatAddress(from);
   if (fromServer(from, udpExchange.serverAddress)) {
     udpExchange.log?.(
-      `recvfrom: ${modifiedMessage.length} bytes from ${sender}`,
+      `recvfrom: ${bytesOf(modifiedMessage.length)} from ${sender}`,
     );
     return true;
   }
   udpExchange.log?.(
-    `recvfrom: ${modifiedMessage.length} bytes from ${sender}, not the server: ignored`,
+    `recvfrom: ${
+      bytesOf(modifiedMessage.length)
+    } from ${sender}, not the server: ignored`,
   );
   return false;
 }
@@ -2077,6 +2079,11 @@ function checkHost(host: string) {
   }
 }
 
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
 // End of the part shared by all four scripts.
 
 // ---------------------------------------------------------------------------
@@ -2122,7 +2129,7 @@ async function* readLines(
 class LineTooLongError extends Error {
   constructor(maxLength: number) {
     super(
-      `a line is longer than ${maxLength} bytes, the most a sentence can be`,
+      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
     );
   }
 }

@@ -333,7 +333,7 @@ class ServerState {
     this.stats.received++;
     // Formatted only for a log line: most datagrams are never logged.
     const client = () => formatAddress(clientAddress);
-    this.#step?.(`recvfrom: ${message.length} bytes from ${client()}`);
+    this.#step?.(`recvfrom: ${bytesOf(message.length)} from ${client()}`);
     if (this.#shouldDrop()) {
       this.stats.dropped++;
       this.#step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
@@ -370,7 +370,7 @@ class ServerState {
     this.stats.failed++;
     this.#logError(
       `${formatAddress(clientAddress)}: the reply is larger than one ` +
-        `datagram (${limit} bytes), not sent`,
+        `datagram (${bytesOf(limit)}), not sent`,
     );
   }
 
@@ -382,7 +382,7 @@ class ServerState {
     try {
       await this.serverSocket.send(modifiedMessage, clientAddress);
       this.stats.replied++;
-      this.#step?.(`sendto: ${modifiedMessage.length} bytes to ${client()}`);
+      this.#step?.(`sendto: ${bytesOf(modifiedMessage.length)} to ${client()}`);
     } catch (error) {
       this.stats.failed++;
       this.#logError(
@@ -933,6 +933,11 @@ function checkHost(host: string) {
         `with --port`,
     );
   }
+}
+
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
 // End of the part shared by all four scripts.

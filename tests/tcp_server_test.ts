@@ -760,3 +760,19 @@ Deno.test("upperCase() works out each character once, never a whole block of 256
   }
   assert.ok(calls <= characters.length, `${calls} calls`);
 });
+
+Deno.test("tcp_server CLI -v says 1 byte, not 1 bytes", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
+  let output;
+  try {
+    assert.equal(text(await tcpExchange(server.port, bytes("x"))), "X");
+  } finally {
+    output = await server.stop("SIGTERM");
+  }
+  assert.match(output.stderr, /\nrecv: 1 byte from /);
+  assert.match(output.stderr, /\nsend: 1 byte to /);
+  assert.match(output.stderr, /, 1 byte in, 1 out, closed by the client\n/);
+  assert.match(output.stderr, /; 1 byte in, 1 out\n$/);
+});
