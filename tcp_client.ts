@@ -319,7 +319,7 @@ async function main(args: string[]): Promise<number> {
 
 /** Refuses options that do not go together, and words where none belong. */
 function checkModes(
-  values: { check: boolean; stream: boolean; json: boolean },
+  values: { check: boolean; stream: boolean; json: boolean; verbose: boolean },
   positionals: string[],
 ) {
   if (values.check && values.stream) {
@@ -335,6 +335,12 @@ function checkModes(
   }
   if (values.stream && values.json) {
     throw new UsageError("--stream copies bytes as they are: it has no --json");
+  }
+  if (values.verbose && (values.check || values.stream)) {
+    throw new UsageError(
+      "--verbose shows each sentence's socket steps: not with " +
+        `${values.check ? "--check" : "--stream"}`,
+    );
   }
 }
 

@@ -290,7 +290,7 @@ const OPTIONS = {
   host: { type: "string", default: "localhost" },
   port: { type: "string", short: "p", default: "12000" },
   timeout: { type: "string", default: "1" },
-  retries: { type: "string", default: "3" },
+  retries: { type: "string" },
   ping: { type: "string" },
   heartbeat: { type: "boolean", default: false },
   check: { type: "boolean", default: false },
@@ -323,7 +323,8 @@ async function main(args: string[]): Promise<number> {
     checkModes(values, positionals, numbers.count);
     // Read after the modes: "--check or --ping, not both" says more.
     const { ping } = parseNumbers(values, { ping: { min: 1, max: 1_000_000 } });
-    return await runMode(values, positionals, { ...numbers, ping });
+    const retries = numbers.retries ?? 3;
+    return await runMode(values, positionals, { ...numbers, retries, ping });
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
@@ -337,6 +338,24 @@ async function main(args: string[]): Promise<number> {
 function checkModes(values: Values, positionals: string[], count?: number) {
   if (count !== undefined && !values.heartbeat) {
     throw new UsageError("--count goes with --heartbeat (--ping N counts)");
+  }
+  const pingOrBeat = values.ping !== undefined || values.heartbeat;
+  if (values.retries !== undefined && pingOrBeat) {
+    throw new UsageError(
+      "--retries goes with sentences and --check: a ping or a heartbeat " +
+        "is never sent again",
+    );
+  }
+  if (values.interval !== undefined && !pingOrBeat && !values.check) {
+    throw new UsageError(
+      "--interval goes with --ping, --heartbeat or --check",
+    );
+  }
+  if (values.verbose && (pingOrBeat || values.check)) {
+    throw new UsageError(
+      "--verbose shows a sentence's socket steps: " +
+        "not with --ping, --heartbeat or --check",
+    );
   }
   if (values.ping !== undefined || values.heartbeat) {
     const mode = values.heartbeat ? "--heartbeat" : "--ping";

@@ -370,6 +370,9 @@ Deno.test("tcp_client CLI prints one line and exits 2 on a usage error", async (
       ["--timeout", "-1"],
       ["--stream", "words"],
       ["-x"],
+      // Options that do nothing in the mode chosen.
+      ["--check", "-v"],
+      ["--stream", "-v"],
     ]
   ) {
     await t.step(args.join(" "), async () => {

@@ -428,6 +428,22 @@ Deno.test("udp_client CLI prints one line and exits 2 on a usage error", async (
       assert.match(out.stderr, /^udp_client: [^\n]+ \(see --help\)\n$/);
     });
   }
+  // Options that do nothing in the mode chosen: said, not ignored.
+  for (
+    const [args, said] of [
+      [["--ping", "2", "--retries", "5"], /^udp_client: --retries goes with/],
+      [["--heartbeat", "--retries", "1"], /^udp_client: --retries goes with/],
+      [["--interval", "1", "hi"], /^udp_client: --interval goes with/],
+      [["--ping", "2", "-v"], /^udp_client: --verbose shows/],
+      [["--check", "-v"], /^udp_client: --verbose shows/],
+    ] as const
+  ) {
+    await t.step(args.join(" "), async () => {
+      const out = await runScript("udp_client.ts", [...args]);
+      assert.equal(out.code, 2);
+      assert.match(out.stderr, said);
+    });
+  }
   await t.step("--help", async () => {
     const out = await runScript("udp_client.ts", ["--help"]);
     assert.equal(out.code, 0);
