@@ -616,7 +616,7 @@ Deno.test("all four CLIs take numeric options as plain decimals within named ran
   }
 });
 
-Deno.test("tcp_client and udp_client CLI --json end a failed run with its summary, saying why", async () => {
+Deno.test("tcp_client and udp_client CLI --json end a failed run with its summary, saying why, in every mode", async () => {
   const udp = await runScript("udp_client.ts", [
     ...["-p", "9", "--json", "--timeout", "0.1", "--retries", "0", "hi"],
   ]);
@@ -643,4 +643,20 @@ Deno.test("tcp_client and udp_client CLI --json end a failed run with its summar
     assert.equal(summary.replies, 0);
     assert.match(summary.error, /the reply was cut short: 2 bytes came/);
   });
+  // --ping and --heartbeat end the same way.
+  for (
+    const [mode, counts] of [
+      [["--ping", "2"], { transmitted: 0, received: 0 }],
+      [["--heartbeat", "--count", "2"], { heartbeats: 0 }],
+    ] as const
+  ) {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "nonexistent.invalid", ...mode, "--json"],
+    ]);
+    assert.equal(out.code, 1);
+    assert.deepEqual(JSON.parse(out.stdout), {
+      ...counts,
+      error: "cannot resolve host nonexistent.invalid: check --host",
+    });
+  }
 });

@@ -645,6 +645,26 @@ Deno.test("udp_client CLI --ping counts the ping in flight at Ctrl-C as transmit
   });
 });
 
+Deno.test("udp_client CLI says where replies came from when they came from another port", async () => {
+  await withPeer(async (message, from, { other }) => {
+    await other.send(upper(message), from);
+  }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1", "-p", String(port)],
+      ...["--timeout", "0.2", "--retries", "1", "hi"],
+    ]);
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `^udp_client: no reply from 127\\.0\\.0\\.1:${port} after 2 tries ` +
+          `of 0\\.2 s: replies came from 127\\.0\\.0\\.1:\\d+, not the ` +
+          `server's 127\\.0\\.0\\.1:${port}: `,
+      ),
+    );
+  });
+});
+
 Deno.test("udp_client CLI --ping prints the replies, then ping's summary; 100% loss is a summary, exit 1", async () => {
   await withServer("udp", {}, async (port) => {
     const out = await runScript("udp_client.ts", [
