@@ -2,7 +2,8 @@
  * `deno task compile`: builds the four programs into self-contained
  * executables in `dist/TARGET/`, for Linux, macOS and Windows on x86_64 and
  * arm64, each with only the permissions it needs baked in, and writes
- * `dist/SHA256SUMS`.
+ * `dist/TARGET/SHA256SUMS` for each, with bare names: copy a target's
+ * folder to a lab machine and `sha256sum -c SHA256SUMS` checks it there.
  *
  *   deno task compile                      every target
  *   deno task compile --target x86_64-unknown-linux-gnu
@@ -47,8 +48,8 @@ for (const target of targets) {
 }
 
 const root = new URL("../", import.meta.url);
-const sums: string[] = [];
 for (const target of targets) {
+  const sums: string[] = [];
   for (const [name, permissions] of PROGRAMS) {
     const output = `dist/${target}/${name}${
       target.includes("windows") ? ".exe" : ""
@@ -90,12 +91,10 @@ for (const target of targets) {
     const hex = [...new Uint8Array(digest)].map((b) =>
       b.toString(16).padStart(2, "0")
     ).join("");
-    sums.push(`${hex}  ${output.slice("dist/".length)}`);
+    sums.push(`${hex}  ${output.slice(`dist/${target}/`.length)}`);
     console.log(`compile: ${output}`);
   }
+  const file = `dist/${target}/SHA256SUMS`;
+  await Deno.writeTextFile(new URL(file, root), sums.join("\n") + "\n");
+  console.log(`compile: ${file}`);
 }
-await Deno.writeTextFile(
-  new URL("dist/SHA256SUMS", root),
-  sums.join("\n") + "\n",
-);
-console.log("compile: dist/SHA256SUMS");
