@@ -1,8 +1,9 @@
 /**
  * `deno compile` turns a script into a self-contained executable. It needs
  * Deno's `denort` runtime, which it downloads from Deno's own server; this
- * test runs where one is at hand (`DENORT_BIN`, or Deno's download cache)
- * and is skipped, with that reason, where none is.
+ * test runs where one is at hand (`DENORT_BIN`, Deno's download cache, or
+ * a download it tries first) and is skipped, with the download's own
+ * error, where none is.
  */
 import assert from "node:assert/strict";
 import { canRun, ROOT, startServer, text } from "./_helpers.ts";
@@ -17,18 +18,49 @@ const target = `${Deno.build.arch}-${
   ]
 }`;
 
-async function denortAvailable(): Promise<boolean> {
+/**
+ * Why no `denort` runtime can be had here, or `undefined` when one can:
+ * `DENORT_BIN`, Deno's download cache, or a download tried now (as
+ * `deno compile` does), whose own error is the reason when it fails.
+ */
+async function noRuntime(): Promise<string | undefined> {
   const fromEnv = Deno.env.get("DENORT_BIN");
-  if (fromEnv) return await exists(fromEnv);
+  if (fromEnv) {
+    return await exists(fromEnv)
+      ? undefined
+      : `DENORT_BIN=${fromEnv}: no such file`;
+  }
   const info = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json"],
     stdout: "piped",
     stderr: "null",
   }).output();
   const denoDir = JSON.parse(text(info.stdout)).denoDir as string;
-  return await exists(
-    `${denoDir}/dl/release/v${Deno.version.deno}/denort-${target}.zip`,
-  );
+  const cached = `${denoDir}/dl/release/v${Deno.version.deno}/` +
+    `denort-${target}.zip`;
+  if (await exists(cached)) return undefined;
+  const dir = await Deno.makeTempDir({ prefix: "denort_" });
+  try {
+    await Deno.writeTextFile(`${dir}/one.ts`, "console.log(1);\n");
+    const tried = await new Deno.Command(Deno.execPath(), {
+      args: ["compile", "--output", `${dir}/one`, `${dir}/one.ts`],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    if (tried.success) return undefined;
+    const said = text(tried.stderr).split("Stack backtrace")[0];
+    const url = said.match(/https:\/\/\S+?\.zip/)?.[0] ?? "a runtime";
+    const cause = said.match(/^\s*\d+: (.+)$/gm)?.at(-1)?.replace(
+      /^\s*\d+: /,
+      "",
+    ) ?? said.trim().split("\n")[0];
+    return `deno compile needs a denort runtime: none in DENORT_BIN or ` +
+      `Deno's cache, and downloading ${url} failed here: ${cause}`;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -40,16 +72,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const available = await denortAvailable();
+const reason = await noRuntime();
 
 Deno.test({
   name:
     "compile: the compiled udp_server and udp_client binaries talk to each other",
-  ignore: !canRun(
-    available,
-    "deno compile needs a denort runtime: none in DENORT_BIN or Deno's cache, " +
-      "and Deno's download server cannot be reached from here",
-  ),
+  ignore: !canRun(reason === undefined, reason ?? ""),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "compiled_" });
     try {
