@@ -390,8 +390,10 @@ class ServerState {
           (error instanceof Deno.errors.NotCapable
             ? `network access to ${client()} was not granted: a UDP server ` +
               `sends each reply to its client, so --allow-net must name ` +
-              `the clients' addresses too, e.g. ` +
-              `--allow-net=0.0.0.0:${this.addr.port},127.0.0.0/8`
+              `the clients' addresses too, e.g. --allow-net=` +
+              `${formatAddress(this.addr)},${
+                formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
+              }`
             : describe(error)),
       );
     } finally {
