@@ -403,3 +403,15 @@ export async function probeUntilAnswered(
     await receiving.catch(() => {});
   }
 }
+
+/**
+ * What a program printed on a pseudo-terminal, as lines: its own output,
+ * without the warnings Deno itself may print there (a busy cache, say).
+ */
+export function onTerminal(raw: Uint8Array): string {
+  const escape = String.fromCharCode(0x1b); // colours: ESC [ ... m
+  return text(raw).replaceAll("\r\n", "\n").split("\n").filter((line) =>
+    !line.replaceAll(new RegExp(`${escape}\\[[\\d;]*m`, "g"), "")
+      .startsWith("Warning")
+  ).join("\n");
+}

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import {
   canRun,
   hasProgram,
+  onTerminal,
   probeUntilAnswered,
   ROOT,
   script,
@@ -390,7 +391,7 @@ async function runAtTerminal(line: string, folder: string) {
     stderr: "inherit",
     signal: AbortSignal.timeout(15_000),
   }).output();
-  const shown = text(stdout).replaceAll("\r\n", "\n");
+  const shown = onTerminal(stdout);
   assert.equal(code, 0, shown);
   assert.equal(
     shown,

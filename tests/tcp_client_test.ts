@@ -4,6 +4,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  onTerminal,
   ROOT,
   runScript,
   text,
@@ -409,7 +410,7 @@ Deno.test({
         stdout: "piped",
         signal: AbortSignal.timeout(15_000),
       }).output();
-      const shown = text(stdout).replaceAll("\r\n", "\n");
+      const shown = onTerminal(stdout);
       assert.equal(code, 0, shown);
       assert.equal(
         shown,

@@ -4,6 +4,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  onTerminal,
   ROOT,
   runScript,
   script,
@@ -479,7 +480,7 @@ Deno.test({
         stderr: "inherit",
         signal: AbortSignal.timeout(15_000),
       }).output();
-      const shown = text(stdout).replaceAll("\r\n", "\n");
+      const shown = onTerminal(stdout);
       assert.equal(code, 0, shown);
       assert.equal(
         shown,
