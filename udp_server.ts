@@ -380,9 +380,10 @@ class ServerState {
     const client = () => formatAddress(clientAddress);
     this.#sending = true;
     try {
+      // Logged as the call is made, as the other steps are: in order.
+      this.#step?.(`sendto: ${bytesOf(modifiedMessage.length)} to ${client()}`);
       await this.serverSocket.send(modifiedMessage, clientAddress);
       this.stats.replied++;
-      this.#step?.(`sendto: ${bytesOf(modifiedMessage.length)} to ${client()}`);
     } catch (error) {
       this.stats.failed++;
       this.#logError(

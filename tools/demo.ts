@@ -65,7 +65,9 @@ async function demo(name: string, sentence: string): Promise<boolean> {
   console.log(
     `[${name} client] $ ${name}_client.ts -v --port ${port} ${sentence}`,
   );
-  const client = await new Deno.Command(Deno.execPath(), {
+  // Both sides streamed as they print, so the steps show in the order they
+  // happen: the client's sendto, the server's recvfrom, and so on.
+  const client = new Deno.Command(Deno.execPath(), {
     args: [
       ...runFlags(name),
       `${name}_client.ts`,
@@ -78,26 +80,21 @@ async function demo(name: string, sentence: string): Promise<boolean> {
     ],
     cwd: root,
     stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
     signal: AbortSignal.timeout(10_000),
-  }).output();
-  const decoder = new TextDecoder();
-  for (
-    const line of decoder.decode(client.stderr).split("\n").filter(Boolean)
-  ) {
-    console.log(`[${name} client] ${line}`);
-  }
-
-  for (
-    const line of decoder.decode(client.stdout).split("\n").filter(Boolean)
-  ) {
-    console.log(`[${name} client] ${line}`);
-  }
+  }).spawn();
+  const [clientStatus] = await Promise.all([
+    client.status,
+    show(`[${name} client]`, client.stderr),
+    show(`[${name} client]`, client.stdout),
+  ]);
   server.kill("SIGTERM");
   const status = await server.status;
   await reader.cancel();
   await serverLog;
   console.log(`[${name} server] exited with status ${status.code}`);
-  return client.success && status.success;
+  return clientStatus.success && status.success;
 }
 
 let ok = true;
