@@ -224,9 +224,15 @@ export interface TcpClientOptions {
 
 const PROGRAM = "tcp_client";
 const RUN_LINE = "deno run --allow-net tcp_client.ts";
+/** How the help names it: the script, or a compiled binary by its name. */
+const RUN_AS = Deno.build.standalone
+  ? `./${Deno.execPath().split(/[\\/]/).pop()}`
+  : RUN_LINE;
 const PROMPT = "Input lowercase sentence:";
 
-const HELP = `Usage: tcp_client.ts [options] [SENTENCE...]
+const HELP = `Usage: ${
+  Deno.build.standalone ? RUN_AS.slice(2) : "tcp_client.ts"
+} [options] [SENTENCE...]
 
 The TCP client of Kurose & Ross 2.7.2 (TCPClient.py): connects to the TCP
 server, sends a sentence and a newline, prints the upper-cased reply line,
@@ -260,9 +266,9 @@ Replies go to stdout, everything else to stderr. Exit status: 0 all
 answered, 1 a failure (refused, timed out, unknown host), 2 a usage error.
 
 Example:
-  ${RUN_LINE} --host localhost --port 12000 hello world
-  ${RUN_LINE} --stream < book.txt > BOOK.TXT
-  ${RUN_LINE} --check --host localhost --port 12000
+  ${RUN_AS} --host localhost --port 12000 hello world
+  ${RUN_AS} --stream < book.txt > BOOK.TXT
+  ${RUN_AS} --check --host localhost --port 12000
 `;
 
 const OPTIONS = {

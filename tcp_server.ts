@@ -98,8 +98,14 @@ async function serveConnection(connection: Connection) {
 
 const PROGRAM = "tcp_server";
 const RUN_LINE = "deno run --allow-net tcp_server.ts";
+/** How the help names it: the script, or a compiled binary by its name. */
+const RUN_AS = Deno.build.standalone
+  ? `./${Deno.execPath().split(/[\\/]/).pop()}`
+  : RUN_LINE;
 
-const HELP = `Usage: tcp_server.ts [options]
+const HELP = `Usage: ${
+  Deno.build.standalone ? RUN_AS.slice(2) : "tcp_server.ts"
+} [options]
 
 The TCP server of Kurose & Ross 2.7.2 (TCPServer.py): every client gets a
 connection of its own; every byte it sends comes back upper-cased, until it
@@ -126,7 +132,7 @@ Ctrl-C or SIGTERM, letting replies in flight finish, with a one-line summary
 on stderr.
 
 Example:
-  ${RUN_LINE} --port 12000
+  ${RUN_AS} --port 12000
 `;
 
 const OPTIONS = {

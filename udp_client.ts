@@ -236,9 +236,15 @@ interface UdpExchange {
 
 const PROGRAM = "udp_client";
 const RUN_LINE = "deno run --allow-net --unstable-net udp_client.ts";
+/** How the help names it: the script, or a compiled binary by its name. */
+const RUN_AS = Deno.build.standalone
+  ? `./${Deno.execPath().split(/[\\/]/).pop()}`
+  : RUN_LINE;
 const PROMPT = "Input lowercase sentence:";
 
-const HELP = `Usage: udp_client.ts [options] [SENTENCE...]
+const HELP = `Usage: ${
+  Deno.build.standalone ? RUN_AS.slice(2) : "udp_client.ts"
+} [options] [SENTENCE...]
 
 The UDP client of Kurose & Ross 2.7.1 (UDPClient.py): sends a sentence to
 the UDP server in one datagram and prints the upper-cased reply.
@@ -281,11 +287,11 @@ Replies go to stdout, everything else to stderr. Exit status: 0 all
 answered, 1 a failure (no reply, unknown host), 2 a usage error.
 
 Example:
-  ${RUN_LINE} --host localhost --port 12000 hello world
-  printf 'one\\ntwo\\n' | ${RUN_LINE}
-  ${RUN_LINE} --ping 10 --interval 0.5
-  ${RUN_LINE} --heartbeat --count 5
-  ${RUN_LINE} --check --host localhost --port 12000
+  ${RUN_AS} --host localhost --port 12000 hello world
+  printf 'one\\ntwo\\n' | ${RUN_AS}
+  ${RUN_AS} --ping 10 --interval 0.5
+  ${RUN_AS} --heartbeat --count 5
+  ${RUN_AS} --check --host localhost --port 12000
 `;
 
 const OPTIONS = {

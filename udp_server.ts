@@ -86,8 +86,14 @@ async function serve(server: ServerState): Promise<UdpServerStats> {
 
 const PROGRAM = "udp_server";
 const RUN_LINE = "deno run --allow-net --unstable-net udp_server.ts";
+/** How the help names it: the script, or a compiled binary by its name. */
+const RUN_AS = Deno.build.standalone
+  ? `./${Deno.execPath().split(/[\\/]/).pop()}`
+  : RUN_LINE;
 
-const HELP = `Usage: udp_server.ts [options]
+const HELP = `Usage: ${
+  Deno.build.standalone ? RUN_AS.slice(2) : "udp_server.ts"
+} [options]
 
 The UDP server of Kurose & Ross 2.7.1 (UDPServer.py): every datagram that
 arrives is sent back upper-cased to the address it came from.
@@ -113,9 +119,9 @@ Prints "The server is ready to receive on HOST:PORT" once bound; stops on
 Ctrl-C or SIGTERM with a one-line summary on stderr.
 
 Example:
-  ${RUN_LINE} --port 12000
-  ${RUN_LINE} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
-  ${RUN_LINE} --heartbeat 3   # with udp_client.ts --heartbeat
+  ${RUN_AS} --port 12000
+  ${RUN_AS} --drop-rate 0.36 --seed 1   # the UDP Pinger lab's loss
+  ${RUN_AS} --heartbeat 3   # with udp_client.ts --heartbeat
 `;
 
 const OPTIONS = {

@@ -116,6 +116,14 @@ Deno.test({
         }).output();
         assert.equal(text(client.stderr), "");
         assert.equal(text(client.stdout), "HELLO BINARY\n");
+        // Its help names the binary, not the script and deno run.
+        const help = await new Deno.Command(`${dir}/udp_client`, {
+          args: ["--help"],
+          stdout: "piped",
+        }).output();
+        assert.match(text(help.stdout), /^Usage: udp_client \[options\]/);
+        assert.match(text(help.stdout), /\n {2}\.\/udp_client --ping 10 /);
+        assert.doesNotMatch(text(help.stdout), /deno run|udp_client\.ts/);
       } finally {
         assert.equal((await server.stop()).code, 0);
       }
