@@ -551,6 +551,17 @@ Deno.test("all four CLIs take numeric options as plain decimals within named ran
       /--timeout must be seconds from 0\.001 to 3600/,
     ],
     ["tcp_client.ts", ["--timeout", "3601", "hi"], /from 0\.001 to 3600/],
+    // Thousandths at most: a finer number is a mistake, said as one.
+    [
+      "udp_client.ts",
+      ["--timeout", "1.0001", "hi"],
+      /--timeout must be seconds from 0\.001 to 3600 \(up to 3 decimals\), not 1\.0001/,
+    ],
+    [
+      "udp_server.ts",
+      ["--drop-rate", "0.1234567"],
+      /--drop-rate must be a fraction from 0 to 1 \(up to 6 decimals\)/,
+    ],
     ["udp_client.ts", ["--timeout", "3601", "hi"], /from 0\.001 to 3600/],
     [
       "udp_client.ts",

@@ -9,6 +9,7 @@ import {
   runScript,
   text,
   withServer,
+  withTimeout,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
@@ -151,9 +152,13 @@ Deno.test("streamTcp() times out when the server keeps quiet after the input end
   }, async (port) => {
     const input = ReadableStream.from([bytes("hello")]);
     const output = new WritableStream<Uint8Array>();
-    await assert.rejects(
-      streamTcp(input, output, { hostname: "127.0.0.1", port, timeout: 0.3 }),
-      /sent nothing for 0\.3 s after the end of the input/,
+    // Bounded here too: a watchdog that never fires fails, not hangs.
+    await withTimeout(
+      assert.rejects(
+        streamTcp(input, output, { hostname: "127.0.0.1", port, timeout: 0.3 }),
+        /sent nothing for 0\.3 s after the end of the input/,
+      ),
+      "the watchdog",
     );
   });
 });

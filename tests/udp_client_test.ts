@@ -193,9 +193,13 @@ Deno.test("sendUdp() ignores replies from another address", async (t) => {
 
 Deno.test("sendUdp() refuses a sentence too long for one datagram, and sends nothing", async () => {
   const stats = await withServer("udp", {}, async (port) => {
-    await assert.rejects(
-      replies(["x".repeat(65_508)], { hostname: "127.0.0.1", port }),
-      /the sentence is 65508 bytes, but one UDP datagram carries at most 65507/,
+    // Bounded: a sentence sent after all would wait for a reply.
+    await withTimeout(
+      assert.rejects(
+        replies(["x".repeat(65_508)], { hostname: "127.0.0.1", port }),
+        /the sentence is 65508 bytes, but one UDP datagram carries at most 65507/,
+      ),
+      "the refusal",
     );
     assert.deepEqual(
       await replies(["x".repeat(65_507)], { hostname: "127.0.0.1", port }),
