@@ -163,6 +163,29 @@ Deno.test("streamTcp() times out when the server keeps quiet after the input end
   });
 });
 
+Deno.test("tcp_client CLI stops reading a server that sends without end and no newline, saying so", async () => {
+  await withPeer(async (conn) => {
+    const flood = new Uint8Array(64 * 1024).fill(0x41);
+    try {
+      while (true) await conn.write(flood);
+    } catch {
+      // the client closed: it stopped reading, as it must
+    }
+  }, async (port) => {
+    const out = await withTimeout(
+      runScript("tcp_client.ts", ["-p", String(port), "hi"], {
+        flags: ["run", "--allow-net"],
+      }),
+      "the client's end",
+    );
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      /^tcp_client: the reply was cut short: \d+ bytes came, then localhost:\d+ sent more than any reply to this sentence, before the newline that ends it\n$/,
+    );
+  });
+});
+
 Deno.test("tcp_client CLI answers its words, and a pipe with one reply line per line", async () => {
   await withServer("tcp", {}, async (port) => {
     const words = await runScript("tcp_client.ts", [
