@@ -19,7 +19,7 @@
  * retransmits in every run, which the TCP test checks.
  */
 import assert from "node:assert/strict";
-import { canRun, ROOT, startServer, text } from "./_helpers.ts";
+import { canRun, ROOT, startServer, text, withTimeout } from "./_helpers.ts";
 
 const tag = `kr${Deno.pid % 100000}`;
 const subnet = `10.77.${Deno.pid % 250}`;
@@ -400,5 +400,77 @@ Deno.test({
     } finally {
       await sh(teardown);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "netns: udp_client CLI takes a remote server's reply only from the server, not from an address of its own machine",
+  ignore: !canRun(reason === undefined, reason ?? ""),
+  async fn() {
+    await withTwoHosts(0, async () => {
+      const server = new Deno.Command("ip", {
+        args: [
+          ...["netns", "exec", serverNs, "python3"],
+          ...["tests/peers/slow_udp_reply.py", serverIp, "0.5"],
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const lines = server.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let said = "";
+      const line = async (what: string) => {
+        while (!said.includes("\n")) {
+          const { value, done } = await withTimeout(lines.read(), what);
+          if (done) throw new Error(`no ${what}`);
+          said += value;
+        }
+        const first = said.slice(0, said.indexOf("\n"));
+        said = said.slice(first.length + 1);
+        return first;
+      };
+      try {
+        const port = Number((await line("the ready line")).split(":").at(-1));
+        const client = new Deno.Command("ip", {
+          args: [
+            ...["netns", "exec", clientNs, Deno.execPath(), "run"],
+            ...["--allow-net", "--unstable-net", "udp_client.ts"],
+            ...["--host", serverIp, "-p", String(port), "--timeout", "5"],
+            ...["--retries", "0", "hi"],
+          ],
+          cwd: ROOT,
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        // While the real reply waits, forge one from the server's port at
+        // two addresses of the client's own machine.
+        const from = (await line("the client's datagram")).slice(5);
+        const [clientHost, clientPort] = from.split(":");
+        for (const source of ["127.0.0.1", clientIp]) {
+          const forged = await run(execIn(
+            clientNs,
+            "python3",
+            "-c",
+            "import socket,sys; s=socket.socket(socket.AF_INET, " +
+              "socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2]))); " +
+              "s.sendto(b'FORGED', (sys.argv[3], int(sys.argv[4])))",
+            source,
+            String(port),
+            clientHost,
+            clientPort,
+          ));
+          assert.equal(forged.code, 0, forged.stderr);
+        }
+        const out = await withTimeout(client.output(), "the client");
+        assert.equal(text(out.stdout), "HI\n", text(out.stderr));
+        assert.equal(out.code, 0);
+      } finally {
+        server.kill("SIGKILL");
+        await server.status;
+        await lines.cancel().catch(() => {});
+      }
+    });
   },
 });
