@@ -201,8 +201,9 @@ async function run(options: TcpServerOptions): Promise<number> {
         bytesOf(stats.bytesIn)
       } in, ${stats.bytesOut} out`,
   );
-  // Stopping stays prompt even when nobody reads stderr.
-  await stderrLog.flush(1000);
+  // Stopping stays prompt even when nobody reads stderr: 1 s for the log,
+  // then 4 s more for the summary alone.
+  await stderrLog.finish(1000, 4000);
   return 0;
 }
 
@@ -1025,16 +1026,24 @@ class LineQueue {
     clearTimeout(timer);
   }
 
+  /**
+   * At the end: waits `ms` for every line; then counts those still queued
+   * as dropped, and waits `keptMs` more for the note and the kept lines.
+   */
+  async finish(ms: number, keptMs: number) {
+    await this.flush(ms);
+    if (this.#writing === undefined) return;
+    this.#dropped += this.#lines.length;
+    this.#lines.length = 0;
+    await this.flush(keptMs);
+  }
+
   async #write() {
     const encoder = new TextEncoder();
-    while (this.#lines.length > 0 || this.#kept.length > 0) {
-      let text = this.#lines.splice(0).map((line) => `${line}\n`).join("");
-      if (this.#dropped > 0) {
-        text += this.#droppedNote(this.#dropped) + "\n";
-        this.#dropped = 0;
-      }
-      text += this.#kept.splice(0).map((line) => `${line}\n`).join("");
-      const data = encoder.encode(text);
+    while (
+      this.#lines.length > 0 || this.#dropped > 0 || this.#kept.length > 0
+    ) {
+      const data = encoder.encode(this.#nextWrite());
       try {
         for (let written = 0; written < data.length;) {
           written += await this.#stream.write(data.subarray(written));
@@ -1043,11 +1052,48 @@ class LineQueue {
         // the stream is gone: nobody to tell
         this.#lines.length = 0;
         this.#kept.length = 0;
+        this.#dropped = 0;
       }
     }
     this.#writing = undefined;
   }
+
+  /**
+   * The next whole lines to write, in order: the queued ones, the note of
+   * those dropped, the kept ones. At most `ATOMIC_LINES` characters (unless
+   * one line is longer), which a pipe takes whole: if the process ends
+   * while a reader is slow, no line is left cut in half.
+   */
+  #nextWrite(): string {
+    let text = "";
+    const fits = (line: string) =>
+      text === "" || text.length + line.length < ATOMIC_LINES;
+    let count = 0;
+    while (count < this.#lines.length && fits(this.#lines[count])) {
+      text += `${this.#lines[count++]}\n`;
+    }
+    this.#lines.splice(0, count);
+    if (this.#lines.length > 0) return text;
+    const note = this.#dropped > 0 ? this.#droppedNote(this.#dropped) : "";
+    if (note !== "") {
+      if (!fits(note)) return text;
+      text += `${note}\n`;
+      this.#dropped = 0;
+    }
+    count = 0;
+    while (count < this.#kept.length && fits(this.#kept[count])) {
+      text += `${this.#kept[count++]}\n`;
+    }
+    this.#kept.splice(0, count);
+    return text;
+  }
 }
+
+/**
+ * Characters written at once at most: 1,365 are at most 4,095 bytes of
+ * UTF-8, and a pipe takes up to 4,096 bytes in one piece (PIPE_BUF).
+ */
+const ATOMIC_LINES = 1365;
 
 /** Log lines on stderr: 100 may wait while it is slow; more are counted. */
 const stderrLog = new LineQueue(

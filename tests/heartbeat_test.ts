@@ -595,6 +595,8 @@ Deno.test("udp_server CLI --heartbeat --json with stdout read late: every line J
       }
     }
     child.kill("SIGTERM");
+    // Read late: two seconds after the stop, longer than the reports' wait.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     const rest = await withTimeout(
       new Response(
         new ReadableStream({

@@ -685,6 +685,8 @@ Deno.test("tcp_server CLI -v with stderr read late: the dropped lines counted, t
       assert.equal(text(await tcpExchange(port, bytes("x"))), "X");
     }
     child.kill("SIGTERM");
+    // Read late: two seconds after the stop, longer than the log's wait.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     const stderr = await withTimeout(
       new Response(child.stderr).text(),
       "stderr after SIGTERM",
