@@ -59,10 +59,11 @@ async function acceptLoop(server: ServerState): Promise<TcpServerStats> {
         await server.acceptFailed(error);
         continue;
       }
-      const connection = await server.admit(connectionSocket);
+      const connection = server.admit(connectionSocket);
       // Not awaited: the loop goes straight back to accept(), so every
       // client is served at once, not one after another as in Python.
       server.track(connection, serveConnection(connection));
+      await server.makeRoom(connection);
     }
   } finally {
     await server.finish();
@@ -344,26 +345,31 @@ class ServerState {
     this.#signal?.addEventListener("abort", this.stop, { once: true });
   }
 
-  /**
-   * A new client's connection, made room for if the server is full: first
-   * by the connections whose clients have closed already (their ends are
-   * read in a turn of the event loop), then by evicting one.
-   */
-  async admit(connectionSocket: Deno.TcpConn): Promise<Connection> {
+  /** A new client's connection, counted and served at once. */
+  admit(connectionSocket: Deno.TcpConn): Connection {
     this.#evictedForFiles = false;
     const connection = new Connection(connectionSocket, this);
-    for (let turn = 0; turn < 2 && this.#full(); turn++) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    if (this.#full()) this.#makeRoomFor(connection.client);
     this.connections.add(connection);
     this.stats.connections++;
     this.step?.(`accept: a connection socket for ${connection.client}`);
     return connection;
   }
 
-  #full(): boolean {
-    return this.connections.size >= this.#maxConnections;
+  /**
+   * Over `maxConnections` with `newcomer`, room is made: first by the
+   * connections whose clients have closed already, the newcomer's too
+   * (their ends are read in a turn of the event loop), then by evicting
+   * one.
+   */
+  async makeRoom(newcomer: Connection) {
+    for (let turn = 0; turn < 2 && this.#over(); turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    if (this.#over()) this.#makeRoomFor(newcomer.client, newcomer);
+  }
+
+  #over(): boolean {
+    return this.connections.size > this.#maxConnections;
   }
 
   /** Keeps `serving` until it ends, so that `finish` can wait for it. */
@@ -469,7 +475,10 @@ class ServerState {
    * (a slowloris) loses its own places first, as nginx's `limit_conn`
    * shares places by address.
    */
-  #makeRoomFor(newcomer: string): Connection | undefined {
+  #makeRoomFor(
+    newcomer: string,
+    spared?: Connection,
+  ): Connection | undefined {
     const held = new Map<string, number>();
     for (const { address } of this.connections) {
       held.set(address, (held.get(address) ?? 0) + 1);
@@ -478,7 +487,7 @@ class ServerState {
     let idlest: Connection | undefined;
     for (const connection of this.connections) {
       if (
-        held.get(connection.address) === most &&
+        connection !== spared && held.get(connection.address) === most &&
         (!idlest || connection.lastActive < idlest.lastActive)
       ) {
         idlest = connection;

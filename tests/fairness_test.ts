@@ -507,8 +507,9 @@ Deno.test("fairness: tcp_server CLI full, a storm of connections closed at once 
   );
   const waiting: Deno.TcpConn[] = [];
   try {
-    // 19 clients between connect() and send(), as TCPClient.py at input().
-    for (let i = 0; i < 19; i++) {
+    // 20 clients between connect() and send(), as TCPClient.py at input():
+    // the server is full.
+    for (let i = 0; i < 20; i++) {
       waiting.push(
         await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
       );
