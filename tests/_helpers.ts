@@ -415,3 +415,15 @@ export function onTerminal(raw: Uint8Array): string {
       .startsWith("Warning")
   ).join("\n");
 }
+
+/** Resolves once a line of `logs` holds `part` (bounded). */
+export async function untilLogged(logs: string[], part: string) {
+  await withTimeout(
+    (async () => {
+      while (!logs.some((line) => line.includes(part))) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })(),
+    `a log line with "${part}"`,
+  );
+}

@@ -15,6 +15,7 @@ import {
   tcpExchange,
   text,
   udpSocket,
+  untilLogged,
   withServer,
   withTimeout,
 } from "./_helpers.ts";
@@ -148,14 +149,7 @@ Deno.test("stress: serveTcp() with maxConnections 300 serves 300 idle clients an
         try {
           await extra.write(bytes("extra"));
           assert.equal(text(await readExactly(extra, 5)), "EXTRA");
-          await withTimeout(
-            (async () => {
-              while (!logs.some((line) => line.includes("to make room"))) {
-                await new Promise((resolve) => setTimeout(resolve, 10));
-              }
-            })(),
-            "a place made for the 301st",
-          );
+          await untilLogged(logs, "to make room");
         } finally {
           extra.close();
         }

@@ -11,6 +11,7 @@ import {
   startServer,
   tcpExchange,
   text,
+  untilLogged,
   withServer,
   withTimeout,
 } from "./_helpers.ts";
@@ -427,14 +428,7 @@ Deno.test("serveTcp() with maxConnections lets no clients trickling a byte now a
           const reply = await readExactly(newcomer, `NEWCOMER ${i}\n`.length);
           assert.equal(text(reply), `NEWCOMER ${i}\n`);
         }
-        await withTimeout(
-          (async () => {
-            while (!logs.some((line) => line.includes("to make room"))) {
-              await new Promise((resolve) => setTimeout(resolve, 10));
-            }
-          })(),
-          "a place made for a newcomer",
-        );
+        await untilLogged(logs, "to make room");
       } finally {
         trickling = false;
         await trickle;
