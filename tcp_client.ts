@@ -1729,19 +1729,37 @@ function usageError(message: string): number {
 
 /**
  * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
+ * option, a missing value or an option given two values is a `UsageError`
+ * of one line.
  */
 function parseCommandLine<T extends ParseArgsOptionsConfig>(
   args: string[],
   options: T,
   allowPositionals: boolean,
 ) {
+  let parsed;
   try {
     args = joinNegativeValues(args, options);
-    return parseArgs({ args, options, strict: true, allowPositionals });
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
+  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given twice: give it once`);
+    }
+    given.add(token.name);
+  }
+  return parsed;
 }
 
 /**

@@ -395,25 +395,26 @@ class ServerState {
       );
       return;
     }
-    this.stats.failed++;
-    if (
-      outOfFiles(error) && this.connections.size > 0 &&
-      !this.#evictedForFiles
-    ) {
+    if (outOfFiles(error) && this.connections.size > 0) {
       // The system's limit on open files came before --max-connections:
       // one connection gives way, as when the server is full, and accept
       // waits until its descriptor is free (when serving it has ended).
-      // Until a client is accepted, no other gives way.
-      this.#evictedForFiles = true;
-      const evicted = this.#makeRoomFor("a new client, out of files");
-      await within(evicted?.served ?? Promise.resolve(), ACCEPT_RETRY_MS);
+      // Until a client is accepted, no other gives way. Not a failure: the
+      // newcomer waits in the backlog for its place.
+      if (!this.#evictedForFiles) {
+        this.#evictedForFiles = true;
+        const evicted = this.#makeRoomFor("a new client, out of files");
+        await within(evicted?.served ?? Promise.resolve(), ACCEPT_RETRY_MS);
+        return;
+      }
     } else {
-      this.logError(
-        `accept failed: ${describe(error)}; ` +
-          `trying again in ${ACCEPT_RETRY_MS} ms`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+      this.stats.failed++;
     }
+    this.logError(
+      `accept failed: ${describe(error)}; ` +
+        `trying again in ${ACCEPT_RETRY_MS} ms`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
   }
 
   /**
@@ -805,19 +806,37 @@ function usageError(message: string): number {
 
 /**
  * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
+ * option, a missing value or an option given two values is a `UsageError`
+ * of one line.
  */
 function parseCommandLine<T extends ParseArgsOptionsConfig>(
   args: string[],
   options: T,
   allowPositionals: boolean,
 ) {
+  let parsed;
   try {
     args = joinNegativeValues(args, options);
-    return parseArgs({ args, options, strict: true, allowPositionals });
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
+  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given twice: give it once`);
+    }
+    given.add(token.name);
+  }
+  return parsed;
 }
 
 /**
@@ -1127,18 +1146,42 @@ const encoder = new TextEncoder();
 
 /**
  * The upper case of each code point in UTF-8, `null` where it is the code
- * point itself, in blocks of 256 code points; each one is worked out the
+ * point itself, in blocks of 64 code points; each one is worked out the
  * first time it is met, so a message of thousands of different characters
  * costs one `toUpperCase` each, never a whole block's.
  */
 const upperCaseBlocks: ((Uint8Array | null | undefined)[] | undefined)[] = [];
+
+/**
+ * How many characters met for the first time one call works out, unless
+ * `final`: each costs a few microseconds, so a message of thousands of
+ * different characters is worked through a millisecond at a time, its
+ * sender waiting its turn like any other.
+ */
+const NEW_CHARACTERS_AT_ONCE = 200;
+
+/**
+ * Where the upper cases' bytes are kept, 64 KiB at a time: a buffer of its
+ * own for each would cost each character ten times as much.
+ */
+let upperCaseBytes = new Uint8Array(64 * 1024);
+let upperCaseBytesUsed = 0;
 
 /** The upper case of one code point in UTF-8, `null` if it is unchanged. */
 function upperCaseCodePoint(codePoint: number): Uint8Array | null {
   const character = String.fromCodePoint(codePoint);
   // toUpperCase maps code point by code point as Python's str.upper() does.
   const upper = character.toUpperCase();
-  return upper === character ? null : encoder.encode(upper);
+  if (upper === character) return null;
+  // At most 3 characters of 4 bytes ("ΐ" becomes 3 characters).
+  if (upperCaseBytesUsed + 12 > upperCaseBytes.length) {
+    upperCaseBytes = new Uint8Array(64 * 1024);
+    upperCaseBytesUsed = 0;
+  }
+  const start = upperCaseBytesUsed;
+  upperCaseBytesUsed +=
+    encoder.encodeInto(upper, upperCaseBytes.subarray(start)).written;
+  return upperCaseBytes.subarray(start, upperCaseBytesUsed);
 }
 
 /**
@@ -1155,7 +1198,9 @@ export function upperCase(message: Uint8Array): Uint8Array {
  * characters as fit, and says how many bytes it read and wrote, as
  * `TextEncoder.encodeInto` does. Bytes that are not valid UTF-8 are copied
  * unchanged. A character cut off at the end of `source` is left unread unless
- * `final`: the rest of it may come with the next read.
+ * `final`: the rest of it may come with the next read; and unless `final`,
+ * it stops after {@linkcode NEW_CHARACTERS_AT_ONCE} characters met for the
+ * first time, for the caller to let others have their turn.
  */
 export function upperCaseInto(
   source: Uint8Array,
@@ -1164,6 +1209,7 @@ export function upperCaseInto(
 ): { read: number; written: number } {
   let read = 0;
   let written = 0;
+  let newCharacters = 0;
   while (read < source.length) {
     if (source[read] < 0x80) {
       // A run of ASCII, byte by byte.
@@ -1179,7 +1225,16 @@ export function upperCaseInto(
     }
     const length = utf8SequenceLength(source, read);
     if (length === CUT_OFF && !final) break;
-    const upper = length > 1 ? upperCaseOf(source, read, length) : null;
+    let upper: Uint8Array | null | undefined = null;
+    if (length > 1) {
+      const codePoint = codePointOf(source, read, length);
+      const block = upperCaseBlocks[codePoint >> 6] ??= new Array(64);
+      upper = block[codePoint & 0x3f];
+      if (upper === undefined) { // not met yet (null, unchanged, is known)
+        if (!final && ++newCharacters > NEW_CHARACTERS_AT_ONCE) break;
+        upper = block[codePoint & 0x3f] = upperCaseCodePoint(codePoint);
+      }
+    }
     if (upper === null) {
       // Unchanged: a character without an upper case, or one byte that is
       // not valid UTF-8 and goes back as it is.
@@ -1195,23 +1250,13 @@ export function upperCaseInto(
   return { read, written };
 }
 
-/** The upper case of the character at `bytes[start]`, or `null` if unchanged. */
-function upperCaseOf(
-  bytes: Uint8Array,
-  start: number,
-  length: number,
-): Uint8Array | null {
+/** The code point of the `length` bytes of UTF-8 at `bytes[start]`. */
+function codePointOf(bytes: Uint8Array, start: number, length: number) {
   let codePoint = bytes[start] & (0x7f >> length);
   for (let k = 1; k < length; k++) {
     codePoint = (codePoint << 6) | (bytes[start + k] & 0x3f);
   }
-  const mappings = upperCaseBlocks[codePoint >> 8] ??= new Array(256);
-  let upper = mappings[codePoint & 0xff];
-  // undefined: not met yet (null, unchanged, is an answer)
-  if (upper === undefined) {
-    upper = mappings[codePoint & 0xff] = upperCaseCodePoint(codePoint);
-  }
-  return upper;
+  return codePoint;
 }
 
 /** {@linkcode utf8SequenceLength} of a valid start that the bytes end too soon for. */

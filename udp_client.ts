@@ -297,7 +297,7 @@ Example:
 const OPTIONS = {
   host: { type: "string", default: "localhost" },
   port: { type: "string", short: "p", default: "12000" },
-  timeout: { type: "string", default: "1" },
+  timeout: { type: "string" },
   retries: { type: "string" },
   ping: { type: "string" },
   heartbeat: { type: "boolean", default: false },
@@ -331,8 +331,14 @@ async function main(args: string[]): Promise<number> {
     checkModes(values, positionals, numbers.count);
     // Read after the modes: "--check or --ping, not both" says more.
     const { ping } = parseNumbers(values, { ping: { min: 1, max: 1_000_000 } });
+    const timeout = numbers.timeout ?? 1;
     const retries = numbers.retries ?? 3;
-    return await runMode(values, positionals, { ...numbers, retries, ping });
+    return await runMode(values, positionals, {
+      ...numbers,
+      timeout,
+      retries,
+      ping,
+    });
   } catch (error) {
     if (error instanceof UsageError) return usageError(error.message);
     throw error;
@@ -352,6 +358,11 @@ function checkModes(values: Values, positionals: string[], count?: number) {
     throw new UsageError(
       "--retries goes with sentences and --check: a ping or a heartbeat " +
         "is never sent again",
+    );
+  }
+  if (values.timeout !== undefined && values.heartbeat) {
+    throw new UsageError(
+      "--timeout waits for replies: a heartbeat is never answered",
     );
   }
   if (values.interval !== undefined && !pingOrBeat && !values.check) {
@@ -1018,6 +1029,8 @@ async function printPingSummary(
       duplicates,
       loss_percent: loss,
       ...rtt.toJSON(),
+      // Exit status 1, as the other failures that end in an `error`.
+      ...(received === 0 ? { error: "no ping was answered" } : {}),
     }));
     return;
   }
@@ -2005,19 +2018,37 @@ function usageError(message: string): number {
 
 /**
  * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option or a missing value is a `UsageError` of one line.
+ * option, a missing value or an option given two values is a `UsageError`
+ * of one line.
  */
 function parseCommandLine<T extends ParseArgsOptionsConfig>(
   args: string[],
   options: T,
   allowPositionals: boolean,
 ) {
+  let parsed;
   try {
     args = joinNegativeValues(args, options);
-    return parseArgs({ args, options, strict: true, allowPositionals });
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message.split(/\.\s/)[0]);
   }
+  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given twice: give it once`);
+    }
+    given.add(token.name);
+  }
+  return parsed;
 }
 
 /**

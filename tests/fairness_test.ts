@@ -493,8 +493,11 @@ Deno.test({
       assert.ok(open >= room - 1, `${open} open, room for ${room}`);
     } finally {
       for (const client of clients) client.close();
-      assert.equal((await server.stop()).code, 0);
     }
+    const { code, stderr } = await server.stop();
+    assert.equal(code, 0);
+    // Each newcomer waited for its place: none of them failed.
+    assert.match(stderr, /closed \d+ to make room, timed out 0, failed 0;/);
   },
 });
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { upperCase, upperCaseInto } from "../udp_server.ts";
-import { ROOT, runScript } from "./_helpers.ts";
+import { ROOT, runScript, text } from "./_helpers.ts";
 
 /** The text from `start` to `end` (two marker lines) in script `name`. */
 async function block(
@@ -320,6 +320,32 @@ Deno.test("upperCaseInto() holds back only the start of a character that may yet
       bytes.length,
     );
   }
+});
+
+Deno.test("upperCaseInto() works out at most 200 characters new to it in one call, unless final", async () => {
+  // A fresh process, whose table has met none of these 1,000 characters.
+  const code = `
+    import { upperCaseInto } from "${ROOT}udp_server.ts";
+    const text = String.fromCodePoint(
+      ...Array.from({ length: 1000 }, (_, k) => 0x4e00 + 16 * k),
+    );
+    const source = new TextEncoder().encode(text);
+    const destination = new Uint8Array(source.length);
+    const first = upperCaseInto(source, destination, false).read;
+    const second = upperCaseInto(source.subarray(first), destination, false).read;
+    const known = upperCaseInto(source.subarray(0, 1200), destination, false);
+    const final = upperCaseInto(source, destination, true).read;
+    console.log(JSON.stringify([first, second, known.read, final]));
+  `;
+  const { stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+  }).output();
+  const [first, second, known, final] = JSON.parse(text(stdout));
+  assert.equal(first, 200 * 3); // 200 characters of 3 bytes
+  assert.equal(second, 200 * 3);
+  assert.equal(known, 400 * 3, "characters met before are not counted");
+  assert.equal(final, 1000 * 3, "at the end, all at once");
 });
 
 Deno.test("upperCase() takes linear time on any input, invalid bytes included", () => {

@@ -441,6 +441,8 @@ Deno.test("udp_client CLI prints one line and exits 2 on a usage error", async (
       [["--interval", "1", "hi"], /^udp_client: --interval goes with/],
       [["--ping", "2", "-v"], /^udp_client: --verbose shows/],
       [["--check", "-v"], /^udp_client: --verbose shows/],
+      [["--heartbeat", "--timeout", "2"], /^udp_client: --timeout waits/],
+      [["--ping", "5", "--ping", "50"], /^udp_client: --ping is given twice/],
     ] as const
   ) {
     await t.step(args.join(" "), async () => {
@@ -737,6 +739,20 @@ Deno.test("udp_client CLI --ping prints the replies, then ping's summary; 100% l
       out.stdout,
       /^Request timed out: seq=1\nRequest timed out: seq=2\n--- localhost:\d+ ping statistics ---\n2 packets transmitted, 0 received, 100% packet loss\n$/,
     );
+  });
+});
+
+Deno.test("udp_client CLI --ping --json with every ping lost ends in an object with an error, exit 1", async () => {
+  await withServer("udp", { dropRate: 1 }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["-p", String(port), "--ping", "2", "--interval", "0"],
+      ...["--timeout", "0.1", "--json"],
+    ]);
+    assert.equal(out.code, 1);
+    const summary = JSON.parse(out.stdout.trimEnd().split("\n").pop()!);
+    assert.equal(summary.transmitted, 2);
+    assert.equal(summary.received, 0);
+    assert.equal(summary.error, "no ping was answered");
   });
 });
 

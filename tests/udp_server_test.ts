@@ -361,6 +361,19 @@ Deno.test("udp_server CLI prints one line and exits 2 on a usage error", async (
   }
 });
 
+Deno.test("udp_server CLI refuses a --seed without --drop-rate, and an option given twice", async () => {
+  for (
+    const [args, said] of [
+      [["--seed", "1"], /^udp_server: --seed picks the datagrams --drop-rate/],
+      [["--port", "0", "-p", "0"], /^udp_server: --port is given twice/],
+    ] as const
+  ) {
+    const { code, stderr } = await runScript("udp_server.ts", [...args]);
+    assert.equal(code, 2);
+    assert.match(stderr, said);
+  }
+});
+
 Deno.test("udp_server CLI --help shows the exact deno run line", async () => {
   const { code, stdout } = await runScript("udp_server.ts", ["--help"]);
   assert.equal(code, 0);
