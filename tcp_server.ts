@@ -78,6 +78,11 @@ async function serveConnection(connection: Connection) {
       // TCPServer.py: sentence = connectionSocket.recv(1024).decode()
       const sentence = await connection.recv(); // bytes, not decoded
       if (sentence === null) break; // the client closed its side
+      // A read that filled the smallest buffer came from a client that
+      // keeps the server busy: it waits its turn before the work too, so
+      // that hundreds of reads completing at once are not all worked
+      // through before anyone else. A line is answered at once.
+      if (sentence.length >= MIN_READ_SIZE) await fairTurn();
       // TCPServer.py: capitalizedSentence = sentence.upper()
       // TCPServer.py: connectionSocket.send(capitalizedSentence.encode())
       await connection.upperCaseAndSend(sentence);
@@ -956,6 +961,14 @@ function bytesOf(count: number): string {
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
 // that ends it (tests/shared_test.ts compares the copies): fairness, logging,
 // upper-casing, error lines, signals.
+
+// Fairness, in plain terms: it is as if the busy clients stood in a queue
+// and each, at the front, had one piece of work done (one read and its
+// reply, or 16 KiB of a long reply) before going to the back; and as if,
+// every millisecond of work, the server looked up to see who else had come
+// (new clients, bytes, timers, signals), who are then served at once. How:
+// a loop calls `fairTurn()` after each piece; `handOutTurns()` below runs
+// the queue. Its cost and its figures: bench/RESULTS.md.
 
 /** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;

@@ -981,6 +981,14 @@ function bytesOf(count: number): string {
 // that ends it (tests/shared_test.ts compares the copies): fairness, logging,
 // upper-casing, error lines, signals.
 
+// Fairness, in plain terms: it is as if the busy clients stood in a queue
+// and each, at the front, had one piece of work done (one read and its
+// reply, or 16 KiB of a long reply) before going to the back; and as if,
+// every millisecond of work, the server looked up to see who else had come
+// (new clients, bytes, timers, signals), who are then served at once. How:
+// a loop calls `fairTurn()` after each piece; `handOutTurns()` below runs
+// the queue. Its cost and its figures: bench/RESULTS.md.
+
 /** How long loops may work in one cycle before every socket is polled again. */
 const TURN_MS = 1;
 /**

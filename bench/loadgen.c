@@ -629,18 +629,43 @@ static void probe_event(int epfd, struct probe *p, uint32_t events) {
   }
 }
 
-static int run_fairness(const struct payload *pl, double seconds) {
-  struct bulk b = {.out = repeated(pl->unit), .unit_len = strlen(pl->unit)};
-  b.fd = connect_blocking_then_nonblock();
+/* Random bytes for the fairness mode's "random" payload: a prime-length unit
+   repeated, so the streams never line up with the server's buffers. */
+#define RANDOM_UNIT 4093
+
+static unsigned char *random_bytes(void) {
+  unsigned char *buf = malloc(CHUNK + RANDOM_UNIT);
+  uint32_t x = 2463534242u;
+  for (size_t i = 0; i < RANDOM_UNIT; i++) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    buf[i] = (unsigned char)x;
+  }
+  for (size_t i = RANDOM_UNIT; i < CHUNK + RANDOM_UNIT; i++) {
+    buf[i] = buf[i % RANDOM_UNIT];
+  }
+  return buf;
+}
+
+/* STREAMS clients stream the payload (NULL: random bytes) while probes come
+   every PROBE_EVERY; reports the probes' latency and the streams' rate. */
+static int run_fairness(const struct payload *pl, double seconds, int streams) {
+  struct bulk *bs = calloc(streams, sizeof *bs);
+  const unsigned char *out = pl ? repeated(pl->unit) : random_bytes();
+  size_t unit_len = pl ? strlen(pl->unit) : RANDOM_UNIT;
   int epfd = epoll_create1(0);
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = &b};
-  epoll_ctl(epfd, EPOLL_CTL_ADD, b.fd, &ev);
+  for (int s = 0; s < streams; s++) {
+    bs[s].out = out;
+    bs[s].unit_len = unit_len;
+    bs[s].fd = connect_blocking_then_nonblock();
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = &bs[s]};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, bs[s].fd, &ev);
+  }
   struct probe *slots = calloc(PROBE_SLOTS, sizeof *slots);
   double start = now_s(), cpu0 = cpu_s(), end = start + seconds;
   double next_probe = start + PROBE_EVERY;
-  long long bulk_in_window = -1;
-  int active;
-  /* Probes start during SECONDS; the stream goes on until the last has its
+  long long bulk_in_window = -1, sent = 0, received = 0;
+  int active, closed = 0;
+  /* Probes start during SECONDS; the streams go on until the last has its
      answer or its 2 s are up. */
   do {
     double t = now_s();
@@ -650,7 +675,7 @@ static int run_fairness(const struct payload *pl, double seconds) {
         next_probe += PROBE_EVERY;
       }
     } else if (bulk_in_window < 0) {
-      bulk_in_window = b.received;
+      bulk_in_window = received;
     }
     active = 0;
     for (int i = 0; i < PROBE_SLOTS; i++) {
@@ -663,30 +688,36 @@ static int run_fairness(const struct payload *pl, double seconds) {
     struct epoll_event events[64];
     int n = epoll_wait(epfd, events, 64, wait_ms);
     for (int i = 0; i < n; i++) {
-      if (events[i].data.ptr == &b) {
-        if (events[i].events & EPOLLOUT) bulk_write(&b);
-        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) bulk_read(&b);
-        if (b.closed) {
-          epoll_ctl(epfd, EPOLL_CTL_DEL, b.fd, NULL);
+      struct bulk *b = events[i].data.ptr;
+      if (b >= bs && b < bs + streams) {
+        long long before_in = b->received, before_out = b->sent;
+        if (events[i].events & EPOLLOUT) bulk_write(b);
+        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) bulk_read(b);
+        received += b->received - before_in;
+        sent += b->sent - before_out;
+        if (b->closed) {
+          epoll_ctl(epfd, EPOLL_CTL_DEL, b->fd, NULL);
+          closed++;
         }
       } else {
         probe_event(epfd, events[i].data.ptr, events[i].events);
       }
     }
   } while (now_s() < end || active > 0);
-  if (bulk_in_window < 0) bulk_in_window = b.received;
-  if (b.closed) {
-    fprintf(stderr, "fairness: the server closed the streaming connection after "
-                    "%lld bytes\n", b.received);
-    errors++;
+  if (bulk_in_window < 0) bulk_in_window = received;
+  if (closed > 0) {
+    fprintf(stderr, "fairness: the server closed %d streaming connections\n",
+            closed);
+    errors += closed;
   }
-  close(b.fd);
+  for (int s = 0; s < streams; s++) close(bs[s].fd);
   qsort(samples, sample_count, sizeof *samples, compare_u32);
-  printf("{\"mode\":\"fairness\",\"payload\":\"%s\",\"seconds\":%.3f,"
+  printf("{\"mode\":\"fairness\",\"payload\":\"%s\",\"streams\":%d,"
+         "\"seconds\":%.3f,"
          "\"bulk_sent\":%lld,\"bulk_received\":%lld,\"bulk_mib_s\":%.2f,"
          "\"probes\":%ld,\"unanswered\":%ld,\"failed\":%ld,\"p50_us\":%u,"
          "\"p99_us\":%u,\"max_us\":%u,\"errors\":%ld,\"cpu_s\":%.3f}\n",
-         pl->name, seconds, b.sent, bulk_in_window,
+         pl ? pl->name : "random", streams, seconds, sent, bulk_in_window,
          bulk_in_window / 1048576.0 / seconds, probes_started, probes_unanswered,
          probes_failed, percentile(0.5), percentile(0.99),
          sample_count ? samples[sample_count - 1] : 0, errors, cpu_s() - cpu0);
@@ -839,8 +870,11 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "stream") == 0) return run_stream(atof(argv[4]));
   if (strcmp(mode, "udp") == 0 && argc == 6) return run_udp(atoi(argv[4]), atof(argv[5]));
   if (strcmp(mode, "idle") == 0) return run_idle(atoi(argv[4]));
-  if (strcmp(mode, "fairness") == 0 && argc == 6) {
-    return run_fairness(find_payload(argv[4]), atof(argv[5]));
+  if (strcmp(mode, "fairness") == 0 && (argc == 6 || argc == 7)) {
+    /* fairness HOST PORT PAYLOAD SECONDS [STREAMS]; PAYLOAD random too */
+    const struct payload *pl =
+        strcmp(argv[4], "random") == 0 ? NULL : find_payload(argv[4]);
+    return run_fairness(pl, atof(argv[5]), argc == 7 ? atoi(argv[6]) : 1);
   }
   if (strcmp(mode, "uppercase") == 0 && argc == 7) {
     return run_uppercase(find_payload(argv[4]), find_rule(argv[5]), atof(argv[6]));

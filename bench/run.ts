@@ -14,8 +14,9 @@
  *                   [--modes once,pingpong,stream,udp,idle,fairness,uppercase]
  *
  * `fairness`: one client streams ASCII, Greek or invalid UTF-8 at full
- * speed while another opens a connection every 20 ms for one short
- * exchange; reports the stream's rate and the probes' latency.
+ * speed (or 300 clients stream random bytes) while another opens a
+ * connection every 20 ms for one short exchange; reports the streams' rate
+ * and the probes' latency. `bench/ab.ts` compares two revisions.
  * `uppercase`: MiB/s of upper-casing each of those payloads, over one TCP
  * connection and in UDP datagrams, every reply checked.
  *
@@ -426,6 +427,11 @@ const payloads: { key: PayloadKind; label: string }[] = [
   { key: "greek", label: "Greek" },
   { key: "invalid", label: "invalid UTF-8 (ff 61)" },
 ];
+// The fairness mode also runs 300 streams of random bytes at once.
+const fairnessPayloads = [
+  ...payloads.map((payload) => ({ ...payload, streams: 1 })),
+  { key: "random", label: "random bytes, 300 streams", streams: 300 },
+];
 const ruleLabels: Record<Rule, string> = {
   design: "Unicode, invalid bytes kept (DESIGN.md)",
   replace: "Unicode, invalid bytes as U+FFFD (toString, toUpperCase)",
@@ -497,9 +503,9 @@ const extraSections: string[][] = [];
 if (chosenModes.includes("fairness")) {
   const columns = 9;
   const table = [
-    `## TCP fairness: one client streams, another opens a connection every 20 ms, ${seconds} s`,
+    `## TCP fairness: clients stream, another opens a connection every 20 ms, ${seconds} s`,
     "",
-    "One client streams the payload over one connection as fast as the server takes it,",
+    "One client (or 300) streams the payload over one connection as fast as the server takes it,",
     "reading every reply as it comes. Meanwhile a probe starts every 20 ms, whether or",
     "not earlier ones were answered: a new connection, `probe\\n`, read until `PROBE\\n`,",
     "close. A probe without the whole answer within 2 s is unanswered and counts as",
@@ -525,7 +531,7 @@ if (chosenModes.includes("fairness")) {
       );
       continue;
     }
-    for (const payload of payloads) {
+    for (const payload of fairnessPayloads) {
       console.error(`bench: fairness, ${payload.key}: ${peer.name}`);
       const outcome = await attempt<FairnessResult>(
         peer,
@@ -538,6 +544,7 @@ if (chosenModes.includes("fairness")) {
           String(port),
           payload.key,
           String(seconds),
+          String(payload.streams),
         ],
       );
       if (typeof outcome === "string") {
