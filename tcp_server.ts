@@ -79,14 +79,16 @@ async function serveConnection(connection: Connection) {
       const sentence = await connection.recv(); // bytes, not decoded
       if (sentence === null) break; // the client closed its side
       // A read that filled the smallest buffer came from a client that
-      // keeps the server busy: it waits its turn before the work too, so
-      // that hundreds of reads completing at once are not all worked
-      // through before anyone else. A line is answered at once.
-      if (sentence.length >= MIN_READ_SIZE) await fairTurn();
+      // keeps the server busy: it waits its turn before the work and after,
+      // so that hundreds of reads completing at once are not all worked
+      // through before anyone else. A line is answered at once, and its
+      // client does not queue behind the busy ones for its next line.
+      const busy = sentence.length >= MIN_READ_SIZE;
+      if (busy) await fairTurn();
       // TCPServer.py: capitalizedSentence = sentence.upper()
       // TCPServer.py: connectionSocket.send(capitalizedSentence.encode())
       await connection.upperCaseAndSend(sentence);
-      await fairTurn(); // other clients, timers and signals get their turn
+      if (busy) await fairTurn(); // other clients, timers and signals go
     }
     // A character still unfinished at the very end goes back as it is.
     await connection.sendUnfinished();

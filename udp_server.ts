@@ -127,7 +127,7 @@ Example:
 const OPTIONS = {
   host: { type: "string", default: "0.0.0.0" },
   port: { type: "string", short: "p", default: "12000" },
-  "drop-rate": { type: "string", default: "0" },
+  "drop-rate": { type: "string" },
   seed: { type: "string" },
   heartbeat: { type: "string" },
   json: { type: "boolean", default: false },
@@ -152,7 +152,7 @@ async function main(args: string[]): Promise<number> {
       seed: { min: 0, max: 4_294_967_295 },
       heartbeat: { min: 0.01, max: 86_400, decimals: 3, unit: "seconds" },
     });
-    if (numbers.seed !== undefined && numbers["drop-rate"] === 0) {
+    if (numbers.seed !== undefined && numbers["drop-rate"] === undefined) {
       throw new UsageError(
         "--seed picks the datagrams --drop-rate drops: add --drop-rate",
       );

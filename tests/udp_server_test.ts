@@ -374,6 +374,13 @@ Deno.test("udp_server CLI refuses a --seed without --drop-rate, and an option gi
   }
 });
 
+Deno.test("udp_server CLI takes --seed with an explicit --drop-rate 0", async () => {
+  const server = await startServer(
+    script("udp_server.ts", "-p", "0", "--drop-rate", "0", "--seed", "1"),
+  );
+  assert.equal((await server.stop()).code, 0);
+});
+
 Deno.test("udp_server CLI --help shows the exact deno run line", async () => {
   const { code, stdout } = await runScript("udp_server.ts", ["--help"]);
   assert.equal(code, 0);
