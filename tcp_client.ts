@@ -9,6 +9,7 @@
  *
  * `--help` lists the options. As a module it exports {@linkcode sendTcp},
  * {@linkcode streamTcp} and {@linkcode checkTcp} (the `--check` lab kit).
+ * The textbook's program alone: `textbook/TCPClient.ts`. Licence: 0BSD.
  * @module
  */
 import { lookup } from "node:dns/promises";

@@ -9,6 +9,7 @@
  * ```
  *
  * `--help` lists the options. As a module it exports {@linkcode serveTcp}.
+ * The textbook's program alone: `textbook/TCPServer.ts`. Licence: 0BSD.
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -597,19 +598,30 @@ class Connection {
   async upperCaseAndSend(sentence: Uint8Array) {
     // ASCII, most text, is upper-cased where it lies: nothing is copied.
     let done = upperCaseAsciiPrefixInPlace(sentence);
-    if (done > 0) await this.#send(sentence.subarray(0, done));
+    if (done === sentence.length) {
+      await this.#send(sentence);
+      return this.#hold(0);
+    }
+    // Other text follows. A short ASCII start goes out in the same write as
+    // the rest, so that a short message gets its reply in one piece: the
+    // textbook's client reads once.
+    const reply = this.#reply ??= new Uint8Array(REPLY_SIZE);
+    let ready = 0;
+    if (done <= REPLY_SIZE / 2) reply.set(sentence.subarray(0, ready = done));
+    else await this.#send(sentence.subarray(0, done));
     while (done < sentence.length) {
-      this.#reply ??= new Uint8Array(REPLY_SIZE);
       const { read, written } = upperCaseInto(
         sentence.subarray(done),
-        this.#reply,
+        reply.subarray(ready),
         false,
       );
       if (read === 0) break; // the start of a character: wait for the rest
-      await this.#send(this.#reply.subarray(0, written));
+      await this.#send(reply.subarray(0, ready + written));
+      ready = 0;
       done += read;
       await fairTurn();
     }
+    if (ready > 0) await this.#send(reply.subarray(0, ready));
     this.#hold(sentence.length - done);
   }
 
@@ -739,6 +751,65 @@ async function within<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+// ===========================================================================
+// Robustness: fairness, busy clients take turns
+// ===========================================================================
+
+// Fairness, in plain terms: it is as if the busy clients stood in a queue
+// and each, at the front, had one piece of work done (one read and its
+// reply, or 16 KiB of a long reply) before going to the back; and as if,
+// every millisecond of work, the server looked up to see who else had come
+// (new clients, bytes, timers, signals), who are then served at once. How:
+// a loop calls `fairTurn()` after each piece; `handOutTurns()` below runs
+// the queue. Its cost and its figures: bench/RESULTS.md.
+
+/** How long loops may work in one cycle before every socket is polled again. */
+const TURN_MS = 1;
+/**
+ * Turns of the event loop in which its runtime (tokio) polls every socket
+ * at least once: while there is always work to do, it polls the sockets
+ * that are not yet ready only every 61 turns.
+ */
+const TURNS_PER_POLL = 64;
+/** Loops that have had their share, waiting for their next turn, in order. */
+const waiting: (() => void)[] = [];
+let cycleStarted = performance.now();
+let handingOutTurns = false;
+
+/**
+ * Called by a loop after each piece of work: returns at once while this
+ * cycle's time lasts and nobody waits, else a promise of the loop's next
+ * turn. A socket that always has data completes every read at once, so a
+ * loop that reads, upper-cases and writes would otherwise never wait, and
+ * every other client, timer and signal would wait for it.
+ */
+function fairTurn(): Promise<void> | undefined {
+  if (waiting.length === 0 && performance.now() - cycleStarted < TURN_MS) {
+    return undefined;
+  }
+  const turn = new Promise<void>((resolve) => waiting.push(resolve));
+  if (!handingOutTurns) handOutTurns();
+  return turn;
+}
+
+/**
+ * Cycles while loops wait: in each turn of the event loop the loop that has
+ * waited longest does one piece of work, until the cycle's `TURN_MS` are
+ * spent; the rest of its turns go by empty, so that the runtime polls every
+ * socket, timer and signal once per cycle, however many loops are busy.
+ */
+async function handOutTurns() {
+  handingOutTurns = true;
+  while (waiting.length > 0) {
+    cycleStarted = performance.now();
+    for (let turn = 0; turn < TURNS_PER_POLL && waiting.length > 0; turn++) {
+      if (performance.now() - cycleStarted < TURN_MS) waiting.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  handingOutTurns = false;
 }
 
 // ===========================================================================
@@ -961,63 +1032,8 @@ function bytesOf(count: number): string {
 // End of the part shared by all four scripts.
 
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
-// that ends it (tests/shared_test.ts compares the copies): fairness, logging,
+// that ends it (tests/shared_test.ts compares the copies): logging,
 // upper-casing, error lines, signals.
-
-// Fairness, in plain terms: it is as if the busy clients stood in a queue
-// and each, at the front, had one piece of work done (one read and its
-// reply, or 16 KiB of a long reply) before going to the back; and as if,
-// every millisecond of work, the server looked up to see who else had come
-// (new clients, bytes, timers, signals), who are then served at once. How:
-// a loop calls `fairTurn()` after each piece; `handOutTurns()` below runs
-// the queue. Its cost and its figures: bench/RESULTS.md.
-
-/** How long loops may work in one cycle before every socket is polled again. */
-const TURN_MS = 1;
-/**
- * Turns of the event loop in which its runtime (tokio) polls every socket
- * at least once: while there is always work to do, it polls the sockets
- * that are not yet ready only every 61 turns.
- */
-const TURNS_PER_POLL = 64;
-/** Loops that have had their share, waiting for their next turn, in order. */
-const waiting: (() => void)[] = [];
-let cycleStarted = performance.now();
-let handingOutTurns = false;
-
-/**
- * Called by a loop after each piece of work: returns at once while this
- * cycle's time lasts and nobody waits, else a promise of the loop's next
- * turn. A socket that always has data completes every read at once, so a
- * loop that reads, upper-cases and writes would otherwise never wait, and
- * every other client, timer and signal would wait for it.
- */
-function fairTurn(): Promise<void> | undefined {
-  if (waiting.length === 0 && performance.now() - cycleStarted < TURN_MS) {
-    return undefined;
-  }
-  const turn = new Promise<void>((resolve) => waiting.push(resolve));
-  if (!handingOutTurns) handOutTurns();
-  return turn;
-}
-
-/**
- * Cycles while loops wait: in each turn of the event loop the loop that has
- * waited longest does one piece of work, until the cycle's `TURN_MS` are
- * spent; the rest of its turns go by empty, so that the runtime polls every
- * socket, timer and signal once per cycle, however many loops are busy.
- */
-async function handOutTurns() {
-  handingOutTurns = true;
-  while (waiting.length > 0) {
-    cycleStarted = performance.now();
-    for (let turn = 0; turn < TURNS_PER_POLL && waiting.length > 0; turn++) {
-      if (performance.now() - cycleStarted < TURN_MS) waiting.shift()?.();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-  handingOutTurns = false;
-}
 
 /**
  * Lines written to a stream without ever making the server wait: a reader

@@ -9,6 +9,7 @@
  *
  * `--help` lists the options. As a module it exports {@linkcode sendUdp},
  * and the lab kit's pingUdp, heartbeatUdp, checkUdp and RttStatistics.
+ * The textbook's program alone: `textbook/UDPClient.ts`. Licence: 0BSD.
  * @module
  */
 import { lookup } from "node:dns/promises";

@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  bytes,
   canRun,
   hasProgram,
   onTerminal,
@@ -29,6 +30,13 @@ import { CORPUS, TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
 
 const SCRIPTS = ["udp_client", "udp_server", "tcp_client", "tcp_server"];
 const README = await Deno.readTextFile(`${ROOT}README.md`);
+/** The documents whose command lines run: the README and the pages it links. */
+const DOCS = ["README.md", "textbook/README.md", "tests/README.md"];
+const DOC_TEXTS = await Promise.all(
+  DOCS.map((name) => Deno.readTextFile(`${ROOT}${name}`)),
+);
+const TEXTBOOK_README = DOC_TEXTS[1];
+const TEXTBOOK = ["UDPServer", "UDPClient", "TCPServer", "TCPClient"];
 const hasPython = await hasProgram("python3");
 
 /** A command line found in a document, and where. */
@@ -204,6 +212,8 @@ interface Parsed {
   piped?: string;
   input?: string;
   output?: string;
+  /** A program of textbook/, which takes its port as an argument. */
+  textbook?: boolean;
 }
 
 function parse(line: string): Parsed {
@@ -213,10 +223,11 @@ function parse(line: string): Parsed {
   if (pipe >= 0) parsed.piped = line.slice(0, line.indexOf("|")).trim();
   const command = words.slice(pipe + 1);
   const at = command.findIndex((word) =>
-    /(^|\/)(udp|tcp)_(client|server)\.ts$/.test(word)
+    /(^|\/)((udp|tcp)_(client|server)|(UDP|TCP)(Client|Server))\.ts$/.test(word)
   );
   if (at < 0) return parsed;
   parsed.name = command[at].replace(/^.*\//, "").replace(/\.ts$/, "");
+  parsed.textbook = TEXTBOOK.includes(parsed.name);
   for (let i = at + 1; i < command.length; i++) {
     const word = command[i];
     if (word === "<") parsed.input = command[++i];
@@ -238,6 +249,15 @@ function parse(line: string): Parsed {
 function onPort(line: string, parsed: Parsed, port: number): string {
   let local = line.replaceAll("12000", String(port))
     .replaceAll("SERVER_ADDRESS", "127.0.0.1");
+  if (parsed.textbook) {
+    // A server's first argument is its port; a client's are HOST PORT.
+    const args = parsed.name!.endsWith("Server")
+      ? `${port}`
+      : `localhost ${port}`;
+    return parsed.args.length > 0
+      ? local
+      : local.replace(/((UDP|TCP)(Client|Server)\.ts)/, `$1 ${args}`);
+  }
   const hasPort = parsed.args.some((word) =>
     word === "-p" || word === "--port"
   );
@@ -250,12 +270,22 @@ function onPort(line: string, parsed: Parsed, port: number): string {
   return local;
 }
 
-/** A folder holding the four scripts and nothing else, as on a lab machine. */
+/**
+ * A folder holding the four scripts and the textbook edition, and nothing
+ * else, as on a lab machine.
+ */
 async function labFolder(): Promise<string> {
   const folder = await Deno.makeTempDir({ prefix: "readme_test_" });
   for (const name of SCRIPTS) {
     await Deno.copyFile(`${ROOT}${name}.ts`, `${folder}/${name}.ts`);
     await Deno.chmod(`${folder}/${name}.ts`, 0o755);
+  }
+  await Deno.mkdir(`${folder}/textbook`);
+  for (const name of TEXTBOOK) {
+    await Deno.copyFile(
+      `${ROOT}textbook/${name}.ts`,
+      `${folder}/textbook/${name}.ts`,
+    );
   }
   return folder;
 }
@@ -304,7 +334,7 @@ function freePort(transport: "udp" | "tcp"): number {
 
 /** Runs a server line on a free port, has it answer, and stops it. */
 async function runServerLine(line: string, parsed: Parsed, folder: string) {
-  const transport = parsed.name!.startsWith("udp") ? "udp" : "tcp";
+  const transport = /^(udp|UDP)/.test(parsed.name!) ? "udp" : "tcp";
   const port = freePort(transport);
   const local = onPort(line, parsed, port);
   const server = await startServer(["sh", "-c", `exec ${local}`], {
@@ -322,8 +352,13 @@ async function runServerLine(line: string, parsed: Parsed, folder: string) {
     );
   } finally {
     const stopped = await server.stop();
-    assert.equal(stopped.code, 0, stopped.stderr);
-    assert.match(stopped.stderr, /^(udp|tcp)_server: /m);
+    if (parsed.textbook) {
+      // As the textbook's, it runs until stopped, with no summary.
+      assert.equal(stopped.signal, "SIGTERM", stopped.stderr);
+    } else {
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stderr, /^(udp|tcp)_server: /m);
+    }
   }
   assert.equal(answer, "HELLO README\n", local);
 }
@@ -333,9 +368,20 @@ const BOOK = "it was the best of times,\nκαλημέρα, straße\n";
 
 /** Runs a client line against a server and checks what it printed. */
 async function runClientLine(line: string, parsed: Parsed, folder: string) {
-  const transport = parsed.name!.startsWith("udp") ? "udp" : "tcp";
+  const transport = /^(udp|UDP)/.test(parsed.name!) ? "udp" : "tcp";
   await withServer(transport, { hostname: "0.0.0.0" }, async (port) => {
     const local = onPort(line, parsed, port);
+    if (parsed.textbook) {
+      // One sentence typed, its reply printed after the prompt.
+      const run = await sh(`echo 'hello readme' | ${local}`, folder);
+      assert.equal(run.code, 0, `${local}\n${run.stderr}`);
+      const from = parsed.name === "TCPClient" ? "From Server:  " : "";
+      assert.equal(
+        run.stdout,
+        `Input lowercase sentence:${from}HELLO README\n`,
+      );
+      return;
+    }
     const ping = parsed.args.indexOf("--ping");
     if (parsed.input !== undefined) {
       await Deno.writeTextFile(`${folder}/${parsed.input}`, BOOK);
@@ -415,7 +461,7 @@ async function runLine(line: string) {
       const run = await sh(line, folder);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, new RegExp(`^Usage: ${parsed.name}\\.ts `));
-    } else if (parsed.name.endsWith("_server")) {
+    } else if (/(_server|Server)$/.test(parsed.name)) {
       await runServerLine(line, parsed, folder);
     } else {
       await runClientLine(line, parsed, folder);
@@ -428,7 +474,7 @@ async function runLine(line: string) {
 /** Whether a line needs a terminal, and so python3's pseudo-terminal here. */
 function needsTerminal(line: string): boolean {
   const parsed = parse(line);
-  return parsed.name?.endsWith("_client") === true &&
+  return parsed.name?.endsWith("_client") === true && !parsed.textbook &&
     !parsed.args.some((arg) =>
       ["--help", "--ping", "--heartbeat", "--check"].includes(arg)
     ) &&
@@ -436,9 +482,9 @@ function needsTerminal(line: string): boolean {
     parsed.input === undefined;
 }
 
-const markers = notRunMarkers(README);
+const markers = new Map(DOC_TEXTS.flatMap((text) => [...notRunMarkers(text)]));
 const commands = [
-  ...markdownCommands(README, "README.md"),
+  ...DOCS.flatMap((name, i) => markdownCommands(DOC_TEXTS[i], name)),
   ...(await Promise.all(SCRIPTS.map(async (name) => [
     ...headerCommands(await Deno.readTextFile(`${ROOT}${name}.ts`), name),
     ...await helpCommands(name),
@@ -519,15 +565,15 @@ function codePattern(code: string): RegExp {
   return new RegExp(parts.join(".*?") + "(?![\\w$])");
 }
 
-/** Rows of the README table whose header names `python` and `deno`. */
+/** Rows of textbook/README.md's table whose header names `python` and `deno`. */
 function tableRows(python: string, deno: string): string[][] {
   const header = `| \`${python}\``;
-  const start = README.split("\n").findIndex((line) =>
+  const start = TEXTBOOK_README.split("\n").findIndex((line) =>
     line.startsWith(header) && line.includes(`\`${deno}\``)
   );
   assert.ok(start >= 0, `a table of ${python} and ${deno}`);
   const rows: string[][] = [];
-  for (const line of README.split("\n").slice(start + 2)) {
+  for (const line of TEXTBOOK_README.split("\n").slice(start + 2)) {
     if (!line.startsWith("|")) break;
     rows.push(line.split(" | ").map((cell) => cell.replace(/^\| |\|$/g, "")));
   }
@@ -547,7 +593,7 @@ for (
     ["TCPServer.py", "tcp_server"],
   ]
 ) {
-  Deno.test(`README: the ${python} table matches ${name}.ts`, async () => {
+  Deno.test(`textbook/README.md: the ${python} table matches ${name}.ts`, async () => {
     const source = await Deno.readTextFile(`${ROOT}${name}.ts`);
     const lines = source.split("\n");
     const squeezedSource = squeezed(source);
@@ -620,8 +666,8 @@ Deno.test("README: the module example runs and prints what its comments say", as
   }
 });
 
-Deno.test("README: the --verbose example is what tcp_server.ts -v prints", async () => {
-  const shown = README.match(/so a student can watch the[^]*?```\n([^]*?)```/);
+Deno.test("textbook/README.md: the -v example is what tcp_server.ts -v prints", async () => {
+  const shown = TEXTBOOK_README.match(/watch them\s+run[^]*?```\n([^]*?)```/);
   assert.ok(shown, "the --verbose example");
   const server = await startServer(
     script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
@@ -644,60 +690,25 @@ Deno.test("README: the --verbose example is what tcp_server.ts -v prints", async
   );
 });
 
-Deno.test({
-  name:
-    "README: the cut-short message it quotes is what the textbook's server gives",
-  ignore: !canRun(
-    hasPython,
-    "the textbook TCPServer.py stand-in needs python3",
-  ),
-  async fn() {
-    const quoted = README.match(
-      /`(tcp_client: the reply was cut short:[^`]*)`/,
-    );
-    assert.ok(quoted, "the quoted message");
-    const server = await startServer([
-      "python3",
-      "tests/peers/textbook_tcp_server.py",
-    ]);
-    try {
-      const sentence = "a".repeat(3000);
-      const run = await sh(
-        `deno run --allow-net tcp_client.ts --host localhost -p ${server.port} ${sentence}`,
-        ROOT,
-      );
-      assert.equal(run.code, 1);
-      assert.equal(
-        run.stderr.trim().replaceAll(`:${server.port}`, ":12000"),
-        quoted[1].replace(/\s+/g, " "),
-      );
-    } finally {
-      await server.stop("SIGKILL");
-    }
-  },
-});
-
-Deno.test("README: the grader's corpus tables are tests/peers/corpus.ts's", () => {
-  const section = README.slice(README.indexOf("**The grader's corpus.**"));
-  // Each table: its rows by first cell (TCP's and UDP's names repeat).
-  const tables = section.split(/\n(?=\| (?:TCP|UDP) server )/).slice(1).map(
+/** The grader's tables of a document, TCP's then UDP's: rows by first cell. */
+function gradeTables(document: string): Map<string, string[]>[] {
+  return document.split(/\n(?=\| (?:TCP|UDP) server )/).slice(1).map(
     (table) =>
       new Map(
-        table.split("\n").filter((line) => line.startsWith("| ")).map(
-          (line) => {
-            const cells = line.split("|").slice(1, -1).map((c) => c.trim());
-            return [cells[0], cells.slice(1)];
-          },
-        ),
+        table.split("\n\n")[0].split("\n").filter((line) =>
+          line.startsWith("| ")
+        ).map((line) => {
+          const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+          return [cells[0], cells.slice(1)];
+        }),
       ),
   );
+}
+
+/** Compares a document's grade tables with tests/peers/corpus.ts. */
+function assertGrades(document: string, every: boolean) {
+  const tables = gradeTables(document);
   assert.equal(tables.length, 2);
-  const words: Record<string, string> = {
-    P: "PASS",
-    W: "WARN",
-    F: "FAIL",
-    S: "SKIP",
-  };
   for (
     const [rows, transport, checks] of [
       [tables[0], "tcp", TCP_CHECKS],
@@ -709,15 +720,34 @@ Deno.test("README: the grader's corpus tables are tests/peers/corpus.ts's", () =
       "score",
     ]);
     const servers = CORPUS.filter((server) => server.transport === transport);
-    // The heading, the rule, and a row for each server, no more.
-    assert.equal(rows.size, 2 + servers.length);
-    for (const server of servers) {
-      assert.deepEqual(rows.get(server.name), [
-        ...[...server.verdicts].map((letter) => words[letter]),
-        String(server.score),
-      ], server.name);
+    // The heading, the rule, and a row for each server shown.
+    if (every) assert.equal(rows.size, 2 + servers.length);
+    else assert.ok(rows.size >= 2 + 3, `${rows.size - 2} ${transport} rows`);
+    for (const [name, cells] of [...rows].slice(2)) {
+      const server = servers.find((server) => server.name === name);
+      assert.ok(server, `${name}: not in tests/peers/corpus.ts`);
+      assert.deepEqual(cells, [...server.verdicts, String(server.score)], name);
     }
   }
+}
+
+Deno.test("tests/peers/class/README.md: its grade tables are the whole of tests/peers/corpus.ts", async () => {
+  const document = await Deno.readTextFile(
+    `${ROOT}tests/peers/class/README.md`,
+  );
+  assertGrades(document.slice(document.indexOf("## The grades")), true);
+});
+
+Deno.test("README: its grade tables are rows of tests/peers/corpus.ts", () => {
+  assertGrades(README.slice(README.indexOf("**The grader's corpus**")), false);
+});
+
+Deno.test("README: the number of student servers it names is the corpus's", () => {
+  const reference =
+    /\((ours|the textbook's|this project's textbook edition|as the Java companion's)\)$/;
+  const students = CORPUS.filter(({ name }) => !reference.test(name));
+  const named = README.match(/, ours, and (\d+)\s+student servers/);
+  assert.equal(Number(named?.[1]), students.length);
 });
 
 /** Grades the server at `port` with the CLI, as the README's lines do. */
@@ -736,48 +766,69 @@ async function gradedByCli(
 
 Deno.test({
   name:
-    "README: the --check examples are what the grader prints against ours and the textbook's programs",
+    "README: the --check example is what the grader prints against the textbook's TCPServer.py",
   ignore: !canRun(hasPython, "the textbook's programs need python3"),
   async fn() {
-    const section = README.slice(README.indexOf("**Grading a server**"));
+    const section = README.slice(README.indexOf("### Grading a server"));
     const shown = [...section.matchAll(/```\n(Checking [^]*?)```/g)].map((
       block,
     ) => block[1]);
-    assert.equal(shown.length, 3);
-    // Ours, on the port the README's line leaves to its default.
-    await withServer("tcp", { hostname: "0.0.0.0" }, async (port) => {
-      const printed = await gradedByCli("tcp", "localhost", port);
-      assert.equal(printed.replaceAll(`:${port}`, ":12000"), shown[0]);
-    });
-    for (
-      const [i, transport, program] of [
-        [1, "tcp", "TCPServer.py"],
-        [2, "udp", "UDPServer.py"],
-      ] as const
-    ) {
-      const server = await startServer([
-        "python3",
-        "tests/peers/run_textbook.py",
-        `tests/peers/textbook/${program}`,
-      ]);
-      try {
-        const printed = await gradedByCli(
-          transport,
-          "127.0.0.1",
-          server.port,
-        );
-        const readmePort = shown[i].match(/127\.0\.0\.1:(\d+)/)![1];
-        assert.equal(
-          printed.replaceAll(`:${server.port}`, `:${readmePort}`)
-            .replace(
-              /waited \d\.\d s/,
-              (wait) => shown[i].match(/waited \d\.\d s/)?.[0] ?? wait,
-            ),
-          shown[i],
-        );
-      } finally {
-        await server.stop("SIGKILL");
-      }
+    assert.equal(shown.length, 1);
+    const server = await startServer([
+      "python3",
+      "tests/peers/run_textbook.py",
+      "tests/peers/textbook/TCPServer.py",
+    ]);
+    try {
+      const printed = await gradedByCli("tcp", "127.0.0.1", server.port);
+      const readmePort = shown[0].match(/127\.0\.0\.1:(\d+)/)![1];
+      assert.equal(
+        printed.replaceAll(`:${server.port}`, `:${readmePort}`).replace(
+          /waited \d\.\d s/,
+          (wait) => shown[0].match(/waited \d\.\d s/)?.[0] ?? wait,
+        ),
+        shown[0],
+      );
+    } finally {
+      await server.stop("SIGKILL");
     }
   },
+});
+
+Deno.test("README: the program it shows first is textbook/UDPServer.ts, whole", async () => {
+  const shown = README.match(/```ts\n(#!\/usr\/bin\/env[^]*?)```/);
+  assert.ok(shown, "a program opening with its shebang line");
+  assert.equal(
+    shown[1],
+    await Deno.readTextFile(`${ROOT}textbook/UDPServer.ts`),
+  );
+});
+
+Deno.test("README: the count-the-s exercise, made as it says, answers with the count", async () => {
+  const exercise = README.match(
+    /replace\s+the line under `([^`]+)` with\s+`([^`]+)`/,
+  );
+  assert.ok(exercise, "the exercise's line and its replacement");
+  const [, pythonLine, replacement] = exercise;
+  const folder = await labFolder();
+  try {
+    const file = `${folder}/textbook/UDPServer.ts`;
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    const under = lines.findIndex((line) => line.endsWith(`// ${pythonLine}`));
+    assert.ok(under >= 0, `a comment quoting ${pythonLine}`);
+    lines[under + 1] = `  ${replacement}`;
+    await Deno.writeTextFile(file, lines.join("\n"));
+    const server = await startServer([
+      Deno.execPath(),
+      ...["run", "--allow-net", "--unstable-net", file, "0", "127.0.0.1"],
+    ]);
+    try {
+      const reply = await probeUntilAnswered(bytes("mississippi"), server.port);
+      assert.equal(text(reply), "4");
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
 });

@@ -53,6 +53,16 @@ const python = (file: string, ...args: string[]) => [
   `tests/peers/class/${file}`,
   ...args,
 ];
+/** A program of textbook/, run as its header says, on a free loopback port. */
+const edition = (file: string) => [
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  ...(file.startsWith("UDP") ? ["--unstable-net"] : []),
+  `textbook/${file}`,
+  "0",
+  "127.0.0.1",
+];
 const textbook = (file: string) => [
   "python3",
   "tests/peers/run_textbook.py",
@@ -80,6 +90,19 @@ export const CORPUS: GradedServer[] = [
       "3,001 bytes": /^only the first 1,024 of 3,001 bytes came back/,
       "2nd client": /^serves one client at a time: a second client waited/,
       "not UTF-8": /then the server stopped answering/,
+    },
+  },
+  {
+    name: "`textbook/TCPServer.ts` (this project's textbook edition)",
+    transport: "tcp",
+    start: edition("TCPServer.ts"),
+    timeout: 1,
+    verdicts: "PPWPWPW",
+    score: 5.5,
+    reasons: {
+      "3,001 bytes": /^only the first 1,024 of 3,001 bytes came back/,
+      "2nd client": /^serves one client at a time: a second client waited/,
+      "not UTF-8": /replaced with U\+FFFD/,
     },
   },
   {
@@ -340,6 +363,18 @@ export const CORPUS: GradedServer[] = [
     reasons: {
       "3,000 bytes": /cut to its first 2,048 bytes/,
       "not UTF-8": /then the server stopped answering/,
+    },
+  },
+  {
+    name: "`textbook/UDPServer.ts` (this project's textbook edition)",
+    transport: "udp",
+    start: edition("UDPServer.ts"),
+    timeout: 0.5,
+    verdicts: "PPPWPPW",
+    score: 6,
+    reasons: {
+      "3,000 bytes": /cut to its first 2,048 bytes/,
+      "not UTF-8": /replaced with U\+FFFD/,
     },
   },
   {

@@ -1,0 +1,374 @@
+/**
+ * The textbook edition (textbook/): the chapter's four programs in Deno,
+ * each run as its header says, copied alone; paired with the textbook's
+ * Python programs and with the full scripts; graded by `--check` with the
+ * verdicts its header promises; and holding the Python lines it translates.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type CheckResult, checkTcp } from "../tcp_client.ts";
+import { checkUdp } from "../udp_client.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  type Output,
+  ROOT,
+  runScript,
+  script,
+  startServer,
+  tcpExchange,
+  text,
+  withTimeout,
+} from "./_helpers.ts";
+import { TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
+
+const hasPython = await hasProgram("python3");
+const pythonReason =
+  "pairing with the textbook's Python programs needs python3";
+const PROGRAMS = ["UDPClient", "UDPServer", "TCPClient", "TCPServer"];
+
+/** A textbook program's source. */
+function source(program: string): Promise<string> {
+  return Deno.readTextFile(`${ROOT}textbook/${program}.ts`);
+}
+
+/** The `deno run` flags of the header's run line, e.g. `--allow-net`. */
+async function headerFlags(program: string): Promise<string[]> {
+  const line = (await source(program)).split("\n")
+    .find((line) => line.startsWith("//   deno run "));
+  assert.ok(line, `${program}.ts: a run line in its header`);
+  const words = line.slice(3).trim().split(/\s+/);
+  const file = words.indexOf(`${program}.ts`);
+  assert.ok(file > 1, `${program}.ts: its run line names it`);
+  return words.slice(1, file);
+}
+
+/** A folder holding only a copy of each named textbook program. */
+async function copiedAlone(...programs: string[]): Promise<string> {
+  const folder = await Deno.makeTempDir();
+  for (const program of programs) {
+    await Deno.copyFile(
+      `${ROOT}textbook/${program}.ts`,
+      `${folder}/${program}.ts`,
+    );
+  }
+  return folder;
+}
+
+/** Starts a textbook server on 127.0.0.1, any port, as its header runs it. */
+async function startTextbookServer(program: string, cwd = `${ROOT}textbook`) {
+  return startServer([
+    Deno.execPath(),
+    ...await headerFlags(program),
+    `${program}.ts`,
+    ...["0", "127.0.0.1"],
+  ], { cwd });
+}
+
+/** Runs a textbook client as its header runs it, `input` on its stdin. */
+async function runTextbookClient(
+  program: string,
+  port: number,
+  input: string,
+  cwd = `${ROOT}textbook`,
+): Promise<Output> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...await headerFlags(program),
+      `${program}.ts`,
+      ...["127.0.0.1", String(port)],
+    ],
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).spawn();
+  const writer = command.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const { code, signal, stdout, stderr } = await command.output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    signal,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+/** What a textbook client prints for `reply`, after its prompt. */
+function printed(client: string, reply: string): string {
+  const from = client === "TCPClient" ? "From Server:  " : "";
+  return `Input lowercase sentence:${from}${reply}\n`;
+}
+
+/** Runs the Python stand-in of a textbook client (tests/peers/). */
+async function pythonClient(program: string, port: number, sentence: string) {
+  const file = program === "TCPClient"
+    ? "textbook_tcp_client.py"
+    : "textbook_udp_client.py";
+  const out = await new Deno.Command("python3", {
+    args: [`tests/peers/${file}`, "127.0.0.1", String(port), sentence],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { PYTHONIOENCODING: "utf-8" },
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+for (const program of PROGRAMS) {
+  Deno.test(`textbook: ${program}.ts is 20 to 40 lines`, async () => {
+    const lines = (await source(program)).trimEnd().split("\n").length;
+    assert.ok(lines >= 20 && lines <= 40, `${lines} lines`);
+  });
+
+  Deno.test(`textbook: ${program}.ts imports no file and exports nothing`, async () => {
+    const text = await source(program);
+    for (const match of text.matchAll(/^import .* from "(.*)";$/gm)) {
+      assert.match(match[1], /^node:/, `${program}.ts imports ${match[1]}`);
+    }
+    assert.doesNotMatch(text, /^export /m);
+  });
+
+  Deno.test(`textbook: ${program}.ts quotes ${program}.py line for line, each line above the code that does it`, async () => {
+    const python = (await Deno.readTextFile(
+      `${ROOT}tests/peers/textbook/${program}.py`,
+    )).replace(/,\n\s*/g, ", ").split("\n").map((line) => line.trim())
+      .filter((line) => line !== "");
+    const lines = (await source(program)).split("\n").map((line) =>
+      line.trim()
+    );
+    const quoted = (line: string) =>
+      line.replace(/^\/\/\s*/, "").replace(/\s{3}\(.*\)$/, "");
+    let at = 0;
+    for (const pythonLine of python) {
+      while (at < lines.length && quoted(lines[at]) !== pythonLine) at++;
+      assert.ok(at < lines.length, `"${pythonLine}" quoted, in order`);
+      const next = lines[at + 1];
+      assert.ok(
+        !next.startsWith("//") || python.includes(quoted(next)),
+        `"${pythonLine}" stands directly above code, not above "${next}"`,
+      );
+      at++;
+    }
+  });
+}
+
+for (
+  const [client, server] of [["UDPClient", "UDPServer"], [
+    "TCPClient",
+    "TCPServer",
+  ]]
+) {
+  Deno.test(`textbook: ${client}.ts and ${server}.ts copied alone into an empty folder work with their header's run line`, async () => {
+    const folder = await copiedAlone(client, server);
+    try {
+      const running = await startTextbookServer(server, folder);
+      try {
+        const out = await runTextbookClient(
+          client,
+          running.port,
+          "hello straße\n",
+          folder,
+        );
+        assert.equal(out.stdout, printed(client, "HELLO STRASSE"));
+        assert.equal(out.code, 0, out.stderr);
+      } finally {
+        await running.stop("SIGKILL");
+      }
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  });
+
+  Deno.test({
+    name: `textbook: ${server}.ts answers the textbook's ${client}.py`,
+    ignore: !canRun(hasPython, pythonReason),
+    async fn() {
+      const running = await startTextbookServer(server);
+      try {
+        const out = await pythonClient(client, running.port, "hello world");
+        assert.equal(
+          out,
+          client === "TCPClient"
+            ? "From Server:  HELLO WORLD\n"
+            : "HELLO WORLD\n",
+        );
+      } finally {
+        await running.stop("SIGKILL");
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `textbook: ${client}.ts gets its reply from the textbook's ${server}.py`,
+    ignore: !canRun(hasPython, pythonReason),
+    async fn() {
+      const running = await startServer([
+        "python3",
+        "tests/peers/run_textbook.py",
+        `tests/peers/textbook/${server}.py`,
+      ]);
+      try {
+        const out = await runTextbookClient(client, running.port, "hello\n");
+        assert.equal(out.stdout, printed(client, "HELLO"));
+      } finally {
+        await running.stop("SIGKILL");
+      }
+    },
+  });
+
+  const full = client === "TCPClient" ? "tcp" : "udp";
+  Deno.test(`textbook: ${client}.ts gets its reply from the full ${full}_server.ts`, async () => {
+    const running = await startServer(
+      script(`${full}_server.ts`, "--host", "127.0.0.1", "-p", "0"),
+    );
+    try {
+      const out = await runTextbookClient(client, running.port, "hello é\n");
+      assert.equal(out.stdout, printed(client, "HELLO É"));
+    } finally {
+      await running.stop();
+    }
+  });
+
+  Deno.test(`textbook: the full ${full}_client.ts gets every reply from ${server}.ts`, async () => {
+    const running = await startTextbookServer(server);
+    try {
+      const out = await runScript(`${full}_client.ts`, [
+        ...["--host", "127.0.0.1", "-p", String(running.port)],
+      ], {
+        stdin: "one\ntwo straße\n",
+        flags: full === "tcp" ? ["run", "--allow-net"] : undefined,
+      });
+      assert.equal(out.stdout, "ONE\nTWO STRASSE\n");
+      assert.equal(out.code, 0, out.stderr);
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  });
+}
+
+/**
+ * The verdicts a textbook server's header promises, by the check's short
+ * name: "--check gives 6 PASS and 1 WARN: not UTF-8" makes every check PASS
+ * but "not UTF-8", a WARN.
+ */
+async function promisedVerdicts(
+  program: string,
+  checks: [string, string][],
+): Promise<string[]> {
+  const header = (await source(program)).split("\n\n")[0].replace(
+    /\n\/\/ /g,
+    " ",
+  );
+  const line = header.match(/ --check gives [^.]*\./)?.[0];
+  assert.ok(line, `${program}.ts: its header says what --check gives`);
+  const verdicts = checks.map(() => "PASS");
+  for (const [, verdict, names] of line.matchAll(/(WARN|FAIL): ([^.;]+)/g)) {
+    for (const name of names.split(", ")) {
+      const index = checks.findIndex(([, short]) => short === name);
+      assert.ok(index >= 0, `${program}.ts: no check is named "${name}"`);
+      verdicts[index] = verdict;
+    }
+  }
+  const passes = line.match(/(\d+) PASS/)?.[1];
+  assert.equal(
+    String(verdicts.filter((verdict) => verdict === "PASS").length),
+    passes,
+    `${program}.ts: the PASS it counts`,
+  );
+  return verdicts;
+}
+
+for (
+  const [server, checks] of [["UDPServer", UDP_CHECKS], [
+    "TCPServer",
+    TCP_CHECKS,
+  ]] as const
+) {
+  Deno.test(`textbook: --check grades ${server}.ts with the verdicts its header promises`, async () => {
+    const running = await startTextbookServer(server);
+    try {
+      const options = { hostname: "127.0.0.1", port: running.port };
+      const results: CheckResult[] = [];
+      await withTimeout(
+        (async () => {
+          const grades = server === "TCPServer"
+            ? checkTcp(options)
+            : checkUdp(options);
+          for await (const result of grades) results.push(result);
+        })(),
+        `--check of ${server}.ts`,
+        60_000,
+      );
+      assert.deepEqual(
+        results.map((result) => `${result.check}: ${result.verdict}`),
+        (await promisedVerdicts(server, checks)).map((verdict, i) =>
+          `${checks[i][0]}: ${verdict}`
+        ),
+      );
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  });
+}
+
+Deno.test("textbook: TCPServer.ts serves one client at a time, as TCPServer.py does", async () => {
+  const running = await startTextbookServer("TCPServer");
+  const first = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: running.port,
+  });
+  try {
+    const second = tcpExchange(running.port, bytes("second"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answeredEarly = await Promise.race([
+      second.then(() => true),
+      new Promise<boolean>((resolve) =>
+        timer = setTimeout(resolve, 500, false)
+      ),
+    ]);
+    clearTimeout(timer);
+    assert.equal(answeredEarly, false, "the second client waits for the first");
+    await first.write(bytes("first"));
+    assert.equal(text(await second), "SECOND");
+  } finally {
+    first.close();
+    await running.stop("SIGKILL");
+  }
+});
+
+Deno.test("textbook: TCPServer.ts without its one `await` serves every client at once", async () => {
+  const folder = await copiedAlone("TCPServer");
+  try {
+    const file = `${folder}/TCPServer.ts`;
+    const program = await Deno.readTextFile(file);
+    assert.equal(program.match(/await answer\(/g)?.length, 1);
+    await Deno.writeTextFile(
+      file,
+      program.replace("await answer(", "answer("),
+    );
+    const running = await startTextbookServer("TCPServer", folder);
+    const idle = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: running.port,
+    });
+    try {
+      assert.equal(
+        text(await tcpExchange(running.port, bytes("second"))),
+        "SECOND",
+      );
+    } finally {
+      idle.close();
+      await running.stop("SIGKILL");
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

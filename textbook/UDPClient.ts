@@ -1,0 +1,38 @@
+#!/usr/bin/env -S deno run --allow-net --unstable-net
+// UDPClient.py (Kurose & Ross 2.7.1) line for line in Deno. Licence: 0BSD.
+//   deno run --allow-net --unstable-net UDPClient.ts [HOST [PORT]]
+// Left out, as in the textbook: a lost datagram leaves it waiting for ever
+// (Ctrl-C), and it sends one sentence. The full udp_client.ts adds a
+// timeout and retries, many sentences, Pinger, Heartbeat and --check.
+import { stdin, stdout } from "node:process";
+import { createInterface } from "node:readline/promises";
+
+// from socket import *   (nothing to import: sockets are built in)
+// serverName = 'hostname'
+const serverName = Deno.args[0] ?? "localhost";
+// serverPort = 12000
+const serverPort = Number(Deno.args[1] ?? 12000);
+// clientSocket = socket(AF_INET, SOCK_DGRAM)
+const clientSocket = Deno.listenDatagram({
+  transport: "udp",
+  hostname: "0.0.0.0", // the system picks the port, as in Python
+  port: 0,
+});
+// message = input('Input lowercase sentence:')
+const keyboard = createInterface({ input: stdin, output: stdout });
+const message = await keyboard.question("Input lowercase sentence:");
+keyboard.close();
+// clientSocket.sendto(message.encode(), (serverName, serverPort))
+await clientSocket.send(new TextEncoder().encode(message), {
+  transport: "udp",
+  hostname: serverName,
+  port: serverPort,
+});
+// modifiedMessage, serverAddress = clientSocket.recvfrom(2048)
+const [modifiedMessage, _serverAddress] = await clientSocket.receive(
+  new Uint8Array(2048),
+);
+// print(modifiedMessage.decode())
+console.log(new TextDecoder().decode(modifiedMessage));
+// clientSocket.close()
+clientSocket.close();

@@ -1,0 +1,34 @@
+#!/usr/bin/env -S deno run --allow-net --unstable-net
+// UDPServer.py (Kurose & Ross 2.7.1) line for line in Deno. Licence: 0BSD.
+//   deno run --allow-net --unstable-net UDPServer.ts [PORT [HOST]]
+// As the textbook's: it reads 2,048 bytes of a datagram at most, logs
+// nothing. udp_client.ts --check gives 5 PASS and 2 WARN: 3,000 bytes,
+// not UTF-8. The full udp_server.ts passes all 7, and has the lab kit.
+
+// from socket import *   (nothing to import: sockets are built in)
+// serverPort = 12000
+const serverPort = Number(Deno.args[0] ?? 12000);
+// serverSocket = socket(AF_INET, SOCK_DGRAM)
+// serverSocket.bind(('', serverPort))
+const serverSocket = Deno.listenDatagram({
+  transport: "udp",
+  hostname: Deno.args[1] ?? "0.0.0.0", // '' in Python: every address
+  port: serverPort,
+});
+// print("The server is ready to receive")
+const { hostname, port } = serverSocket.addr as Deno.NetAddr;
+console.log(`The server is ready to receive on ${hostname}:${port}`);
+// while True:
+while (true) {
+  // message, clientAddress = serverSocket.recvfrom(2048)
+  const [message, clientAddress] = await serverSocket.receive(
+    new Uint8Array(2048),
+  );
+  // modifiedMessage = message.decode().upper()
+  const modifiedMessage = new TextDecoder().decode(message).toUpperCase();
+  // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
+  await serverSocket.send(
+    new TextEncoder().encode(modifiedMessage),
+    clientAddress,
+  );
+}
