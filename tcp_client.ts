@@ -16,14 +16,59 @@ import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
-// The textbook program: TCPClient.py, in its order
+// The main flow: TCPClient.py, in the order it runs
 // ===========================================================================
+
+/**
+ * The client that `main` runs without `--stream` or `--check`. TCPClient.py
+ * connects, then asks for its one sentence; here each sentence is read
+ * first, then sent on a connection of its own.
+ */
+async function runClient(
+  values: { host: string; json: boolean },
+  positionals: string[],
+  options: TcpClientOptions,
+): Promise<void> {
+  // TCPClient.py: sentence = input('Input lowercase sentence:')
+  // Or the words on the command line, or each line of a pipe.
+  const sentences = positionals.length > 0
+    ? [positionals.join(" ")]
+    : Deno.stdin.isTerminal()
+    ? promptedLines()
+    : readLines(Deno.stdin.readable);
+  await printReplies(sendTcp(sentences, options), values);
+}
+
+/**
+ * Sends each sentence over a TCP connection of its own, as the textbook's
+ * client does, and yields the reply line to it, in order (without its
+ * newline). The reply ends at the newline that answers the one sent, or
+ * where the server closes the connection.
+ *
+ * @example
+ * ```ts
+ * for await (const reply of sendTcp(["hello world"], { port: 12000 })) {
+ *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
+ * }
+ * ```
+ */
+export async function* sendTcp(
+  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+  options: TcpClientOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for await (const sentence of sentences) {
+    options.signal?.throwIfAborted();
+    const text = typeof sentence === "string"
+      ? encoder.encode(sentence)
+      : sentence;
+    yield await exchange(text, options);
+  }
+}
 
 /**
  * One sentence on a connection of its own, as TCPClient.py sends its one:
  * connect, send the sentence and a newline, receive the reply line, close.
- * The steps that follow the connect are further below, in TCPClient.py's
- * order, after the two functions that run this one for each sentence.
  */
 async function exchange(
   sentence: Uint8Array,
@@ -58,50 +103,56 @@ async function exchange(
 }
 
 /**
- * Sends each sentence over a TCP connection of its own, as the textbook's
- * client does, and yields the reply line to it, in order (without its
- * newline). The reply ends at the newline that answers the one sent, or
- * where the server closes the connection.
- *
- * @example
- * ```ts
- * for await (const reply of sendTcp(["hello world"], { port: 12000 })) {
- *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
- * }
- * ```
+ * Connects to the first address of `hostname` that answers (IPv4 first, as
+ * the servers bind IPv4 by default), within `timeoutMs`.
  */
-export async function* sendTcp(
-  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
-  options: TcpClientOptions = {},
-): AsyncGenerator<Uint8Array> {
-  const encoder = new TextEncoder();
-  for await (const sentence of sentences) {
-    options.signal?.throwIfAborted();
-    const text = typeof sentence === "string"
-      ? encoder.encode(sentence)
-      : sentence;
-    yield await exchange(text, options);
+async function connect(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  signal?.throwIfAborted();
+  const server = `${formatHost(hostname)}:${port}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  function abort() {
+    controller.abort();
   }
-}
-
-/**
- * The client that `main` runs without `--stream` or `--check`. TCPClient.py
- * connects, then asks for its one sentence; here each sentence is read
- * first, then sent by {@linkcode sendTcp} on a connection of its own.
- */
-async function runClient(
-  values: { host: string; json: boolean },
-  positionals: string[],
-  options: TcpClientOptions,
-): Promise<void> {
-  // TCPClient.py: sentence = input('Input lowercase sentence:')
-  // Or the words on the command line, or each line of a pipe.
-  const sentences = positionals.length > 0
-    ? [positionals.join(" ")]
-    : Deno.stdin.isTerminal()
-    ? promptedLines()
-    : readLines(Deno.stdin.readable);
-  await printReplies(sendTcp(sentences, options), values);
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    const addresses = await lookupAddresses(hostname);
+    let lastError: unknown;
+    for (const address of addresses) {
+      try {
+        return await Deno.connect({
+          hostname: address,
+          port,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        lastError = error;
+        if (controller.signal.aborted) break;
+      }
+    }
+    if (signal?.aborted) throw signal.reason;
+    if (controller.signal.aborted) {
+      throw new Error(
+        `no connection to ${server} within ${timeoutMs / 1000} s: is the ` +
+          `host up, and is no firewall dropping the connection?`,
+      );
+    }
+    if (lastError instanceof Deno.errors.ConnectionRefused) {
+      throw new Error(
+        `connection refused by ${server}: is the server running there?`,
+        { cause: lastError },
+      );
+    }
+    throw lastError;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", abort);
+  }
 }
 
 /**
@@ -165,6 +216,15 @@ async function receiveReply(
   return "newline";
 }
 
+function closeConnection(
+  clientSocket: Deno.TcpConn,
+  log?: (line: string) => void,
+) {
+  // TCPClient.py: clientSocket.close()
+  closeQuietly(clientSocket);
+  log?.("close");
+}
+
 /**
  * Prints each reply as it comes: its bytes and a newline, or with `--json`
  * an object, and a summary last.
@@ -192,15 +252,6 @@ async function printReplies(
 }
 
 /** Closes the connection, whatever state it is in. */
-function closeConnection(
-  clientSocket: Deno.TcpConn,
-  log?: (line: string) => void,
-) {
-  // TCPClient.py: clientSocket.close()
-  closeQuietly(clientSocket);
-  log?.("close");
-}
-
 /** Options of {@linkcode sendTcp} and {@linkcode streamTcp}. */
 export interface TcpClientOptions {
   /** The server's name or address. Default `localhost`. */
@@ -368,7 +419,7 @@ async function run(
     }
   } catch (error) {
     if (error instanceof StdoutClosed) return 0;
-    console.error(`${PROGRAM}: ${describe(error, values.host)}`);
+    console.error(`${PROGRAM}: ${explainError(error, values.host)}`);
     return 1;
   }
   return 0;
@@ -408,7 +459,7 @@ async function printFailure(
     await printReply(stdout, error.received, values.json, true);
   }
   if (values.json && !(error instanceof StdoutClosed)) {
-    const failed = { replies, error: describe(error, values.host) };
+    const failed = { replies, error: explainError(error, values.host) };
     await stdout.write(new TextEncoder().encode(JSON.stringify(failed) + "\n"));
   }
 }
@@ -632,68 +683,15 @@ function replyCutShort(
         ? `${server} reset the connection`
         : ending instanceof TimeoutError
         ? `the rest did not come within --timeout ${timeoutMs / 1000} s`
-        : describe(ending, hostname)) +
+        : explainError(ending, hostname)) +
       `, before the newline that ends it` +
       (reply.length === 1024 ? " (a server that reads only recv(1024)?)" : ""),
     reply,
   );
 }
 
-/**
- * Connects to the first address of `hostname` that answers (IPv4 first, as
- * the servers bind IPv4 by default), within `timeoutMs`.
- */
-async function connect(
-  hostname: string,
-  port: number,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<Deno.TcpConn> {
-  signal?.throwIfAborted();
-  const server = `${formatHost(hostname)}:${port}`;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  function abort() {
-    controller.abort();
-  }
-  signal?.addEventListener("abort", abort, { once: true });
-  try {
-    const addresses = await resolve(hostname);
-    let lastError: unknown;
-    for (const address of addresses) {
-      try {
-        return await Deno.connect({
-          hostname: address,
-          port,
-          signal: controller.signal,
-        });
-      } catch (error) {
-        lastError = error;
-        if (controller.signal.aborted) break;
-      }
-    }
-    if (signal?.aborted) throw signal.reason;
-    if (controller.signal.aborted) {
-      throw new Error(
-        `no connection to ${server} within ${timeoutMs / 1000} s: is the ` +
-          `host up, and is no firewall dropping the connection?`,
-      );
-    }
-    if (lastError instanceof Deno.errors.ConnectionRefused) {
-      throw new Error(
-        `connection refused by ${server}: is the server running there?`,
-        { cause: lastError },
-      );
-    }
-    throw lastError;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", abort);
-  }
-}
-
 /** The addresses of `hostname`, IPv4 first; an IP address is its own. */
-async function resolve(hostname: string): Promise<string[]> {
+async function lookupAddresses(hostname: string): Promise<string[]> {
   const bare = hostname.replace(/^\[(.*)\]$/, "$1");
   if (bare.includes(":") || /^[\d.]+$/.test(bare)) return [bare];
   const found = await lookup(bare, { all: true });
@@ -937,7 +935,11 @@ class ServerUnderTest {
         return notChecked(check, this.gone);
       }
       if (number === 1) this.gone = "the server did not answer a sentence";
-      return { check, verdict: "FAIL", why: describe(error, this.hostname) };
+      return {
+        check,
+        verdict: "FAIL",
+        why: explainError(error, this.hostname),
+      };
     }
   }
 }
@@ -1693,307 +1695,13 @@ function nothingCame(ending: Ending, waitMs: number): string {
 }
 
 // ===========================================================================
-// Shared helpers
+// The lab kit: grading (--check), the same in both clients
 // ===========================================================================
 
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option, a missing value or an option given two values is a `UsageError`
- * of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  let parsed;
-  try {
-    args = joinNegativeValues(args, options);
-    parsed = parseArgs({
-      args,
-      options,
-      strict: true,
-      allowPositionals,
-      tokens: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
-  const given = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== "option" || token.value === undefined) continue;
-    if (given.has(token.name)) {
-      throw new UsageError(`--${token.name} is given twice: give it once`);
-    }
-    given.add(token.name);
-  }
-  return parsed;
-}
-
-/**
- * `--port -1` as `--port=-1`: a negative number after an option that takes
- * a value is that value, so that its range refuses it by name, rather than
- * an option `parseArgs` calls ambiguous.
- */
-function joinNegativeValues(
-  args: string[],
-  options: ParseArgsOptionsConfig,
-): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = args[i].startsWith("--")
-      ? args[i].slice(2)
-      : Object.keys(options).find((key) =>
-        `-${options[key].short}` === args[i]
-      );
-    const value = args[i + 1];
-    if (
-      name !== undefined && options[name]?.type === "string" &&
-      /^-\d/.test(value ?? "")
-    ) {
-      joined.push(`--${name}=${value}`);
-      i++;
-    } else {
-      joined.push(args[i]);
-    }
-    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
-  }
-  return joined;
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
-  };
-}
-
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-/** `count` bytes in words: "1 byte", "2 bytes". */
-function bytesOf(count: number): string {
-  return count === 1 ? "1 byte" : `${count} bytes`;
-}
-
-// End of the part shared by all four scripts.
-
-// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
-// that ends it (tests/shared_test.ts compares the copies): reading lines,
-// writing replies.
-// ---------------------------------------------------------------------------
-
-/** `--timeout`, the same in both clients. */
-const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
-
-/**
- * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
- * linear in their length. A line longer than `maxLength` bytes is refused
- * as soon as it is that long: the rest of it is never read into memory.
- */
-async function* readLines(
-  readable: ReadableStream<Uint8Array>,
-  maxLength = Infinity,
-): AsyncGenerator<Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of readable) {
-    let start = 0;
-    let newline: number;
-    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
-      parts.push(chunk.subarray(start, newline));
-      yield stripCarriageReturn(concat(parts));
-      parts = [];
-      length = 0;
-      start = newline + 1;
-    }
-    if (start < chunk.length) {
-      parts.push(chunk.slice(start));
-      length += chunk.length - start;
-      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
-    }
-  }
-  if (length > 0) yield stripCarriageReturn(concat(parts));
-}
-
-/** A line longer than {@linkcode readLines} takes. */
-class LineTooLongError extends Error {
-  constructor(maxLength: number) {
-    super(
-      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
-    );
-  }
-}
-
-function stripCarriageReturn(line: Uint8Array): Uint8Array {
-  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
-}
-
-/** Lines typed at the terminal, each asked for with the textbook's prompt. */
-async function* promptedLines(
-  maxLength = Infinity,
-): AsyncGenerator<Uint8Array> {
-  const encoder = new TextEncoder();
-  const lines = readLines(Deno.stdin.readable, maxLength);
-  while (true) {
-    // sentence = input('Input lowercase sentence:')
-    Deno.stderr.writeSync(encoder.encode(PROMPT));
-    const next = await lines.next();
-    if (next.done) {
-      Deno.stderr.writeSync(encoder.encode("\n"));
-      return;
-    }
-    yield next.value;
-  }
-}
-
-/** Standard output was closed by what reads it (`| head -1`): time to stop. */
-class StdoutClosed extends Error {}
-
-/**
- * Standard output as a stream whose writes fail with `StdoutClosed` once
- * the reader has gone, so that nobody is blamed for it. Every write is
- * awaited: a slow reader slows the client, and loses nothing.
- */
-function standardOutput(): WritableStream<Uint8Array> {
-  return new WritableStream({
-    async write(chunk) {
-      try {
-        for (let written = 0; written < chunk.length;) {
-          written += await Deno.stdout.write(chunk.subarray(written));
-        }
-      } catch (error) {
-        throw error instanceof Deno.errors.BrokenPipe
-          ? new StdoutClosed()
-          : error;
-      }
-    },
-  });
-}
-
-/**
- * A reply as JSON fields: `reply` as text, and where the bytes are not all
- * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
- * every byte as it came.
- */
-function jsonReply(
-  reply: Uint8Array,
-): { reply: string; reply_base64?: string } {
-  try {
-    return { reply: strictDecoder.decode(reply) };
-  } catch {
-    let binary = "";
-    for (const byte of reply) binary += String.fromCharCode(byte);
-    return {
-      reply: new TextDecoder().decode(reply),
-      reply_base64: btoa(binary),
-    };
-  }
-}
-
-const strictDecoder = new TextDecoder("utf-8", {
-  fatal: true,
-  ignoreBOM: true,
-});
+// Grading, the same in udp_client.ts and tcp_client.ts word for word down to
+// the line that ends it (tests/shared_test.ts compares the copies): the
+// verdicts, the answer book, the grades of Unicode and of invalid bytes, and
+// the report.
 
 /**
  * A verdict of `--check`: FAIL is broken, WARN works with a limit to know,
@@ -2406,6 +2114,311 @@ async function reportChecks(
   return count.FAIL > 0 || count.SKIP > 0 ? 1 : 0;
 }
 
+// End of the grading shared by the two clients.
+
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option, a missing value or an option given two values is a `UsageError`
+ * of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  let parsed;
+  try {
+    args = joinNegativeValues(args, options);
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given twice: give it once`);
+    }
+    given.add(token.name);
+  }
+  return parsed;
+}
+
+/**
+ * `--port -1` as `--port=-1`: a negative number after an option that takes
+ * a value is that value, so that its range refuses it by name, rather than
+ * an option `parseArgs` calls ambiguous.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--")
+      ? args[i].slice(2)
+      : Object.keys(options).find((key) =>
+        `-${options[key].short}` === args[i]
+      );
+    const value = args[i + 1];
+    if (
+      name !== undefined && options[name]?.type === "string" &&
+      /^-\d/.test(value ?? "")
+    ) {
+      joined.push(`--${name}=${value}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
+  }
+  return joined;
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
+// End of the part shared by all four scripts.
+
+// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): reading lines,
+// writing replies.
+// ---------------------------------------------------------------------------
+
+/** `--timeout`, the same in both clients. */
+const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
+
+/**
+ * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
+ * linear in their length. A line longer than `maxLength` bytes is refused
+ * as soon as it is that long: the rest of it is never read into memory.
+ */
+async function* readLines(
+  readable: ReadableStream<Uint8Array>,
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of readable) {
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      parts.push(chunk.subarray(start, newline));
+      yield stripCarriageReturn(concat(parts));
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.slice(start));
+      length += chunk.length - start;
+      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
+    }
+  }
+  if (length > 0) yield stripCarriageReturn(concat(parts));
+}
+
+/** A line longer than {@linkcode readLines} takes. */
+class LineTooLongError extends Error {
+  constructor(maxLength: number) {
+    super(
+      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
+    );
+  }
+}
+
+function stripCarriageReturn(line: Uint8Array): Uint8Array {
+  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
+}
+
+/** Lines typed at the terminal, each asked for with the textbook's prompt. */
+async function* promptedLines(
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  const lines = readLines(Deno.stdin.readable, maxLength);
+  while (true) {
+    // sentence = input('Input lowercase sentence:')
+    Deno.stderr.writeSync(encoder.encode(PROMPT));
+    const next = await lines.next();
+    if (next.done) {
+      Deno.stderr.writeSync(encoder.encode("\n"));
+      return;
+    }
+    yield next.value;
+  }
+}
+
+/** Standard output was closed by what reads it (`| head -1`): time to stop. */
+class StdoutClosed extends Error {}
+
+/**
+ * Standard output as a stream whose writes fail with `StdoutClosed` once
+ * the reader has gone, so that nobody is blamed for it. Every write is
+ * awaited: a slow reader slows the client, and loses nothing.
+ */
+function standardOutput(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        for (let written = 0; written < chunk.length;) {
+          written += await Deno.stdout.write(chunk.subarray(written));
+        }
+      } catch (error) {
+        throw error instanceof Deno.errors.BrokenPipe
+          ? new StdoutClosed()
+          : error;
+      }
+    },
+  });
+}
+
+/**
+ * A reply as JSON fields: `reply` as text, and where the bytes are not all
+ * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
+ * every byte as it came.
+ */
+function jsonReply(
+  reply: Uint8Array,
+): { reply: string; reply_base64?: string } {
+  try {
+    return { reply: strictDecoder.decode(reply) };
+  } catch {
+    let binary = "";
+    for (const byte of reply) binary += String.fromCharCode(byte);
+    return {
+      reply: new TextDecoder().decode(reply),
+      reply_base64: btoa(binary),
+    };
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+
 /**
  * The bytes of `chunks`, one after another: the one chunk itself if alone.
  * An array, not spread arguments: a line may come in a million pieces.
@@ -2424,7 +2437,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 }
 
 /** One line that says what went wrong and, where it helps, what to do. */
-function describe(error: unknown, hostname: string): string {
+function explainError(error: unknown, hostname: string): string {
   const message = error instanceof Error ? error.message : String(error);
   const { code, syscall } = error as { code?: string; syscall?: string };
   // node:dns reports Deno's refusal as EPERM; a firewall's refusal to

@@ -16,7 +16,7 @@ import { setImmediate } from "node:timers";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
-// The textbook program: TCPServer.py, in its order
+// The main flow: TCPServer.py, in the order it runs
 // ===========================================================================
 
 /**
@@ -43,12 +43,12 @@ export function serveTcp(options: TcpServerOptions = {}): TcpServer {
   const welcomingSocket = Deno.listen({ hostname, port });
   // TCPServer.py: print('The server is ready to receive')
   announce(welcomingSocket, options.onListen);
-  const server = new ServerState(welcomingSocket, options);
+  const server = new Server(welcomingSocket, options);
   return { addr: welcomingSocket.addr, finished: acceptLoop(server) };
 }
 
 /** Accepts clients until the server stops; resolves once all have ended. */
-async function acceptLoop(server: ServerState): Promise<TcpServerStats> {
+async function acceptLoop(server: Server): Promise<TcpServerStats> {
   try {
     // TCPServer.py: while True:
     while (!server.stopping) {
@@ -196,7 +196,7 @@ async function run(options: TcpServerOptions): Promise<number> {
   } catch (error) {
     shutdown.dispose();
     console.error(
-      `${PROGRAM}: ${describe(error, options.hostname, options.port)}`,
+      `${PROGRAM}: ${explainError(error, options.hostname, options.port)}`,
     );
     return 1;
   }
@@ -297,13 +297,13 @@ const ERROR_LINES_PER_SECOND = 10;
 const ACCEPT_RETRY_MS = 100;
 
 /** Why the server closed a connection early. */
-type ClosedBy = "idle timeout" | "shutdown" | "room";
+type ClosedBy = "idle timeout" | "shutdown" | "evicted";
 
 /**
  * The server's state and limits: its welcoming socket, the open
  * connections, the statistics, and stopping.
  */
-class ServerState {
+class Server {
   readonly welcomingSocket: Deno.TcpListener;
   readonly stats: TcpServerStats = {
     connections: 0,
@@ -316,7 +316,7 @@ class ServerState {
   /** The open connections, none closed. */
   readonly connections = new Set<Connection>();
   /** `--verbose`: each socket step as it happens, in the textbook's words. */
-  readonly step?: (line: string) => void;
+  readonly trace?: (line: string) => void;
   readonly logError: ReturnType<typeof rateLimited>;
   readonly idleMs: number;
   stopping = false;
@@ -337,8 +337,8 @@ class ServerState {
     this.#shutdownMs = (options.shutdownTimeout ?? 5) * 1000;
     this.#log = options.log ?? logToStderr;
     this.logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
-    this.step = options.verbose ? this.#log : undefined;
-    this.step?.(
+    this.trace = options.verbose ? this.#log : undefined;
+    this.trace?.(
       `socket(AF_INET, SOCK_STREAM), bind, listen: ` +
         formatAddress(welcomingSocket.addr),
     );
@@ -359,7 +359,7 @@ class ServerState {
     const connection = new Connection(connectionSocket, this);
     this.connections.add(connection);
     this.stats.connections++;
-    this.step?.(`accept: a connection socket for ${connection.client}`);
+    this.trace?.(`accept: a connection socket for ${connection.client}`);
     return connection;
   }
 
@@ -396,9 +396,9 @@ class ServerState {
     if (error instanceof Deno.errors.BadResource) throw error;
     if (concernsOneConnection(error)) {
       // Not a failure of the server's: it costs nothing, and counts nothing.
-      this.step?.(
+      this.trace?.(
         `accept: a connection failed before it was accepted: ${
-          describe(error)
+          explainError(error)
         }`,
       );
       return;
@@ -412,14 +412,17 @@ class ServerState {
       if (!this.#evictedForFiles) {
         this.#evictedForFiles = true;
         const evicted = this.#makeRoomFor("a new client, out of files");
-        await within(evicted?.served ?? Promise.resolve(), ACCEPT_RETRY_MS);
+        await withinOrTooLate(
+          evicted?.served ?? Promise.resolve(),
+          ACCEPT_RETRY_MS,
+        );
         return;
       }
     } else {
       this.stats.failed++;
     }
     this.logError(
-      `accept failed: ${describe(error)}; ` +
+      `accept failed: ${explainError(error)}; ` +
         `trying again in ${ACCEPT_RETRY_MS} ms`,
     );
     await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
@@ -440,7 +443,7 @@ class ServerState {
     for (const connection of this.connections) {
       // One holding the start of a character sends it back first, when its
       // wait for the rest ends (a second at most), and then closes.
-      if (connection.waiting && !connection.holdsCharacter) {
+      if (connection.awaitingRequest && !connection.holdsCharacter) {
         connection.closeEarly("shutdown");
       }
     }
@@ -457,7 +460,7 @@ class ServerState {
     while (this.#serving.size > 0) await Promise.all(this.#serving);
     clearInterval(this.#sweeper);
     clearTimeout(this.#shutdownTimer);
-    this.step?.(
+    this.trace?.(
       `close: the welcoming socket ${formatAddress(this.welcomingSocket.addr)}`,
     );
     this.#signal?.removeEventListener("abort", this.stop);
@@ -510,7 +513,7 @@ class ServerState {
         `moving, to make room for ${newcomer} ` +
         `(--max-connections ${this.#maxConnections})`,
     );
-    idlest.closeEarly("room");
+    idlest.closeEarly("evicted");
     return idlest;
   }
 }
@@ -521,7 +524,7 @@ class ServerState {
  */
 class Connection {
   readonly socket: Deno.TcpConn;
-  readonly server: ServerState;
+  readonly server: Server;
   /** The client's address and port, for log lines. */
   readonly client: string;
   /** The client's address alone: places are shared by address. */
@@ -529,7 +532,7 @@ class Connection {
   /** When a byte last moved, from `performance.now()`. */
   lastActive = performance.now();
   /** Waiting for the client's next bytes: shutdown closes it at once. */
-  waiting = false;
+  awaitingRequest = false;
   /**
    * Sending, and so waiting for the client to read: not idle, since the
    * server cannot see a slow reader's progress until its buffers drain.
@@ -550,7 +553,7 @@ class Connection {
   #bytesOut = 0;
   #ending = "closed by the server's shutdown";
 
-  constructor(socket: Deno.TcpConn, server: ServerState) {
+  constructor(socket: Deno.TcpConn, server: Server) {
     this.socket = socket;
     this.server = server;
     this.client = formatAddress(socket.remoteAddr);
@@ -565,26 +568,28 @@ class Connection {
     const start = this.#held;
     const reading = this.socket.read(this.#buffer.subarray(start));
     // Awaited here, not in a helper: one promise less on every read.
-    this.waiting = true;
+    this.awaitingRequest = true;
     let received = start > 0
-      ? await within(reading, UNFINISHED_CHARACTER_WAIT_MS)
+      ? await withinOrTooLate(reading, UNFINISHED_CHARACTER_WAIT_MS)
       : await reading;
-    this.waiting = false;
+    this.awaitingRequest = false;
     if (received === TOO_LATE) {
       // The rest of the character did not come: its start goes back as is.
       await this.sendUnfinished();
       if (this.server.stopping) this.closeEarly("shutdown"); // no more is wanted
-      this.waiting = true;
+      this.awaitingRequest = true;
       received = await reading;
-      this.waiting = false;
+      this.awaitingRequest = false;
     }
     if (received === null) {
-      this.server.step?.(`recv: end of stream, ${this.client} closed its side`);
+      this.server.trace?.(
+        `recv: end of stream, ${this.client} closed its side`,
+      );
       this.#ending = "closed by the client";
       return null;
     }
     this.lastActive = performance.now();
-    this.server.step?.(`recv: ${bytesOf(received)} from ${this.client}`);
+    this.server.trace?.(`recv: ${bytesOf(received)} from ${this.client}`);
     this.#bytesIn += received;
     this.#end = start + received;
     return this.#buffer.subarray(start - this.#held, this.#end);
@@ -648,7 +653,7 @@ class Connection {
     if (!this.#closed) this.#closeSocket();
     this.server.stats.bytesIn += this.#bytesIn;
     this.server.stats.bytesOut += this.#bytesOut;
-    this.server.step?.(
+    this.server.trace?.(
       `close: ${this.client}, ${bytesOf(this.#bytesIn)} in, ` +
         `${this.#bytesOut} out, ${this.#ending}`,
     );
@@ -661,7 +666,7 @@ class Connection {
       this.#ending = `idle for ${this.server.idleMs / 1000} s, closed`;
     } else if (this.#closedBy === "shutdown") {
       this.#ending = "closed by the server's shutdown";
-    } else if (this.#closedBy === "room") {
+    } else if (this.#closedBy === "evicted") {
       this.#ending = "closed to make room for a new client";
     } else if (
       error instanceof Deno.errors.ConnectionReset && this.#bytesIn === 0
@@ -670,7 +675,7 @@ class Connection {
       this.#ending = "reset by the client before it sent anything";
     } else {
       this.server.stats.failed++;
-      this.#ending = describe(error);
+      this.#ending = explainError(error);
       if (
         !(error instanceof Deno.errors.ConnectionReset ||
           error instanceof Deno.errors.BrokenPipe)
@@ -708,7 +713,7 @@ class Connection {
         const written = await this.socket.write(data.subarray(sent));
         sent += written;
         this.lastActive = performance.now();
-        this.server.step?.(`send: ${bytesOf(written)} to ${this.client}`);
+        this.server.trace?.(`send: ${bytesOf(written)} to ${this.client}`);
       }
     } finally {
       this.sending = false;
@@ -738,7 +743,7 @@ function outOfFiles(error: unknown): boolean {
 const TOO_LATE = Symbol("too late");
 
 /** What `promise` resolves with, or `TOO_LATE` if that takes over `ms`. */
-async function within<T>(
+async function withinOrTooLate<T>(
   promise: Promise<T>,
   ms: number,
 ): Promise<T | typeof TOO_LATE> {
@@ -774,7 +779,7 @@ const TURN_MS = 1;
  */
 const TURNS_PER_POLL = 64;
 /** Loops that have had their share, waiting for their next turn, in order. */
-const waiting: (() => void)[] = [];
+const turnQueue: (() => void)[] = [];
 let cycleStarted = performance.now();
 let handingOutTurns = false;
 
@@ -786,10 +791,10 @@ let handingOutTurns = false;
  * every other client, timer and signal would wait for it.
  */
 function fairTurn(): Promise<void> | undefined {
-  if (waiting.length === 0 && performance.now() - cycleStarted < TURN_MS) {
+  if (turnQueue.length === 0 && performance.now() - cycleStarted < TURN_MS) {
     return undefined;
   }
-  const turn = new Promise<void>((resolve) => waiting.push(resolve));
+  const turn = new Promise<void>((resolve) => turnQueue.push(resolve));
   if (!handingOutTurns) handOutTurns();
   return turn;
 }
@@ -802,10 +807,10 @@ function fairTurn(): Promise<void> | undefined {
  */
 async function handOutTurns() {
   handingOutTurns = true;
-  while (waiting.length > 0) {
+  while (turnQueue.length > 0) {
     cycleStarted = performance.now();
-    for (let turn = 0; turn < TURNS_PER_POLL && waiting.length > 0; turn++) {
-      if (performance.now() - cycleStarted < TURN_MS) waiting.shift()?.();
+    for (let turn = 0; turn < TURNS_PER_POLL && turnQueue.length > 0; turn++) {
+      if (performance.now() - cycleStarted < TURN_MS) turnQueue.shift()?.();
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
@@ -818,7 +823,9 @@ async function handOutTurns() {
 
 /**
  * Upper-cases the ASCII bytes at the start of `bytes` where they lie and
- * returns how many there were: all of them, for ASCII text.
+ * returns how many there were: all of them, for ASCII text. In plain terms:
+ * each byte from "a" to "z" becomes `byte - 0x20`, as the last loop does one
+ * byte at a time; the first does four at a time.
  */
 function upperCaseAsciiPrefixInPlace(bytes: Uint8Array): number {
   let i = 0;
@@ -1347,7 +1354,11 @@ function rateLimited(log: (line: string) => void, perSecond: number) {
 }
 
 /** One line that says what went wrong and, where it helps, what to do. */
-function describe(error: unknown, hostname?: string, port?: number): string {
+function explainError(
+  error: unknown,
+  hostname?: string,
+  port?: number,
+): string {
   const where = hostname === undefined
     ? "the address"
     : formatAddress({ hostname, port: port ?? 0 });

@@ -16,86 +16,15 @@ import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
-// The textbook program: UDPClient.py, in its order
+// The main flow: UDPClient.py, in the order it runs
 // ===========================================================================
 
 // UDPClient.py's `from socket import *` has no line here: Deno's sockets are
 // built in.
 
 /**
- * Sends each sentence to the UDP server in a datagram of its own and yields
- * the replies, in order. Each sentence gets a fresh socket, so a late reply
- * to one can never pass for the next one's. A sentence is sent again when no
- * reply comes within `timeout`; after `1 + retries` tries the generator
- * throws. Datagrams from any address but the server's are ignored.
- *
- * @example
- * ```ts
- * for await (const reply of sendUdp(["hello world"], { port: 12000 })) {
- *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
- * }
- * ```
- */
-export async function* sendUdp(
-  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
-  options: UdpClientOptions = {},
-): AsyncGenerator<Uint8Array> {
-  const { hostname = "localhost", port = 12000, signal } = options;
-  requireUdp();
-  // UDPClient.py: serverName = 'hostname'
-  // UDPClient.py: serverPort = 12000
-  const serverAddress = await resolve(hostname, port);
-  const limit = maxDatagramSize(serverAddress.hostname);
-  for await (const sentence of sentences) {
-    signal?.throwIfAborted();
-    yield await exchange(datagramOf(sentence, limit), serverAddress, options);
-  }
-}
-
-/** Sends one message from a socket of its own; resolves with the reply. */
-async function exchange(
-  message: Uint8Array,
-  serverAddress: Deno.NetAddr,
-  options: UdpClientOptions,
-): Promise<Uint8Array> {
-  const { signal, log } = options;
-  // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
-  log?.(
-    `socket(AF_INET, SOCK_DGRAM): ${
-      formatAddress(clientSocket.addr as Deno.NetAddr)
-    }`,
-  );
-  const udpExchange: UdpExchange = {
-    clientSocket,
-    close,
-    serverAddress,
-    timeoutMs: (options.timeout ?? 1) * 1000,
-    signal,
-    log,
-  };
-  try {
-    // Each try sends, then waits for the reply: sendMessage and
-    // receiveReply, next in this section; sendUntilAnswered (Robustness)
-    // tries again when no reply comes.
-    return await sendUntilAnswered(
-      udpExchange,
-      message,
-      1 + (options.retries ?? 3),
-    );
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
-  } finally {
-    await closeClientSocket(udpExchange);
-  }
-}
-
-/**
  * The client as `main` runs it without --ping, --heartbeat or --check:
  * sends each sentence and prints each reply. Resolves with the exit status.
- * (It stands here, after the socket, where UDPClient.py asks for the
- * sentence; the functions of this section follow the Python lines' order.)
  */
 async function runClient(
   options: UdpClientOptions & { hostname: string },
@@ -122,7 +51,7 @@ async function runClient(
     if (json) await stdout.write(jsonLine({ replies: replied }));
   } catch (error) {
     if (error instanceof StdoutClosed) return 0;
-    const message = describe(error, options.hostname);
+    const message = explainError(error, options.hostname);
     return await clientFailed(stdout, message, replied, json);
   } finally {
     await stdout.close().catch(() => {});
@@ -130,7 +59,125 @@ async function runClient(
   return 0;
 }
 
-/** Sends the message once: a datagram the system refuses is merely lost. */
+/**
+ * Sends each sentence to the UDP server in a datagram of its own and yields
+ * the replies, in order. Each sentence gets a fresh socket, so a late reply
+ * to one can never pass for the next one's. A sentence is sent again when no
+ * reply comes within `timeout`; after `1 + retries` tries the generator
+ * throws. Datagrams from any address but the server's are ignored.
+ *
+ * @example
+ * ```ts
+ * for await (const reply of sendUdp(["hello world"], { port: 12000 })) {
+ *   console.log(new TextDecoder().decode(reply)); // HELLO WORLD
+ * }
+ * ```
+ */
+export async function* sendUdp(
+  sentences: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+  options: UdpClientOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const { hostname = "localhost", port = 12000, signal } = options;
+  requireUdp();
+  // UDPClient.py: serverName = 'hostname'
+  // UDPClient.py: serverPort = 12000
+  const serverAddress = await resolveServer(hostname, port);
+  const limit = maxDatagramSize(serverAddress.hostname);
+  for await (const sentence of sentences) {
+    signal?.throwIfAborted();
+    yield await exchange(datagramOf(sentence, limit), serverAddress, options);
+  }
+}
+
+async function exchange(
+  message: Uint8Array,
+  serverAddress: Deno.NetAddr,
+  options: UdpClientOptions,
+): Promise<Uint8Array> {
+  const { signal, log } = options;
+  // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
+  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  log?.(
+    `socket(AF_INET, SOCK_DGRAM): ${
+      formatAddress(clientSocket.addr as Deno.NetAddr)
+    }`,
+  );
+  const udpExchange: UdpExchange = {
+    clientSocket,
+    close,
+    serverAddress,
+    timeoutMs: (options.timeout ?? 1) * 1000,
+    signal,
+    log,
+  };
+  try {
+    // Each try sends, then waits for the reply; no reply, it tries again.
+    return await sendUntilAnswered(
+      udpExchange,
+      message,
+      1 + (options.retries ?? 3),
+    );
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    await closeClientSocket(udpExchange);
+  }
+}
+
+/**
+ * A client socket on any free port, of the server's address family. It is
+ * closed at once if `signal` aborts; `close()` may be called again.
+ */
+function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const clientSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  let closed = false;
+  function close() {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener("abort", close);
+    clientSocket.close();
+  }
+  signal?.addEventListener("abort", close, { once: true });
+  return { clientSocket, close };
+}
+
+/**
+ * Sends the message, and again each time a timeout passes without the
+ * server's reply, `tries` times in all; then throws, saying what it can.
+ */
+async function sendUntilAnswered(
+  udpExchange: UdpExchange,
+  message: Uint8Array,
+  tries: number,
+): Promise<Uint8Array> {
+  const { serverAddress, timeoutMs } = udpExchange;
+  for (let attempt = 0; attempt < tries; attempt++) {
+    await sendMessage(udpExchange, message);
+    const modifiedMessage = await receiveReply(udpExchange);
+    if (modifiedMessage !== undefined) return modifiedMessage;
+    udpExchange.log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
+  }
+  const { sendError, strayFrom } = udpExchange;
+  throw new Error(
+    `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
+      `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
+      (sendError !== undefined
+        ? `sending failed: ${(sendError as Error).message}`
+        : strayFrom !== undefined
+        ? `replies came from ${formatAddress(strayFrom)}, not the ` +
+          `server's ${formatAddress(serverAddress)}: a client takes a ` +
+          `reply only from where it sent (the server must reply from ` +
+          `the socket that received)`
+        : `is the server running there? (UDP cannot tell a lost datagram ` +
+          `from a missing server)`),
+  );
+}
+
 async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
   const { clientSocket, serverAddress } = udpExchange;
   try {
@@ -165,7 +212,10 @@ async function receiveReply(
     udpExchange.receiving ??= clientSocket.receive(
       new Uint8Array(RECEIVE_BUFFER_SIZE),
     );
-    const received = await within(udpExchange.receiving, deadline - Date.now());
+    const received = await withinOrUndefined(
+      udpExchange.receiving,
+      deadline - Date.now(),
+    );
     if (received === undefined) return undefined; // timed out
     udpExchange.receiving = undefined;
     const [modifiedMessage, from] = received;
@@ -175,7 +225,6 @@ async function receiveReply(
   }
 }
 
-/** Writes a reply to standard output: its bytes and a newline, or JSON. */
 async function printReply(
   stdout: WritableStreamDefaultWriter<Uint8Array>,
   modifiedMessage: Uint8Array,
@@ -189,7 +238,6 @@ async function printReply(
   );
 }
 
-/** Closes the exchange's socket, and waits for the receive it ends. */
 async function closeClientSocket(udpExchange: UdpExchange) {
   // UDPClient.py: clientSocket.close()
   udpExchange.close();
@@ -197,6 +245,10 @@ async function closeClientSocket(udpExchange: UdpExchange) {
   await udpExchange.receiving?.catch(() => {});
 }
 
+/** Sends one message from a socket of its own; resolves with the reply. */
+/** Sends the message once: a datagram the system refuses is merely lost. */
+/** Writes a reply to standard output: its bytes and a newline, or JSON. */
+/** Closes the exchange's socket, and waits for the receive it ends. */
 /** Options of {@linkcode sendUdp}. */
 export interface UdpClientOptions {
   /** The server's name or address. Default `localhost`. */
@@ -418,7 +470,7 @@ async function runMode(
     try {
       requireUdp(); // in one line, before the checks print a word
     } catch (error) {
-      console.error(`${PROGRAM}: ${describe(error, hostname)}`);
+      console.error(`${PROGRAM}: ${explainError(error, hostname)}`);
       return 1;
     }
     const tries = 1 + retries;
@@ -487,38 +539,6 @@ function datagramOf(sentence: string | Uint8Array, limit: number): Uint8Array {
   return message;
 }
 
-/**
- * Sends the message, and again each time a timeout passes without the
- * server's reply, `tries` times in all; then throws, saying what it can.
- */
-async function sendUntilAnswered(
-  udpExchange: UdpExchange,
-  message: Uint8Array,
-  tries: number,
-): Promise<Uint8Array> {
-  const { serverAddress, timeoutMs } = udpExchange;
-  for (let attempt = 0; attempt < tries; attempt++) {
-    await sendMessage(udpExchange, message);
-    const modifiedMessage = await receiveReply(udpExchange);
-    if (modifiedMessage !== undefined) return modifiedMessage;
-    udpExchange.log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
-  }
-  const { sendError, strayFrom } = udpExchange;
-  throw new Error(
-    `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
-      `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
-      (sendError !== undefined
-        ? `sending failed: ${(sendError as Error).message}`
-        : strayFrom !== undefined
-        ? `replies came from ${formatAddress(strayFrom)}, not the ` +
-          `server's ${formatAddress(serverAddress)}: a client takes a ` +
-          `reply only from where it sent (the server must reply from ` +
-          `the socket that received)`
-        : `is the server running there? (UDP cannot tell a lost datagram ` +
-          `from a missing server)`),
-  );
-}
-
 /** Whether a datagram is the server's reply; logged either way. */
 function isServerReply(
   udpExchange: UdpExchange,
@@ -562,7 +582,7 @@ function isThisMachine(address: string): boolean {
 }
 
 /** Resolves with the promise's value, or `undefined` after `ms`. */
-async function within<T>(
+async function withinOrUndefined<T>(
   promise: Promise<T>,
   ms: number,
 ): Promise<T | undefined> {
@@ -601,31 +621,13 @@ function requireUdp() {
 }
 
 /**
- * A client socket on any free port, of the server's address family. It is
- * closed at once if `signal` aborts; `close()` may be called again.
- */
-function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
-  const clientSocket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-  });
-  let closed = false;
-  function close() {
-    if (closed) return;
-    closed = true;
-    signal?.removeEventListener("abort", close);
-    clientSocket.close();
-  }
-  signal?.addEventListener("abort", close, { once: true });
-  return { clientSocket, close };
-}
-
-/**
  * The server's address as an IP, looked up once so that replies can be
  * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
  */
-async function resolve(hostname: string, port: number): Promise<Deno.NetAddr> {
+async function resolveServer(
+  hostname: string,
+  port: number,
+): Promise<Deno.NetAddr> {
   // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
   // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
   // machine, which a server bound to either answers on 127.0.0.1.
@@ -748,7 +750,7 @@ export async function* pingUdp(
   const intervalMs = (options.interval ?? 1) * 1000;
   const timeoutMs = (options.timeout ?? 1) * 1000;
   requireUdp();
-  const serverAddress = await resolve(hostname, port);
+  const serverAddress = await resolveServer(hostname, port);
   // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
   const pinger = new Pinger(serverAddress, signal);
   try {
@@ -859,7 +861,10 @@ class Pinger {
     this.#receiving ??= this.#clientSocket.receive(
       new Uint8Array(RECEIVE_BUFFER_SIZE),
     );
-    const received = await within(this.#receiving, until - performance.now());
+    const received = await withinOrUndefined(
+      this.#receiving,
+      until - performance.now(),
+    );
     const arrived = performance.now();
     if (received === undefined) return undefined;
     this.#receiving = undefined;
@@ -942,7 +947,7 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     await printPingSummary(print, server, counts, rtt, json);
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
-    const why = describe(error, options.hostname ?? "");
+    const why = explainError(error, options.hostname ?? "");
     console.error(`${PROGRAM}: ${why}`);
     // An autograder reading --json gets the end it waits for.
     if (json) {
@@ -1183,7 +1188,7 @@ export async function* heartbeatUdp(
   const count = options.count ?? Infinity;
   const intervalMs = (options.interval ?? 1) * 1000;
   requireUdp();
-  const serverAddress = await resolve(hostname, port);
+  const serverAddress = await resolveServer(hostname, port);
   const { clientSocket, close } = openClientSocket(serverAddress, signal);
   const encoder = new TextEncoder();
   const started = performance.now();
@@ -1237,7 +1242,7 @@ async function heartbeat(
     );
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
-    const why = describe(error, options.hostname ?? "");
+    const why = explainError(error, options.hostname ?? "");
     console.error(`${PROGRAM}: ${why}`);
     // An autograder reading --json gets the end it waits for.
     if (json) {
@@ -1385,7 +1390,10 @@ class CheckSocket {
     while (this.arrivals.length <= count) {
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      await within(new Promise<void>((wake) => this.#arrived = wake), left);
+      await withinOrUndefined(
+        new Promise<void>((wake) => this.#arrived = wake),
+        left,
+      );
     }
     return true;
   }
@@ -1590,7 +1598,11 @@ class UdpServerUnderTest {
       return await run(this, check);
     } catch (error) {
       if (number === 1) this.gone = "the server did not answer a sentence";
-      return { check, verdict: "FAIL", why: describe(error, this.hostname) };
+      return {
+        check,
+        verdict: "FAIL",
+        why: explainError(error, this.hostname),
+      };
     }
   }
 
@@ -1648,7 +1660,7 @@ async function checkSentence(
   server: UdpServerUnderTest,
   check: string,
 ): Promise<CheckResult> {
-  server.serverAddress = await resolve(server.hostname, server.port);
+  server.serverAddress = await resolveServer(server.hostname, server.port);
   const sentence = server.sentence("hello world", "HELLO WORLD");
   const socket = new CheckSocket(server.serverAddress);
   server.firstClient = socket;
@@ -1982,308 +1994,13 @@ async function checkNotUtf8(server: UdpServerUnderTest): Promise<CheckResult> {
 }
 
 // ===========================================================================
-// Shared helpers
+// The lab kit: grading (--check), the same in both clients
 // ===========================================================================
 
-// Shared by all four scripts, word for word down to the line that ends it
-// (tests/shared_test.ts compares the copies): addresses, the command line,
-// numeric options. Each script defines PROGRAM and RUN_LINE for it.
-
-/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
-function formatHost(hostname: string): string {
-  return hostname.includes(":") && !hostname.startsWith("[")
-    ? `[${hostname}]`
-    : hostname;
-}
-
-/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
-function formatAddress(addr: { hostname: string; port: number }): string {
-  return `${formatHost(addr.hostname)}:${addr.port}`;
-}
-
-/** The command that runs this program with its permissions. */
-function runHint(): string {
-  return Deno.build.standalone
-    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
-    : RUN_LINE;
-}
-
-/** A command-line mistake: one line, exit status 2. */
-class UsageError extends Error {}
-
-/** Prints a command-line mistake in one line; returns exit status 2. */
-function usageError(message: string): number {
-  console.error(`${PROGRAM}: ${message} (see --help)`);
-  return 2;
-}
-
-/**
- * The command line read by `parseArgs` of `node:util`, strictly: an unknown
- * option, a missing value or an option given two values is a `UsageError`
- * of one line.
- */
-function parseCommandLine<T extends ParseArgsOptionsConfig>(
-  args: string[],
-  options: T,
-  allowPositionals: boolean,
-) {
-  let parsed;
-  try {
-    args = joinNegativeValues(args, options);
-    parsed = parseArgs({
-      args,
-      options,
-      strict: true,
-      allowPositionals,
-      tokens: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
-  }
-  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
-  const given = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== "option" || token.value === undefined) continue;
-    if (given.has(token.name)) {
-      throw new UsageError(`--${token.name} is given twice: give it once`);
-    }
-    given.add(token.name);
-  }
-  return parsed;
-}
-
-/**
- * `--port -1` as `--port=-1`: a negative number after an option that takes
- * a value is that value, so that its range refuses it by name, rather than
- * an option `parseArgs` calls ambiguous.
- */
-function joinNegativeValues(
-  args: string[],
-  options: ParseArgsOptionsConfig,
-): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = args[i].startsWith("--")
-      ? args[i].slice(2)
-      : Object.keys(options).find((key) =>
-        `-${options[key].short}` === args[i]
-      );
-    const value = args[i + 1];
-    if (
-      name !== undefined && options[name]?.type === "string" &&
-      /^-\d/.test(value ?? "")
-    ) {
-      joined.push(`--${name}=${value}`);
-      i++;
-    } else {
-      joined.push(args[i]);
-    }
-    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
-  }
-  return joined;
-}
-
-/** What a numeric option may be; see {@linkcode parseNumber}. */
-interface NumberRange {
-  min: number;
-  max: number;
-  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
-  decimals?: number;
-  /** What the value is, for the error: "seconds", "a fraction". */
-  unit?: string;
-}
-
-/**
- * The numeric options of `values` that `ranges` names, each read by
- * {@linkcode parseNumber}; one that was not given stays `undefined`.
- */
-function parseNumbers<
-  V extends { [P in K]?: string | boolean },
-  K extends keyof V & string,
->(
-  values: V,
-  ranges: { [P in K]: NumberRange },
-): { [P in K]: V[P] extends string ? number : number | undefined } {
-  const numbers: { [name: string]: number | undefined } = {};
-  for (const name in ranges) {
-    const text = values[name];
-    numbers[name] = typeof text === "string"
-      ? parseNumber(name, text, ranges[name])
-      : undefined;
-  }
-  return numbers as {
-    [P in K]: V[P] extends string ? number : number | undefined;
-  };
-}
-
-/**
- * The value of a numeric option: plain decimal digits only (no hex, no
- * exponent, no `Infinity`), with at most `decimals` digits after the point,
- * from `min` to `max`. Anything else is a `UsageError` that names the range.
- */
-function parseNumber(
-  name: string,
-  text: string,
-  range: NumberRange,
-): number {
-  const decimals = range.decimals ?? 0;
-  const pattern = decimals > 0
-    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
-    : /^\d+$/;
-  const value = Number(text);
-  if (!pattern.test(text) || value < range.min || value > range.max) {
-    const what = range.unit ??
-      (decimals > 0 ? "a number" : "a whole number");
-    throw new UsageError(
-      `--${name} must be ${what} from ${range.min} to ${range.max}` +
-        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
-        `, not ${text}`,
-    );
-  }
-  return value;
-}
-
-/**
- * Checks `--host`: an empty name is a mistake, not "this machine", and a
- * port or a URL belongs elsewhere.
- */
-function checkHost(host: string) {
-  if (host.trim() === "") {
-    throw new UsageError("--host must name a host or an address, not nothing");
-  }
-  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
-    throw new UsageError(
-      `--host takes a name or an address alone, not ${host}: give the port ` +
-        `with --port`,
-    );
-  }
-}
-
-/** `count` bytes in words: "1 byte", "2 bytes". */
-function bytesOf(count: number): string {
-  return count === 1 ? "1 byte" : `${count} bytes`;
-}
-
-// End of the part shared by all four scripts.
-
-// ---------------------------------------------------------------------------
-// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
-// that ends it (tests/shared_test.ts compares the copies): reading lines,
-// writing replies.
-// ---------------------------------------------------------------------------
-
-/** `--timeout`, the same in both clients. */
-const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
-
-/**
- * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
- * linear in their length. A line longer than `maxLength` bytes is refused
- * as soon as it is that long: the rest of it is never read into memory.
- */
-async function* readLines(
-  readable: ReadableStream<Uint8Array>,
-  maxLength = Infinity,
-): AsyncGenerator<Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of readable) {
-    let start = 0;
-    let newline: number;
-    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
-      parts.push(chunk.subarray(start, newline));
-      yield stripCarriageReturn(concat(parts));
-      parts = [];
-      length = 0;
-      start = newline + 1;
-    }
-    if (start < chunk.length) {
-      parts.push(chunk.slice(start));
-      length += chunk.length - start;
-      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
-    }
-  }
-  if (length > 0) yield stripCarriageReturn(concat(parts));
-}
-
-/** A line longer than {@linkcode readLines} takes. */
-class LineTooLongError extends Error {
-  constructor(maxLength: number) {
-    super(
-      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
-    );
-  }
-}
-
-function stripCarriageReturn(line: Uint8Array): Uint8Array {
-  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
-}
-
-/** Lines typed at the terminal, each asked for with the textbook's prompt. */
-async function* promptedLines(
-  maxLength = Infinity,
-): AsyncGenerator<Uint8Array> {
-  const encoder = new TextEncoder();
-  const lines = readLines(Deno.stdin.readable, maxLength);
-  while (true) {
-    // sentence = input('Input lowercase sentence:')
-    Deno.stderr.writeSync(encoder.encode(PROMPT));
-    const next = await lines.next();
-    if (next.done) {
-      Deno.stderr.writeSync(encoder.encode("\n"));
-      return;
-    }
-    yield next.value;
-  }
-}
-
-/** Standard output was closed by what reads it (`| head -1`): time to stop. */
-class StdoutClosed extends Error {}
-
-/**
- * Standard output as a stream whose writes fail with `StdoutClosed` once
- * the reader has gone, so that nobody is blamed for it. Every write is
- * awaited: a slow reader slows the client, and loses nothing.
- */
-function standardOutput(): WritableStream<Uint8Array> {
-  return new WritableStream({
-    async write(chunk) {
-      try {
-        for (let written = 0; written < chunk.length;) {
-          written += await Deno.stdout.write(chunk.subarray(written));
-        }
-      } catch (error) {
-        throw error instanceof Deno.errors.BrokenPipe
-          ? new StdoutClosed()
-          : error;
-      }
-    },
-  });
-}
-
-/**
- * A reply as JSON fields: `reply` as text, and where the bytes are not all
- * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
- * every byte as it came.
- */
-function jsonReply(
-  reply: Uint8Array,
-): { reply: string; reply_base64?: string } {
-  try {
-    return { reply: strictDecoder.decode(reply) };
-  } catch {
-    let binary = "";
-    for (const byte of reply) binary += String.fromCharCode(byte);
-    return {
-      reply: new TextDecoder().decode(reply),
-      reply_base64: btoa(binary),
-    };
-  }
-}
-
-const strictDecoder = new TextDecoder("utf-8", {
-  fatal: true,
-  ignoreBOM: true,
-});
+// Grading, the same in udp_client.ts and tcp_client.ts word for word down to
+// the line that ends it (tests/shared_test.ts compares the copies): the
+// verdicts, the answer book, the grades of Unicode and of invalid bytes, and
+// the report.
 
 /**
  * A verdict of `--check`: FAIL is broken, WARN works with a limit to know,
@@ -2696,6 +2413,312 @@ async function reportChecks(
   return count.FAIL > 0 || count.SKIP > 0 ? 1 : 0;
 }
 
+// End of the grading shared by the two clients.
+
+// ===========================================================================
+// Shared helpers
+// ===========================================================================
+
+// Shared by all four scripts, word for word down to the line that ends it
+// (tests/shared_test.ts compares the copies): addresses, the command line,
+// numeric options. Each script defines PROGRAM and RUN_LINE for it.
+
+/** `hostname`, in brackets if it is an IPv6 address, as in URLs. */
+function formatHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/** `HOST:PORT`, with an IPv6 host in brackets, as in URLs. */
+function formatAddress(addr: { hostname: string; port: number }): string {
+  return `${formatHost(addr.hostname)}:${addr.port}`;
+}
+
+/** The command that runs this program with its permissions. */
+function runHint(): string {
+  return Deno.build.standalone
+    ? `rebuild it with ${RUN_LINE.replace("deno run", "deno compile")}`
+    : RUN_LINE;
+}
+
+/** A command-line mistake: one line, exit status 2. */
+class UsageError extends Error {}
+
+/** Prints a command-line mistake in one line; returns exit status 2. */
+function usageError(message: string): number {
+  console.error(`${PROGRAM}: ${message} (see --help)`);
+  return 2;
+}
+
+/**
+ * The command line read by `parseArgs` of `node:util`, strictly: an unknown
+ * option, a missing value or an option given two values is a `UsageError`
+ * of one line.
+ */
+function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  let parsed;
+  try {
+    args = joinNegativeValues(args, options);
+    parsed = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split(/\.\s/)[0]);
+  }
+  // parseArgs keeps the last value silently: `--ping 5 --ping 50` is a slip.
+  const given = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (given.has(token.name)) {
+      throw new UsageError(`--${token.name} is given twice: give it once`);
+    }
+    given.add(token.name);
+  }
+  return parsed;
+}
+
+/**
+ * `--port -1` as `--port=-1`: a negative number after an option that takes
+ * a value is that value, so that its range refuses it by name, rather than
+ * an option `parseArgs` calls ambiguous.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--")
+      ? args[i].slice(2)
+      : Object.keys(options).find((key) =>
+        `-${options[key].short}` === args[i]
+      );
+    const value = args[i + 1];
+    if (
+      name !== undefined && options[name]?.type === "string" &&
+      /^-\d/.test(value ?? "")
+    ) {
+      joined.push(`--${name}=${value}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+    if (args[i] === "--") return [...joined, ...args.slice(i + 1)];
+  }
+  return joined;
+}
+
+/** What a numeric option may be; see {@linkcode parseNumber}. */
+interface NumberRange {
+  min: number;
+  max: number;
+  /** Digits allowed after the decimal point; 0 (whole numbers) by default. */
+  decimals?: number;
+  /** What the value is, for the error: "seconds", "a fraction". */
+  unit?: string;
+}
+
+/**
+ * The numeric options of `values` that `ranges` names, each read by
+ * {@linkcode parseNumber}; one that was not given stays `undefined`.
+ */
+function parseNumbers<
+  V extends { [P in K]?: string | boolean },
+  K extends keyof V & string,
+>(
+  values: V,
+  ranges: { [P in K]: NumberRange },
+): { [P in K]: V[P] extends string ? number : number | undefined } {
+  const numbers: { [name: string]: number | undefined } = {};
+  for (const name in ranges) {
+    const text = values[name];
+    numbers[name] = typeof text === "string"
+      ? parseNumber(name, text, ranges[name])
+      : undefined;
+  }
+  return numbers as {
+    [P in K]: V[P] extends string ? number : number | undefined;
+  };
+}
+
+/**
+ * The value of a numeric option: plain decimal digits only (no hex, no
+ * exponent, no `Infinity`), with at most `decimals` digits after the point,
+ * from `min` to `max`. Anything else is a `UsageError` that names the range.
+ */
+function parseNumber(
+  name: string,
+  text: string,
+  range: NumberRange,
+): number {
+  const decimals = range.decimals ?? 0;
+  const pattern = decimals > 0
+    ? new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`)
+    : /^\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text) || value < range.min || value > range.max) {
+    const what = range.unit ??
+      (decimals > 0 ? "a number" : "a whole number");
+    throw new UsageError(
+      `--${name} must be ${what} from ${range.min} to ${range.max}` +
+        (decimals > 0 ? ` (up to ${decimals} decimals)` : "") +
+        `, not ${text}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks `--host`: an empty name is a mistake, not "this machine", and a
+ * port or a URL belongs elsewhere.
+ */
+function checkHost(host: string) {
+  if (host.trim() === "") {
+    throw new UsageError("--host must name a host or an address, not nothing");
+  }
+  if (/^[^:]+:\d*$|^\[.*\]:\d*$|^[a-z]+:\/\//i.test(host)) {
+    throw new UsageError(
+      `--host takes a name or an address alone, not ${host}: give the port ` +
+        `with --port`,
+    );
+  }
+}
+
+/** `count` bytes in words: "1 byte", "2 bytes". */
+function bytesOf(count: number): string {
+  return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
+// End of the part shared by all four scripts.
+
+// ---------------------------------------------------------------------------
+// Shared by udp_client.ts and tcp_client.ts, word for word down to the line
+// that ends it (tests/shared_test.ts compares the copies): reading lines,
+// writing replies.
+// ---------------------------------------------------------------------------
+
+/** `--timeout`, the same in both clients. */
+const TIMEOUT_RANGE = { min: 0.001, max: 3600, decimals: 3, unit: "seconds" };
+
+/**
+ * Splits a byte stream into lines, without their `\n` or `\r\n`, in time
+ * linear in their length. A line longer than `maxLength` bytes is refused
+ * as soon as it is that long: the rest of it is never read into memory.
+ */
+async function* readLines(
+  readable: ReadableStream<Uint8Array>,
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of readable) {
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      parts.push(chunk.subarray(start, newline));
+      yield stripCarriageReturn(concat(parts));
+      parts = [];
+      length = 0;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.slice(start));
+      length += chunk.length - start;
+      if (length > maxLength + 1) throw new LineTooLongError(maxLength);
+    }
+  }
+  if (length > 0) yield stripCarriageReturn(concat(parts));
+}
+
+/** A line longer than {@linkcode readLines} takes. */
+class LineTooLongError extends Error {
+  constructor(maxLength: number) {
+    super(
+      `a line is longer than ${bytesOf(maxLength)}, the most a sentence can be`,
+    );
+  }
+}
+
+function stripCarriageReturn(line: Uint8Array): Uint8Array {
+  return line.at(-1) === 0x0d ? line.subarray(0, -1) : line;
+}
+
+/** Lines typed at the terminal, each asked for with the textbook's prompt. */
+async function* promptedLines(
+  maxLength = Infinity,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  const lines = readLines(Deno.stdin.readable, maxLength);
+  while (true) {
+    // sentence = input('Input lowercase sentence:')
+    Deno.stderr.writeSync(encoder.encode(PROMPT));
+    const next = await lines.next();
+    if (next.done) {
+      Deno.stderr.writeSync(encoder.encode("\n"));
+      return;
+    }
+    yield next.value;
+  }
+}
+
+/** Standard output was closed by what reads it (`| head -1`): time to stop. */
+class StdoutClosed extends Error {}
+
+/**
+ * Standard output as a stream whose writes fail with `StdoutClosed` once
+ * the reader has gone, so that nobody is blamed for it. Every write is
+ * awaited: a slow reader slows the client, and loses nothing.
+ */
+function standardOutput(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        for (let written = 0; written < chunk.length;) {
+          written += await Deno.stdout.write(chunk.subarray(written));
+        }
+      } catch (error) {
+        throw error instanceof Deno.errors.BrokenPipe
+          ? new StdoutClosed()
+          : error;
+      }
+    },
+  });
+}
+
+/**
+ * A reply as JSON fields: `reply` as text, and where the bytes are not all
+ * valid UTF-8 (so `reply` has U+FFFD in their place) `reply_base64` with
+ * every byte as it came.
+ */
+function jsonReply(
+  reply: Uint8Array,
+): { reply: string; reply_base64?: string } {
+  try {
+    return { reply: strictDecoder.decode(reply) };
+  } catch {
+    let binary = "";
+    for (const byte of reply) binary += String.fromCharCode(byte);
+    return {
+      reply: new TextDecoder().decode(reply),
+      reply_base64: btoa(binary),
+    };
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
+
 /**
  * The bytes of `chunks`, one after another: the one chunk itself if alone.
  * An array, not spread arguments: a line may come in a million pieces.
@@ -2714,7 +2737,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 }
 
 /** One line that says what went wrong and, where it helps, what to do. */
-function describe(error: unknown, hostname: string): string {
+function explainError(error: unknown, hostname: string): string {
   const message = error instanceof Error ? error.message : String(error);
   const { code, syscall } = error as { code?: string; syscall?: string };
   // node:dns reports Deno's refusal as EPERM; a firewall's refusal to

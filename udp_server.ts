@@ -15,7 +15,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
-// The textbook program: UDPServer.py, in its order
+// The main flow: UDPServer.py, in the order it runs
 // ===========================================================================
 
 /**
@@ -47,12 +47,12 @@ export function serveUdp(options: UdpServerOptions = {}): UdpServer {
   });
   // UDPServer.py: print("The server is ready to receive")
   announce(serverSocket, options.onListen);
-  const server = new ServerState(serverSocket, options);
+  const server = new Server(serverSocket, options);
   return { addr: server.addr, finished: serve(server) };
 }
 
 /** Answers every datagram until the server stops. */
-async function serve(server: ServerState): Promise<UdpServerStats> {
+async function serve(server: Server): Promise<UdpServerStats> {
   const serverSocket = server.serverSocket;
   // One buffer for every datagram: no allocation per receive.
   const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
@@ -73,7 +73,8 @@ async function serve(server: ServerState): Promise<UdpServerStats> {
     const modifiedMessage = server.upperCase(message, clientAddress);
     if (modifiedMessage === undefined) continue; // larger than a datagram
     // UDPServer.py: serverSocket.sendto(modifiedMessage.encode(), clientAddress)
-    await server.sendto(modifiedMessage, clientAddress);
+    const sending = serverSocket.send(modifiedMessage, clientAddress);
+    await server.whenSent(sending, modifiedMessage.length, clientAddress);
     // No turns to hand out, unlike tcp_server: every receive waits on the
     // event loop, where timers and signals run, and the clients share one
     // queue in the system, answered in the order their datagrams came.
@@ -195,7 +196,7 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
   } catch (error) {
     shutdown.dispose();
     console.error(
-      `${PROGRAM}: ${describe(error, options.hostname, options.port)}`,
+      `${PROGRAM}: ${explainError(error, options.hostname, options.port)}`,
     );
     return 1;
   }
@@ -289,7 +290,7 @@ const ERROR_LINES_PER_SECOND = 10;
  * The server's state and limits: its socket, the statistics, the drops and
  * heartbeats, and stopping, which lets a reply being sent finish first.
  */
-class ServerState {
+class Server {
   readonly serverSocket: Deno.DatagramConn;
   readonly addr: Deno.NetAddr;
   readonly stats: UdpServerStats = {
@@ -300,7 +301,7 @@ class ServerState {
   };
   stopping = false;
   /** `--verbose`: each socket step as it happens, in the textbook's words. */
-  #step?: (line: string) => void;
+  #trace?: (line: string) => void;
   #log: (line: string) => void;
   #logError: ReturnType<typeof rateLimited>;
   #shouldDrop: () => boolean;
@@ -318,8 +319,8 @@ class ServerState {
     this.addr = serverSocket.addr as Deno.NetAddr;
     this.#log = options.log ?? logToStderr;
     this.#logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
-    this.#step = options.verbose ? this.#log : undefined;
-    this.#step?.(
+    this.#trace = options.verbose ? this.#log : undefined;
+    this.#trace?.(
       `socket(AF_INET, SOCK_DGRAM), bind: ${formatAddress(this.addr)}`,
     );
     this.#shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
@@ -337,7 +338,7 @@ class ServerState {
   receiveFailed(error: unknown): boolean {
     if (this.stopping) return true;
     this.stats.failed++;
-    this.#logError(`receive failed: ${describe(error)}`);
+    this.#logError(`receive failed: ${explainError(error)}`);
     return error instanceof Deno.errors.BadResource;
   }
 
@@ -349,10 +350,12 @@ class ServerState {
     this.stats.received++;
     // Formatted only for a log line: most datagrams are never logged.
     const client = () => formatAddress(clientAddress);
-    this.#step?.(`recvfrom: ${bytesOf(message.length)} from ${client()}`);
+    this.#trace?.(`recvfrom: ${bytesOf(message.length)} from ${client()}`);
     if (this.#shouldDrop()) {
       this.stats.dropped++;
-      this.#step?.(`dropped on purpose (--drop-rate): no reply to ${client()}`);
+      this.#trace?.(
+        `dropped on purpose (--drop-rate): no reply to ${client()}`,
+      );
       return false;
     }
     if (fromItself(clientAddress, this.addr, this.#ownAddresses)) {
@@ -390,15 +393,22 @@ class ServerState {
     );
   }
 
-  /** Sends the reply to the client; a failure is counted and logged. */
-  async sendto(modifiedMessage: Uint8Array, clientAddress: Deno.NetAddr) {
+  /**
+   * Waits for a reply the socket is sending (`sending`, what its `send`
+   * returned) to the client; a failure is counted and logged.
+   */
+  async whenSent(
+    sending: Promise<number>,
+    length: number,
+    clientAddress: Deno.NetAddr,
+  ) {
     // Formatted only for a log line: most replies are never logged.
     const client = () => formatAddress(clientAddress);
     this.#sending = true;
     try {
       // Logged as the call is made, as the other steps are: in order.
-      this.#step?.(`sendto: ${bytesOf(modifiedMessage.length)} to ${client()}`);
-      await this.serverSocket.send(modifiedMessage, clientAddress);
+      this.#trace?.(`sendto: ${bytesOf(length)} to ${client()}`);
+      await sending;
       this.stats.replied++;
     } catch (error) {
       this.stats.failed++;
@@ -411,7 +421,7 @@ class ServerState {
               `${formatAddress(this.addr)},${
                 formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
               }`
-            : describe(error)),
+            : explainError(error)),
       );
     } finally {
       this.#sending = false;
@@ -427,7 +437,7 @@ class ServerState {
   /** Closes the socket and completes the statistics. */
   finish() {
     this.#close();
-    this.#step?.(`close: ${formatAddress(this.addr)}`);
+    this.#trace?.(`close: ${formatAddress(this.addr)}`);
     this.#signal?.removeEventListener("abort", this.stop);
     if (this.#heartbeats) this.stats.heartbeats = this.#heartbeats.finish();
     const suppressed = this.#logError.suppressed();
@@ -1295,7 +1305,11 @@ function rateLimited(log: (line: string) => void, perSecond: number) {
 }
 
 /** One line that says what went wrong and, where it helps, what to do. */
-function describe(error: unknown, hostname?: string, port?: number): string {
+function explainError(
+  error: unknown,
+  hostname?: string,
+  port?: number,
+): string {
   const where = hostname === undefined
     ? "the address"
     : formatAddress({ hostname, port: port ?? 0 });

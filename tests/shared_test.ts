@@ -39,6 +39,39 @@ Deno.test("shared helpers: the two clients' blocks are identical, word for word"
   assert.equal(await block("tcp_client.ts", start, end), udp);
 });
 
+Deno.test("shared helpers: the two clients' grading blocks are identical, word for word", async () => {
+  const start = "// Grading, the same in udp_client.ts and tcp_client.ts";
+  const end = "// End of the grading shared by the two clients.";
+  const udp = await block("udp_client.ts", start, end);
+  assert.ok(udp.includes("class AnswerBook"));
+  assert.equal(await block("tcp_client.ts", start, end), udp);
+});
+
+Deno.test("shared helpers: what the clients' grading block defines is defined nowhere else", async () => {
+  const start = "// Grading, the same in udp_client.ts and tcp_client.ts";
+  const end = "// End of the grading shared by the two clients.";
+  for (const name of ["udp_client.ts", "tcp_client.ts"]) {
+    const source = await Deno.readTextFile(`${ROOT}${name}`);
+    const grading = await block(name, start, end);
+    const outside = source.replace(grading, "");
+    const names = [
+      ...grading.matchAll(
+        /^(?:export )?(?:async )?(?:function\*?|class|const|let|type|interface) ([\w$]+)/gm,
+      ),
+    ].map(([, defined]) => defined);
+    assert.ok(names.includes("reportChecks"), name);
+    for (const defined of names) {
+      assert.ok(
+        !new RegExp(
+          `^(?:export )?(?:async )?(?:function\\*?|class|const|let|type|interface) ${defined}\\b`,
+          "m",
+        ).test(outside),
+        `${name}: ${defined} is defined outside the grading block too`,
+      );
+    }
+  }
+});
+
 Deno.test("shared helpers: the block all four scripts share is identical, word for word", async () => {
   const start = "// Shared by all four scripts";
   const end = "// End of the part shared by all four scripts.";

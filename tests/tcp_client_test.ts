@@ -72,12 +72,15 @@ Deno.test("sendTcp() opens one connection per sentence and yields the replies in
   });
 });
 
-Deno.test("sendTcp() reaches a server by localhost and over IPv6", async () => {
+Deno.test("sendTcp() reaches a server by the name localhost", async () => {
   await withServer("tcp", {}, async (port) => {
     assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
       "HI",
     ]);
   });
+});
+
+Deno.test("sendTcp() reaches a server over IPv6", async () => {
   await withServer("tcp", { hostname: "::1" }, async (port) => {
     assert.deepEqual(
       await replies(["hi"], { hostname: "::1", port }),
@@ -186,7 +189,7 @@ Deno.test("tcp_client CLI stops reading a server that sends without end and no n
   });
 });
 
-Deno.test("tcp_client CLI answers its words, and a pipe with one reply line per line", async () => {
+Deno.test("tcp_client CLI sends its words as one sentence", async () => {
   await withServer("tcp", {}, async (port) => {
     const words = await runScript("tcp_client.ts", [
       "-p",
@@ -202,6 +205,11 @@ Deno.test("tcp_client CLI answers its words, and a pipe with one reply line per 
       stdout: "HELLO WÖRLD\n",
       stderr: "",
     });
+  });
+});
+
+Deno.test("tcp_client CLI answers a pipe with one reply line per line", async () => {
+  await withServer("tcp", {}, async (port) => {
     const piped = await runScript("tcp_client.ts", ["-p", String(port)], {
       flags: ["run", "--allow-net"],
       stdin: "one\ntwo\r\n\nthree",

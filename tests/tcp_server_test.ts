@@ -555,7 +555,7 @@ Deno.test("tcp_server CLI -v logs each socket step, and on SIGTERM with a client
   again.close();
 });
 
-Deno.test("tcp_server CLI prints one line and exits 2 on a usage error, 1 on a runtime failure", async (t) => {
+Deno.test("tcp_server CLI prints one line and exits 2 on a usage error", async (t) => {
   for (
     const args of [["--port", "-1"], ["--max-connections", "0"], [
       "--idle-timeout",
@@ -570,6 +570,9 @@ Deno.test("tcp_server CLI prints one line and exits 2 on a usage error, 1 on a r
       assert.match(out.stderr, /^tcp_server: [^\n]+ \(see --help\)\n$/);
     });
   }
+});
+
+Deno.test("tcp_server CLI prints one line and exits 1 on a runtime failure", async (t) => {
   await t.step("address in use", async () => {
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {

@@ -372,3 +372,118 @@ Deno.test("textbook: TCPServer.ts without its one `await` serves every client at
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+for (const client of ["UDPClient", "TCPClient"]) {
+  Deno.test(`textbook: ${client}.ts at the end of its input ends quietly, exit 0`, async () => {
+    // A TCP client connects before it asks: a listener that never accepts
+    // is enough, the connection waits in its backlog.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const out = await runTextbookClient(client, listener.addr.port, "");
+      assert.deepEqual(out, {
+        code: 0,
+        signal: null,
+        stdout: "Input lowercase sentence:",
+        stderr: "",
+      });
+    } finally {
+      listener.close();
+    }
+  });
+}
+
+Deno.test("textbook: UDPClient.ts with its lines from input() to print() in a loop answers every line piped to it", async () => {
+  const folder = await copiedAlone("UDPClient");
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    // The chapter's exercise, as the README words it.
+    const file = `${folder}/UDPClient.ts`;
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    const from = lines.findIndex((line) => line.startsWith("// message = "));
+    const to = lines.findIndex((line) => line.startsWith("// print("));
+    assert.ok(0 < from && from < to, "the input() and print() lines");
+    lines.splice(to + 2, 0, "}");
+    lines.splice(from, 0, "while (true) {");
+    await Deno.writeTextFile(file, lines.join("\n"));
+    const out = await runTextbookClient(
+      "UDPClient",
+      server.port,
+      "one\ntwo\nthree\n",
+      folder,
+    );
+    assert.equal(out.stderr, "");
+    assert.equal(out.code, 0);
+    assert.equal(
+      out.stdout,
+      printed("UDPClient", "ONE") + printed("UDPClient", "TWO") +
+        printed("UDPClient", "THREE") + "Input lowercase sentence:",
+    );
+  } finally {
+    await server.stop();
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+for (const exercise of [false, true]) {
+  Deno.test({
+    name: `textbook: TCPServer.ts${
+      exercise ? " without its one `await`" : ""
+    } outlives a client that resets its connection`,
+    ignore: !canRun(hasPython, "a reset (SO_LINGER 0) is sent with python3"),
+    async fn() {
+      const folder = await copiedAlone("TCPServer");
+      try {
+        const file = `${folder}/TCPServer.ts`;
+        const program = await Deno.readTextFile(file);
+        if (exercise) {
+          await Deno.writeTextFile(
+            file,
+            program.replace("await answer(", "answer("),
+          );
+        }
+        const running = await startTextbookServer("TCPServer", folder);
+        try {
+          const reset = await new Deno.Command("python3", {
+            args: ["-c", RESET_PEER, String(running.port)],
+            stdout: "null",
+            stderr: "piped",
+            signal: AbortSignal.timeout(10_000),
+          }).output();
+          assert.equal(reset.code, 0, text(reset.stderr));
+          assert.equal(
+            text(await tcpExchange(running.port, bytes("after"))),
+            "AFTER",
+          );
+        } finally {
+          await running.stop("SIGKILL");
+        }
+      } finally {
+        await Deno.remove(folder, { recursive: true });
+      }
+    },
+  });
+}
+
+/**
+ * Connects, waits until the server has accepted (the listener's queue in
+ * /proc/net/tcp is empty), and resets the connection while it reads.
+ */
+const RESET_PEER = `
+import socket, struct, sys, time
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+def queued():
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if f[1].endswith(":%04X" % port) and f[3] == "0A":
+            return int(f[4].split(":")[1], 16)
+deadline = time.time() + 5
+while queued() != 0:
+    if time.time() > deadline:
+        sys.exit("the server never accepted")
+    time.sleep(0.001)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`;

@@ -78,20 +78,19 @@ Deno.test("sendUdp() yields each reply in order", async () => {
   });
 });
 
-Deno.test("sendUdp() resolves localhost and works over IPv6", async (t) => {
-  await t.step("localhost", async () => {
-    await withServer("udp", {}, async (port) => {
-      assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
-        "HI",
-      ]);
-    });
+Deno.test("sendUdp() reaches a server by the name localhost", async () => {
+  await withServer("udp", {}, async (port) => {
+    assert.deepEqual(await replies(["hi"], { hostname: "localhost", port }), [
+      "HI",
+    ]);
   });
-  await t.step("::1", async () => {
-    await withServer("udp", { hostname: "::1" }, async (port) => {
-      assert.deepEqual(await replies(["hi"], { hostname: "::1", port }), [
-        "HI",
-      ]);
-    });
+});
+
+Deno.test("sendUdp() reaches a server over IPv6", async () => {
+  await withServer("udp", { hostname: "::1" }, async (port) => {
+    assert.deepEqual(await replies(["hi"], { hostname: "::1", port }), [
+      "HI",
+    ]);
   });
 });
 

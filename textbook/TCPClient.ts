@@ -5,7 +5,10 @@
 // reply over 1,024 bytes or in two pieces is cut short. The full
 // tcp_client.ts reads whole lines, with a timeout, --stream and --check.
 import { stdin, stdout } from "node:process";
-import { createInterface } from "node:readline/promises";
+import { createInterface } from "node:readline";
+
+// input() reads the lines typed, or piped in, one at a time:
+const lines = createInterface({ input: stdin })[Symbol.asyncIterator]();
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverName = 'servername'
@@ -19,9 +22,8 @@ const clientSocket = await Deno.connect({
   port: serverPort,
 });
 // sentence = input('Input lowercase sentence:')
-const keyboard = createInterface({ input: stdin, output: stdout });
-const sentence = await keyboard.question("Input lowercase sentence:");
-keyboard.close();
+stdout.write("Input lowercase sentence:");
+const sentence: string = (await lines.next()).value ?? Deno.exit(); // Ctrl-D: end
 // clientSocket.send(sentence.encode())
 await clientSocket.write(new TextEncoder().encode(sentence));
 // modifiedSentence = clientSocket.recv(1024)

@@ -5,7 +5,10 @@
 // (Ctrl-C), and it sends one sentence. The full udp_client.ts adds a
 // timeout and retries, many sentences, Pinger, Heartbeat and --check.
 import { stdin, stdout } from "node:process";
-import { createInterface } from "node:readline/promises";
+import { createInterface } from "node:readline";
+
+// input() reads the lines typed, or piped in, one at a time:
+const lines = createInterface({ input: stdin })[Symbol.asyncIterator]();
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverName = 'hostname'
@@ -14,14 +17,13 @@ const serverName = Deno.args[0] ?? "localhost";
 const serverPort = Number(Deno.args[1] ?? 12000);
 // clientSocket = socket(AF_INET, SOCK_DGRAM)
 const clientSocket = Deno.listenDatagram({
-  transport: "udp",
+  transport: "udp", // listenDatagram opens any UDP socket, a client's too
   hostname: "0.0.0.0", // the system picks the port, as in Python
   port: 0,
 });
 // message = input('Input lowercase sentence:')
-const keyboard = createInterface({ input: stdin, output: stdout });
-const message = await keyboard.question("Input lowercase sentence:");
-keyboard.close();
+stdout.write("Input lowercase sentence:");
+const message: string = (await lines.next()).value ?? Deno.exit(); // Ctrl-D: end
 // clientSocket.sendto(message.encode(), (serverName, serverPort))
 await clientSocket.send(new TextEncoder().encode(message), {
   transport: "udp",

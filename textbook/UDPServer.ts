@@ -15,8 +15,9 @@ const serverSocket = Deno.listenDatagram({
   hostname: Deno.args[1] ?? "0.0.0.0", // '' in Python: every address
   port: serverPort,
 });
-// print("The server is ready to receive")
+// (`as Deno.NetAddr` tells TypeScript that this address has a port)
 const { hostname, port } = serverSocket.addr as Deno.NetAddr;
+// print("The server is ready to receive")
 console.log(`The server is ready to receive on ${hostname}:${port}`);
 // while True:
 while (true) {
