@@ -117,30 +117,30 @@ const upper = (data: Uint8Array) =>
 const asciiUpper = (data: Uint8Array) =>
   data.map((b) => b >= 0x61 && b <= 0x7a ? b - 32 : b);
 
-Deno.test("checkTcp() and checkUdp() grade serveTcp() and serveUdp() PASS on every check", async () => {
-  await withServer("tcp", {}, async (tcpPort) => {
-    await withServer("udp", {}, async (udpPort) => {
-      const tcpResults = await grades(
-        checkTcp({ hostname: "127.0.0.1", port: tcpPort }),
-      );
-      assert.deepEqual(
-        verdicts(tcpResults),
-        Array(7).fill("PASS"),
-        JSON.stringify(tcpResults),
-      );
-      const udpResults = await grades(
-        checkUdp({ hostname: "127.0.0.1", port: udpPort }),
-      );
-      assert.deepEqual(
-        verdicts(udpResults),
-        Array(7).fill("PASS"),
-        JSON.stringify(udpResults),
-      );
-    });
+Deno.test("checkTcp() grades serveTcp() PASS on every check", async () => {
+  await withServer("tcp", {}, async (port) => {
+    const results = await grades(checkTcp({ hostname: "127.0.0.1", port }));
+    assert.deepEqual(
+      verdicts(results),
+      Array(7).fill("PASS"),
+      JSON.stringify(results),
+    );
   });
 });
 
-Deno.test("tcp_client CLI --check prints a line per check and the score, or --json objects, exit 0 without a FAIL (udp_client CLI --check with a sentence: exit 2)", async () => {
+Deno.test("checkUdp() grades serveUdp() PASS on every check", async () => {
+  await withServer("udp", {}, async (port) => {
+    const results = await grades(checkUdp({ hostname: "127.0.0.1", port }));
+    assert.deepEqual(
+      verdicts(results),
+      Array(7).fill("PASS"),
+      JSON.stringify(results),
+    );
+  });
+});
+
+/** Runs `tcp_client.ts --check` (and `extra`) against our own server. */
+async function checkOurServer(...extra: string[]) {
   const server = await startServer([
     Deno.execPath(),
     ...[
@@ -154,47 +154,57 @@ Deno.test("tcp_client CLI --check prints a line per check and the score, or --js
     ],
   ]);
   try {
-    const plain = await runScript(
+    return await runScript(
       "tcp_client.ts",
-      ["--check", "--host", "127.0.0.1", "-p", String(server.port)],
+      ["--check", ...extra, "--host", "127.0.0.1", "-p", String(server.port)],
       { flags: ["run", "--allow-net"], ms: 30_000 },
-    );
-    assert.equal(plain.code, 0, plain.stderr);
-    const lines = plain.stdout.trimEnd().split("\n");
-    assert.match(
-      lines[0],
-      /^Checking the TCP server at 127\.0\.0\.1:\d+ \(each wait at most 2 s\)$/,
-    );
-    assert.equal(lines.length, 9);
-    for (const line of lines.slice(1, 8)) {
-      assert.match(line, /^PASS {2}[^:]+: /);
-    }
-    assert.equal(lines[8], "Score: 7 of 7 (7 PASS, 0 WARN, 0 FAIL)");
-    assert.equal(plain.stderr, "");
-    const json = await runScript(
-      "tcp_client.ts",
-      ["--check", "--json", "--host", "127.0.0.1", "-p", String(server.port)],
-      { flags: ["run", "--allow-net"], ms: 30_000 },
-    );
-    const objects = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(objects.pop(), {
-      score: 7,
-      out_of: 7,
-      PASS: 7,
-      WARN: 0,
-      FAIL: 0,
-      SKIP: 0,
-    });
-    // One object per line of text, saying the same.
-    assert.deepEqual(
-      objects.map((o) => `${o.verdict}  ${o.check}: ${o.why}`),
-      lines.slice(1, 8),
     );
   } finally {
     await server.stop();
   }
+}
+
+Deno.test("tcp_client CLI --check prints a line per check and the score, exit 0 without a FAIL", async () => {
+  const plain = await checkOurServer();
+  assert.equal(plain.code, 0, plain.stderr);
+  const lines = plain.stdout.trimEnd().split("\n");
+  assert.match(
+    lines[0],
+    /^Checking the TCP server at 127\.0\.0\.1:\d+ \(each wait at most 2 s\)$/,
+  );
+  assert.equal(lines.length, 9);
+  for (const line of lines.slice(1, 8)) {
+    assert.match(line, /^PASS {2}[^:]+: /);
+  }
+  assert.equal(lines[8], "Score: 7 of 7 (7 PASS, 0 WARN, 0 FAIL)");
+  assert.equal(plain.stderr, "");
+});
+
+Deno.test("tcp_client CLI --check --json prints an object per check, saying what the text does, and the score", async () => {
+  const plain = await checkOurServer();
+  const lines = plain.stdout.trimEnd().split("\n");
+  const json = await checkOurServer("--json");
+  assert.equal(json.code, 0, json.stderr);
+  const objects = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(objects.pop(), {
+    score: 7,
+    out_of: 7,
+    PASS: 7,
+    WARN: 0,
+    FAIL: 0,
+    SKIP: 0,
+  });
+  // One object per line of text, saying the same.
+  assert.deepEqual(
+    objects.map((o) => `${o.verdict}  ${o.check}: ${o.why}`),
+    lines.slice(1, 8),
+  );
+});
+
+Deno.test("udp_client CLI --check with a sentence is a usage error, exit 2", async () => {
   const usage = await runScript("udp_client.ts", ["--check", "hello"]);
   assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^udp_client: .*\(see --help\)\n$/);
 });
 
 Deno.test("checkTcp() grades a dead server one FAIL, then SKIPs the rest as not checked", async () => {

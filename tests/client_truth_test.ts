@@ -364,7 +364,7 @@ Deno.test("udp_client CLI ignores a reply from another port of this machine", as
   });
 });
 
-Deno.test("udp_client CLI --retries N sends N + 1 datagrams, and --timeout bounds the wait", async (t) => {
+Deno.test("udp_client CLI --retries N sends N + 1 datagrams, each waited for --timeout", async (t) => {
   for (const retries of [0, 2]) {
     await t.step(`--retries ${retries}`, async () => {
       let out = { code: 0, stderr: "" };
@@ -538,8 +538,25 @@ Deno.test("udp_client CLI --json keeps bytes that are not UTF-8, in reply_base64
   });
 });
 
-Deno.test("all four CLIs take numeric options as plain decimals within named ranges, and --host as a name alone", async (t) => {
-  const cases: [string, string[], RegExp][] = [
+/** Runs each case, a script with its arguments: a usage error, exit 2. */
+async function refusedAsUsage(
+  t: Deno.TestContext,
+  cases: [string, string[], RegExp][],
+) {
+  for (const [name, args, expected] of cases) {
+    await t.step(`${name} ${args.join(" ")}`, async () => {
+      const out = await runScript(name, args, {
+        flags: script(name).slice(1, -1),
+      });
+      assert.equal(out.code, 2, out.stderr);
+      assert.match(out.stderr, expected);
+      assert.match(out.stderr, /^[a-z_]+: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+}
+
+Deno.test("all four CLIs take numeric options as plain decimals within named ranges", async (t) => {
+  await refusedAsUsage(t, [
     [
       "tcp_client.ts",
       ["--timeout", "0x10", "hi"],
@@ -593,6 +610,11 @@ Deno.test("all four CLIs take numeric options as plain decimals within named ran
       ["--port", "12000.5"],
       /--port must be a whole number from 0 to 65535/,
     ],
+  ]);
+});
+
+Deno.test("all four CLIs take --host as a name or an address alone", async (t) => {
+  await refusedAsUsage(t, [
     [
       "tcp_client.ts",
       ["--host", "", "hi"],
@@ -614,17 +636,7 @@ Deno.test("all four CLIs take numeric options as plain decimals within named ran
       ["--host", "http://localhost/", "hi"],
       /--host takes a name or an address alone/,
     ],
-  ];
-  for (const [name, args, expected] of cases) {
-    await t.step(`${name} ${args.join(" ")}`, async () => {
-      const out = await runScript(name, args, {
-        flags: script(name).slice(1, -1),
-      });
-      assert.equal(out.code, 2, out.stderr);
-      assert.match(out.stderr, expected);
-      assert.match(out.stderr, /^[a-z_]+: [^\n]+ \(see --help\)\n$/);
-    });
-  }
+  ]);
 });
 
 Deno.test("tcp_client and udp_client CLI --json end a failed run with its summary, saying why, in every mode", async () => {

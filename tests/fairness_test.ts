@@ -144,7 +144,7 @@ Deno.test("fairness: tcp_server CLI answers another client every time, beside cl
   }
 });
 
-Deno.test("fairness: tcp_server CLI --idle-timeout and SIGTERM still work during a flood of invalid bytes", async () => {
+Deno.test("fairness: tcp_server CLI --idle-timeout still closes a silent connection during a flood of invalid bytes", async () => {
   const server = await startServer(
     script(
       "tcp_server.ts",
@@ -168,15 +168,34 @@ Deno.test("fairness: tcp_server CLI --idle-timeout and SIGTERM still work during
     assert.equal(rest.length, 0);
   } finally {
     silent.close();
-    // The signal is handled: the server stops the flood and exits.
     const output = await server.stop("SIGTERM");
-    assert.equal(output.code, 0);
     assert.match(output.stderr, /timed out 1, /);
     await flood?.finished();
   }
 });
 
-Deno.test("fairness: udp_server CLI answers another client, and stops on SIGTERM, beside a flood of invalid-byte datagrams", async () => {
+Deno.test("fairness: tcp_server CLI stops on SIGTERM during a flood of invalid bytes", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  let flood: Flood | undefined;
+  try {
+    flood = await startFlood("tcp", server.port, "invalid", 60);
+    // Answered under the flood: the flood has reached the server.
+    assert.equal(
+      text(await tcpExchange(server.port, bytes("probe\n"))),
+      "PROBE\n",
+    );
+  } finally {
+    // The signal is handled: the server stops the flood and exits.
+    const output = await server.stop("SIGTERM");
+    assert.equal(output.code, 0);
+    assert.match(output.stderr, /^tcp_server: served \d+ connections/m);
+    await flood?.finished();
+  }
+});
+
+Deno.test("fairness: udp_server CLI answers another client beside a flood of invalid-byte datagrams", async () => {
   const server = await startServer(
     script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
   );
@@ -192,6 +211,24 @@ Deno.test("fairness: udp_server CLI answers another client, and stops on SIGTERM
       );
       assert.equal(text(reply), `PROBE ${i}`);
     }
+  } finally {
+    socket.close();
+    await server.stop("SIGTERM");
+    await flood?.kill();
+  }
+});
+
+Deno.test("fairness: udp_server CLI stops on SIGTERM during a flood of invalid-byte datagrams", async () => {
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  let flood: Flood | undefined;
+  const socket = udpSocket();
+  try {
+    flood = await startFlood("udp", server.port, "invalid", 30);
+    // Answered under the flood: the flood has reached the server.
+    const reply = await udpRoundTrip(socket, bytes("probe"), server.port);
+    assert.equal(text(reply), "PROBE");
   } finally {
     socket.close();
     // The signal is handled while the flood goes on.

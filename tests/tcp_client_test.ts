@@ -60,7 +60,7 @@ async function replies(
   return texts;
 }
 
-Deno.test("sendTcp() opens one connection per sentence and yields the replies in order", async () => {
+Deno.test("sendTcp() yields each sentence's reply, in order", async () => {
   await withServer("tcp", {}, async (port) => {
     assert.deepEqual(
       await replies(["one", "straße", "", "x".repeat(100_000)], {
@@ -70,6 +70,29 @@ Deno.test("sendTcp() opens one connection per sentence and yields the replies in
       ["ONE", "STRASSE", "", "X".repeat(100_000)],
     );
   });
+});
+
+Deno.test("sendTcp() opens one connection per sentence, as TCPClient.py does", async () => {
+  const received: string[] = [];
+  await withPeer(async (conn) => {
+    // Each connection: one sentence and its newline, answered, then closed.
+    const buffer = new Uint8Array(64);
+    let line = "";
+    while (!line.endsWith("\n")) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      line += text(buffer.subarray(0, n));
+    }
+    received.push(line);
+    await conn.write(bytes(line.toUpperCase()));
+    conn.close();
+  }, async (port) => {
+    assert.deepEqual(
+      await replies(["one", "two", "three"], { hostname: "127.0.0.1", port }),
+      ["ONE", "TWO", "THREE"],
+    );
+  });
+  assert.deepEqual(received, ["one\n", "two\n", "three\n"]);
 });
 
 Deno.test("sendTcp() reaches a server by the name localhost", async () => {
