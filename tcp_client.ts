@@ -216,6 +216,7 @@ async function receiveReply(
   return "newline";
 }
 
+/** Closes the connection, whatever state it is in. */
 function closeConnection(
   clientSocket: Deno.TcpConn,
   log?: (line: string) => void,
@@ -251,7 +252,6 @@ async function printReplies(
   }
 }
 
-/** Closes the connection, whatever state it is in. */
 /** Options of {@linkcode sendTcp} and {@linkcode streamTcp}. */
 export interface TcpClientOptions {
   /** The server's name or address. Default `localhost`. */

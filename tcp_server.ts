@@ -338,8 +338,9 @@ class Server {
     this.#log = options.log ?? logToStderr;
     this.logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
     this.trace = options.verbose ? this.#log : undefined;
+    const ipv6 = welcomingSocket.addr.hostname.includes(":");
     this.trace?.(
-      `socket(AF_INET, SOCK_STREAM), bind, listen: ` +
+      `socket(AF_INET${ipv6 ? "6" : ""}, SOCK_STREAM), bind, listen: ` +
         formatAddress(welcomingSocket.addr),
     );
     // One sweep closes every idle connection: cheaper than a timer per read.
@@ -777,7 +778,7 @@ const TURN_MS = 1;
  * at least once: while there is always work to do, it polls the sockets
  * that are not yet ready only every 61 turns.
  */
-const TURNS_PER_POLL = 64;
+const TURNS_PER_POLL = 64; // 61, and a margin
 /** Loops that have had their share, waiting for their next turn, in order. */
 const turnQueue: (() => void)[] = [];
 let cycleStarted = performance.now();

@@ -89,6 +89,7 @@ export async function* sendUdp(
   }
 }
 
+/** Sends one message from a socket of its own; resolves with the reply. */
 async function exchange(
   message: Uint8Array,
   serverAddress: Deno.NetAddr,
@@ -97,10 +98,10 @@ async function exchange(
   const { signal, log } = options;
   // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
   const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  const ipv6 = serverAddress.hostname.includes(":");
   log?.(
-    `socket(AF_INET, SOCK_DGRAM): ${
-      formatAddress(clientSocket.addr as Deno.NetAddr)
-    }`,
+    `socket(AF_INET${ipv6 ? "6" : ""}, SOCK_DGRAM): ` +
+      formatAddress(clientSocket.addr as Deno.NetAddr),
   );
   const udpExchange: UdpExchange = {
     clientSocket,
@@ -178,6 +179,7 @@ async function sendUntilAnswered(
   );
 }
 
+/** Sends the message once: a datagram the system refuses is merely lost. */
 async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
   const { clientSocket, serverAddress } = udpExchange;
   try {
@@ -225,6 +227,7 @@ async function receiveReply(
   }
 }
 
+/** Writes a reply to standard output: its bytes and a newline, or JSON. */
 async function printReply(
   stdout: WritableStreamDefaultWriter<Uint8Array>,
   modifiedMessage: Uint8Array,
@@ -238,6 +241,7 @@ async function printReply(
   );
 }
 
+/** Closes the exchange's socket, and waits for the receive it ends. */
 async function closeClientSocket(udpExchange: UdpExchange) {
   // UDPClient.py: clientSocket.close()
   udpExchange.close();
@@ -245,10 +249,6 @@ async function closeClientSocket(udpExchange: UdpExchange) {
   await udpExchange.receiving?.catch(() => {});
 }
 
-/** Sends one message from a socket of its own; resolves with the reply. */
-/** Sends the message once: a datagram the system refuses is merely lost. */
-/** Writes a reply to standard output: its bytes and a newline, or JSON. */
-/** Closes the exchange's socket, and waits for the receive it ends. */
 /** Options of {@linkcode sendUdp}. */
 export interface UdpClientOptions {
   /** The server's name or address. Default `localhost`. */

@@ -320,8 +320,10 @@ class Server {
     this.#log = options.log ?? logToStderr;
     this.#logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
     this.#trace = options.verbose ? this.#log : undefined;
+    const ipv6 = this.addr.hostname.includes(":");
     this.#trace?.(
-      `socket(AF_INET, SOCK_DGRAM), bind: ${formatAddress(this.addr)}`,
+      `socket(AF_INET${ipv6 ? "6" : ""}, SOCK_DGRAM), bind: ` +
+        formatAddress(this.addr),
     );
     this.#shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
     if (options.heartbeat !== undefined) {

@@ -268,6 +268,14 @@ for (const [name, { program, lines: python }] of Object.entries(TEXTBOOK)) {
     }
   });
 
+  Deno.test(`layout: ${name} has each doc comment directly above what it documents`, () => {
+    const stray = [...lines.entries()].filter(([index, line]) =>
+      /^\s*\/\*\*.*\*\/$|^\s*\*\/$/.test(line) &&
+      /^\s*(\/\*\*|$)/.test(lines[index + 1] ?? "")
+    ).map(([index]) => `line ${index + 1}`);
+    assert.deepEqual(stray, []);
+  });
+
   Deno.test(`layout: ${name} has no function longer than ${MAX_FUNCTION_LINES} lines or nested deeper than ${MAX_NESTING}`, () => {
     const shapes = functionShapes(lines);
     assert.ok(shapes.length > 10, `${shapes.length} functions found`);

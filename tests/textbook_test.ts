@@ -13,6 +13,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  onTerminal,
   type Output,
   ROOT,
   runScript,
@@ -389,6 +390,45 @@ for (const client of ["UDPClient", "TCPClient"]) {
     } finally {
       listener.close();
     }
+  });
+}
+
+for (const client of ["UDPClient", "TCPClient"]) {
+  Deno.test({
+    name:
+      `textbook: ${client}.ts at a terminal ends after its one reply, as ${client}.py does`,
+    ignore: !canRun(hasPython, "the terminal test needs python3 for a pty"),
+    async fn() {
+      const server = await startServer(
+        script(
+          client === "UDPClient" ? "udp_server.ts" : "tcp_server.ts",
+          ...["--host", "127.0.0.1", "-p", "0"],
+        ),
+      );
+      try {
+        // pty_run.py types Ctrl-D at a second prompt, and kills what is
+        // still running after 10 s: either would show here.
+        const { code, stdout } = await new Deno.Command("python3", {
+          args: [
+            `${ROOT}tests/peers/pty_run.py`,
+            "Input lowercase sentence:",
+            "hello",
+            Deno.execPath(),
+            ...await headerFlags(client),
+            `${client}.ts`,
+            ...["127.0.0.1", String(server.port)],
+          ],
+          cwd: `${ROOT}textbook`,
+          stdout: "piped",
+          signal: AbortSignal.timeout(15_000),
+        }).output();
+        const shown = onTerminal(stdout);
+        assert.equal(code, 0, shown);
+        assert.equal(shown, printed(client, "HELLO").replace(":", ":hello\n"));
+      } finally {
+        await server.stop();
+      }
+    },
   });
 }
 

@@ -335,7 +335,7 @@ Deno.test("udp_server CLI stops cleanly on SIGINT too, its IPv6 ready line in br
   assert.equal(output.code, 0);
   assert.match(
     output.stderr,
-    /^socket\(AF_INET, SOCK_DGRAM\), bind: \[::1\]:\d+\nrecvfrom: 1 byte from (\[::1\]:\d+)\nsendto: 1 byte to \1\nclose: \[::1\]:\d+\n/,
+    /^socket\(AF_INET6, SOCK_DGRAM\), bind: \[::1\]:\d+\nrecvfrom: 1 byte from (\[::1\]:\d+)\nsendto: 1 byte to \1\nclose: \[::1\]:\d+\n/,
   );
   assert.match(output.stderr, /received 1 datagrams/);
 });

@@ -8,7 +8,8 @@ import { stdin, stdout } from "node:process";
 import { createInterface } from "node:readline";
 
 // input() reads the lines typed, or piped in, one at a time:
-const lines = createInterface({ input: stdin })[Symbol.asyncIterator]();
+const keyboard = createInterface({ input: stdin });
+const lines = keyboard[Symbol.asyncIterator]();
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverName = 'servername'
@@ -34,3 +35,4 @@ const text = new TextDecoder().decode(modifiedSentence.subarray(0, received));
 console.log("From Server: ", text);
 // clientSocket.close()
 clientSocket.close();
+keyboard.close(); // and the keyboard too, or the program waits on it

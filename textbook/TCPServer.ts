@@ -3,18 +3,17 @@
 //   deno run --allow-net TCPServer.ts [PORT [HOST]]
 // As the textbook's: one client at a time, one read of 1,024 bytes at most.
 // tcp_client.ts --check gives 4 PASS and 3 WARN: 3,001 bytes, 2nd client,
-// not UTF-8. The full tcp_server.ts passes all 7.
+// not UTF-8. The full tcp_server.ts passes all 7. Unlike Python, bytes that
+// are not UTF-8 come back as U+FFFD instead of stopping the server.
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverPort = 12000
 const serverPort = Number(Deno.args[0] ?? 12000);
+// (no HOST: Deno binds every address, as '' does in Python)
 // serverSocket = socket(AF_INET, SOCK_STREAM)
 // serverSocket.bind(('',serverPort))
 // serverSocket.listen(1)
-const serverSocket = Deno.listen({
-  hostname: Deno.args[1] ?? "0.0.0.0", // '' in Python: every address
-  port: serverPort,
-});
+const serverSocket = Deno.listen({ hostname: Deno.args[1], port: serverPort });
 const { hostname, port } = serverSocket.addr;
 // print('The server is ready to receive')
 console.log(`The server is ready to receive on ${hostname}:${port}`);

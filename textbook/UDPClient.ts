@@ -8,19 +8,17 @@ import { stdin, stdout } from "node:process";
 import { createInterface } from "node:readline";
 
 // input() reads the lines typed, or piped in, one at a time:
-const lines = createInterface({ input: stdin })[Symbol.asyncIterator]();
+const keyboard = createInterface({ input: stdin });
+const lines = keyboard[Symbol.asyncIterator]();
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverName = 'hostname'
 const serverName = Deno.args[0] ?? "localhost";
 // serverPort = 12000
 const serverPort = Number(Deno.args[1] ?? 12000);
+// (listenDatagram opens any UDP socket; port 0: the system picks one)
 // clientSocket = socket(AF_INET, SOCK_DGRAM)
-const clientSocket = Deno.listenDatagram({
-  transport: "udp", // listenDatagram opens any UDP socket, a client's too
-  hostname: "0.0.0.0", // the system picks the port, as in Python
-  port: 0,
-});
+const clientSocket = Deno.listenDatagram({ transport: "udp", port: 0 });
 // message = input('Input lowercase sentence:')
 stdout.write("Input lowercase sentence:");
 const message: string = (await lines.next()).value ?? Deno.exit(); // Ctrl-D: end
@@ -38,3 +36,4 @@ const [modifiedMessage, _serverAddress] = await clientSocket.receive(
 console.log(new TextDecoder().decode(modifiedMessage));
 // clientSocket.close()
 clientSocket.close();
+keyboard.close(); // and the keyboard too, or the program waits on it
