@@ -126,11 +126,16 @@ export interface Output {
 export async function runScript(
   script: string,
   args: string[],
-  options: { stdin?: string | Uint8Array; ms?: number; flags?: string[] } = {},
+  options: {
+    stdin?: string | Uint8Array;
+    ms?: number;
+    flags?: string[];
+    cwd?: string;
+  } = {},
 ): Promise<Output> {
   const command = new Deno.Command(Deno.execPath(), {
     args: [...(options.flags ?? RUN_FLAGS), script, ...args],
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -75,29 +75,11 @@ async function runTextbookClient(
   input: string,
   cwd = `${ROOT}textbook`,
 ): Promise<Output> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...await headerFlags(program),
-      `${program}.ts`,
-      ...["127.0.0.1", String(port)],
-    ],
+  return runScript(`${program}.ts`, ["127.0.0.1", String(port)], {
+    flags: await headerFlags(program),
+    stdin: input,
     cwd,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(10_000),
-  }).spawn();
-  const writer = command.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const { code, signal, stdout, stderr } = await command.output();
-  const decoder = new TextDecoder();
-  return {
-    code,
-    signal,
-    stdout: decoder.decode(stdout),
-    stderr: decoder.decode(stderr),
-  };
+  });
 }
 
 /** What a textbook client prints for `reply`, after its prompt. */
