@@ -90,7 +90,12 @@ export async function* grade(
   kind: Kind,
   options: GradeOptions = {},
 ): AsyncGenerator<CheckResult> {
-  yield* GRADERS[kind](options);
+  if (options.signal?.aborted) return;
+  for await (const result of GRADERS[kind](options)) {
+    yield result;
+    // Returning ends the kind's grader, which ends the student's program.
+    if (options.signal?.aborted) return;
+  }
 }
 
 /** Each kind's grader. */
@@ -455,6 +460,13 @@ const KEPT_OUTPUT = 1024 * 1024;
 /** How long a program may take to start listening. */
 const START_MS = 10_000;
 
+/**
+ * How long a server that finds its port in use is started again: a port
+ * stays held for a minute after its last connection (TCP's TIME-WAIT) when
+ * the server closed first and did not set SO_REUSEADDR, as TCPServer.py.
+ */
+const TIME_WAIT_MS = 65_000;
+
 /** How long a program is given after SIGTERM, before SIGKILL. */
 const STOP_MS = 500;
 
@@ -734,29 +746,36 @@ async function startServer(
   transport: "tcp" | "udp",
   port: number,
 ): Promise<StudentProgram> {
+  const firstTry = Date.now();
   for (let attempt = 1;; attempt++) {
     const program = new StudentProgram(substitute(command, port));
     const start = Date.now();
-    while (Date.now() - start < START_MS) {
-      if (program.ended) break;
+    while (Date.now() - start < START_MS && !program.ended) {
       if (await isListening(transport, port)) return program;
       await Promise.race([program.status, sleep(25)]);
     }
+    const endedByItself = program.ended;
     const status = await program.stop();
-    const held = /in use|EADDRINUSE|BindException/i.test(program.stderr.text());
-    // Our look at the UDP port may have held it the moment it bound.
+    const held = endedByItself &&
+      /in use|EADDRINUSE|BindException/i.test(program.said());
+    // Our look at a UDP port may have held it the moment the program bound.
     if (held && transport === "udp" && attempt === 1) continue;
+    // The last student's connections can hold a fixed port for a minute.
+    if (held && Date.now() - firstTry < TIME_WAIT_MS) {
+      await sleep(1_000);
+      continue;
+    }
     const where = `127.0.0.1:${port}`;
     throw new DidNotStart(
-      (program.ended && status.code !== 143 && status.signal !== "SIGTERM"
+      (endedByItself
         ? `${program.command.join(" ")} ended (exit ${status.code}) ` +
           `before it listened on ${where}; `
         : `${program.command.join(" ")} did not listen on ${where} ` +
           `within ${START_MS / 1000} s; `) +
         program.said() +
-        (held && !takesPort(command)
-          ? `. A port stays held for about a minute after its last ` +
-            `connection (TIME-WAIT): wait, or give the program {port}`
+        (held
+          ? `. Tried for ${TIME_WAIT_MS / 1000} s: something else holds ` +
+            `port ${port}`
           : ""),
     );
   }

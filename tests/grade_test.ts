@@ -1,0 +1,300 @@
+/**
+ * grade.ts's own command line and how it runs a student's program: usage
+ * errors, a program that does not start (said from its own stderr, never a
+ * score of 0), a port still held by the last student's connections, a
+ * program that forks or floods (ended with its process group, nothing left
+ * running), and a whole class in one command. What each kind's checks say
+ * is tested in the corpus tests.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { canRun, hasProgram, ROOT, WAIT_MS } from "./_helpers.ts";
+
+const hasPython = await hasProgram("python3");
+
+/** Flags grade.ts runs with, as its shebang line gives them. */
+const GRADE_FLAGS = ["run", "--allow-net", "--unstable-net", "--allow-run"];
+
+/** What a run of grade.ts printed. */
+interface Graded {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs grade.ts with `args`, bounded by `ms`. */
+async function runGrade(args: string[], ms = 60_000): Promise<Graded> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...GRADE_FLAGS, "grade.ts", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(ms),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+/** Our tcp_server.ts as a student's command, on the grader's `{port}`. */
+const OUR_TCP_SERVER = [
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  `${ROOT}tcp_server.ts`,
+  "--host",
+  "127.0.0.1",
+  "--port",
+  "{port}",
+];
+
+/** Process ids whose command line holds `marker`. */
+async function processesWith(marker: string): Promise<string[]> {
+  const { stdout } = await new Deno.Command("pgrep", {
+    args: ["-f", marker],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((l) => l);
+}
+
+Deno.test("grade CLI prints one line and exits 2 on a usage error", async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    ["no KIND", [], /give a KIND: tcp-server, udp-server/],
+    ["an unknown KIND", ["ftp-server"], /ftp-server is not a KIND/],
+    [
+      "a client kind without a command",
+      ["pinger"],
+      /pinger grades a program the grader runs: give its command after --/,
+    ],
+    ["-- with nothing after it", ["tcp-server", "--"], /-- must be followed/],
+    [
+      "files without a command",
+      ["tcp-server", "a.py"],
+      /files are graded with a command/,
+    ],
+    [
+      "--host with a command",
+      ["tcp-server", "--host", "::1", "--", "python3", "s.py"],
+      /--host names a server already running/,
+    ],
+    ["--port 65536", ["tcp-server", "--port", "65536"], /--port must be/],
+    [
+      "--retries for TCP",
+      ["tcp-server", "--retries", "2"],
+      /--retries and --interval go with udp-server/,
+    ],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      const { code, stdout, stderr } = await runGrade(args);
+      assert.equal(code, 2);
+      assert.equal(stdout, "");
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    });
+  }
+});
+
+Deno.test("grade CLI --help names every kind and the exact deno run line", async () => {
+  const { code, stdout } = await runGrade(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const kind of [
+      "tcp-server",
+      "udp-server",
+      "tcp-client",
+      "udp-client",
+      "pinger",
+      "heartbeat",
+    ]
+  ) {
+    assert.match(stdout, new RegExp(`^  ${kind} `, "m"));
+  }
+  assert.match(
+    stdout,
+    /deno run --allow-net --unstable-net --allow-run grade\.ts pinger/,
+  );
+});
+
+Deno.test("grade CLI says a program that cannot be found did not start, exit 1, no score", async () => {
+  const { code, stdout } = await runGrade([
+    "tcp-client",
+    "--",
+    "no-such-program-for-grading",
+  ]);
+  assert.equal(code, 1);
+  assert.match(
+    stdout,
+    /^did not start: no-such-program-for-grading was not found/m,
+  );
+  assert.doesNotMatch(stdout, /Score/);
+});
+
+Deno.test("grade CLI says why a server did not start from its own stderr", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const { code, stdout } = await runGrade([
+    "udp-server",
+    "--json",
+    "--",
+    "python3",
+    "-c",
+    "import sys; sys.exit('ImportError: no module named sockets')",
+    "{port}",
+  ]);
+  assert.equal(code, 1);
+  const [result, ...rest] = stdout.trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(rest, []);
+  assert.equal(result.started, false);
+  assert.match(
+    result.why,
+    /ended \(exit 1\) before it listened on 127\.0\.0\.1:\d+/,
+  );
+  assert.match(result.why, /it said: ImportError: no module named sockets/);
+});
+
+Deno.test("grade CLI starts a server again while the port it needs is still in use", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const folder = await Deno.makeTempDir();
+  try {
+    // In use the first time, as after the last student's TCPServer.py.
+    const wrapper = `${folder}/busy_once.py`;
+    await Deno.writeTextFile(
+      wrapper,
+      [
+        "import os, sys",
+        `marker = ${JSON.stringify(`${folder}/tried`)}`,
+        "if not os.path.exists(marker):",
+        "    open(marker, 'w').close()",
+        "    sys.exit('OSError: [Errno 98] Address already in use')",
+        "os.execv(sys.argv[1], sys.argv[1:])",
+      ].join("\n"),
+    );
+    const { code, stdout } = await runGrade([
+      "tcp-server",
+      "--",
+      "python3",
+      wrapper,
+      ...OUR_TCP_SERVER,
+    ]);
+    assert.doesNotMatch(stdout, /did not start/, stdout);
+    assert.match(stdout, /^Score: (\d+) of \1 /m, stdout);
+    assert.equal(code, 0);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("grade CLI ends a student's server with everything it forked: nothing is left running", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  // A child that sleeps in the server's process group, then the server.
+  const seconds = `${1000 + Math.random()}`.slice(0, 12);
+  const forking = [
+    "python3",
+    "-c",
+    "import os, sys\nif os.fork() == 0:\n" +
+    `    os.execvp('sleep', ['sleep', '${seconds}'])\n` +
+    "os.execv(sys.argv[1], sys.argv[1:])",
+    ...OUR_TCP_SERVER,
+  ];
+  const { code, stdout } = await runGrade(["tcp-server", "--", ...forking]);
+  assert.match(stdout, /^Score: /m, stdout);
+  assert.equal(code, 0, stdout);
+  assert.deepEqual(await processesWith(`sleep ${seconds}`), []);
+});
+
+Deno.test("grade CLI grades a whole class: each file on a port of its own, then a table", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const folder = await Deno.makeTempDir();
+  try {
+    // TCPServer.py taking its port from the command line, and one that
+    // forgot upper().
+    const server = (transform: string) =>
+      [
+        "import sys",
+        "from socket import *",
+        "serverSocket = socket(AF_INET, SOCK_STREAM)",
+        "serverSocket.bind(('127.0.0.1', int(sys.argv[1])))",
+        "serverSocket.listen(1)",
+        "while True:",
+        "    connectionSocket, addr = serverSocket.accept()",
+        "    sentence = connectionSocket.recv(1024).decode()",
+        `    connectionSocket.send(sentence${transform}.encode())`,
+        "    connectionSocket.close()",
+      ].join("\n");
+    await Deno.writeTextFile(`${folder}/ana.py`, server(".upper()"));
+    await Deno.writeTextFile(`${folder}/ben.py`, server(""));
+    const { code, stdout } = await runGrade(
+      [
+        "tcp-server",
+        `${folder}/ana.py`,
+        `${folder}/ben.py`,
+        "--",
+        "python3",
+        "{file}",
+        "{port}",
+      ],
+      240_000,
+    );
+    assert.equal(code, 1, stdout); // ben's server FAILs
+    const table = stdout.slice(stdout.lastIndexOf("file "));
+    const rows = table.trim().split("\n").map((row) => row.split(/\s{2,}/));
+    assert.deepEqual(rows[0], ["file", "verdicts", "score", "exit"]);
+    assert.equal(rows[1][0], `${folder}/ana.py`);
+    assert.equal(rows[2][0], `${folder}/ben.py`);
+    assert.doesNotMatch(rows[1][1], /F/, stdout);
+    assert.match(rows[2][1], /F/, stdout);
+    assert.equal(rows[1][3], "0");
+    assert.equal(rows[2][3], "1");
+    assert.ok(Number(rows[1][2]) > Number(rows[2][2]), stdout);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("grade CLI --json names each file of a class in every object", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const { code, stdout } = await runGrade([
+    "udp-server",
+    "--json",
+    "missing_a.py",
+    "missing_b.py",
+    "--",
+    "python3",
+    "{file}",
+    "{port}",
+  ]);
+  assert.equal(code, 1);
+  const objects = stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(objects.map((o) => [o.file, o.started]), [
+    ["missing_a.py", false],
+    ["missing_b.py", false],
+  ]);
+  assert.match(objects[0].why, /can't open file|No such file/);
+});
+
+Deno.test("grade() stops at once when its signal is aborted", async () => {
+  const { grade } = await import("../grade.ts");
+  const controller = new AbortController();
+  controller.abort();
+  const results = [];
+  const started = Date.now();
+  for await (
+    const result of grade("tcp-server", {
+      command: OUR_TCP_SERVER,
+      port: 0,
+      signal: controller.signal,
+    })
+  ) results.push(result);
+  assert.ok(
+    results.every((r) => r.verdict === "SKIP"),
+    JSON.stringify(results),
+  );
+  assert.ok(Date.now() - started < WAIT_MS);
+});
