@@ -112,7 +112,7 @@ const GRADERS: Record<
 };
 
 /** One run's end: the score and counts, and the exit status it gives. */
-export interface Summary {
+interface Summary {
   /** 1 for a PASS, half for a WARN. */
   score: number;
   /** How many checks there were. */
