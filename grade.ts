@@ -1044,7 +1044,7 @@ async function checkSent(session: Session, sentence: string): Promise<Outcome> {
   if (sent.verdict === "FAIL") return sent;
   // Bytes beyond ASCII came as something else: look for the ASCII part.
   const due = sent.narrow
-    ? utf8(sentence.toUpperCase().match(/^[\x20-\x7e]*/)![0])
+    ? utf8(sentence.match(/^[ -~]*/)![0].toUpperCase())
     : utf8(sentence.toUpperCase());
   const printed = judgePrinted(session, due, sentence);
   if (printed.verdict === "FAIL" || !sent.narrow) return printed;
@@ -1095,7 +1095,7 @@ async function checkTwoPieces(session: Session): Promise<Outcome> {
   let cut = Math.floor(due.length / 2);
   while ((reply[cut] & 0xc0) === 0x80) cut--; // never inside a character
   const pause = Math.min(300, session.ms / 4);
-  await heard.reply(reply.subarray(0, cut));
+  await heard.reply(reply.subarray(0, cut), true);
   await sleep(pause);
   await heard.reply(reply.subarray(cut));
   await finish(session);
@@ -1282,8 +1282,11 @@ interface Heard {
   matches: boolean;
   /** The line end after the sentence: "", "\n" or "\r\n". */
   ending: string;
-  /** Sends `bytes` back, as the server; a client gone is no error. */
-  reply(bytes: Uint8Array): Promise<void>;
+  /**
+   * Sends `bytes` back, as the server; a client gone is no error. `more`:
+   * a piece, the rest to follow.
+   */
+  reply(bytes: Uint8Array, more?: boolean): Promise<void>;
   /** UDP: sends `bytes` from another port; resolves with that address. */
   fromStranger(bytes: Uint8Array): Promise<string>;
 }
@@ -1413,7 +1416,7 @@ class TcpPlay implements ServerPlay {
     return {
       bytes,
       ...endingOf(bytes, expected),
-      reply: (data) => side.write(data),
+      reply: (data, more) => side.write(data, more),
       fromStranger: () => Promise.resolve(""),
     };
   }
@@ -1432,6 +1435,7 @@ class TcpSide {
   reading: Promise<void>;
   #conn: Deno.TcpConn;
   #taken = 0;
+  #answering = false;
 
   constructor(conn: Deno.TcpConn, changes: Changes) {
     this.#conn = conn;
@@ -1448,6 +1452,8 @@ class TcpSide {
         // Reset, or closed by the grader.
       }
       this.ended = true;
+      // The client is done: as a server would, close once it is answered.
+      if (!this.#answering && this.pending().length === 0) this.close();
       this.received.add(new Uint8Array());
       changes.notify();
     })();
@@ -1471,10 +1477,12 @@ class TcpSide {
   take(): Uint8Array {
     const bytes = this.pending().slice();
     this.#taken += bytes.length;
+    this.#answering = true;
     return bytes;
   }
 
-  async write(data: Uint8Array) {
+  /** Writes `data`; the last piece of a reply to a client done closes. */
+  async write(data: Uint8Array, more = false) {
     try {
       for (let written = 0; written < data.length;) {
         written += await this.#conn.write(data.subarray(written));
@@ -1482,6 +1490,8 @@ class TcpSide {
     } catch {
       // The client has gone: what it printed tells the rest.
     }
+    if (!more) this.#answering = false;
+    if (!more && this.ended) this.close();
   }
 
   close() {
@@ -1646,8 +1656,8 @@ function judgePrinted(
     return nuls > 0
       ? {
         verdict: "WARN",
-        why: `it printed the reply ${shown(due)} and ${bytesOf(nuls)} ` +
-          `NUL (\\0) after it`,
+        why: `it printed the reply ${shown(due)} and ${count(nuls)} NUL ` +
+          `bytes (\\0) after it`,
       }
       : { verdict: "PASS", why: `it printed the reply ${shown(due)}` };
   }
