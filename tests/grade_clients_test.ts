@@ -98,3 +98,130 @@ for (const client of CLIENTS) {
     }
   });
 }
+
+/** Runs grade.ts with `args`, bounded; what it printed and its status. */
+async function gradeCommand(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--unstable-net",
+      "--allow-run",
+      "grade.ts",
+      ...args,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  return {
+    code: out.code,
+    lines: new TextDecoder().decode(out.stdout).trimEnd().split("\n"),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+const OURS_UDP = [
+  "--",
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  "--unstable-net",
+  "udp_client.ts",
+  "--port",
+  "{port}",
+];
+
+Deno.test("grade.ts udp-client: one line per check, the score, exit 0", async () => {
+  const { code, lines } = await gradeCommand([
+    "udp-client",
+    "--port",
+    "0",
+    ...OURS_UDP,
+  ]);
+  assert.equal(code, 0, lines.join("\n"));
+  assert.match(lines[0], /^Grading .* as a udp-client/);
+  assert.deepEqual(
+    lines.slice(1, -1).map((line) => line.split(":")[0]),
+    UDP_CLIENT_CHECKS.map((check) => `PASS  ${check}`),
+  );
+  assert.equal(lines.at(-1), "Score: 7 of 7 (7 PASS, 0 WARN, 0 FAIL)");
+});
+
+Deno.test("grade.ts udp-client --json: one object per check, then the score", async () => {
+  const { code, lines } = await gradeCommand([
+    "udp-client",
+    "--json",
+    "--port",
+    "0",
+    ...OURS_UDP,
+  ]);
+  assert.equal(code, 0, lines.join("\n"));
+  const objects = lines.map((line) => JSON.parse(line));
+  assert.deepEqual(
+    objects.slice(0, -1).map(({ check, verdict }) => ({ check, verdict })),
+    UDP_CLIENT_CHECKS.map((check) => ({ check, verdict: "PASS" })),
+  );
+  assert.ok(objects.slice(0, -1).every((o) => typeof o.why === "string"));
+  assert.deepEqual(objects.at(-1), {
+    score: 7,
+    out_of: 7,
+    PASS: 7,
+    WARN: 0,
+    FAIL: 0,
+    SKIP: 0,
+  });
+});
+
+Deno.test("grade.ts tcp-client: a command that cannot be found did not start, exit 1", async () => {
+  const { code, lines } = await gradeCommand([
+    "tcp-client",
+    "--port",
+    "0",
+    "--",
+    "no-such-client-program",
+    "{port}",
+  ]);
+  assert.equal(code, 1);
+  assert.equal(
+    lines.at(-1),
+    "did not start: no-such-client-program was not found: check the " +
+      "command after --",
+  );
+});
+
+Deno.test("grade.ts udp-client: a client that hangs, floods stdout and forks is ended whole", async () => {
+  if (
+    !canRun(AVAILABLE.python3, "python3 is not installed") ||
+    !canRun(await hasProgram("pgrep"), "pgrep is not installed")
+  ) return;
+  const mark = `misbehaves-${crypto.randomUUID()}`;
+  const { code, lines } = await gradeCommand([
+    "udp-client",
+    "--port",
+    "0",
+    "--timeout",
+    "0.2",
+    "--",
+    "python3",
+    `${CLIENT_DIR}/misbehaves.py`,
+    "{port}",
+    mark,
+  ]);
+  assert.equal(code, 1, lines.join("\n"));
+  assert.match(
+    lines.find((line) => line.includes("end of input:")) ?? "",
+    /^FAIL  end of input: .*still running, and was ended by the grader$/,
+  );
+  assert.equal(await processesWith(mark), "");
+});
+
+/** The running processes whose command line holds `mark`, from pgrep. */
+async function processesWith(mark: string): Promise<string> {
+  const out = await new Deno.Command("pgrep", {
+    args: ["-af", mark],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout);
+}
