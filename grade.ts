@@ -1673,8 +1673,18 @@ function judgePrinted(
         ? `it printed nothing; the reply ${shown(due)} was due`
         : `it printed ${shown(out)}${
           echoed ? ", the sentence it sent," : ""
-        } not the reply ${shown(due)}`) + endedByGrader(session),
+        } not the reply ${shown(due)}`) +
+      moreThanKept(session.program) +
+      endedByGrader(session),
   };
+}
+
+/** "; it printed N bytes in all" when more than were kept, else "". */
+function moreThanKept(program: StudentProgram): string {
+  const { stdout } = program;
+  return stdout.total > stdout.bytes().length
+    ? `; it printed ${count(stdout.total)} bytes in all`
+    : "";
 }
 
 /** A stack trace in `stderr`, described by its telling line; or "". */

@@ -225,3 +225,17 @@ async function processesWith(mark: string): Promise<string> {
   }).output();
   return new TextDecoder().decode(out.stdout);
 }
+
+Deno.test("tests/peers/clients/README.md: its grades are corpus.ts's", async () => {
+  const readme = await Deno.readTextFile(`${CLIENT_DIR}/README.md`);
+  const rows = [
+    ...readme.matchAll(/^\| (.+?) +\| ([PWFS]+) +\| ([\d.]+) +\|/gm),
+  ]
+    .map(([, name, verdicts, score]) => [name, verdicts, Number(score)]);
+  const named = (name: string) =>
+    name.replace(/^textbook\/(\w+\.py)$/, "textbook $1");
+  assert.deepEqual(
+    rows.toSorted(),
+    CLIENTS.map((c) => [named(c.name), c.verdicts, c.score]).toSorted(),
+  );
+});

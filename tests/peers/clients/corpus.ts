@@ -132,6 +132,22 @@ export const CLIENTS: GradedClient[] = [
     verdicts: "PPPPPP",
     score: 6,
   },
+  {
+    name: "udp_client.ts --host ::1 (ours)",
+    kind: "udp-client",
+    needs: "deno",
+    command: [
+      ...DENO_UDP,
+      "udp_client.ts",
+      "--host",
+      "::1",
+      "--port",
+      "{port}",
+    ],
+    timeout: 2,
+    verdicts: "PPPPPPP",
+    score: 7,
+  },
   // A class's: Python.
   python("udp_prints_sent.py", "udp-client", 1, "FFFWFFP", 1.5),
   python("udp_no_timeout.py", "udp-client", 1, "PPWWWPP", 5.5),
