@@ -212,7 +212,7 @@ Deno.test("grade.ts udp-client: a client that hangs, floods stdout and forks is 
   assert.equal(code, 1, lines.join("\n"));
   assert.match(
     lines.find((line) => line.includes("end of input:")) ?? "",
-    /^FAIL  end of input: .*still running, and was ended by the grader$/,
+    /^FAIL {2}end of input: .*still running, and was ended by the grader$/,
   );
   assert.equal(await processesWith(mark), "");
 });
