@@ -859,10 +859,8 @@ const TYPED = {
   sentence: "hello from the grader",
   unicode: "Straße, é, κόσμος",
   // Longer than recv(1024) and recvfrom(2048), ASCII so a cut is clean.
-  long: "the quick brown fox jumps over the lazy dog. ".repeat(67).slice(
-    0,
-    3000,
-  ),
+  long: "the quick brown fox jumps over the lazy dog. ".repeat(67)
+    .slice(0, 3000),
   second: "and a second sentence",
   stranger: "NOT FROM THE SERVER",
 };
@@ -970,18 +968,17 @@ async function* gradeClient(
 }
 
 /**
- * Types `sentence` and a newline, and waits for it on the wire (longer
- * for the first, while the program starts). Resolves with what came, or
+ * Types the first `sentence` and a newline, and waits for it on the wire
+ * (longer than `ms`: the program is starting). Resolves with what came, or
  * with the FAIL that nothing came.
  */
 async function typeAndHear(
   session: Session,
   sentence: string,
-  first = true,
 ): Promise<Heard | Outcome> {
   const { program, server, ms } = session;
   const typed = await program.type(`${sentence}\n`, ms);
-  const wait = ms + (first ? STARTUP_MS : 0);
+  const wait = ms + STARTUP_MS;
   await server.changes.until(
     () => server.ready(utf8(sentence)) || program.ended,
     wait,
@@ -1026,7 +1023,7 @@ async function finish(session: Session): Promise<Ending> {
 
 /** " (it ... was ended by the grader)" when it was, else "". */
 function endedByGrader(session: Session): string {
-  return session.end?.status === undefined
+  return session.end !== undefined && session.end.status === undefined
     ? ` (still running ${seconds(session.ms)} after its input ended, it ` +
       `was ended by the grader)`
     : "";

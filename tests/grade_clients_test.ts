@@ -239,3 +239,25 @@ Deno.test("tests/peers/clients/README.md: its grades are corpus.ts's", async () 
     CLIENTS.map((c) => [named(c.name), c.verdicts, c.score]).toSorted(),
   );
 });
+
+Deno.test("grade(): an aborted signal stops the grading between checks", async () => {
+  const controller = new AbortController();
+  const results: CheckResult[] = [];
+  const command = OURS_UDP.slice(1);
+  await withTimeout(
+    (async () => {
+      for await (
+        const result of grade("udp-client", {
+          command,
+          port: 0,
+          signal: controller.signal,
+        })
+      ) {
+        results.push(result);
+        controller.abort();
+      }
+    })(),
+    "grading stopped by its signal",
+  );
+  assert.deepEqual(results.map((r) => r.check), ["sentence"]);
+});
