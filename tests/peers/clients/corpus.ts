@@ -148,6 +148,22 @@ export const CLIENTS: GradedClient[] = [
     verdicts: "PPPPPPP",
     score: 7,
   },
+  {
+    name: "tcp_client.ts --host ::1 (ours)",
+    kind: "tcp-client",
+    needs: "deno",
+    command: [
+      ...DENO_TCP,
+      "tcp_client.ts",
+      "--host",
+      "::1",
+      "--port",
+      "{port}",
+    ],
+    timeout: 2,
+    verdicts: "PPPPPP",
+    score: 6,
+  },
   // A class's: Python.
   python("udp_prints_sent.py", "udp-client", 1, "FFFWFFP", 1.5),
   python("udp_no_timeout.py", "udp-client", 1, "PPWWWPP", 5.5),
