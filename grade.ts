@@ -643,12 +643,15 @@ export class StudentProgram {
     const status = await this.status;
     this.#signalGroup("SIGKILL"); // what it forked and left behind
     await this.#stdin.close().catch(() => {});
-    if (
-      await Promise.race([
-        this.#reading.then(() => true),
-        sleep(STOP_MS).then(() => false),
-      ]) === false
-    ) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = await Promise.race([
+      this.#reading.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_MS);
+      }),
+    ]);
+    clearTimeout(timer); // no timer left behind (tests' sanitizers)
+    if (!read) {
       // A process that left the group still holds the pipes: stop reading.
       await Promise.all([
         this.#child.stdout.cancel().catch(() => {}),
@@ -865,15 +868,962 @@ async function* checkUdp(_: GradeOptions): AsyncGenerator<CheckResult> {}
 // Grading clients: tcp-client and udp-client
 // ===========================================================================
 
+// The grader is the client's server, on 127.0.0.1 and ::1 at one port. It
+// types a sentence, waits to see it on the wire, answers, and only when
+// the program has ended reads what it printed: a pipe's stdout may be held
+// until the program exits, so it says nothing about when a reply came.
+
+/** The sentences the grader types, and the stranger's datagram. */
+const TYPED = {
+  sentence: "hello from the grader",
+  unicode: "Straße, é, κόσμος",
+  // Longer than recv(1024) and recvfrom(2048), ASCII so a cut is clean.
+  long: "the quick brown fox jumps over the lazy dog. ".repeat(67)
+    .slice(0, 3000),
+  second: "and a second sentence",
+  stranger: "NOT FROM THE SERVER",
+};
+
+/** The textbook's smallest receive buffer: a shorter one cuts sentences. */
+const TEXTBOOK_BUFFER = 1024;
+
+/** How long a line's end may trail the sentence on the wire. */
+const LINE_END_MS = 100;
+
+/** Extra time for the first sentence, while the program starts (a JVM). */
+const STARTUP_MS = 5_000;
+
+/** How long a Ctrl-C is given to end a program before its group is ended. */
+const INTERRUPT_MS = 500;
+
 /** Grades a TCP client: see DESIGN.md, "The grader". */
 async function* gradeTcpClient(
-  _options: GradeOptions,
-): AsyncGenerator<CheckResult> {}
+  options: GradeOptions,
+): AsyncGenerator<CheckResult> {
+  yield* gradeClient("tcp", options, [
+    ["sentence", (s) => checkSent(s, TYPED.sentence)],
+    ["Unicode", (s) => checkSent(s, TYPED.unicode)],
+    ["long reply", checkLongReply],
+    ["reply in two pieces", checkTwoPieces],
+    ["several sentences", checkSeveral],
+    ["end of input", checkEnd],
+  ]);
+}
 
 /** Grades a UDP client: see DESIGN.md, "The grader". */
 async function* gradeUdpClient(
-  _options: GradeOptions,
-): AsyncGenerator<CheckResult> {}
+  options: GradeOptions,
+): AsyncGenerator<CheckResult> {
+  yield* gradeClient("udp", options, [
+    ["sentence", (s) => checkSent(s, TYPED.sentence)],
+    ["Unicode", (s) => checkSent(s, TYPED.unicode)],
+    ["long reply", checkLongReply],
+    ["lost reply", checkLostReply],
+    ["stranger's datagram", checkStranger],
+    ["several sentences", checkSeveral],
+    ["end of input", checkEnd],
+  ]);
+}
+
+/** One check of a client, run against a fresh start of it. */
+type ClientCheck = [
+  name: string,
+  run: (session: Session) => Promise<Outcome>,
+];
+
+/** A check's verdict and why. */
+type Outcome = Omit<CheckResult, "check">;
+
+/** One check's run: the program, the grader as its server, each wait. */
+interface Session {
+  program: StudentProgram;
+  server: ServerPlay;
+  /** How long each wait lasts, in ms (`--timeout`). */
+  ms: number;
+  /** Set once the program has ended, by itself or by the grader. */
+  end?: Ending;
+}
+
+/** How a program ended. */
+interface Ending {
+  /** Its status, if it ended by itself. */
+  status?: Deno.CommandStatus;
+  /** Its stderr before the grader ended it, if it did. */
+  stderr: Uint8Array;
+}
+
+/**
+ * Runs each check against a fresh start of the client, with the grader as
+ * its server on `options.port` (0: a free one); the program's process
+ * group and the grader's sockets are ended after each check.
+ */
+async function* gradeClient(
+  transport: "tcp" | "udp",
+  options: GradeOptions,
+  checks: ClientCheck[],
+): AsyncGenerator<CheckResult> {
+  if (options.command === undefined) {
+    throw new DidNotStart("a client is graded by running it: give COMMAND");
+  }
+  const port = options.port === 0 || options.port === undefined &&
+      takesPort(options.command)
+    ? freePort(transport)
+    : options.port ?? 12000;
+  const ms = (options.timeout ?? 2) * 1000;
+  for (const [check, run] of checks) {
+    if (options.signal?.aborted) return;
+    const server = transport === "tcp" ? new TcpPlay(port) : new UdpPlay(port);
+    let session: Session | undefined;
+    try {
+      const program = new StudentProgram(substitute(options.command, port));
+      program.status.then(() => server.changes.notify());
+      session = { program, server, ms };
+      yield { check, ...await run(session) };
+    } finally {
+      await session?.program.stop();
+      await server.close();
+    }
+  }
+}
+
+/**
+ * Types the first `sentence` and a newline, and waits for it on the wire
+ * (longer than `ms`: the program is starting). Resolves with what came, or
+ * with the FAIL that nothing came.
+ */
+async function typeAndHear(
+  session: Session,
+  sentence: string,
+): Promise<Heard | Outcome> {
+  const { program, server, ms } = session;
+  const typed = await program.type(`${sentence}\n`, ms);
+  const wait = ms + STARTUP_MS;
+  await server.changes.until(
+    () => server.ready(utf8(sentence)) || program.ended,
+    wait,
+  );
+  const heard = await server.hear(utf8(sentence));
+  if (heard) return heard;
+  return {
+    verdict: "FAIL",
+    why: `typed ${shown(utf8(sentence))}${
+      typed ? "" : " (it did not read it)"
+    }: nothing came to ${server.where} ${
+      program.ended
+        ? `before it ended (exit ${(await program.status).code}); ` +
+          program.said()
+        : `within ${seconds(wait)}`
+    }`,
+  };
+}
+
+/**
+ * Ends the program's input, as Ctrl-D does, and waits for it to end; one
+ * still running then gets a Ctrl-C (which makes many languages print what
+ * they held), then its group is ended.
+ */
+async function finish(session: Session): Promise<Ending> {
+  const { program, ms } = session;
+  await program.endInput();
+  const status = await program.waitEnd(ms);
+  const stderr = program.stderr.bytes();
+  if (status === undefined) {
+    try {
+      Deno.kill(-program.pid, "SIGINT");
+    } catch {
+      // It ended just now.
+    }
+    await program.waitEnd(INTERRUPT_MS);
+    await program.stop();
+  }
+  session.end = { status, stderr };
+  return session.end;
+}
+
+/** " (it ... was ended by the grader)" when it was, else "". */
+function endedByGrader(session: Session): string {
+  return session.end !== undefined && session.end.status === undefined
+    ? ` (still running ${seconds(session.ms)} after its input ended, it ` +
+      `was ended by the grader)`
+    : "";
+}
+
+/** sentence, Unicode: the line typed is sent, and the reply printed. */
+async function checkSent(session: Session, sentence: string): Promise<Outcome> {
+  const heard = await typeAndHear(session, sentence);
+  if (!isHeard(heard)) return heard;
+  const sent = judgeSent(heard, sentence);
+  const reply = sent.verdict === "FAIL"
+    ? upperCase(heard.bytes)
+    : sent.narrow
+    ? asciiUpperCase(heard.bytes)
+    : utf8(sentence.toUpperCase() + heard.ending);
+  await heard.reply(reply);
+  await finish(session);
+  if (sent.verdict === "FAIL") return sent;
+  // Bytes beyond ASCII came as something else: look for the ASCII part.
+  const due = sent.narrow
+    ? utf8(sentence.match(/^[ -~]*/)![0].toUpperCase())
+    : utf8(sentence.toUpperCase());
+  const printed = judgePrinted(session, due, sentence);
+  if (printed.verdict === "FAIL" || !sent.narrow) return printed;
+  return { verdict: "WARN", why: sent.why };
+}
+
+/** long reply: a 3,000-byte reply printed whole. */
+async function checkLongReply(session: Session): Promise<Outcome> {
+  const heard = await typeAndHear(session, TYPED.long);
+  if (!isHeard(heard)) return heard;
+  const sent = judgeSent(heard, TYPED.long);
+  await heard.reply(
+    sent.verdict === "PASS"
+      ? utf8(TYPED.long.toUpperCase() + heard.ending)
+      : upperCase(heard.bytes),
+  );
+  await finish(session);
+  if (sent.verdict !== "PASS") return sent;
+  const due = utf8(TYPED.long.toUpperCase());
+  const found = longestPrefix(session.program.stdout.bytes(), due);
+  if (found === due.length || found < 20) {
+    return judgePrinted(session, due, TYPED.long);
+  }
+  const of = `the first ${count(found)} of the reply's ${
+    count(due.length)
+  } bytes`;
+  return found >= TEXTBOOK_BUFFER
+    ? { verdict: "WARN", why: `printed ${of}: the rest was not printed` }
+    : {
+      verdict: "FAIL",
+      why: `printed only ${of}: fewer than the textbook's recv(1024) ` +
+        `prints${endedByGrader(session)}`,
+    };
+}
+
+/** reply in two pieces: a TCP reply split between characters, a pause. */
+async function checkTwoPieces(session: Session): Promise<Outcome> {
+  const heard = await typeAndHear(session, TYPED.sentence);
+  if (!isHeard(heard)) return heard;
+  const sent = judgeSent(heard, TYPED.sentence);
+  if (sent.verdict !== "PASS") {
+    await heard.reply(upperCase(heard.bytes));
+    await finish(session);
+    return sent;
+  }
+  const due = utf8(TYPED.sentence.toUpperCase());
+  const reply = utf8(TYPED.sentence.toUpperCase() + heard.ending);
+  let cut = Math.floor(due.length / 2);
+  while ((reply[cut] & 0xc0) === 0x80) cut--; // never inside a character
+  const pause = Math.min(300, session.ms / 4);
+  await heard.reply(reply.subarray(0, cut), true);
+  await sleep(pause);
+  await heard.reply(reply.subarray(cut));
+  await finish(session);
+  const out = session.program.stdout.bytes();
+  if (longestPrefix(out, due) === due.length) {
+    return judgePrinted(session, due, TYPED.sentence);
+  }
+  if (longestPrefix(out, due.subarray(0, cut)) === cut) {
+    return {
+      verdict: "WARN",
+      why: `the reply came in two pieces ${seconds(pause)} apart, ` +
+        `${shown(reply.subarray(0, cut))} then ` +
+        `${shown(reply.subarray(cut))}: it printed the first piece only`,
+    };
+  }
+  return judgePrinted(session, due, TYPED.sentence);
+}
+
+/** lost reply: UDP; the first datagram gets no answer. */
+async function checkLostReply(session: Session): Promise<Outcome> {
+  const { program, server, ms } = session;
+  const first = await typeAndHear(session, TYPED.sentence);
+  if (!isHeard(first)) return first;
+  const sent = judgeSent(first, TYPED.sentence);
+  if (sent.verdict !== "PASS") return sent;
+  const lostAt = Date.now();
+  await program.endInput();
+  await server.changes.until(
+    () => server.ready(utf8(TYPED.sentence)) || program.ended,
+    ms,
+  );
+  const again = await server.hear(utf8(TYPED.sentence));
+  if (again) return await judgeRetry(session, first, again, lostAt);
+  const end = await finish(session);
+  const said = `sent ${shown(first.bytes)} once and no reply came`;
+  if (end.status === undefined) {
+    return {
+      verdict: "WARN",
+      why: `${said}; ${seconds(ms)} later it had neither sent it again ` +
+        `nor ended: it waits for ever (ended by the grader)`,
+    };
+  }
+  const trace = stackTrace(end.stderr);
+  if (trace) {
+    return { verdict: "WARN", why: `${said}; it ended with ${trace}` };
+  }
+  const words = printedText(program);
+  return words === ""
+    ? {
+      verdict: "WARN",
+      why: `${said}; it ended without a word, so nobody can tell the ` +
+        `sentence was lost`,
+    }
+    : { verdict: "PASS", why: `${said}; it ended and said ${words}` };
+}
+
+/** The lost-reply check once a second datagram came. */
+async function judgeRetry(
+  session: Session,
+  first: Heard,
+  again: Heard,
+  lostAt: number,
+): Promise<Outcome> {
+  const after = seconds(Date.now() - lostAt);
+  if (!bytesEqual(again.bytes, first.bytes)) {
+    await finish(session);
+    return {
+      verdict: "FAIL",
+      why: `no reply came to ${shown(first.bytes)}; ${after} later it ` +
+        `sent ${shown(again.bytes)}, not the sentence again`,
+    };
+  }
+  await again.reply(utf8(TYPED.sentence.toUpperCase() + again.ending));
+  await finish(session);
+  const printed = judgePrinted(session, utf8(TYPED.sentence.toUpperCase()));
+  if (printed.verdict !== "PASS") return printed;
+  return {
+    verdict: "PASS",
+    why: `no reply came to the first datagram; it sent it again ${after} ` +
+      `later and printed the reply`,
+  };
+}
+
+/** stranger's datagram: UDP; a datagram from another port comes first. */
+async function checkStranger(session: Session): Promise<Outcome> {
+  const heard = await typeAndHear(session, TYPED.sentence);
+  if (!isHeard(heard)) return heard;
+  const sent = judgeSent(heard, TYPED.sentence);
+  if (sent.verdict !== "PASS") return sent;
+  const from = await heard.fromStranger(utf8(TYPED.stranger));
+  await heard.reply(utf8(TYPED.sentence.toUpperCase() + heard.ending));
+  await finish(session);
+  const out = session.program.stdout.bytes();
+  const due = utf8(TYPED.sentence.toUpperCase());
+  if (longestPrefix(out, utf8(TYPED.stranger)) === TYPED.stranger.length) {
+    return {
+      verdict: "WARN",
+      why: `a datagram from ${from}, not from the server's port, came ` +
+        `before the reply: it printed that datagram, ` +
+        `${shown(utf8(TYPED.stranger))}` +
+        (longestPrefix(out, due) === due.length
+          ? ""
+          : `, and not the reply ${shown(due)}`),
+    };
+  }
+  return judgePrinted(session, due, TYPED.sentence);
+}
+
+/** several sentences: a second line typed once the first reply is sent. */
+async function checkSeveral(session: Session): Promise<Outcome> {
+  const { program, server, ms } = session;
+  const first = await typeAndHear(session, TYPED.sentence);
+  if (!isHeard(first)) return first;
+  const sent = judgeSent(first, TYPED.sentence);
+  if (sent.verdict !== "PASS") return sent;
+  await first.reply(utf8(TYPED.sentence.toUpperCase() + first.ending));
+  const typed = await program.type(`${TYPED.second}\n`, ms);
+  await server.changes.until(
+    () => server.ready(utf8(TYPED.second)) || program.ended,
+    ms,
+  );
+  const second = await server.hear(utf8(TYPED.second));
+  if (second && judgeSent(second, TYPED.second).verdict === "PASS") {
+    await second.reply(utf8(TYPED.second.toUpperCase() + second.ending));
+  }
+  await finish(session);
+  const printed = judgePrinted(session, utf8(TYPED.sentence.toUpperCase()));
+  if (printed.verdict === "FAIL") return printed;
+  if (second === undefined) {
+    return {
+      verdict: "WARN",
+      why: `it sent the first sentence and printed its reply; then ` +
+        (typed ? "" : "it did not read the second line typed, ") +
+        `${shown(utf8(TYPED.second))} never came (one sentence, as ` +
+        `the textbook's client)`,
+    };
+  }
+  const secondSent = judgeSent(second, TYPED.second);
+  if (secondSent.verdict !== "PASS") return secondSent;
+  const both = judgePrinted(session, utf8(TYPED.second.toUpperCase()));
+  if (both.verdict !== "PASS") return both;
+  return {
+    verdict: printed.verdict,
+    why: `both sentences sent and both replies printed` +
+      (printed.verdict === "PASS" ? "" : `; but ${printed.why}`),
+  };
+}
+
+/** end of input: it ends by itself, with no stack trace. */
+async function checkEnd(session: Session): Promise<Outcome> {
+  const heard = await typeAndHear(session, TYPED.sentence);
+  if (!isHeard(heard)) return heard;
+  await heard.reply(upperCase(heard.bytes));
+  const end = await finish(session);
+  if (end.status === undefined) {
+    return {
+      verdict: "FAIL",
+      why: `its reply was sent and its input ended; ${
+        seconds(session.ms)
+      } later it was still running, and was ended by the grader`,
+    };
+  }
+  const trace = stackTrace(end.stderr);
+  if (trace) return { verdict: "WARN", why: `it ended with ${trace}` };
+  const { code, signal } = end.status;
+  if (signal !== null || code !== 0) {
+    return {
+      verdict: "WARN",
+      why:
+        `it ended ${
+          signal ? `by signal ${signal}` : `with exit status ${code}`
+        }` +
+        `; ${session.program.said()}`,
+    };
+  }
+  return { verdict: "PASS", why: "it ended by itself (exit 0)" };
+}
+
+/** What came on the wire for a sentence, and how to answer it. */
+interface Heard {
+  /** Every byte that came, line end included. */
+  bytes: Uint8Array;
+  /** Whether they are the sentence in UTF-8, and a line end or none. */
+  matches: boolean;
+  /** The line end after the sentence: "", "\n" or "\r\n". */
+  ending: string;
+  /**
+   * Sends `bytes` back, as the server; a client gone is no error. `more`:
+   * a piece, the rest to follow.
+   */
+  reply(bytes: Uint8Array, more?: boolean): Promise<void>;
+  /** UDP: sends `bytes` from another port; resolves with that address. */
+  fromStranger(bytes: Uint8Array): Promise<string>;
+}
+
+/** The grader as the client's server, TCP or UDP. */
+interface ServerPlay {
+  /** Notified on every byte, connection or datagram (and program end). */
+  changes: Changes;
+  /** Where it listens, for reasons: "127.0.0.1:P or [::1]:P". */
+  where: string;
+  /** Whether what came is ready to hear as `expected` (or not it). */
+  ready(expected: Uint8Array): boolean;
+  /** What came for `expected`, taken; undefined when nothing came. */
+  hear(expected: Uint8Array): Promise<Heard | undefined>;
+  /** Closes every socket; resolves when their readers have ended. */
+  close(): Promise<void>;
+}
+
+/** Wakes those waiting for a condition whenever something happens. */
+class Changes {
+  #waiters = new Set<() => void>();
+
+  /** Something happened: conditions are looked at again. */
+  notify() {
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** Resolves true once `ready()` holds, false after `ms`. */
+  async until(ready: () => boolean, ms: number): Promise<boolean> {
+    let wake = () => {};
+    const deadline = setTimeout(() => wake(), ms);
+    const start = Date.now();
+    try {
+      while (!ready()) {
+        if (Date.now() - start >= ms) return false;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.#waiters.add(resolve);
+        });
+        this.#waiters.delete(wake);
+      }
+      return true;
+    } finally {
+      this.#waiters.delete(wake);
+      clearTimeout(deadline);
+    }
+  }
+}
+
+/**
+ * Opens `open` on 127.0.0.1 and ::1 (where this machine has IPv6): a
+ * client's `localhost` may be either. A port in use is a DidNotStart.
+ */
+function openBoth<T extends Deno.Listener | Deno.DatagramConn>(
+  port: number,
+  open: (hostname: string) => T,
+): T[] {
+  const sockets: T[] = [];
+  for (const hostname of ["127.0.0.1", "::1"]) {
+    try {
+      sockets.push(open(hostname));
+    } catch (error) {
+      if (hostname === "::1" && !(error instanceof Deno.errors.AddrInUse)) {
+        continue; // no IPv6 here
+      }
+      for (const socket of sockets) socket.close();
+      throw new DidNotStart(
+        `the grader could not serve on ${formatAddress({ hostname, port })}` +
+          `: ${(error as Error).message} (--port 0 picks a free port)`,
+      );
+    }
+  }
+  return sockets;
+}
+
+/** Where `sockets` listen, for reasons. */
+function whereOf(sockets: (Deno.Listener | Deno.DatagramConn)[]): string {
+  return sockets.map((socket) => formatAddress(socket.addr as Deno.NetAddr))
+    .join(" or ");
+}
+
+/** The grader as a TCP server: it keeps every connection open. */
+class TcpPlay implements ServerPlay {
+  changes = new Changes();
+  where: string;
+  #listeners: Deno.TcpListener[];
+  #sides: TcpSide[] = [];
+  #tasks: Promise<void>[] = [];
+
+  constructor(port: number) {
+    this.#listeners = openBoth(
+      port,
+      (hostname) => Deno.listen({ hostname, port }),
+    );
+    this.where = whereOf(this.#listeners);
+    for (const listener of this.#listeners) {
+      this.#tasks.push(this.#accept(listener));
+    }
+  }
+
+  async #accept(listener: Deno.TcpListener) {
+    try {
+      for await (const conn of listener) {
+        const side = new TcpSide(conn, this.changes);
+        this.#sides.push(side);
+        this.#tasks.push(side.reading);
+      }
+    } catch {
+      // Closed.
+    }
+  }
+
+  ready(expected: Uint8Array): boolean {
+    return this.#sides.some((side) => side.ready(expected));
+  }
+
+  async hear(expected: Uint8Array): Promise<Heard | undefined> {
+    const side = this.#sides.find((side) => side.ready(expected)) ??
+      this.#sides.find((side) => side.pending().length > 0);
+    if (side === undefined) return undefined;
+    // The line end may trail the sentence (a second write).
+    await side.received.until(
+      () => side.ended || lineEnded(side.pending(), expected),
+      LINE_END_MS,
+    );
+    const bytes = side.take();
+    return {
+      bytes,
+      ...endingOf(bytes, expected),
+      reply: (data, more) => side.write(data, more),
+      fromStranger: () => Promise.resolve(""),
+    };
+  }
+
+  async close() {
+    for (const listener of this.#listeners) listener.close();
+    for (const side of this.#sides) side.close();
+    await Promise.all(this.#tasks);
+  }
+}
+
+/** One connection a client made: what it sent, and how far it is heard. */
+class TcpSide {
+  received = new Captured();
+  ended = false;
+  reading: Promise<void>;
+  #conn: Deno.TcpConn;
+  #taken = 0;
+  #answering = false;
+
+  constructor(conn: Deno.TcpConn, changes: Changes) {
+    this.#conn = conn;
+    this.reading = (async () => {
+      const buffer = new Uint8Array(65536);
+      try {
+        for (;;) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          this.received.add(buffer.subarray(0, n));
+          changes.notify();
+        }
+      } catch {
+        // Reset, or closed by the grader.
+      }
+      this.ended = true;
+      // The client is done: as a server would, close once it is answered.
+      if (!this.#answering && this.pending().length === 0) this.close();
+      this.received.add(new Uint8Array());
+      changes.notify();
+    })();
+  }
+
+  /** The bytes not heard yet. */
+  pending(): Uint8Array {
+    return this.received.bytes().subarray(this.#taken);
+  }
+
+  /** Whether the bytes not heard yet are `expected`, or cannot become it. */
+  ready(expected: Uint8Array): boolean {
+    const pending = this.pending();
+    if (pending.length === 0) return false;
+    const shared = Math.min(pending.length, expected.length);
+    return this.ended || pending.length >= expected.length ||
+      !bytesEqual(pending.subarray(0, shared), expected.subarray(0, shared));
+  }
+
+  /** The bytes not heard yet, now heard. */
+  take(): Uint8Array {
+    const bytes = this.pending().slice();
+    this.#taken += bytes.length;
+    this.#answering = true;
+    return bytes;
+  }
+
+  /** Writes `data`; the last piece of a reply to a client done closes. */
+  async write(data: Uint8Array, more = false) {
+    try {
+      for (let written = 0; written < data.length;) {
+        written += await this.#conn.write(data.subarray(written));
+      }
+    } catch {
+      // The client has gone: what it printed tells the rest.
+    }
+    if (!more) this.#answering = false;
+    if (!more && this.ended) this.close();
+  }
+
+  close() {
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+/** Whether `bytes` hold `expected` and a line end, or more than it. */
+function lineEnded(bytes: Uint8Array, expected: Uint8Array): boolean {
+  return bytes.at(-1) === 0x0a || bytes.length > expected.length + 2;
+}
+
+/** Whether `bytes` is `expected` with "", "\n" or "\r\n" after it. */
+function endingOf(
+  bytes: Uint8Array,
+  expected: Uint8Array,
+): { matches: boolean; ending: string } {
+  const head = bytes.subarray(0, expected.length);
+  const ending = new TextDecoder().decode(bytes.subarray(expected.length));
+  const matches = bytesEqual(head, expected) &&
+    ["", "\n", "\r\n"].includes(ending);
+  return { matches, ending: matches ? ending : "" };
+}
+
+/** A datagram that came to the grader. */
+interface Datagram {
+  data: Uint8Array;
+  from: Deno.NetAddr;
+  socket: Deno.DatagramConn;
+}
+
+/** Most datagrams kept unheard: a flood is not held in memory. */
+const KEPT_DATAGRAMS = 1000;
+
+/** The grader as a UDP server, on both families at one port. */
+class UdpPlay implements ServerPlay {
+  changes = new Changes();
+  where: string;
+  #sockets: Deno.DatagramConn[];
+  #queue: Datagram[] = [];
+  #tasks: Promise<void>[];
+
+  constructor(port: number) {
+    this.#sockets = openBoth(
+      port,
+      (hostname) => Deno.listenDatagram({ hostname, port, transport: "udp" }),
+    );
+    this.where = whereOf(this.#sockets);
+    this.#tasks = this.#sockets.map((socket) => this.#receive(socket));
+  }
+
+  async #receive(socket: Deno.DatagramConn) {
+    try {
+      for (;;) {
+        const [data, from] = await socket.receive(new Uint8Array(65536));
+        if (this.#queue.length < KEPT_DATAGRAMS) {
+          this.#queue.push({ data, from: from as Deno.NetAddr, socket });
+        }
+        this.changes.notify();
+      }
+    } catch {
+      // Closed.
+    }
+  }
+
+  ready(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  hear(expected: Uint8Array): Promise<Heard | undefined> {
+    const datagram = this.#queue.shift();
+    if (datagram === undefined) return Promise.resolve(undefined);
+    const { data, from, socket } = datagram;
+    const send = async (bytes: Uint8Array, by = socket) => {
+      await by.send(bytes, from).catch(() => {});
+    };
+    return Promise.resolve({
+      bytes: data,
+      ...endingOf(data, expected),
+      reply: (bytes) => send(bytes),
+      fromStranger: async (bytes) => {
+        const stranger = Deno.listenDatagram({
+          hostname: (socket.addr as Deno.NetAddr).hostname,
+          port: 0,
+          transport: "udp",
+        });
+        await send(bytes, stranger);
+        stranger.close();
+        return formatAddress(stranger.addr as Deno.NetAddr);
+      },
+    });
+  }
+
+  async close() {
+    for (const socket of this.#sockets) socket.close();
+    await Promise.all(this.#tasks);
+  }
+}
+
+/** Whether `heard` is what came, not the FAIL that nothing did. */
+function isHeard(heard: Heard | Outcome): heard is Heard {
+  return "bytes" in heard;
+}
+
+/**
+ * Whether the client sent the line typed, in UTF-8 (PASS); in a narrower
+ * character set, ASCII intact (WARN, `narrow`); or something else (FAIL).
+ */
+function judgeSent(
+  heard: Heard,
+  sentence: string,
+): Outcome & { narrow?: boolean } {
+  const due = utf8(sentence);
+  if (heard.matches) {
+    return { verdict: "PASS", why: `it sent ${shown(heard.bytes)}` };
+  }
+  const sent = binary(heard.bytes).replace(/\r?\n$/, "");
+  const pattern = [...sentence].map((char) =>
+    char < "\x80" ? char.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : "[^]{0,4}"
+  ).join("");
+  if (/[^ -~]/.test(sentence) && new RegExp(`^${pattern}$`).test(sent)) {
+    return {
+      verdict: "WARN",
+      narrow: true,
+      why: `typed ${shown(due)} (${bytesOf(due.length)} in UTF-8); it sent ` +
+        `${shown(heard.bytes)}: the characters beyond ASCII not in UTF-8`,
+    };
+  }
+  return {
+    verdict: "FAIL",
+    why: `typed ${shown(due)}; it sent ${shown(heard.bytes)}, not the ` +
+      `line typed in UTF-8 (a newline after it is fine)`,
+  };
+}
+
+/**
+ * Whether what the program printed holds `due`, the reply: PASS; with NUL
+ * bytes after it, WARN; as Python's b'...', or not at all, FAIL.
+ */
+function judgePrinted(
+  session: Session,
+  due: Uint8Array,
+  sentence?: string,
+): Outcome {
+  const out = session.program.stdout.bytes();
+  const at = binary(out).indexOf(binary(due));
+  if (at >= 0) {
+    const before = binary(out.subarray(Math.max(0, at - 2), at));
+    if (before === "b'" || before === 'b"') {
+      return {
+        verdict: "FAIL",
+        why: `it printed the reply as Python shows bytes: ` +
+          `${shown(out.subarray(at - 2, at + due.length + 1))}`,
+      };
+    }
+    let nuls = 0;
+    while (out[at + due.length + nuls] === 0) nuls++;
+    return nuls > 0
+      ? {
+        verdict: "WARN",
+        why: `it printed the reply ${shown(due)} and ${count(nuls)} NUL ` +
+          `bytes (\\0) after it`,
+      }
+      : { verdict: "PASS", why: `it printed the reply ${shown(due)}` };
+  }
+  const echoed = sentence !== undefined &&
+    binary(out).includes(binary(utf8(sentence)));
+  return {
+    verdict: "FAIL",
+    why:
+      (out.length === 0
+        ? `it printed nothing; the reply ${shown(due)} was due`
+        : `it printed ${shown(out)}${
+          echoed ? ", the sentence it sent," : ""
+        } not the reply ${shown(due)}`) +
+      moreThanKept(session.program) +
+      endedByGrader(session),
+  };
+}
+
+/** "; it printed N bytes in all" when more than were kept, else "". */
+function moreThanKept(program: StudentProgram): string {
+  const { stdout } = program;
+  return stdout.total > stdout.bytes().length
+    ? `; it printed ${count(stdout.total)} bytes in all`
+    : "";
+}
+
+/** A stack trace in `stderr`, described by its telling line; or "". */
+function stackTrace(stderr: Uint8Array): string {
+  const text = new TextDecoder().decode(stderr);
+  if (
+    !/Traceback \(most recent call last\)|Exception in thread|^\s+at \S|error: Uncaught|panicked at/m
+      .test(text)
+  ) {
+    return "";
+  }
+  const lines = text.trim().split("\n");
+  const telling =
+    lines.find((line) =>
+      /^\S*(Error|Exception)\b/.test(line) && !line.startsWith("Traceback")
+    ) ?? lines.at(-1)!;
+  return `a stack trace on stderr: ${shown(utf8(telling.trim()))}`;
+}
+
+/** What it printed on stdout and stderr, shown; "" when nothing. */
+function printedText(program: StudentProgram): string {
+  const both = concat([program.stdout.bytes(), program.stderr.bytes()]);
+  return both.length === 0 ? "" : shown(both);
+}
+
+/** How many leading bytes of `due` appear together in `out`. */
+function longestPrefix(out: Uint8Array, due: Uint8Array): number {
+  const text = binary(out);
+  const wanted = binary(due);
+  // A prefix found means every shorter one is: search on its length.
+  let low = 0;
+  let high = wanted.length;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (text.includes(wanted.slice(0, middle))) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
+/** Bytes as a string of one char each (U+0000..U+00FF), to search. */
+function binary(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+/** Whether two byte arrays hold the same bytes. */
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** UTF-8 bytes of `text`. */
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** `bytes` upper-cased as UTF-8 text, as the textbook's server does. */
+function upperCase(bytes: Uint8Array): Uint8Array {
+  return utf8(new TextDecoder().decode(bytes).toUpperCase());
+}
+
+/** `bytes` with a-z upper-cased and every other byte as it came. */
+function asciiUpperCase(bytes: Uint8Array): Uint8Array {
+  return bytes.map((byte) => byte >= 0x61 && byte <= 0x7a ? byte - 32 : byte);
+}
+
+/** `ms` as seconds for a reason: "2 s", "0.3 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(2))} s`;
+}
+
+/** A count with thousands separators: 3,000. */
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+const ESCAPES: Record<number, string> = {
+  0: "\\0",
+  9: "\\t",
+  10: "\\n",
+  13: "\\r",
+  0x27: "\\'",
+  0x5c: "\\\\",
+};
+
+/**
+ * `bytes` quoted for a reason: UTF-8 text as it reads, every other byte
+ * escaped (\n, \0, \xNN); when long, its start and end, and its length.
+ */
+function shown(bytes: Uint8Array, head = 40, tail = 15): string {
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const byte = bytes[i];
+    const size = byte < 0x80 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+    let char: string | undefined;
+    if (size > 1 && i + size <= bytes.length) {
+      try {
+        char = STRICT_UTF8.decode(bytes.subarray(i, i + size));
+      } catch {
+        // Not UTF-8: escaped below.
+      }
+    }
+    if (char !== undefined) {
+      text += char;
+      i += size;
+      continue;
+    }
+    text += ESCAPES[byte] ??
+      (byte >= 0x20 && byte < 0x7f
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`);
+    i++;
+  }
+  const chars = [...text];
+  if (chars.length <= head + tail + 5) return `'${text}'`;
+  return `'${chars.slice(0, head).join("")}...` +
+    `${tail > 0 ? chars.slice(-tail).join("") : ""}' ` +
+    `(${count(bytes.length)} bytes)`;
+}
 
 // ===========================================================================
 // Grading clients: pinger and heartbeat

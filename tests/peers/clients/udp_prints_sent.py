@@ -1,0 +1,11 @@
+"""UDPClient.py, but it prints the sentence it sent instead of the reply."""
+import sys
+from socket import AF_INET, SOCK_DGRAM, socket
+
+serverPort = int(sys.argv[1])
+clientSocket = socket(AF_INET, SOCK_DGRAM)
+message = input('Input lowercase sentence:')
+clientSocket.sendto(message.encode(), ('localhost', serverPort))
+modifiedMessage, serverAddress = clientSocket.recvfrom(2048)
+print(message)
+clientSocket.close()
