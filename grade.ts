@@ -538,14 +538,15 @@ export class StudentProgram {
   #ended: Deno.CommandStatus | undefined;
 
   /**
-   * Starts `command`. A program that cannot be found or run throws
-   * {@linkcode DidNotStart}.
+   * Starts `command`, with `env` added to the grader's environment. A
+   * program that cannot be found or run throws {@linkcode DidNotStart}.
    */
-  constructor(command: string[]) {
+  constructor(command: string[], env?: Record<string, string>) {
     this.command = command;
     try {
       this.#child = new Deno.Command(command[0], {
         args: command.slice(1),
+        env,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -888,7 +889,7 @@ const LATE_MS = 1_500;
  * enough that an RTT printed in the wrong unit (off by 1,000) shows. The
  * 6th is short so that the late reply comes while the 7th (dropped) waits.
  */
-const DELAYS_MS = [100, 200, 0, 150, 0, 250, 0, 120, 300, 180];
+const DELAYS_MS = [200, 100, 0, 150, 0, 250, 0, 120, 300, 180];
 
 /** The assignment's timeout, and how far a client's wait may be from it. */
 const PING_TIMEOUT_MS = 1_000;
@@ -902,6 +903,13 @@ const QUIET_MS = 5_000;
 
 /** How long a Pinger has, after its 10th ping, to end by itself. */
 const END_MS = 4_000;
+
+/**
+ * Python holds its stdout to a pipe until it exits, and a client the grader
+ * has to end may not get to exit (Ctrl-C is ignored where the grader runs
+ * in the background): unbuffered, what it printed is all there.
+ */
+const UNBUFFERED = { PYTHONUNBUFFERED: "1" };
 
 /** How long a client has to end after Ctrl-C, before it is killed. */
 const INTERRUPT_MS = 1_000;
@@ -1075,7 +1083,10 @@ async function runClient(
   const port = options.port === 0 ? freePort("udp") : options.port ?? 12000;
   const server = new LabServer(port, answer);
   try {
-    const program = new StudentProgram(substitute(options.command, port));
+    const program = new StudentProgram(
+      substitute(options.command, port),
+      UNBUFFERED,
+    );
     let endedAt = 0;
     program.status.then(() => endedAt = performance.now());
     const stopped = new Promise((resolve) =>
@@ -1631,8 +1642,9 @@ function checkLateReply(run: PingerRun): CheckResult {
     return {
       check,
       verdict: "SKIP",
-      why: `ping ${LATE_PING}'s reply, due ${seconds(LATE_MS)} late, was ` +
-        `not sent before the client ended`,
+      why: late === undefined
+        ? `ping ${LATE_PING}, to be answered late, never came`
+        : `the client ended before ping ${LATE_PING}'s reply was due`,
     };
   }
   const what = `the reply to ping ${LATE_PING} came ` +
@@ -1683,7 +1695,7 @@ function checkPingerEnds(run: PingerRun): CheckResult {
   return {
     check,
     verdict: "FAIL",
-    why: `it was still running ${after}; the grader ended it (Ctrl-C)`,
+    why: `it was still running ${after}; the grader ended it`,
   };
 }
 
