@@ -632,12 +632,15 @@ export class StudentProgram {
     const status = await this.status;
     this.#signalGroup("SIGKILL"); // what it forked and left behind
     await this.#stdin.close().catch(() => {});
-    if (
-      await Promise.race([
-        this.#reading.then(() => true),
-        sleep(STOP_MS).then(() => false),
-      ]) === false
-    ) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = await Promise.race([
+      this.#reading.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_MS);
+      }),
+    ]);
+    clearTimeout(timer); // a timer left running outlives the grading
+    if (!read) {
       // A process that left the group still holds the pipes: stop reading.
       await Promise.all([
         this.#child.stdout.cancel().catch(() => {}),
