@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type CheckResult, grade } from "../grade.ts";
+import { type CheckResult, DidNotStart, grade } from "../grade.ts";
 import {
   canRun,
   hasProgram,
@@ -30,7 +30,18 @@ const tools = {
   javac: await hasProgram("javac") && await hasProgram("java"),
   gcc: await hasProgram("gcc"),
   node: await hasProgram("node"),
+  ipv6: canBind("::1"),
 };
+
+/** Whether a UDP socket can be bound on `hostname` here. */
+function canBind(hostname: string): boolean {
+  try {
+    Deno.listenDatagram({ hostname, port: 0, transport: "udp" }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every result of one grading, bounded. */
 async function gradeClient(
@@ -154,4 +165,69 @@ Deno.test("grade.ts pinger on the command line prints a line per check and the s
   );
   assert.equal(lines.at(-1), "Score: 11 of 11 (11 PASS, 0 WARN, 0 FAIL)");
   assert.equal(code, 0, stdout);
+});
+
+Deno.test("tests/peers/pingers/README.md shows every client of corpus.ts with its verdicts and score", async () => {
+  const readme = await Deno.readTextFile(`${HERE}README.md`);
+  const rows = readme.split("\n").filter((line) => /^\| `/.test(line));
+  assert.equal(rows.length, CLIENTS.length);
+  for (const [i, client] of CLIENTS.entries()) {
+    const cells = rows[i].split("|").map((cell) => cell.trim());
+    assert.deepEqual(
+      [cells[3], Number(cells[4])],
+      [`\`${client.verdicts}\``, client.score],
+      `${client.name}: ${rows[i]}`,
+    );
+  }
+});
+
+Deno.test("grade.ts pinger says which address it could not take when --port is held", async () => {
+  const held = Deno.listenDatagram({
+    hostname: "127.0.0.1",
+    port: 0,
+    transport: "udp",
+  });
+  const port = (held.addr as Deno.NetAddr).port;
+  try {
+    const results = grade("pinger", { command: ["true"], port });
+    await assert.rejects(
+      () => results.next(),
+      (error: Error) =>
+        error instanceof DidNotStart &&
+        error.message.includes(`127.0.0.1:${port}`),
+    );
+  } finally {
+    held.close();
+  }
+});
+
+Deno.test("grade.ts pinger says a client's command was not found, and leaves nothing open", async () => {
+  const results = grade("pinger", {
+    command: ["no-such-pinger-program", "{port}"],
+    port: 0,
+  });
+  await assert.rejects(
+    () => results.next(),
+    (error: Error) =>
+      error instanceof DidNotStart && /was not found/.test(error.message),
+  );
+});
+
+Deno.test({
+  name:
+    "grade.ts pinger stops the client and checks nothing once its signal is aborted",
+  ignore: !canRun(tools.python3, "the Python Pinger needs python3"),
+  async fn() {
+    const controller = new AbortController();
+    const command = ["python3", `${HERE}pinger_ok.py`, "{port}"];
+    const results = grade("pinger", {
+      command,
+      port: 0,
+      signal: controller.signal,
+    });
+    const first = results.next();
+    controller.abort();
+    const { done } = await withTimeout(first, "the aborted grading", 5_000);
+    assert.equal(done, true);
+  },
 });

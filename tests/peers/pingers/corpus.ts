@@ -37,7 +37,7 @@ export interface GradedClient {
   name: string;
   kind: "pinger" | "heartbeat";
   /** The tool it needs; "javac" and "gcc" ones are compiled into `{dir}`. */
-  needs: "deno" | "python3" | "javac" | "gcc" | "node";
+  needs: "deno" | "ipv6" | "python3" | "javac" | "gcc" | "node";
   /** Its command line: `{port}` as grade.ts gives it, `{dir}` the build's. */
   command: string[];
   /** Each check's verdict, in the checks' order: P, W, F or S(KIP). */
@@ -78,6 +78,26 @@ export const CLIENTS: GradedClient[] = [
       `${ROOT}udp_client.ts`,
       "--ping",
       "10",
+      "--port",
+      "{port}",
+    ],
+    verdicts: "PPPPPPPPPPP",
+    score: 11,
+  },
+  {
+    name: "udp_client.ts --ping 10 --host ::1 (ours, IPv6)",
+    kind: "pinger",
+    needs: "ipv6",
+    command: [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--unstable-net",
+      `${ROOT}udp_client.ts`,
+      "--ping",
+      "10",
+      "--host",
+      "::1",
       "--port",
       "{port}",
     ],
