@@ -930,10 +930,14 @@ function pingerDeadline(server: LabServer, start: number): number {
   const end = last === undefined
     ? start + START_MS
     : server.arrivals.length >= PINGS
-    ? last.at + END_MS
+    // Counted from the 10th: a client that floods does not keep it going.
+    ? server.arrivals[PINGS - 1].at + END_MS
     : server.lastActivity + QUIET_MS;
   return Math.min(end, start + CLIENT_RUN_MS);
 }
+
+/** Most datagrams a client's server keeps; the rest are only counted. */
+const KEPT_ARRIVALS = 1_000;
 
 /** A datagram the grader received as the client's server. */
 interface Arrival {
@@ -955,8 +959,10 @@ interface Arrival {
  * after the delay `answer` gives (or never).
  */
 class LabServer {
-  /** Every datagram received, in order. */
+  /** Every datagram received, in order, up to {@linkcode KEPT_ARRIVALS}. */
   readonly arrivals: Arrival[] = [];
+  /** How many more came. */
+  uncounted = 0;
   /** When the last datagram came or went, on `performance.now()`'s clock. */
   lastActivity = performance.now();
   #sockets: Deno.DatagramConn[];
@@ -993,6 +999,12 @@ class LabServer {
     try {
       for (;;) {
         const [bytes, from] = await socket.receive();
+        this.#touch();
+        // A flood is counted, not kept, nor answered.
+        if (this.arrivals.length >= KEPT_ARRIVALS) {
+          this.uncounted++;
+          continue;
+        }
         const index = this.arrivals.length + 1;
         const arrival = {
           index,
@@ -1001,7 +1013,6 @@ class LabServer {
           bytes,
         };
         this.arrivals.push(arrival);
-        this.#touch();
         const delay = answer(index);
         if (delay !== undefined) this.#reply(socket, arrival, from, delay);
       }
@@ -1062,6 +1073,8 @@ function asciiUpper(bytes: Uint8Array): Uint8Array {
 /** What a client did in one run: on the wire, and what it printed. */
 interface ClientRun {
   arrivals: Arrival[];
+  /** Datagrams past the ones kept. */
+  uncounted: number;
   /** Its stdout, read when it ended. */
   printed: string;
   /** Whether it ended before the grader ended it. */
@@ -1114,6 +1127,7 @@ async function runClient(
     await program.stop();
     return {
       arrivals: server.arrivals,
+      uncounted: server.uncounted,
       printed: program.stdout.text(),
       endedItself,
       endedAt,
@@ -1201,7 +1215,7 @@ const PINGER_CHECKS: ((run: PingerRun) => CheckResult)[] = [
 /** The count: ten pings. */
 function checkPingCount(run: PingerRun): CheckResult {
   const check = "10 pings";
-  const count = run.pings.length;
+  const count = run.pings.length + run.uncounted;
   if (count === PINGS) {
     return { check, verdict: "PASS", why: `${count} pings came` };
   }
@@ -1236,7 +1250,7 @@ function checkPingFormat(run: PingerRun): CheckResult {
       return {
         check,
         verdict: "FAIL",
-        why: `SEQ went ${run.pings.map((p) => p.seq ?? "?").join(", ")}; ` +
+        why: `SEQ went ${listed(run.pings.map((p) => p.seq))}; ` +
           `due 1, 2, 3 and on by one (ping ${ping.index} was ` +
           `${shownBytes(ping.bytes)})`,
       };
@@ -1688,10 +1702,13 @@ function checkLateReply(run: PingerRun): CheckResult {
 /** Whether the client ended by itself once its pings were done. */
 function checkPingerEnds(run: PingerRun): CheckResult {
   const check = "ends by itself";
-  const last = run.pings.at(-1);
+  // After its 10th when it sent more: the last of a flood says little.
+  const last = run.pings[Math.min(run.pings.length, PINGS) - 1];
   const after = last === undefined
     ? "without sending a ping"
-    : `${seconds(run.endedAt - last.at)} after its last ping`;
+    : `${seconds(run.endedAt - last.at)} after its ${
+      last.index === PINGS ? "10th" : "last"
+    } ping`;
   if (run.endedItself) {
     return { check, verdict: "PASS", why: `it ended ${after}` };
   }
@@ -1956,13 +1973,13 @@ function checkBeatSequence(beats: Beat[]): CheckResult {
   if (
     (first === 0 || first === 1) && wrong < 0 && read.length === beats.length
   ) {
-    return { check, verdict: "PASS", why: `SEQ went ${seqs.join(", ")}` };
+    return { check, verdict: "PASS", why: `SEQ went ${listed(seqs)}` };
   }
   return {
     check,
     verdict: "FAIL",
     why:
-      `SEQ went ${seqs.join(", ")}; due ${
+      `SEQ went ${listed(seqs)}; due ${
         first === 0 ? "0, 1, 2" : "1, 2, 3"
       } and on by one` + (wrong > 0
         ? ` (${seqs[wrong]} after ${seqs[wrong - 1]})`
@@ -2061,6 +2078,12 @@ function timeOff(time: string, epochMs: number): number | undefined {
   return Number.isFinite(ms) && Math.abs(ms - epochMs) < 86_400_000
     ? ms - epochMs
     : undefined;
+}
+
+/** Sequence numbers as a list, the first dozen: "1, 2, ?, 4". */
+function listed(numbers: (number | undefined)[]): string {
+  const shown = numbers.slice(0, 12).map((seq) => seq ?? "?").join(", ");
+  return numbers.length > 12 ? `${shown}, ... (${numbers.length})` : shown;
 }
 
 /** `ms` as seconds: "1.50 s". */
