@@ -1382,9 +1382,12 @@ interface Printed {
 const LATE_LINE =
   /\blate\b|\bdiscard|\bignor|\bstale\b|out of order|unexpected/i;
 
-/** A line of the statistics at the end. */
+/**
+ * A line of the statistics at the end: a word of theirs, or "lost" with a
+ * count of all ("3 of 10 packets lost"), unlike one ping's "lost".
+ */
 const SUMMARY_LINE =
-  /\b(min(imum)?|max(imum)?|avg|average|mean|loss|transmitted|statistics|summary|estimatedrtt|devrtt|timeoutinterval|mdev)\b|\blost\b.*(\d\s*%|rate|total|packets|of \d)/i;
+  /\b(min(imum)?|max(imum)?|avg|average|mean|loss|transmitted|statistics|summary|estimatedrtt|devrtt|timeoutinterval|mdev)\b|^(?=.*\blost\b).*(\d\s*%|rate|total|packets|\bof\s+\d|\d\s*\/\s*\d)/i;
 
 /** A line that says a ping timed out. */
 const TIMEOUT_LINE = /timed?[\s_-]*out|timeout|no (reply|response)|\blost\b/i;
@@ -1904,10 +1907,15 @@ interface Beat extends Arrival {
   time?: string;
 }
 
-/** SEQ is the first whole number in a heartbeat; TIME is what follows. */
+/**
+ * SEQ is the first whole number in a heartbeat, after words ("Heartbeat",
+ * "seq="); TIME is what follows, after a label of its own ("time=").
+ */
 function readBeat(arrival: Arrival): Beat {
   const text = new TextDecoder().decode(arrival.bytes).trim();
-  const parts = text.match(/^(?:[A-Za-z]+\s*[:#]?\s*)?(\d+)[\s,;:]+(\S.*)$/s);
+  const parts = text.match(
+    /^[^\d]*?(\d+)\s*[\s,;:|]\s*(?:"?[A-Za-z_]+"?\s*[=:]\s*)?(\S.*)$/s,
+  );
   return {
     ...arrival,
     seq: parts ? Number(parts[1]) : undefined,
@@ -2065,7 +2073,8 @@ function checkBeatInterval(beats: Beat[]): CheckResult {
  * from `epochMs`, in ms; undefined if it is not a time the grader reads.
  */
 function timeOff(time: string, epochMs: number): number | undefined {
-  const text = time.trim();
+  // Quotes and brackets around it, as JSON or a tuple prints them.
+  const text = time.trim().replace(/^["'([{]+|["')\]}]+$/g, "");
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(text)) {
     const value = Number(text);
