@@ -1584,10 +1584,10 @@ function checkRepliesPrinted(run: PingerRun): CheckResult {
       check,
       verdict: "FAIL",
       why: `ping ${ping.index} was answered ${quoted(ping.reply!)}; ` +
+        saidOf(run, ping.index) +
         (said?.replyOf !== undefined && said.replyOf !== ping.index
-          ? `for it, it printed the reply to ping ${said.replyOf}: `
+          ? `, the reply to ping ${said.replyOf}`
           : "") +
-        `${saidOf(run, ping.index)}` +
         (sent && said?.replyOf === undefined
           ? `, and what it sent: ${quoted(sent)}`
           : ""),
@@ -1675,9 +1675,12 @@ function checkLateReply(run: PingerRun): CheckResult {
     };
   }
   const what = `the reply to ping ${LATE_PING} came ` +
-    `${seconds(late.repliedAt - late.at)} after it (` +
-    `${seconds(late.repliedAt - run.pings[run.waiting - 1].at)} after ping ` +
-    `${run.waiting})`;
+    `${seconds(late.repliedAt - late.at)} after it` +
+    (run.waiting === LATE_PING
+      ? ""
+      : ` (${
+        seconds(late.repliedAt - run.pings[run.waiting - 1].at)
+      } after ping ${run.waiting})`);
   for (const [index, said] of run.said) {
     if (index === LATE_PING || said.kind !== "reply") continue;
     if (
