@@ -1081,6 +1081,10 @@ interface ClientRun {
   endedItself: boolean;
   /** When it ended or was ended, on `performance.now()`'s clock. */
   endedAt: number;
+  /** Its exit status. */
+  code: number;
+  /** How it ended, for a reason: with its exit status and last words. */
+  ending: string;
 }
 
 /**
@@ -1124,13 +1128,17 @@ async function runClient(
       }
       await program.waitEnd(INTERRUPT_MS);
     }
-    await program.stop();
+    const { code } = await program.stop();
     return {
       arrivals: server.arrivals,
       uncounted: server.uncounted,
       printed: program.stdout.text(),
       endedItself,
       endedAt,
+      code,
+      ending: endedItself
+        ? `the client ended (exit ${code}; ${program.said()})`
+        : "the client was ended",
     };
   } finally {
     await server.close();
@@ -1219,14 +1227,13 @@ function checkPingCount(run: PingerRun): CheckResult {
   if (count === PINGS) {
     return { check, verdict: "PASS", why: `${count} pings came` };
   }
-  const ending = run.endedItself ? "ended" : "was ended";
   const last = run.pings.at(-1);
   const what = last === undefined
-    ? `no ping came before the client ${ending}`
+    ? `no ping came before ${run.ending}`
     : `${count} ${count === 1 ? "ping" : "pings"} came` +
       (count < PINGS
-        ? `, then nothing for ${seconds(run.endedAt - last.at)} until the ` +
-          `client ${ending}`
+        ? `, then nothing for ${seconds(run.endedAt - last.at)} until ` +
+          run.ending
         : "");
   return { check, verdict: "FAIL", why: `${what}; ${PINGS} were due` };
 }
@@ -1717,19 +1724,22 @@ function checkPingerEnds(run: PingerRun): CheckResult {
   const check = "ends by itself";
   // After its 10th when it sent more: the last of a flood says little.
   const last = run.pings[Math.min(run.pings.length, PINGS) - 1];
-  const after = last === undefined
-    ? "without sending a ping"
-    : `${seconds(run.endedAt - last.at)} after its ${
-      last.index === PINGS ? "10th" : "last"
-    } ping`;
-  if (run.endedItself) {
-    return { check, verdict: "PASS", why: `it ended ${after}` };
+  if (last === undefined) {
+    return { check, verdict: "SKIP", why: "no ping came" };
   }
-  return {
-    check,
-    verdict: "FAIL",
-    why: `it was still running ${after}; the grader ended it`,
-  };
+  const after = `${seconds(run.endedAt - last.at)} after its ${
+    last.index === PINGS ? "10th" : "last"
+  } ping`;
+  if (!run.endedItself) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `it was still running ${after}; the grader ended it`,
+    };
+  }
+  return run.code === 0
+    ? { check, verdict: "PASS", why: `it ended ${after}, exit 0` }
+    : { check, verdict: "FAIL", why: `${run.ending} ${after}` };
 }
 
 /** The statistics a Pinger printed at the end, those it printed. */
@@ -1806,6 +1816,9 @@ function checkMinAvgMax(run: PingerRun): CheckResult {
   const printed = (["min", "avg", "max"] as const).filter((key) =>
     run.statistics[key] !== undefined
   );
+  if (run.pings.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came" };
+  }
   if (printed.length === 0) {
     return {
       check,
@@ -1862,6 +1875,7 @@ function checkLossRate(run: PingerRun): CheckResult {
   const check = "loss rate";
   const { loss, lossLine } = run.statistics;
   const came = run.pings.length;
+  if (came === 0) return { check, verdict: "SKIP", why: "no ping came" };
   if (loss === undefined) {
     return {
       check,
@@ -1869,7 +1883,6 @@ function checkLossRate(run: PingerRun): CheckResult {
       why: "no loss rate printed at the end (optional)",
     };
   }
-  if (came === 0) return { check, verdict: "SKIP", why: "no ping came" };
   const lost = run.pings.filter((ping) => !ping.answered).length;
   const due = lost * 100 / came;
   return Math.abs(loss - due) <= 1
@@ -1949,10 +1962,8 @@ function checkBeatsCame(beats: Beat[], run: ClientRun): CheckResult {
   return {
     check,
     verdict: "FAIL",
-    why:
-      `${beats.length} came before the client ${
-        run.endedItself ? "ended" : "was ended"
-      }; due one a second or so, ${HEARTBEATS} within ` +
+    why: `${beats.length} came before ${run.ending}; due one a second or ` +
+      `so, ${HEARTBEATS} within ` +
       `${seconds(HEARTBEAT_RUN_MS)}`,
   };
 }

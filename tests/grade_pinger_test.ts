@@ -94,7 +94,7 @@ async function atMost<T>(limit: number, jobs: (() => Promise<T>)[]) {
   return results;
 }
 
-/** Compares every verdict by check name, then the score. */
+/** Compares every verdict by check name, the reasons asked, the score. */
 function assertGrades(client: GradedClient, results: CheckResult[]) {
   const checks = client.kind === "pinger" ? PINGER_CHECKS : HEARTBEAT_CHECKS;
   const shown = JSON.stringify(results, null, 1);
@@ -103,6 +103,10 @@ function assertGrades(client: GradedClient, results: CheckResult[]) {
     checks.map((check, i) => `${check}: ${client.verdicts[i]}`),
     `${client.name}: ${shown}`,
   );
+  for (const [check, reason] of Object.entries(client.reasons ?? {})) {
+    const result = results.find((result) => result.check === check);
+    assert.match(result?.why ?? "", reason, `${client.name}: ${shown}`);
+  }
   const score = results.reduce(
     (sum, r) =>
       sum + (r.verdict === "PASS" ? 1 : r.verdict === "WARN" ? 0.5 : 0),

@@ -43,6 +43,8 @@ export interface GradedClient {
   /** Each check's verdict, in the checks' order: P, W, F or S(KIP). */
   verdicts: string;
   score: number;
+  /** What the reason of a check must say, by the check's name. */
+  reasons?: Record<string, RegExp>;
 }
 
 /** This folder, where the clients are. */
@@ -56,6 +58,7 @@ const python = (
   kind: GradedClient["kind"],
   verdicts: string,
   score: number,
+  reasons?: Record<string, RegExp>,
 ): GradedClient => ({
   name,
   kind,
@@ -63,6 +66,7 @@ const python = (
   command: ["python3", `${HERE}${name}`, "{port}"],
   verdicts,
   score,
+  reasons,
 });
 
 export const CLIENTS: GradedClient[] = [
@@ -129,16 +133,41 @@ export const CLIENTS: GradedClient[] = [
     verdicts: "PPPPPPPPPPP",
     score: 11,
   },
-  python("pinger_no_timeout.py", "pinger", "FPPFPPFSWWF", 5),
-  python("pinger_all_at_once.py", "pinger", "PPFFPPFPFFP", 6),
-  python("pinger_seq_from_0.py", "pinger", "PFPPPPPPPPP", 10),
-  python("pinger_no_timeout_line.py", "pinger", "PPPPPPFPPPP", 10),
-  python("pinger_late_taken.py", "pinger", "PPPPPPFFPFP", 8),
-  python("pinger_loss_wrong.py", "pinger", "PPPPPPPPPFP", 10),
-  python("pinger_avg_wrong.py", "pinger", "PPPPPPPPFPP", 10),
-  python("pinger_rtt_ms_label.py", "pinger", "PPPPPFPPFPP", 9),
-  python("pinger_prints_sent.py", "pinger", "PPPPFPPPPPP", 10),
-  python("pinger_never_ends.py", "pinger", "PPPPPPPPPPF", 10),
+  python("pinger_no_timeout.py", "pinger", "FPPFPPFSWWF", 5, {
+    "10 pings":
+      /^3 pings came, then nothing for \d+\.\d\d s until the client was ended/,
+    "1 s timeout": /^ping 3 had no reply, and no ping came in the/,
+  }),
+  python("pinger_all_at_once.py", "pinger", "PPFFPPFPFFP", 6, {
+    "one ping at a time": /^ping 2 came 0\.00 s after ping 1, before its reply/,
+  }),
+  python("pinger_seq_from_0.py", "pinger", "PFPPPPPPPPP", 10, {
+    "Ping SEQ TIME": /^SEQ went 0, 1, 2, 3, 4, 5, 6, 7, 8, 9; due 1, 2, 3/,
+  }),
+  python("pinger_no_timeout_line.py", "pinger", "PPPPPPFPPPP", 10, {
+    "Request timed out":
+      /^ping 3 had no reply; .*nothing it printed tells of ping 3/,
+  }),
+  python("pinger_late_taken.py", "pinger", "PPPPPPFFPFP", 8, {
+    "late reply": /; for ping 7 it printed "PING 5 /,
+    "loss rate": /says 20%; 3 of 10 pings had no reply within 1 s: due 30%/,
+  }),
+  python("pinger_loss_wrong.py", "pinger", "PPPPPPPPPFP", 10, {
+    "loss rate": /"Packet loss rate: 70\.0%" says 70%/,
+  }),
+  python("pinger_avg_wrong.py", "pinger", "PPPPPPPPFPP", 10, {
+    "min/avg/max RTT":
+      /^avg printed as "Average RTT: .* from the RTTs it printed$/,
+  }),
+  python("pinger_rtt_ms_label.py", "pinger", "PPPPPFPPFPP", 9, {
+    "RTTs printed": /the RTT printed, "RTT: 0\.\d+ ms", is 0\.\d ms$/,
+  }),
+  python("pinger_prints_sent.py", "pinger", "PPPPFPPPPPP", 10, {
+    "replies printed": /, and what it sent: "Ping 1 /,
+  }),
+  python("pinger_never_ends.py", "pinger", "PPPPPPPPPPF", 10, {
+    "ends by itself": /^it was still running .* after its 10th ping/,
+  }),
   {
     name: "udp_client.ts --heartbeat (ours)",
     kind: "heartbeat",
@@ -157,6 +186,10 @@ export const CLIENTS: GradedClient[] = [
     score: 5,
   },
   python("heartbeat_ok.py", "heartbeat", "PPPPP", 5),
-  python("heartbeat_skips.py", "heartbeat", "PPFPP", 4),
-  python("heartbeat_bad_time.py", "heartbeat", "PPPWP", 4.5),
+  python("heartbeat_skips.py", "heartbeat", "PPFPP", 4, {
+    "SEQ by one": /^SEQ went 1, 2, 3, 5, .* \(5 after 3\)$/,
+  }),
+  python("heartbeat_bad_time.py", "heartbeat", "PPPWP", 4.5, {
+    "send time": /^TIME "\d\d:\d\d:\d\d" in heartbeat 1 .* not a time/,
+  }),
 ];
