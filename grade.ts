@@ -1161,7 +1161,6 @@ interface Ping extends Arrival {
 /** A Pinger's run, read: the pings, what it printed for each, the rest. */
 interface PingerRun extends ClientRun {
   pings: Ping[];
-  printed: string;
   said: Map<number, Said>;
   /** By ping: a line that shows the text it sent. */
   sent: Map<number, string>;
@@ -1202,7 +1201,7 @@ function readPingerRun(run: ClientRun): PingerRun {
     lateLines,
     statistics: readStatistics(summary, pings.length),
     waiting,
-  } as PingerRun;
+  };
 }
 
 /** Each of a Pinger's checks, in the order they are printed. */
@@ -1401,9 +1400,10 @@ const TIMEOUT_LINE = /timed?[\s_-]*out|timeout|no (reply|response)|\blost\b/i;
 
 /**
  * Reads what a Pinger printed into what it said of each ping. A line that
- * shows the text a ping sent starts that ping's part; otherwise each reply
- * or timeout is the next ping's (a reply's text names its ping when it is
- * later), and an RTT on a line of its own goes with the reply above it.
+ * shows the text a ping sent starts that ping's part; a reply whose text
+ * names a ping not yet told of is that ping's; any other reply or timeout
+ * is the next ping's; an RTT on a line of its own goes with the reply
+ * above it.
  */
 function readPrinted(text: string, pings: Ping[]): Printed {
   const printed: Printed = {
