@@ -1,5 +1,5 @@
 """An unreadable time: TIME is the time of day alone, "%H:%M:%S", with no
-from 1, TIME in seconds since 1970; no reply is awaited. Runs until ended.
+date: right by its clock, but no time the grader can read.
 
 Usage: python3 heartbeat_bad_time.py PORT
 """

@@ -1,5 +1,5 @@
-"""Skips numbers: SEQ goes up by one, but by two after every third heartbeat.
-from 1, TIME in seconds since 1970; no reply is awaited. Runs until ended.
+"""Skips numbers: SEQ goes up by one, but by two after every third heartbeat
+(1, 2, 3, 5, 6, 7, 9, ...), as if some were lost on the way.
 
 Usage: python3 heartbeat_skips.py PORT
 """
