@@ -550,14 +550,15 @@ export class StudentProgram {
   #ended: Deno.CommandStatus | undefined;
 
   /**
-   * Starts `command`. A program that cannot be found or run throws
-   * {@linkcode DidNotStart}.
+   * Starts `command`, with `env` added to the grader's environment. A
+   * program that cannot be found or run throws {@linkcode DidNotStart}.
    */
-  constructor(command: string[]) {
+  constructor(command: string[], env?: Record<string, string>) {
     this.command = command;
     try {
       this.#child = new Deno.Command(command[0], {
         args: command.slice(1),
+        env,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
@@ -650,7 +651,7 @@ export class StudentProgram {
         timer = setTimeout(() => resolve(false), STOP_MS);
       }),
     ]);
-    clearTimeout(timer); // no timer left behind (tests' sanitizers)
+    clearTimeout(timer); // a timer left running outlives the grading
     if (!read) {
       // A process that left the group still holds the pipes: stop reading.
       await Promise.all([
@@ -1831,13 +1832,1290 @@ function shown(bytes: Uint8Array, head = 40, tail = 15): string {
 
 /** Grades a UDP Pinger client: see DESIGN.md, "The grader". */
 async function* gradePinger(
-  _options: GradeOptions,
-): AsyncGenerator<CheckResult> {}
+  options: GradeOptions,
+): AsyncGenerator<CheckResult> {
+  const run = await runClient(options, answerPing, pingerDeadline);
+  if (options.signal?.aborted) return;
+  const pinger = readPingerRun(run);
+  for (const check of PINGER_CHECKS) {
+    if (options.signal?.aborted) return;
+    yield check(pinger);
+  }
+}
+
+/** Pings the assignment's Pinger sends. */
+const PINGS = 10;
+
+/** The pings (by arrival, from 1) the grader drops, as the lab's server may. */
+const DROPPED = new Set([3, 7]);
+
+/** The ping whose reply is sent after its 1 s timeout, and when. */
+const LATE_PING = 5;
+const LATE_MS = 1_500;
+
+/**
+ * Each answered ping's reply delay, by arrival: all different, and long
+ * enough that an RTT printed in the wrong unit (off by 1,000) shows. The
+ * 6th is short so that the late reply comes while the 7th (dropped) waits.
+ */
+const DELAYS_MS = [200, 100, 0, 150, 0, 250, 0, 120, 300, 180];
+
+/** The assignment's timeout, and how far a client's wait may be from it. */
+const PING_TIMEOUT_MS = 1_000;
+const WAIT_RANGE_MS = [800, 1_600];
+
+/** Longest a client's run lasts. */
+const CLIENT_RUN_MS = 30_000;
+
+/** A client silent this long (no datagram either way) has stopped sending. */
+const QUIET_MS = 5_000;
+
+/** How long a Pinger has, after its 10th ping, to end by itself. */
+const END_MS = 4_000;
+
+/**
+ * Python holds its stdout to a pipe until it exits, and a client the grader
+ * has to end may not get to exit (Ctrl-C is ignored where the grader runs
+ * in the background): unbuffered, what it printed is all there.
+ */
+const UNBUFFERED = { PYTHONUNBUFFERED: "1" };
+
+/** How long a client has to end after Ctrl-C, before it is killed. */
+const INTERRUPT_MS = 1_000;
+
+/** How long the reply to the `index`-th datagram waits; undefined: none. */
+function answerPing(index: number): number | undefined {
+  if (DROPPED.has(index)) return undefined;
+  if (index === LATE_PING) return LATE_MS;
+  return DELAYS_MS[(index - 1) % DELAYS_MS.length];
+}
+
+/** When a Pinger's run ends, on `performance.now()`'s clock. */
+function pingerDeadline(server: LabServer, start: number): number {
+  const last = server.arrivals.at(-1);
+  const end = last === undefined
+    ? start + START_MS
+    : server.arrivals.length >= PINGS
+    // Counted from the 10th: a client that floods does not keep it going.
+    ? server.arrivals[PINGS - 1].at + END_MS
+    : server.lastActivity + QUIET_MS;
+  return Math.min(end, start + CLIENT_RUN_MS);
+}
+
+/** Most datagrams a client's server keeps; the rest are only counted. */
+const KEPT_ARRIVALS = 1_000;
+
+/** A datagram the grader received as the client's server. */
+interface Arrival {
+  /** 1 for the first datagram. */
+  index: number;
+  /** When it came, on `performance.now()`'s clock. */
+  at: number;
+  /** When it came, ms since 1970. */
+  epochMs: number;
+  bytes: Uint8Array;
+  /** When its reply was sent, if it was. */
+  repliedAt?: number;
+}
+
+/**
+ * The server the grader plays for a client, as the lab's: one UDP port on
+ * 127.0.0.1 and ::1 both (a client's `localhost` may be either), every
+ * datagram recorded, each answered upper-cased from the port it came to,
+ * after the delay `answer` gives (or never).
+ */
+class LabServer {
+  /** Every datagram received, in order, up to {@linkcode KEPT_ARRIVALS}. */
+  readonly arrivals: Arrival[] = [];
+  /** How many more came. */
+  uncounted = 0;
+  /** When the last datagram came or went, on `performance.now()`'s clock. */
+  lastActivity = performance.now();
+  #sockets: Deno.DatagramConn[];
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #serving: Promise<void>[];
+  #wake = () => {};
+
+  /** Takes `port` on both loopbacks; throws DidNotStart if it cannot. */
+  constructor(port: number, answer: (index: number) => number | undefined) {
+    this.#sockets = [];
+    for (const hostname of ["127.0.0.1", "::1"]) {
+      try {
+        this.#sockets.push(
+          Deno.listenDatagram({ hostname, port, transport: "udp" }),
+        );
+      } catch (error) {
+        // A machine without IPv6 has only 127.0.0.1 to offer.
+        if (error instanceof Deno.errors.AddrNotAvailable) continue;
+        for (const socket of this.#sockets) socket.close();
+        throw new DidNotStart(
+          `the grader could not be the server at ${
+            formatAddress({ hostname, port })
+          }: ${(error as Error).message}; give another --port, or 0`,
+        );
+      }
+    }
+    this.#serving = this.#sockets.map((socket) => this.#serve(socket, answer));
+  }
+
+  async #serve(
+    socket: Deno.DatagramConn,
+    answer: (index: number) => number | undefined,
+  ) {
+    try {
+      for (;;) {
+        const [bytes, from] = await socket.receive();
+        this.#touch();
+        // A flood is counted, not kept, nor answered.
+        if (this.arrivals.length >= KEPT_ARRIVALS) {
+          this.uncounted++;
+          continue;
+        }
+        const index = this.arrivals.length + 1;
+        const arrival = {
+          index,
+          at: performance.now(),
+          epochMs: Date.now(),
+          bytes,
+        };
+        this.arrivals.push(arrival);
+        const delay = answer(index);
+        if (delay !== undefined) this.#reply(socket, arrival, from, delay);
+      }
+    } catch {
+      // Closed by `close`.
+    }
+  }
+
+  #reply(
+    socket: Deno.DatagramConn,
+    arrival: Arrival,
+    to: Deno.Addr,
+    ms: number,
+  ) {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      arrival.repliedAt = performance.now();
+      this.#touch();
+      socket.send(asciiUpper(arrival.bytes), to).catch(() => {});
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  #touch() {
+    this.lastActivity = performance.now();
+    this.#wake();
+  }
+
+  /** Resolves at the next datagram in or out, or after `ms`, or `also`. */
+  async changed(ms: number, ...also: Promise<unknown>[]): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          timer = setTimeout(resolve, Math.max(0, ms));
+        }),
+        ...also,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops answering and closes the port. */
+  async close() {
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const socket of this.#sockets) socket.close();
+    await Promise.all(this.#serving);
+  }
+}
+
+/** Bytes upper-cased as Python's `bytes.upper()` does: a-z only. */
+function asciiUpper(bytes: Uint8Array): Uint8Array {
+  return bytes.map((byte) => byte >= 0x61 && byte <= 0x7a ? byte - 32 : byte);
+}
+
+/** What a client did in one run: on the wire, and what it printed. */
+interface ClientRun {
+  arrivals: Arrival[];
+  /** Datagrams past the ones kept. */
+  uncounted: number;
+  /** Its stdout, read when it ended. */
+  printed: string;
+  /** Whether it ended before the grader ended it. */
+  endedItself: boolean;
+  /** When it ended or was ended, on `performance.now()`'s clock. */
+  endedAt: number;
+  /** Its exit status. */
+  code: number;
+  /** How it ended, for a reason: with its exit status and last words. */
+  ending: string;
+}
+
+/**
+ * Runs the client of `options.command` once against a {@linkcode LabServer}
+ * on its port until it ends or `deadline` passes; then ends it, Ctrl-C
+ * first, so that a program that holds its output until exit still prints it.
+ */
+async function runClient(
+  options: GradeOptions,
+  answer: (index: number) => number | undefined,
+  deadline: (server: LabServer, start: number) => number,
+): Promise<ClientRun> {
+  if (options.command === undefined) {
+    throw new DidNotStart("a client is graded by running it: give its command");
+  }
+  const port = options.port === 0 ? freePort("udp") : options.port ?? 12000;
+  const server = new LabServer(port, answer);
+  try {
+    const program = new StudentProgram(
+      substitute(options.command, port),
+      UNBUFFERED,
+    );
+    let endedAt = 0;
+    program.status.then(() => endedAt = performance.now());
+    const stopped = new Promise((resolve) =>
+      options.signal?.addEventListener("abort", resolve, { once: true })
+    );
+    const start = performance.now();
+    while (!program.ended && !options.signal?.aborted) {
+      const left = deadline(server, start) - performance.now();
+      if (left <= 0) break;
+      await server.changed(left, program.status, stopped);
+    }
+    const endedItself = program.ended;
+    if (!endedItself) {
+      endedAt = performance.now();
+      try {
+        Deno.kill(-program.pid, "SIGINT");
+      } catch {
+        // It has just ended.
+      }
+      await program.waitEnd(INTERRUPT_MS);
+    }
+    const { code } = await program.stop();
+    return {
+      arrivals: server.arrivals,
+      uncounted: server.uncounted,
+      printed: program.stdout.text(),
+      endedItself,
+      endedAt,
+      code,
+      ending: endedItself
+        ? `the client ended (exit ${code}; ${program.said()})`
+        : "the client was ended",
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+/** One ping as the grader saw it on the wire. */
+interface Ping extends Arrival {
+  /** Its text, the line end taken off. */
+  text: string;
+  /** SEQ and TIME, if it reads as `Ping SEQ TIME`. */
+  seq?: number;
+  time?: string;
+  /** Its reply's text, if one was sent. */
+  reply?: string;
+  /** Whether it was answered within the timeout. */
+  answered: boolean;
+}
+
+/** A Pinger's run, read: the pings, what it printed for each, the rest. */
+interface PingerRun extends ClientRun {
+  pings: Ping[];
+  said: Map<number, Said>;
+  /** By ping: a line that shows the text it sent. */
+  sent: Map<number, string>;
+  /** Lines that say a reply came late. */
+  lateLines: string[];
+  statistics: Statistics;
+  /** The ping (by arrival) waiting when the late reply came, if it came. */
+  waiting?: number;
+}
+
+/** Reads a Pinger's run: each datagram as a ping, its output by ping. */
+function readPingerRun(run: ClientRun): PingerRun {
+  const pings = run.arrivals.map((arrival): Ping => {
+    const text = new TextDecoder().decode(arrival.bytes).replace(/\r?\n$/, "");
+    const parts = text.match(/^ping\s+(-?\d+)\s+(\S.*)$/is);
+    return {
+      ...arrival,
+      text,
+      seq: parts ? Number(parts[1]) : undefined,
+      time: parts?.[2],
+      reply: arrival.repliedAt === undefined
+        ? undefined
+        : new TextDecoder().decode(asciiUpper(arrival.bytes)).trim(),
+      answered: arrival.repliedAt !== undefined &&
+        arrival.repliedAt - arrival.at < PING_TIMEOUT_MS,
+    };
+  });
+  const late = pings[LATE_PING - 1]?.repliedAt;
+  const waiting = late === undefined
+    ? undefined
+    : pings.findLast((ping) => ping.at < late)?.index;
+  const { said, lateLines, summary, sent } = readPrinted(run.printed, pings);
+  return {
+    ...run,
+    pings,
+    said,
+    sent,
+    lateLines,
+    statistics: readStatistics(summary, pings.length),
+    waiting,
+  };
+}
+
+/** Each of a Pinger's checks, in the order they are printed. */
+const PINGER_CHECKS: ((run: PingerRun) => CheckResult)[] = [
+  checkPingCount,
+  checkPingFormat,
+  checkOneAtATime,
+  checkTimeoutWait,
+  checkRepliesPrinted,
+  checkRttsPrinted,
+  checkTimedOutLines,
+  checkLateReply,
+  checkMinAvgMax,
+  checkLossRate,
+  checkPingerEnds,
+];
+
+/** The count: ten pings. */
+function checkPingCount(run: PingerRun): CheckResult {
+  const check = "10 pings";
+  const count = run.pings.length + run.uncounted;
+  if (count === PINGS) {
+    return { check, verdict: "PASS", why: `${count} pings came` };
+  }
+  const last = run.pings.at(-1);
+  const what = last === undefined
+    ? `no ping came before ${run.ending}`
+    : `${count} ${count === 1 ? "ping" : "pings"} came` +
+      (count < PINGS
+        ? `, then nothing for ${seconds(run.endedAt - last.at)} until ` +
+          run.ending
+        : "");
+  return { check, verdict: "FAIL", why: `${what}; ${PINGS} were due` };
+}
+
+/** `Ping SEQ TIME`, SEQ 1 to 10 in order, TIME a time the grader reads. */
+function checkPingFormat(run: PingerRun): CheckResult {
+  const check = "Ping SEQ TIME";
+  if (run.pings.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came" };
+  }
+  for (const ping of run.pings) {
+    if (ping.seq === undefined) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `ping ${ping.index} was ${shownBytes(ping.bytes)}; due ` +
+          `"Ping ${ping.index} TIME"`,
+      };
+    }
+    if (ping.seq !== ping.index) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `SEQ went ${listed(run.pings.map((p) => p.seq))}; ` +
+          `due 1, 2, 3 and on by one (ping ${ping.index} was ` +
+          `${shownBytes(ping.bytes)})`,
+      };
+    }
+  }
+  for (const ping of run.pings) {
+    const off = timeOff(ping.time!, ping.epochMs);
+    if (off !== undefined && Math.abs(off) <= 60_000) continue;
+    return {
+      check,
+      verdict: "WARN",
+      why: off === undefined
+        ? `TIME "${ping.time}" in ping ${ping.index} is not a time the ` +
+          `grader can read (seconds or ms since 1970, or a date)`
+        : `TIME "${ping.time}" in ping ${ping.index} is ` +
+          `${seconds(Math.abs(off))} ${off < 0 ? "behind" : "ahead of"} ` +
+          `the grader's clock`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `"${run.pings[0].text}" and on, SEQ 1 to ${run.pings.length}`,
+  };
+}
+
+/** Each ping only after the one before it was answered (or timed out). */
+function checkOneAtATime(run: PingerRun): CheckResult {
+  const check = "one ping at a time";
+  if (run.pings.length < 2) {
+    return { check, verdict: "SKIP", why: "fewer than 2 pings came" };
+  }
+  for (const ping of run.pings.slice(0, -1)) {
+    const next = run.pings[ping.index];
+    if (!ping.answered || next.at >= ping.repliedAt! - 1) continue;
+    return {
+      check,
+      verdict: "FAIL",
+      why: `ping ${next.index} came ${seconds(next.at - ping.at)} after ` +
+        `ping ${ping.index}, before its reply (sent after ` +
+        `${seconds(ping.repliedAt! - ping.at)}); due after the reply`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: "each answered ping was followed only after its reply",
+  };
+}
+
+/**
+ * The timeout: after a ping with no reply at all, the next follows after
+ * about 1 s (more only by the pause the client takes after every reply).
+ */
+function checkTimeoutWait(run: PingerRun): CheckResult {
+  const check = "1 s timeout";
+  const lost = run.pings.filter((ping) =>
+    !ping.answered && ping.index !== run.waiting
+  );
+  if (lost.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came that had no reply" };
+  }
+  const waits: string[] = [];
+  for (const ping of lost) {
+    const next = run.pings[ping.index];
+    if (next === undefined) {
+      if (ping.index >= PINGS) continue;
+      return {
+        check,
+        verdict: "FAIL",
+        why: `ping ${ping.index} had no reply, and no ping came in the ` +
+          `${seconds(run.endedAt - ping.at)} after it until the client ` +
+          `${run.endedItself ? "ended" : "was ended"}; due 1 s after`,
+      };
+    }
+    const wait = next.at - ping.at;
+    const [low, high] = WAIT_RANGE_MS;
+    if (wait < low || wait - pauseAfterReply(run) > high) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `ping ${next.index} came ${seconds(wait)} after ping ` +
+          `${ping.index}, which had no reply; due about 1 s after`,
+      };
+    }
+    waits.push(`${seconds(wait)} after ping ${ping.index}`);
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `the next ping came ${waits.join(", ")} (each had no reply)`,
+  };
+}
+
+/** The shortest time from a reply to the next ping: a client's own pause. */
+function pauseAfterReply(run: PingerRun): number {
+  const pauses = run.pings.slice(0, -1).filter((ping) => ping.answered)
+    .map((ping) => run.pings[ping.index].at - ping.repliedAt!);
+  return Math.max(0, Math.min(...pauses));
+}
+
+/** What a client printed for one ping: a reply, or that it timed out. */
+interface Said {
+  kind: "reply" | "timeout";
+  lines: string[];
+  /** The ping (by arrival) whose reply's text it shows. */
+  replyOf?: number;
+  rtt?: Rtt;
+}
+
+/** An RTT as printed: the number and its unit, if it has one. */
+interface Rtt {
+  value: number;
+  unit?: "ms" | "s";
+  text: string;
+}
+
+/** What a Pinger printed, read line by line. */
+interface Printed {
+  /** By ping (by arrival): what it printed for it. */
+  said: Map<number, Said>;
+  /** By ping: a line that shows the text it sent. */
+  sent: Map<number, string>;
+  lateLines: string[];
+  summary: string[];
+}
+
+/** A line that tells of a late or stray reply, not of a ping's own. */
+const LATE_LINE =
+  /\blate\b|\bdiscard|\bignor|\bstale\b|out of order|unexpected/i;
+
+/**
+ * A line of the statistics at the end: a word of theirs, or "lost" with a
+ * count of all ("3 of 10 packets lost"), unlike one ping's "lost".
+ */
+const SUMMARY_LINE =
+  /\b(min(imum)?|max(imum)?|avg|average|mean|loss|transmitted|statistics|summary|estimatedrtt|devrtt|timeoutinterval|mdev)\b|^(?=.*\blost\b).*(\d\s*%|rate|total|packets|\bof\s+\d|\d\s*\/\s*\d)/i;
+
+/** A line that says a ping timed out. */
+const TIMEOUT_LINE = /timed?[\s_-]*out|timeout|no (reply|response)|\blost\b/i;
+
+/**
+ * Reads what a Pinger printed into what it said of each ping. A line that
+ * shows the text a ping sent starts that ping's part; a reply whose text
+ * names a ping not yet told of is that ping's; any other reply or timeout
+ * is the next ping's; an RTT on a line of its own goes with the reply
+ * above it.
+ */
+function readPrinted(text: string, pings: Ping[]): Printed {
+  const printed: Printed = {
+    said: new Map(),
+    sent: new Map(),
+    lateLines: [],
+    summary: [],
+  };
+  const cursor = { at: 0, last: 0, fresh: false };
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "") continue;
+    if (LATE_LINE.test(line)) printed.lateLines.push(line);
+    else if (SUMMARY_LINE.test(line)) printed.summary.push(line);
+    else placeLine(printed, cursor, line, pings);
+  }
+  // Lines past the last ping tell of none of them.
+  for (const index of printed.said.keys()) {
+    if (index > pings.length) printed.said.delete(index);
+  }
+  return printed;
+}
+
+/** Places one line of a Pinger's output with the ping it tells of. */
+function placeLine(
+  printed: Printed,
+  cursor: { at: number; last: number; fresh: boolean },
+  line: string,
+  pings: Ping[],
+) {
+  const { rest, replyOf, sentOf } = findPayloads(line, pings);
+  if (sentOf !== undefined) {
+    printed.sent.set(sentOf, line);
+    cursor.at = sentOf;
+    cursor.last = sentOf;
+    cursor.fresh = !printed.said.has(sentOf);
+  }
+  const timeout = TIMEOUT_LINE.test(rest);
+  const rtt = timeout ? undefined : findRtt(rest);
+  if (!timeout && rtt === undefined && replyOf === undefined) return;
+  const said: Said = {
+    kind: timeout ? "timeout" : "reply",
+    lines: [line],
+    replyOf,
+    rtt,
+  };
+  // An RTT on a line of its own goes with the reply printed just above.
+  const above = printed.said.get(cursor.last);
+  if (
+    !cursor.fresh && above?.kind === "reply" && said.kind === "reply" &&
+    above.rtt === undefined && rtt !== undefined &&
+    (replyOf === undefined || replyOf === above.replyOf)
+  ) {
+    above.rtt = rtt;
+    above.lines.push(line);
+    return;
+  }
+  if (cursor.fresh) {
+    cursor.last = cursor.at;
+  } else if (replyOf !== undefined && !printed.said.has(replyOf)) {
+    // A reply's text names its ping, printed in order or not.
+    cursor.last = replyOf;
+    cursor.at = Math.max(cursor.at, replyOf);
+  } else {
+    do cursor.at++; while (printed.said.has(cursor.at));
+    cursor.last = cursor.at;
+  }
+  printed.said.set(cursor.last, said);
+  cursor.fresh = false;
+}
+
+/**
+ * The pings whose reply or sent text `line` shows, and the line without
+ * them (their numbers are not RTTs).
+ */
+function findPayloads(line: string, pings: Ping[]) {
+  let rest = line;
+  let replyOf: number | undefined;
+  let sentOf: number | undefined;
+  for (const ping of pings) {
+    const sent = ping.text.trim();
+    if (ping.reply && rest.includes(ping.reply)) {
+      replyOf ??= ping.index;
+      rest = rest.replaceAll(ping.reply, " ");
+    } else if (sent !== "" && rest.includes(sent)) {
+      sentOf ??= ping.index;
+      rest = rest.replaceAll(sent, " ");
+    }
+  }
+  // A reply shown in part: its SEQ still names it.
+  const seq = replyOf === undefined ? rest.match(/\bPING\s+(\d+)\b/) : null;
+  if (seq) {
+    replyOf = pings.find((ping) => ping.seq === Number(seq[1]))?.index;
+    rest = rest.replace(seq[0], " ");
+  }
+  return { rest, replyOf, sentOf };
+}
+
+const NUMBER = String.raw`(?<![\d.])(\d+(?:\.\d+)?(?:[eE]-?\d+)?)`;
+const UNIT = String.raw`(ms|msecs?|milliseconds?|s|secs?|seconds?)\b`;
+const RTT_LABEL = String
+  .raw`(?:rtt|round[\s_-]*trip(?:[\s_-]*time)?|\btime|took|delay|latency|elapsed)`;
+/** An RTT label, then soon a number with its unit. */
+const LABELLED_RTT = new RegExp(
+  `${RTT_LABEL}.{0,30}?${NUMBER}\\s*${UNIT}`,
+  "i",
+);
+/** A number with a unit of time. */
+const TIMED_NUMBER = new RegExp(`${NUMBER}\\s*${UNIT}`, "i");
+/** An RTT label, then a number without a unit (one may be in between). */
+const BARE_RTT = new RegExp(`${RTT_LABEL}([^\\d\\n]{0,20}?)${NUMBER}`, "i");
+
+/** The RTT a line prints, if any: labelled, or with a unit of time. */
+function findRtt(text: string): Rtt | undefined {
+  const found = text.match(LABELLED_RTT) ?? text.match(TIMED_NUMBER);
+  if (found) return rttOf(found[1], found[2], found[0]);
+  const bare = text.match(BARE_RTT);
+  return bare
+    ? rttOf(bare[2], bare[1].match(/\b(ms|s)\b/i)?.[1], bare[0])
+    : undefined;
+}
+
+/** An {@linkcode Rtt} from its number and unit as printed. */
+function rttOf(number: string, unit: string | undefined, text: string): Rtt {
+  return {
+    value: Number(number),
+    unit: unit === undefined ? undefined : /^m/i.test(unit) ? "ms" : "s",
+    text: text.trim(),
+  };
+}
+
+/**
+ * `rtt` in ms, in its unit, or, without one, in whichever of s and ms is
+ * nearer `dueMs`; and whether it is within the tolerance of `dueMs`.
+ */
+function rttMs(rtt: Rtt, dueMs: number): { ms: number; near: boolean } {
+  const ways = rtt.unit === "ms"
+    ? [rtt.value]
+    : rtt.unit === "s"
+    ? [rtt.value * 1000]
+    : [rtt.value * 1000, rtt.value];
+  const ms = ways.reduce((a, b) =>
+    Math.abs(a - dueMs) <= Math.abs(b - dueMs) ? a : b
+  );
+  return { ms, near: isNear(ms, dueMs) };
+}
+
+/**
+ * Whether a printed RTT is near the grader's: 50 ms or half of it under,
+ * 250 ms or half over, since a client's RTT also holds its own time before
+ * the send and after the receive (a JVM's first ping, under load, 100 ms
+ * and more). An RTT off by 1,000 is far out either way: the delays are
+ * 100 ms and more.
+ */
+function isNear(ms: number, dueMs: number): boolean {
+  return ms >= dueMs - Math.max(50, dueMs / 2) &&
+    ms <= dueMs + Math.max(250, dueMs / 2);
+}
+
+/** What a client printed for ping `index`, quoted, or that it printed none. */
+function saidOf(run: PingerRun, index: number): string {
+  const said = run.said.get(index);
+  if (said === undefined) {
+    return run.printed.trim() === ""
+      ? "it printed nothing at all"
+      : `nothing it printed tells of ping ${index}`;
+  }
+  return `for ping ${index} it printed ${
+    said.lines.map((line) => quoted(line)).join(" and ")
+  }`;
+}
+
+/** Each answered ping's reply printed: the upper-cased text that came. */
+function checkRepliesPrinted(run: PingerRun): CheckResult {
+  const check = "replies printed";
+  const answered = run.pings.filter((ping) => ping.answered);
+  if (answered.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came that was answered" };
+  }
+  for (const ping of answered) {
+    const said = run.said.get(ping.index);
+    if (said?.kind === "reply" && said.replyOf === ping.index) continue;
+    const sent = run.sent.get(ping.index);
+    return {
+      check,
+      verdict: "FAIL",
+      why: `ping ${ping.index} was answered ${quoted(ping.reply!)}; ` +
+        saidOf(run, ping.index) +
+        (said?.replyOf !== undefined && said.replyOf !== ping.index
+          ? `, the reply to ping ${said.replyOf}`
+          : "") +
+        (sent && said?.replyOf === undefined
+          ? `, and what it sent: ${quoted(sent)}`
+          : ""),
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `the reply to each of the ${answered.length} answered pings`,
+  };
+}
+
+/** Each answered ping's RTT printed, near the one the grader saw. */
+function checkRttsPrinted(run: PingerRun): CheckResult {
+  const check = "RTTs printed";
+  const answered = run.pings.filter((ping) => ping.answered);
+  if (answered.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came that was answered" };
+  }
+  const seen: string[] = [];
+  for (const ping of answered) {
+    const due = ping.repliedAt! - ping.at;
+    const said = run.said.get(ping.index);
+    const rtt = said?.kind === "reply" ? said.rtt : undefined;
+    const ms = rtt && rttMs(rtt, due);
+    if (ms?.near) {
+      seen.push(`${ms.ms.toFixed(0)}`);
+      continue;
+    }
+    return {
+      check,
+      verdict: "FAIL",
+      why: `ping ${ping.index}'s reply was sent ${millis(due)} after it ` +
+        `came; ` + (rtt === undefined
+          ? `no RTT was printed for it: ${saidOf(run, ping.index)}`
+          : `the RTT printed, ${quoted(rtt.text)}, is ${millis(ms!.ms)}`),
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `RTTs of ${seen.join(", ")} ms, each near the grader's (50 ms ` +
+      `under to 250 ms over, or half)`,
+  };
+}
+
+/** `Request timed out` for each ping with no reply within 1 s. */
+function checkTimedOutLines(run: PingerRun): CheckResult {
+  const check = "Request timed out";
+  const lost = run.pings.filter((ping) => !ping.answered);
+  if (lost.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came that had no reply" };
+  }
+  for (const ping of lost) {
+    if (run.said.get(ping.index)?.kind === "timeout") continue;
+    const what = ping.repliedAt === undefined
+      ? "had no reply"
+      : `had its reply only after ${seconds(ping.repliedAt - ping.at)}`;
+    return {
+      check,
+      verdict: "FAIL",
+      why: `ping ${ping.index} ${what}; due a line that says it timed ` +
+        `out: ${saidOf(run, ping.index)}`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `for pings ${lost.map((ping) => ping.index).join(", ")}: ` +
+      quoted(run.said.get(lost[0].index)!.lines[0]),
+  };
+}
+
+/** The late reply (to ping 5) never taken for the ping after it. */
+function checkLateReply(run: PingerRun): CheckResult {
+  const check = "late reply";
+  const late = run.pings[LATE_PING - 1];
+  if (late?.repliedAt === undefined || run.waiting === undefined) {
+    return {
+      check,
+      verdict: "SKIP",
+      why: late === undefined
+        ? `ping ${LATE_PING}, to be answered late, never came`
+        : `the client ended before ping ${LATE_PING}'s reply was due`,
+    };
+  }
+  const what = `the reply to ping ${LATE_PING} came ` +
+    `${seconds(late.repliedAt - late.at)} after it` +
+    (run.waiting === LATE_PING
+      ? ""
+      : ` (${
+        seconds(late.repliedAt - run.pings[run.waiting - 1].at)
+      } after ping ${run.waiting})`);
+  for (const [index, said] of run.said) {
+    if (index === LATE_PING || said.kind !== "reply") continue;
+    if (
+      said.replyOf === LATE_PING ||
+      (index > LATE_PING && !run.pings[index - 1]?.answered)
+    ) {
+      return { check, verdict: "FAIL", why: `${what}; ${saidOf(run, index)}` };
+    }
+  }
+  const waiting = run.pings[run.waiting - 1];
+  const next = run.pings[run.waiting];
+  if (
+    !waiting.answered && next !== undefined &&
+    next.at - late.repliedAt < 50 && next.at - waiting.at < WAIT_RANGE_MS[0]
+  ) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `${what} with no reply of its own; ping ${next.index} came ` +
+        `${millis(next.at - late.repliedAt)} after that late reply, ` +
+        `${seconds(next.at - waiting.at)} after ping ${run.waiting}`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `${what}; it was not printed as another ping's reply` +
+      (run.lateLines.length > 0 ? ` (${quoted(run.lateLines[0])})` : ""),
+  };
+}
+
+/** Whether the client ended by itself once its pings were done. */
+function checkPingerEnds(run: PingerRun): CheckResult {
+  const check = "ends by itself";
+  // After its 10th when it sent more: the last of a flood says little.
+  const last = run.pings[Math.min(run.pings.length, PINGS) - 1];
+  if (last === undefined) {
+    return { check, verdict: "SKIP", why: "no ping came" };
+  }
+  const after = `${seconds(run.endedAt - last.at)} after its ${
+    last.index === PINGS ? "10th" : "last"
+  } ping`;
+  if (!run.endedItself) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `it was still running ${after}; the grader ended it`,
+    };
+  }
+  return run.code === 0
+    ? { check, verdict: "PASS", why: `it ended ${after}, exit 0` }
+    : { check, verdict: "FAIL", why: `${run.ending} ${after}` };
+}
+
+/** The statistics a Pinger printed at the end, those it printed. */
+interface Statistics {
+  min?: Rtt;
+  avg?: Rtt;
+  max?: Rtt;
+  /** The loss rate, in percent. */
+  loss?: number;
+  lossLine?: string;
+}
+
+/** The names each of min, avg and max goes by. */
+const STATISTIC_NAMES = {
+  min: /^min(?:imum)?$/i,
+  avg: /^(?:avg|average|mean)$/i,
+  max: /^max(?:imum)?$/i,
+};
+
+/** Reads min, avg, max and the loss rate from the statistics' lines. */
+function readStatistics(lines: string[], came: number): Statistics {
+  const statistics: Statistics = {};
+  for (const line of lines) {
+    const unit = line.match(/\b(ms|msecs?|milliseconds?|secs?|seconds?)\b/i)
+      ?.[1];
+    const slashed = line.match(
+      /([a-z]+(?:\/[a-z]+)+)[^\d\n]{0,12}?(\d[\d.]*(?:\/[\d.]+)+)\s*([a-z]+)?/i,
+    );
+    const names = slashed?.[1].split("/") ?? [];
+    const values = slashed?.[2].split("/") ?? [];
+    for (const [key, name] of Object.entries(STATISTIC_NAMES)) {
+      const at = names.findIndex((word) => name.test(word));
+      const word = new RegExp(
+        `\\b${
+          name.source.slice(1, -1)
+        }\\b[^\\d\\n]{0,25}?${NUMBER}(?:\\s*${UNIT})?`,
+        "i",
+      );
+      const found = at >= 0 && values[at] !== undefined
+        ? [slashed![0], values[at], slashed![3]]
+        : line.match(word);
+      if (found && statistics[key as "min"] === undefined) {
+        statistics[key as "min"] = rttOf(found[1], found[2] ?? unit, found[0]);
+      }
+    }
+    if (/loss|lost/i.test(line) && statistics.loss === undefined) {
+      statistics.loss = lossOf(line, came);
+      if (statistics.loss !== undefined) statistics.lossLine = line;
+    }
+  }
+  return statistics;
+}
+
+/** The loss rate a line prints, in percent: as a percentage, rate or count. */
+function lossOf(line: string, came: number): number | undefined {
+  const percent = line.match(new RegExp(`${NUMBER}\\s*%`));
+  if (percent) return Number(percent[1]);
+  const rate = line.match(new RegExp(`rate\\D{0,15}?${NUMBER}`, "i"));
+  if (rate) {
+    return Number(rate[1]) <= 1 ? Number(rate[1]) * 100 : Number(rate[1]);
+  }
+  const count = line.match(new RegExp(NUMBER));
+  if (!count || came === 0) return undefined;
+  return Number(count[1]) <= came ? Number(count[1]) * 100 / came : undefined;
+}
+
+/**
+ * min/avg/max RTT, if printed: right for the RTTs it printed, and near the
+ * grader's.
+ */
+function checkMinAvgMax(run: PingerRun): CheckResult {
+  const check = "min/avg/max RTT";
+  const answered = run.pings.filter((ping) => ping.answered);
+  const printed = (["min", "avg", "max"] as const).filter((key) =>
+    run.statistics[key] !== undefined
+  );
+  if (run.pings.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came" };
+  }
+  if (printed.length === 0) {
+    return {
+      check,
+      verdict: "WARN",
+      why: "no min, avg or max RTT printed at the end (optional)",
+    };
+  }
+  if (answered.length === 0) {
+    return { check, verdict: "SKIP", why: "no ping came that was answered" };
+  }
+  const grader = answered.map((ping) => ping.repliedAt! - ping.at);
+  const own = answered.map((ping) => {
+    const rtt = run.said.get(ping.index)?.rtt;
+    return rtt && rttMs(rtt, ping.repliedAt! - ping.at).ms;
+  });
+  const complete = own.every((ms) => ms !== undefined);
+  for (const key of printed) {
+    const due = summarise(key, grader);
+    const mine = complete ? summarise(key, own as number[]) : due;
+    const { ms } = rttMs(run.statistics[key]!, mine);
+    // Its own RTTs give it exactly, up to rounding; the grader's, roughly.
+    const ownRight = !complete || Math.abs(ms - mine) <= Math.max(1, mine / 20);
+    if (ownRight && isNear(ms, due)) continue;
+    return {
+      check,
+      verdict: "FAIL",
+      why: `${key} printed as ${quoted(run.statistics[key]!.text)}, ` +
+        `${millis(ms)}; due ` + (ownRight
+          ? `${millis(due)}, the grader's ${key} over ${answered.length} ` +
+            `replies`
+          : `${millis(mine)} from the RTTs it printed`),
+    };
+  }
+  const missing = ["min", "avg", "max"].filter((key) =>
+    !printed.includes(key as "min")
+  );
+  return {
+    check,
+    verdict: missing.length === 0 ? "PASS" : "WARN",
+    why: `${printed.join(", ")} right for the ${answered.length} replies` +
+      (missing.length > 0 ? `; no ${missing.join(" or ")} printed` : ""),
+  };
+}
+
+/** The smallest, mean or largest of `values`. */
+function summarise(key: "min" | "avg" | "max", values: number[]): number {
+  if (key === "min") return Math.min(...values);
+  if (key === "max") return Math.max(...values);
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/** The loss rate, if printed: right for what happened. */
+function checkLossRate(run: PingerRun): CheckResult {
+  const check = "loss rate";
+  const { loss, lossLine } = run.statistics;
+  const came = run.pings.length;
+  if (came === 0) return { check, verdict: "SKIP", why: "no ping came" };
+  if (loss === undefined) {
+    return {
+      check,
+      verdict: "WARN",
+      why: "no loss rate printed at the end (optional)",
+    };
+  }
+  const lost = run.pings.filter((ping) => !ping.answered).length;
+  const due = lost * 100 / came;
+  return Math.abs(loss - due) <= 1
+    ? { check, verdict: "PASS", why: `${quoted(lossLine!)}` }
+    : {
+      check,
+      verdict: "FAIL",
+      why: `${quoted(lossLine!)} says ${loss}%; ${lost} of ${came} pings ` +
+        `had no reply within 1 s: due ${Number(due.toFixed(1))}%`,
+    };
+}
 
 /** Grades a UDP Heartbeat client: see DESIGN.md, "The grader". */
 async function* gradeHeartbeat(
-  _options: GradeOptions,
-): AsyncGenerator<CheckResult> {}
+  options: GradeOptions,
+): AsyncGenerator<CheckResult> {
+  const run = await runClient(options, () => undefined, heartbeatDeadline);
+  if (options.signal?.aborted) return;
+  const beats = run.arrivals.map(readBeat);
+  for (const check of HEARTBEAT_CHECKS) {
+    if (options.signal?.aborted) return;
+    yield check(beats, run);
+  }
+}
+
+/** Heartbeats the grader waits for, and for how long at most. */
+const HEARTBEATS = 6;
+const HEARTBEAT_RUN_MS = 8_000;
+
+/** When a Heartbeat client's run ends, on `performance.now()`'s clock. */
+function heartbeatDeadline(server: LabServer, start: number): number {
+  return server.arrivals.length >= HEARTBEATS ? 0 : start + HEARTBEAT_RUN_MS;
+}
+
+/** One heartbeat as it came: its SEQ and TIME, if it reads as such. */
+interface Beat extends Arrival {
+  seq?: number;
+  time?: string;
+}
+
+/**
+ * SEQ is the first whole number in a heartbeat, after words ("Heartbeat",
+ * "seq="); TIME is what follows, after a label of its own ("time=").
+ */
+function readBeat(arrival: Arrival): Beat {
+  const text = new TextDecoder().decode(arrival.bytes).trim();
+  const parts = text.match(
+    /^[^\d]*?(\d+)\s*[\s,;:|]\s*(?:"?[A-Za-z_]+"?\s*[=:]\s*)?(\S.*)$/s,
+  );
+  return {
+    ...arrival,
+    seq: parts ? Number(parts[1]) : undefined,
+    time: parts?.[2],
+  };
+}
+
+/** Each of a Heartbeat client's checks, in the order they are printed. */
+const HEARTBEAT_CHECKS: ((beats: Beat[], run: ClientRun) => CheckResult)[] = [
+  checkBeatsCame,
+  checkBeatFormat,
+  checkBeatSequence,
+  checkBeatTime,
+  checkBeatInterval,
+];
+
+/** Heartbeats came: at least 3 in the time the grader listens. */
+function checkBeatsCame(beats: Beat[], run: ClientRun): CheckResult {
+  const check = "heartbeats";
+  const span = beats.length > 0 ? beats.at(-1)!.at - beats[0].at : 0;
+  if (beats.length >= 3) {
+    return {
+      check,
+      verdict: "PASS",
+      why: `${beats.length} came in ${seconds(span)}`,
+    };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${beats.length} came before ${run.ending}; due one a second or ` +
+      `so, ${HEARTBEATS} within ` +
+      `${seconds(HEARTBEAT_RUN_MS)}`,
+  };
+}
+
+/** Each heartbeat reads as `WORD SEQ TIME`. */
+function checkBeatFormat(beats: Beat[]): CheckResult {
+  const check = "Heartbeat SEQ TIME";
+  if (beats.length === 0) return { check, verdict: "SKIP", why: "none came" };
+  const unread = beats.find((beat) => beat.seq === undefined);
+  if (unread) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `heartbeat ${unread.index} was ${shownBytes(unread.bytes)}: ` +
+        `the grader cannot read a SEQ and a TIME in it; due ` +
+        `"Heartbeat SEQ TIME"`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `${shownBytes(beats[0].bytes)} and on`,
+  };
+}
+
+/** SEQ rises by one, from 0 or 1. */
+function checkBeatSequence(beats: Beat[]): CheckResult {
+  const check = "SEQ by one";
+  const read = beats.filter((beat) => beat.seq !== undefined);
+  if (read.length < 2) {
+    return { check, verdict: "SKIP", why: "fewer than 2 readable came" };
+  }
+  const seqs = read.map((beat) => beat.seq!);
+  const first = seqs[0];
+  const wrong = seqs.findIndex((seq, i) => i > 0 && seq !== seqs[i - 1] + 1);
+  if (
+    (first === 0 || first === 1) && wrong < 0 && read.length === beats.length
+  ) {
+    return { check, verdict: "PASS", why: `SEQ went ${listed(seqs)}` };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why:
+      `SEQ went ${listed(seqs)}; due ${
+        first === 0 ? "0, 1, 2" : "1, 2, 3"
+      } and on by one` + (wrong > 0
+        ? ` (${seqs[wrong]} after ${seqs[wrong - 1]})`
+        : first > 1
+        ? ` (the first was ${first})`
+        : ""),
+  };
+}
+
+/** TIME in each heartbeat is when it was sent, within a second. */
+function checkBeatTime(beats: Beat[]): CheckResult {
+  const check = "send time";
+  const read = beats.filter((beat) => beat.time !== undefined);
+  if (read.length === 0) {
+    return { check, verdict: "SKIP", why: "no readable heartbeat came" };
+  }
+  let worst = 0;
+  for (const beat of read) {
+    const off = timeOff(beat.time!, beat.epochMs);
+    if (off === undefined) {
+      return {
+        check,
+        verdict: "WARN",
+        why: `TIME "${beat.time}" in heartbeat ${beat.index} ` +
+          `(${shownBytes(beat.bytes)}) is not a time the grader can read ` +
+          `(seconds or ms since 1970, or a date)`,
+      };
+    }
+    // A TIME in whole seconds may be up to a second behind.
+    const slack = /^\d+$/.test(beat.time!.trim()) ||
+        !/[.,]\d/.test(beat.time!)
+      ? 1_000
+      : 0;
+    if (Math.abs(off) > 1_000 + slack) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `TIME "${beat.time}" in heartbeat ${beat.index} is ` +
+          `${seconds(Math.abs(off))} ${off < 0 ? "behind" : "ahead of"} ` +
+          `the grader's clock when it came; due within 1 s`,
+      };
+    }
+    worst = Math.max(worst, Math.abs(off));
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: `each within ${millis(worst)} of the grader's clock`,
+  };
+}
+
+/** A steady interval: the gaps' spread small next to their mean. */
+function checkBeatInterval(beats: Beat[]): CheckResult {
+  const check = "steady interval";
+  if (beats.length < 3) {
+    return { check, verdict: "SKIP", why: "fewer than 3 heartbeats came" };
+  }
+  const gaps = beats.slice(1).map((beat, i) => beat.at - beats[i].at);
+  const mean = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length;
+  const spread = Math.sqrt(
+    gaps.reduce((sum, gap) => sum + (gap - mean) ** 2, 0) / gaps.length,
+  );
+  const shown = `every ${seconds(mean)} on average, give or take ` +
+    `${millis(spread)}`;
+  return spread <= Math.max(50, mean / 5)
+    ? { check, verdict: "PASS", why: shown }
+    : {
+      check,
+      verdict: "FAIL",
+      why: `${shown}; gaps of ${gaps.map(seconds).join(", ")}`,
+    };
+}
+
+/**
+ * How far `time` (seconds or ms since 1970, whole or not, or a date) is
+ * from `epochMs`, in ms; undefined if it is not a time the grader reads.
+ */
+function timeOff(time: string, epochMs: number): number | undefined {
+  // Quotes and brackets around it, as JSON or a tuple prints them.
+  const text = time.trim().replace(/^["'([{]+|["')\]}]+$/g, "");
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const value = Number(text);
+    // Told apart by size: ns, us, ms or s since 1970.
+    const scale = value >= 1e17
+      ? 1e-6
+      : value >= 1e14
+      ? 1e-3
+      : value >= 1e11
+      ? 1
+      : 1_000;
+    ms = value * scale;
+  } else {
+    ms = Date.parse(text);
+  }
+  // A date further than a day off is a number read as a date by chance.
+  return Number.isFinite(ms) && Math.abs(ms - epochMs) < 86_400_000
+    ? ms - epochMs
+    : undefined;
+}
+
+/** Sequence numbers as a list, the first dozen: "1, 2, ?, 4". */
+function listed(numbers: (number | undefined)[]): string {
+  const shown = numbers.slice(0, 12).map((seq) => seq ?? "?").join(", ");
+  return numbers.length > 12 ? `${shown}, ... (${numbers.length})` : shown;
+}
+
+/** `ms` as seconds: "1.50 s". */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** `ms` as milliseconds: "100.2 ms". */
+function millis(ms: number): string {
+  return `${ms.toFixed(1)} ms`;
+}
+
+/** A line as printed, quoted, cut if long. */
+function quoted(line: string): string {
+  return JSON.stringify(line.length > 100 ? `${line.slice(0, 100)}...` : line);
+}
+
+/** Bytes quoted, anything not printable ASCII escaped: "\x00", "\n". */
+function shownBytes(bytes: Uint8Array, max = 80): string {
+  let shown = "";
+  for (const byte of bytes.subarray(0, max)) {
+    shown += byte === 0x0a
+      ? "\\n"
+      : byte === 0x0d
+      ? "\\r"
+      : byte === 0x22 || byte === 0x5c
+      ? `\\${String.fromCharCode(byte)}`
+      : byte >= 0x20 && byte < 0x7f
+      ? String.fromCharCode(byte)
+      : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return `"${shown}"` +
+    (bytes.length > max
+      ? ` (the first ${max} of ${bytesOf(bytes.length)})`
+      : "");
+}
 
 // ===========================================================================
 // Shared helpers

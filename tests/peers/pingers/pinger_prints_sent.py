@@ -1,0 +1,34 @@
+"""Prints what it sent, not the reply: print(message) for print(reply).
+
+Usage: python3 pinger_prints_sent.py PORT
+"""
+import sys
+import time
+from socket import AF_INET, SOCK_DGRAM, socket, timeout
+
+serverName = 'localhost'
+serverPort = int(sys.argv[1])
+clientSocket = socket(AF_INET, SOCK_DGRAM)
+rtts = []
+for seq in range(1, 11):
+    sendTime = time.time()
+    message = 'Ping %d %s' % (seq, sendTime)
+    clientSocket.sendto(message.encode(), (serverName, serverPort))
+    try:
+        while True:
+            clientSocket.settimeout(max(0.001, 1 - (time.time() - sendTime)))
+            reply, serverAddress = clientSocket.recvfrom(1024)
+            if reply.split()[1] == str(seq).encode():
+                break
+        rtt = time.time() - sendTime
+        rtts.append(rtt)
+        print(message)
+        print('RTT: %.6f seconds' % rtt)
+    except timeout:
+        print('Request timed out')
+clientSocket.close()
+if rtts:
+    print('Minimum RTT: %.6f s' % min(rtts))
+    print('Maximum RTT: %.6f s' % max(rtts))
+    print('Average RTT: %.6f s' % (sum(rtts) / len(rtts)))
+print('Packet loss rate: %.1f%%' % ((10 - len(rtts)) * 10))
