@@ -467,6 +467,9 @@ const START_MS = 10_000;
  */
 const TIME_WAIT_MS = 65_000;
 
+/** How long a Ctrl-C is given to end a program before its group is ended. */
+const INTERRUPT_MS = 1_000;
+
 /** How long a program is given after SIGTERM, before SIGKILL. */
 const STOP_MS = 500;
 
@@ -893,9 +896,6 @@ const LINE_END_MS = 100;
 
 /** Extra time for the first sentence, while the program starts (a JVM). */
 const STARTUP_MS = 5_000;
-
-/** How long a Ctrl-C is given to end a program before its group is ended. */
-const INTERRUPT_MS = 500;
 
 /** Grades a TCP client: see DESIGN.md, "The grader". */
 async function* gradeTcpClient(
@@ -1879,9 +1879,6 @@ const END_MS = 4_000;
  * in the background): unbuffered, what it printed is all there.
  */
 const UNBUFFERED = { PYTHONUNBUFFERED: "1" };
-
-/** How long a client has to end after Ctrl-C, before it is killed. */
-const INTERRUPT_MS = 1_000;
 
 /** How long the reply to the `index`-th datagram waits; undefined: none. */
 function answerPing(index: number): number | undefined {
@@ -3080,11 +3077,6 @@ function timeOff(time: string, epochMs: number): number | undefined {
 function listed(numbers: (number | undefined)[]): string {
   const shown = numbers.slice(0, 12).map((seq) => seq ?? "?").join(", ");
   return numbers.length > 12 ? `${shown}, ... (${numbers.length})` : shown;
-}
-
-/** `ms` as seconds: "1.50 s". */
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** `ms` as milliseconds: "100.2 ms". */
