@@ -423,6 +423,13 @@ function readCommandLine(args: string[]): CommandLine {
     interval: { min: 0.001, max: 3600, decimals: 3, unit: "seconds" },
   });
   if (
+    (kind === "pinger" || kind === "heartbeat") && numbers.timeout !== undefined
+  ) {
+    throw new UsageError(
+      `--timeout does not go with ${kind}: the lab's 1 s timeout is the one graded`,
+    );
+  }
+  if (
     kind !== "udp-server" &&
     (numbers.retries !== undefined || numbers.interval !== undefined)
   ) {

@@ -82,6 +82,11 @@ Deno.test("grade CLI prints one line and exits 2 on a usage error", async (t) =>
       ["tcp-server", "--host", "::1", "--", "python3", "s.py"],
       /--host names a server already running/,
     ],
+    [
+      "--timeout for a pinger",
+      ["pinger", "--timeout", "3", "--", "python3", "p.py"],
+      /--timeout does not go with pinger/,
+    ],
     ["--port 65536", ["tcp-server", "--port", "65536"], /--port must be/],
     [
       "--retries for TCP",
