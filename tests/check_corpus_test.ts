@@ -1,5 +1,5 @@
 /**
- * `--check` against the servers a class brings (tests/peers/corpus.ts): the
+ * grade.ts against the servers a class brings (tests/peers/corpus.ts): the
  * textbook's TCPServer.py and UDPServer.py as the chapter prints them, a
  * Java server that behaves as the companion's, student servers with the
  * usual mistakes, and ours. Every verdict is looked up by the check's name
@@ -9,8 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type CheckResult, checkTcp } from "../tcp_client.ts";
-import { checkUdp } from "../udp_client.ts";
+import { type CheckResult, grade } from "../grade.ts";
 import {
   canRun,
   hasProgram,
@@ -46,17 +45,17 @@ async function grades(
     (async () => {
       for await (const result of results) all.push(result);
     })(),
-    `--check of ${what}`,
+    `grade.ts of ${what}`,
     120_000,
   );
   return all;
 }
 
 /** The grader's run against the server at `port`, for `server`. */
-function grade(server: GradedServer, port: number): Promise<CheckResult[]> {
+function gradeAt(server: GradedServer, port: number): Promise<CheckResult[]> {
   const options = { hostname: "127.0.0.1", port, timeout: server.timeout };
   return grades(
-    server.transport === "tcp" ? checkTcp(options) : checkUdp(options),
+    grade(`${server.transport}-server`, options),
     server.name,
   );
 }
@@ -108,7 +107,7 @@ async function gradeProcess(
 ): Promise<CheckResult[]> {
   const running = await startServer(command, { env });
   try {
-    return await grade(server, running.port);
+    return await gradeAt(server, running.port);
   } finally {
     await running.stop("SIGKILL");
   }
@@ -133,7 +132,7 @@ async function gradeServer(server: GradedServer): Promise<CheckResult[]> {
   if (server.start === "ours") {
     let results: CheckResult[] = [];
     await withServer(server.transport, {}, async (port) => {
-      results = await grade(server, port);
+      results = await gradeAt(server, port);
     });
     return results;
   }
@@ -152,7 +151,7 @@ async function gradeServer(server: GradedServer): Promise<CheckResult[]> {
 // The servers are graded a few at a time (most of the time goes in waits),
 // then each one's grades are a step of their own.
 for (const transport of ["tcp", "udp"] as const) {
-  Deno.test(`--check grades every ${transport.toUpperCase()} server of the corpus as tests/peers/corpus.ts says`, async (t) => {
+  Deno.test(`grade.ts grades every ${transport.toUpperCase()} server of the corpus as tests/peers/corpus.ts says`, async (t) => {
     const servers = CORPUS.filter((server) =>
       server.transport === transport &&
       (server.start === "java"
@@ -178,7 +177,7 @@ for (const transport of ["tcp", "udp"] as const) {
 
 Deno.test({
   name:
-    "--check grades the Java server without a UTF-8 locale alike: each character past ASCII one byte",
+    "grade.ts grades the Java server without a UTF-8 locale alike: each character past ASCII one byte",
   ignore: !canRun(hasJava, "the Java server needs javac and java"),
   async fn() {
     const java = CORPUS.find((server) => server.start === "java")!;
@@ -194,7 +193,7 @@ Deno.test({
   },
 });
 
-Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1 to 40", async () => {
+Deno.test("grade.ts grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1 to 40", async () => {
   const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
   const failed = await atMost(
     4,
@@ -202,7 +201,7 @@ Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1
       let results: CheckResult[] = [];
       await withServer("udp", { dropRate: 0.36, seed }, async (port) => {
         results = await grades(
-          checkUdp({ hostname: "127.0.0.1", port, timeout: 0.1 }),
+          grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.1 }),
           `seed ${seed}`,
         );
       });
@@ -213,10 +212,10 @@ Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1
   assert.deepEqual(failed.flat(), []);
 });
 
-Deno.test("--check of a UDP server bound to every address, sent to 127.0.0.2: the reply's address is told as it is", async () => {
+Deno.test("grade.ts of a UDP server bound to every address, sent to 127.0.0.2: the reply's address is told as it is", async () => {
   await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     const results = await grades(
-      checkUdp({ hostname: "127.0.0.2", port, timeout: 0.5 }),
+      grade("udp-server", { hostname: "127.0.0.2", port, timeout: 0.5 }),
       "a server bound to 0.0.0.0",
     );
     const own = results.find((r) =>

@@ -1,5 +1,5 @@
 /**
- * The servers a class brings to `--check`, and what the grader must say of
+ * The servers a class brings to grade.ts, and what the grader must say of
  * each: the verdict of every check and the score. tests/check_corpus_test.ts
  * grades each; tests/readme_test.ts holds README's table to this list.
  *
