@@ -642,10 +642,8 @@ export class StudentProgram {
     this.#signalGroup("SIGKILL"); // what it forked and left behind
     await this.#stdin.close().catch(() => {});
     if (
-      await Promise.race([
-        this.#reading.then(() => true),
-        sleep(STOP_MS).then(() => false),
-      ]) === false
+      await withinOrUndefined(this.#reading.then(() => true), STOP_MS) ===
+        undefined
     ) {
       // A process that left the group still holds the pipes: stop reading.
       await Promise.all([
@@ -750,7 +748,7 @@ async function startServer(
     while (Date.now() - start < START_MS) {
       if (program.ended) break;
       if (await isListening(transport, port)) return program;
-      await Promise.race([program.status, sleep(25)]);
+      await program.waitEnd(25);
     }
     const status = await program.stop();
     const held = /in use|EADDRINUSE|BindException/i.test(program.stderr.text());
@@ -795,11 +793,6 @@ async function isListening(
   }
 }
 
-/** Resolves after `ms`. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // ===========================================================================
 // Grading servers: tcp-server
 // ===========================================================================
@@ -840,6 +833,7 @@ const TCP_CHECKS: [
   (server: TcpServerUnderTest, check: string) => Promise<CheckResult>,
 ][] = [
   ["a sentence", tcpCheckSentence],
+  ["a sentence without a newline (as TCPClient.py sends it)", checkNoNewline],
   ["Unicode", tcpCheckUnicode],
   ["a sentence longer than recv(1024)", checkLongSentence],
   ["how a reply ends", checkReplyEnding],
@@ -867,28 +861,26 @@ class TcpServerUnderTest {
   answeredALine = false;
   /** Whether a line ever got the reply it must. */
   answeredRight = false;
-  /** Whether bytes after a reply were graded already: they WARN once. */
-  #extraCounted = false;
   /** How many checks have started. */
   #started = 0;
 
   /**
-   * Bytes after the reply `came` (as a student reads it): a WARN the first
-   * time in a run, undefined after, or when there are none.
+   * Bytes after the reply `came` (as a student reads it): a FAIL, in every
+   * check where they come (they are no reply); undefined when none came.
    */
   extraAfter(
     check: string,
     came: string,
-    extra: Uint8Array,
+    extra: Uint8Array | undefined,
     more = "",
   ): CheckResult | undefined {
-    if (extra.length === 0 || this.#extraCounted) return undefined;
-    this.#extraCounted = true;
+    if (extra === undefined || extra.length === 0) return undefined;
     return {
       check,
-      verdict: "WARN",
-      why: `${came}, then ${shown(extra)}${more}: a client reading one ` +
-        `line per sentence takes that for the next reply`,
+      verdict: "FAIL",
+      why: `${came}, then ${shown(extra)}${more}: only the reply may ` +
+        `come; a client reading one line per sentence takes the rest for ` +
+        `the next reply`,
     };
   }
 
@@ -926,14 +918,21 @@ class TcpServerUnderTest {
   }
 
   /**
-   * One sentence as TCPClient.py sends it: a connection of its own, the
-   * sentence and a newline, the reply, then the close.
+   * One sentence as a line client sends it: a connection of its own, the
+   * sentence and a newline, the reply, then the close. After a right reply
+   * line, whatever else comes before the server pauses is `extra`.
    */
   async ask(sentence: Uint8Array): Promise<Reading> {
     const probe = await this.open();
     try {
       await probe.send(withNewline(sentence));
-      return await this.reply(probe, sentence);
+      const line = await this.reply(probe, sentence);
+      if (
+        line.ending !== "newline" || !this.book.isReplyTo(sentence, line.data)
+      ) {
+        return line;
+      }
+      return { ...line, extra: (await probe.read(this.waitMs, "quiet")).data };
     } finally {
       probe.close();
     }
@@ -992,8 +991,8 @@ function withNewline(sentence: Uint8Array): Uint8Array {
 }
 
 /**
- * A sentence: "hello world" must come back "HELLO WORLD". A line after the
- * reply is a WARN (once): a client would read it as the next reply.
+ * A sentence: "hello world" must come back "HELLO WORLD". Bytes after the
+ * reply are a FAIL: a client would read them as the next reply.
  */
 async function tcpCheckSentence(
   server: TcpServerUnderTest,
@@ -1046,11 +1045,93 @@ async function tcpCheckUnicode(
   check: string,
 ): Promise<CheckResult> {
   const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
-  const { data, ending } = await server.ask(sentence);
+  const { data, ending, extra } = await server.ask(sentence);
   if (data.length === 0) {
     return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
   }
-  return gradeUnicode(withoutNewline(data), server.book);
+  const graded = gradeUnicode(withoutNewline(data), server.book);
+  return (graded.verdict !== "FAIL" &&
+    server.extraAfter(check, graded.why, extra)) || graded;
+}
+
+/**
+ * A sentence without a newline, as TCPClient.py sends it, the connection
+ * left open for the reply: a server that waits for a newline first would
+ * leave the textbook's client waiting for ever (a WARN, if a newline then
+ * brings the reply).
+ */
+async function checkNoNewline(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("no newline", "NO NEWLINE");
+  const probe = await server.open();
+  try {
+    await probe.send(sentence);
+    const reply = await server.reply(probe, sentence);
+    const sent = `"no newline", sent without a newline as TCPClient.py ` +
+      `sends it,`;
+    if (reply.data.length > 0 || reply.ending !== "silent") {
+      return await gradeNoNewlineReply(server, probe, reply, check, sent);
+    }
+    await probe.send(new Uint8Array([NEWLINE]));
+    const late = await server.reply(probe, sentence);
+    const waited = `${sent} got no reply within ${server.waitMs / 1000} s`;
+    if (server.book.isReplyTo(sentence, late.data)) {
+      const came = `${waited}, and "NO NEWLINE" once a newline followed`;
+      const after = await probe.read(server.waitMs, "quiet");
+      return server.extraAfter(check, came, after.data, endless(after)) ?? {
+        check,
+        verdict: "WARN",
+        why: `${came}: the textbook's client would wait for ever`,
+      };
+    }
+    return {
+      check,
+      verdict: "FAIL",
+      why: late.data.length === 0
+        ? `${waited}, nor after a newline (${
+          nothingCame(late.ending, server.waitMs)
+        })`
+        : `${waited}; after a newline, ${
+          server.book.wrong(sentence, late.data)
+        }`,
+    };
+  } finally {
+    probe.close();
+  }
+}
+
+/** What came to a sentence sent without a newline, before any newline. */
+async function gradeNoNewlineReply(
+  server: TcpServerUnderTest,
+  probe: Probe,
+  reply: Reading,
+  check: string,
+  sent: string,
+): Promise<CheckResult> {
+  const sentence = encoder.encode("no newline");
+  if (reply.data.length === 0) {
+    const why = `${sent} got no reply: ${
+      nothingCame(reply.ending, server.waitMs)
+    }`;
+    return { check, verdict: "FAIL", why };
+  }
+  if (
+    !server.book.isReplyTo(sentence, reply.data) ||
+    ["trickle", "flood"].includes(reply.ending)
+  ) {
+    const why = `${sent} ${
+      server.book.wrong(sentence, reply.data).replace(/^"[^"]*" /, "")
+    }${endless(reply)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  const came = `${sent} came back "NO NEWLINE"`;
+  const after = reply.ending === "newline"
+    ? await probe.read(server.waitMs, "quiet")
+    : undefined;
+  return server.extraAfter(check, came, after?.data, endless(after)) ??
+    { check, verdict: "PASS", why: came };
 }
 
 /** A sentence of 3,000 bytes must come back whole, past one recv(1024). */
@@ -1062,38 +1143,35 @@ async function checkLongSentence(
     "abcdefghij".repeat(300),
     "ABCDEFGHIJ".repeat(300),
   );
-  const { data, ending } = await server.ask(sentence);
+  const { data, ending, extra } = await server.ask(sentence);
   const reply = withoutNewline(data);
   const expected = server.book.replyTo(sentence);
   if (sameBytes(reply, expected)) {
-    return {
-      check,
-      verdict: "PASS",
-      why: "the whole 3,000-byte sentence came back upper-cased",
-    };
+    const whole = "the whole 3,000-byte sentence came back upper-cased";
+    return server.extraAfter(check, whole, extra) ??
+      { check, verdict: "PASS", why: whole };
   }
   if (data.length === 0) {
     return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
   }
   const cut = reply.length < expected.length &&
     sameBytes(reply, expected.subarray(0, reply.length));
-  if (cut && reply.length === 1024 && ["closed", "reset"].includes(ending)) {
-    return {
-      check,
-      verdict: "WARN",
-      why: `only the first 1,024 of 3,001 bytes came back, then ` +
-        `${then(ending, server.waitMs)}: it reads once, as recv(1024) ` +
-        `does; a loop until the newline reads it all`,
-    };
+  const came = `only the first ${reply.length.toLocaleString("en-US")} of ` +
+    `3,001 bytes came back, ${
+      ending === "newline"
+        ? "and a newline"
+        : `then ${then(ending, server.waitMs)}`
+    }`;
+  // A limit of 1,024 bytes or more (the textbook's recv(1024)) is a WARN,
+  // however the server came to it; fewer cut ordinary sentences.
+  if (cut && reply.length >= 1024 && !["trickle", "flood"].includes(ending)) {
+    return { check, verdict: "WARN", why: came };
   }
   return {
     check,
     verdict: "FAIL",
-    why: cut
-      ? `only the first ${reply.length.toLocaleString("en-US")} of 3,001 ` +
-        `bytes came back, then ${then(ending, server.waitMs)}`
-      : server.book.wrong(sentence, data) +
-        (ending === "flood" ? `, and ${then(ending, server.waitMs)}` : ""),
+    why: cut ? came : server.book.wrong(sentence, data) +
+      (ending === "flood" ? `, and ${then(ending, server.waitMs)}` : ""),
   };
 }
 
@@ -1153,6 +1231,15 @@ function gradeUnendedReply(
           "connection after it: a reset can throw away a reply not yet " +
           "read (close instead)",
       };
+    case "silent":
+      return {
+        check,
+        verdict: "WARN",
+        why: `the reply ${shown(first.data)} has no newline, and then ` +
+          `${then(first.ending, waitMs)}, with the connection open: ` +
+          `TCPClient.py's one recv() takes it, a client reading a line ` +
+          `waits for ever (end the reply with a newline)`,
+      };
     default:
       return {
         check,
@@ -1190,11 +1277,6 @@ async function checkSecondLine(
     after.data,
   );
   if (extra) return extra;
-  // Bytes after the reply, already a WARN once: said again, not counted.
-  const also = after.data.length > 0
-    ? ` (after "ONE", ${shown(after.data)} came too: the extra bytes ` +
-      `already counted)`
-    : "";
   const sent = after.ending === "silent" && await probe.send(withNewline(two));
   const second = sent
     ? await server.reply(probe, two)
@@ -1212,7 +1294,7 @@ async function checkSecondLine(
         check,
         verdict: "PASS",
         why: "the reply ends with a newline, and the server closes the " +
-          `connection after it, as the textbook's does${also}`,
+          `connection after it, as the textbook's does`,
       };
   }
   if (!server.book.isReplyTo(two, second.data)) {
@@ -1225,7 +1307,7 @@ async function checkSecondLine(
     check,
     verdict: "PASS",
     why: "each reply ends with a newline, and one connection answers " +
-      `line after line, two in one write too${also}`,
+      `line after line, two in one write too`,
   };
 }
 
@@ -1240,7 +1322,7 @@ async function checkTwoInOneWrite(
   before: Uint8Array[],
   check: string,
 ): Promise<CheckResult | undefined> {
-  // What came after the reply to "two" first: extra bytes WARN once.
+  // What came after the reply to "two" first: extra bytes FAIL.
   const after = await probe.read(server.waitMs, "quiet");
   const extra = server.extraAfter(check, `"two" came back "TWO"`, after.data);
   if (extra) return extra;
@@ -1373,7 +1455,15 @@ async function checkBothAtOnce(
   const i = replies.findIndex((reply, i) =>
     !server.book.isReplyTo(sentences[i], reply.data)
   );
-  if (i < 0) return undefined;
+  if (i < 0) {
+    const j = replies.findIndex((reply) => (reply.extra?.length ?? 0) > 0);
+    return j < 0 ? undefined : server.extraAfter(
+      check,
+      `of two clients that sent at the same moment, ${clients[j]} got ` +
+        `its reply`,
+      replies[j].extra,
+    );
+  }
   const { data, ending } = replies[i];
   return {
     check,
@@ -1553,7 +1643,7 @@ async function tcpCheckNotUtf8(
 ): Promise<CheckResult> {
   const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
   const still = server.sentence("still there", "STILL THERE");
-  const { data } = await server.ask(sentence);
+  const { data, extra } = await server.ask(sentence);
   const after = await server.ask(still).catch(() => undefined);
   // Answered right before, and wrong after: the bytes broke it.
   if (
@@ -1576,11 +1666,13 @@ async function tcpCheckNotUtf8(
         "line before",
     };
   }
-  return gradeInvalid(
+  const graded = gradeInvalid(
     data.length > 0 ? withoutNewline(data) : undefined,
     after !== undefined && after.data.length > 0,
     server.book,
   );
+  return (graded.verdict !== "FAIL" &&
+    server.extraAfter(graded.check, graded.why, extra)) || graded;
 }
 
 /**
@@ -1594,6 +1686,8 @@ type Ending = "newline" | "closed" | "reset" | "silent" | "trickle" | "flood";
 interface Reading {
   data: Uint8Array;
   ending: Ending;
+  /** Bytes that came after a right reply line, if they were read. */
+  extra?: Uint8Array;
 }
 /** Bytes a check reads at most at once: replies are a few KiB. */
 const PROBE_LIMIT = 64 * 1024;
@@ -1712,6 +1806,8 @@ function then(ending: Ending, waitMs: number): string {
         `${waitMs / 1000} s ended (a slow server? --timeout gives it longer)`;
     case "flood":
       return `the server kept sending (over ${PROBE_LIMIT / 1024} KiB)`;
+    case "newline":
+      return "a newline";
     default:
       return `the server ${ending === "reset" ? "reset" : "closed"} the ` +
         "connection";
@@ -1773,8 +1869,8 @@ async function connect(
     if (signal?.aborted) throw signal.reason;
     if (controller.signal.aborted) {
       throw new Error(
-        `no connection to ${server} within ${timeoutMs / 1000} s: is the ` +
-          `host up, and is no firewall dropping the connection?`,
+        `no connection to ${server} within ${timeoutMs / 1000} s: the ` +
+          `connection was not accepted`,
       );
     }
     if (lastError instanceof Deno.errors.ConnectionRefused) {
@@ -1914,6 +2010,8 @@ interface NoAnswer {
   tries: number;
   /** The server answered nothing since, not even another datagram. */
   stopped: boolean;
+  /** The server answers the first client's socket still, and no other. */
+  firstOnly?: boolean;
   /** Datagrams that went to the first client's socket meanwhile. */
   misdirected: Arrival[];
 }
@@ -1977,9 +2075,10 @@ class UdpServerUnderTest {
   readonly hostname: string;
   readonly port: number;
   /** How long a reply is waited for after the last try. */
-  readonly waitMs: number;
-  /** How long from one try to the next. */
-  readonly intervalMs: number;
+  waitMs: number;
+  /** How long from one try to the next; longer for a slow server. */
+  intervalMs: number;
+  #askedIntervalMs: number;
   /** How many times a datagram is sent, at most (twice that once more). */
   readonly tries: number;
   /** Every sentence sent, and the reply it must get. */
@@ -2005,6 +2104,7 @@ class UdpServerUnderTest {
     this.port = options.port ?? 12000;
     this.waitMs = (options.timeout ?? 2) * 1000;
     this.intervalMs = (options.interval ?? options.timeout ?? 2) * 1000;
+    this.#askedIntervalMs = this.intervalMs;
     this.tries = 1 + (options.retries ?? 3);
   }
 
@@ -2033,16 +2133,17 @@ class UdpServerUnderTest {
     lastWaitMs = this.waitMs,
   ): Promise<number> {
     const before = socket.arrivals.length;
+    const firstSentAt = performance.now();
     for (let sent = 1; sent <= tries; sent++) {
-      const sentAt = performance.now();
       await socket.send(sentence, this.serverAddress);
       const waitMs = sent < tries ? spacingMs : lastWaitMs;
       if (await socket.waitFor(before, waitMs)) {
+        const took = socket.arrivals[before].at - firstSentAt;
         // Answered at the first try: how long this server takes to answer.
-        if (sent === 1) {
-          const took = socket.arrivals[before].at - sentAt;
-          this.slowestMs = Math.max(this.slowestMs ?? 0, took);
-        }
+        if (sent === 1) this.slowestMs = Math.max(this.slowestMs ?? 0, took);
+        // Answered only after a retry: the server may be slower than the
+        // interval; tries sent faster than it answers pile up in its queue.
+        else this.slowDown(took);
         return sent;
       }
     }
@@ -2050,9 +2151,22 @@ class UdpServerUnderTest {
   }
 
   /**
-   * The reply to `sentence` from a socket of its own; without one, whether
-   * the server still answers anything, and if so, twice the tries once
-   * more (a lossy server).
+   * Spaces tries further apart (up to twice the interval asked) when
+   * a reply came only `tookMs` after the first try, later than the next.
+   */
+  slowDown(tookMs: number) {
+    this.intervalMs = Math.min(
+      2 * this.#askedIntervalMs,
+      Math.max(this.intervalMs, 1.25 * tookMs),
+    );
+    this.waitMs = Math.max(this.waitMs, this.intervalMs);
+  }
+
+  /**
+   * The reply to `sentence` from a socket of its own, and a second
+   * datagram if one comes within `extraMs`; without a reply, whether the
+   * server still answers anything, and if so, twice the tries once more
+   * from the same socket (a lossy server; a reply to any try counts).
    */
   async ask(
     sentence: Uint8Array,
@@ -2060,50 +2174,64 @@ class UdpServerUnderTest {
   ): Promise<UdpAnswer | NoAnswer> {
     const started = performance.now();
     let tries = 0;
-    for (const round of [options.tries ?? this.tries, 2 * this.tries]) {
-      const socket = new CheckSocket(this.serverAddress);
-      try {
+    const socket = new CheckSocket(this.serverAddress);
+    try {
+      for (const round of [options.tries ?? this.tries, 2 * this.tries]) {
         tries += await this.send(socket, sentence, round);
         if (socket.arrivals.length > 0) {
-          const answer = await answerOf(socket, tries, options.extraMs ?? 0);
+          const extraMs = options.extraMs ?? QUIET_MS;
+          const answer = await answerOf(socket, tries, extraMs);
           this.answers.push({ sentence, answer });
           return answer;
         }
-      } finally {
-        await socket.close();
+        // Replies that went to the first client will not come here.
+        const misdirected = this.misdirected(started);
+        if (misdirected.length > 0) {
+          return { tries, stopped: false, misdirected };
+        }
+        const answers = await this.stillAnswers();
+        if (answers !== "yes") {
+          const firstOnly = answers === "the first client";
+          return { tries, stopped: !firstOnly, firstOnly, misdirected };
+        }
       }
-      // Replies that went to the first client will not come here.
-      const misdirected = this.misdirected(started);
-      if (misdirected.length > 0) return { tries, stopped: false, misdirected };
-      if (!await this.stillAnswers()) {
-        return { tries, stopped: true, misdirected };
-      }
+    } finally {
+      await socket.close();
     }
     return { tries, stopped: false, misdirected: this.misdirected(started) };
   }
 
-  /** Whether the server answers a datagram of another check, anywhere. */
-  async stillAnswers(): Promise<boolean> {
+  /**
+   * Whether the server answers a datagram of another client, anywhere;
+   * if not, whether it still answers the first client's socket.
+   */
+  async stillAnswers(): Promise<"yes" | "the first client" | "no"> {
     const started = performance.now();
+    // Twice the tries, so that a lossy server is not taken for gone,
+    // as fast as this server has answered, and the whole wait after the
+    // last, so that a server slower now than at first is not either.
+    const spacingMs = this.slowestMs === undefined
+      ? this.#askedIntervalMs
+      : Math.min(this.#askedIntervalMs, Math.max(50, 2 * this.slowestMs));
+    // The first client asks at the same time: a server may answer it alone.
+    const first = this.firstClient;
+    const before = first?.arrivals.length ?? 0;
+    const again = this.sentence("still me", "STILL ME");
+    this.firstClientReplies.push(this.book.replyTo(again));
     const socket = new CheckSocket(this.serverAddress);
     try {
-      // Twice the tries, so that a lossy server is not taken for gone,
-      // as fast as this server has answered, and the whole wait after the
-      // last, so that a server slower now than at first is not either.
-      const spacingMs = this.slowestMs === undefined
-        ? this.intervalMs
-        : Math.min(this.intervalMs, Math.max(50, 2 * this.slowestMs));
-      await this.send(
-        socket,
-        this.sentence("are you there", "ARE YOU THERE"),
-        2 * this.tries,
-        spacingMs,
-      );
+      const there = this.sentence("are you there", "ARE YOU THERE");
+      await Promise.all([
+        this.send(socket, there, 2 * this.tries, spacingMs),
+        first && this.send(first, again, 2 * this.tries, spacingMs),
+      ]);
     } finally {
       await socket.close();
     }
-    return socket.arrivals.length > 0 ||
-      this.misdirected(started).length > 0;
+    if (socket.arrivals.length > 0 || this.misdirected(started).length > 0) {
+      return "yes";
+    }
+    return (first?.arrivals.length ?? 0) > before ? "the first client" : "no";
   }
 
   /** Datagrams that came to the first client since `since`, not for it. */
@@ -2149,7 +2277,7 @@ class UdpServerUnderTest {
           );
         return { reply: arrival.data, from: arrival.from, extra: after?.data };
       }
-      if (!await this.stillAnswers()) {
+      if (await this.stillAnswers() === "no") {
         return { tries, stopped: true, misdirected: [] };
       }
     }
@@ -2191,10 +2319,15 @@ class UdpServerUnderTest {
       } came to the first client (port ${this.firstClient!.address.port}): ` +
         `each reply must go to the address its datagram came from`;
     }
+    if (none.firstOnly) {
+      return `${sent}, though the server still answers the first client ` +
+        `(port ${this.firstClient!.address.port}): it answers its first ` +
+        `client only`;
+    }
     if (none.stopped) {
       this.gone = `the server stopped answering during check ${this.#started}`;
-      return `${sent}, and the server has answered nothing since: did this ` +
-        `datagram stop it?`;
+      return `${sent}, and the server has answered nothing since, to any ` +
+        `client`;
     }
     return `${sent}, though the server answers other datagrams`;
   }
@@ -2262,17 +2395,25 @@ async function udpCheckSentence(
   return await checkKeepsSending(server, check, tries > 1 ? answer : undefined);
 }
 
-/** A WARN for a datagram that came after a right reply. */
+/**
+ * A FAIL for a datagram that came after a right reply (none came: the
+ * result `otherwise`): it is no reply, in every check where it comes.
+ */
 function extraDatagram(
   check: string,
   came: string,
-  extra: Uint8Array,
+  extra: Uint8Array | undefined,
+  otherwise?: CheckResult,
 ): CheckResult {
+  if (extra === undefined) {
+    return otherwise ?? { check, verdict: "PASS", why: came };
+  }
   return {
     check,
-    verdict: "WARN",
-    why: `${came}, then another datagram, ${shown(extra)}: a client ` +
-      `sending several sentences from one socket takes it for the next reply`,
+    verdict: "FAIL",
+    why: `${came}, then another datagram, ${shown(extra)}: only the reply ` +
+      `may come; a client sending several sentences from one socket takes ` +
+      `it for the next reply`,
   };
 }
 
@@ -2322,11 +2463,14 @@ async function udpCheckUnicode(
 ): Promise<CheckResult> {
   const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
   const answer = await server.ask(sentence);
-  return "reply" in answer ? gradeUnicode(answer.reply, server.book) : {
-    check,
-    verdict: "FAIL",
-    why: server.noReply(answer, shown(sentence)),
-  };
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, shown(sentence));
+    return { check, verdict: "FAIL", why };
+  }
+  const graded = gradeUnicode(answer.reply, server.book);
+  return graded.verdict === "FAIL"
+    ? graded
+    : extraDatagram(check, graded.why, answer.extra, graded);
 }
 
 /** An empty datagram: the textbook's server sends an empty one back. */
@@ -2338,7 +2482,8 @@ async function checkEmptyDatagram(
   const answer = await server.ask(sentence);
   if (!("reply" in answer)) {
     const why = server.noReply(answer, "an empty datagram");
-    return answer.stopped || answer.misdirected.length > 0
+    return answer.stopped || answer.firstOnly ||
+        answer.misdirected.length > 0
       ? { check, verdict: "FAIL", why }
       : {
         check,
@@ -2347,7 +2492,7 @@ async function checkEmptyDatagram(
       };
   }
   return answer.reply.length === 0
-    ? { check, verdict: "PASS", why: "an empty datagram got an empty reply" }
+    ? extraDatagram(check, "an empty datagram got an empty reply", answer.extra)
     : {
       check,
       verdict: "FAIL",
@@ -2372,20 +2517,22 @@ async function checkLongDatagram(
   const { reply } = answer;
   const expected = server.book.replyTo(sentence);
   if (sameBytes(reply, expected)) {
-    return {
-      check,
-      verdict: "PASS",
-      why: "all 3,000 bytes came back upper-cased",
-    };
+    const all = "all 3,000 bytes came back upper-cased";
+    return extraDatagram(check, all, answer.extra);
   }
-  if (reply.length === 2048 && sameBytes(reply, expected.subarray(0, 2048))) {
-    return {
+  // A limit of 1,024 bytes or more (the books' 1,024 and 2,048) is a WARN;
+  // fewer cut ordinary sentences.
+  if (
+    reply.length >= 1024 && sameBytes(reply, expected.subarray(0, reply.length))
+  ) {
+    const cut = `a 3,000-byte datagram came back cut to its first ` +
+      `${reply.length.toLocaleString("en-US")} bytes`;
+    const warn: CheckResult = {
       check,
       verdict: "WARN",
-      why: `a 3,000-byte datagram came back cut to its first 2,048 ` +
-        `bytes: recvfrom(2048) drops the rest of a datagram; ` +
-        `recvfrom(65535) takes any`,
+      why: `${cut}: a receive buffer of 65,535 bytes takes any datagram`,
     };
+    return extraDatagram(check, cut, answer.extra, warn);
   }
   return { check, verdict: "FAIL", why: server.book.wrong(sentence, reply) };
 }
@@ -2458,11 +2605,12 @@ async function checkTwoClients(
       reply && server.book.isReplyTo(sentences[i], reply)
     )
   ) {
-    return sentElsewhere(server, check, answers, started) ?? {
+    const extra = answers.find((a) => "reply" in a && a.extra);
+    return sentElsewhere(server, check, answers, started) ?? extraDatagram(
       check,
-      verdict: "PASS",
-      why: "two clients sending at once each got their own reply",
-    };
+      "two clients sending at once each got their own reply",
+      extra && "reply" in extra ? extra.extra : undefined,
+    );
   }
   if (
     replies[0] && replies[1] &&
@@ -2536,7 +2684,14 @@ async function udpCheckNotUtf8(
   const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
   const answer = await server.ask(sentence);
   if (!("reply" in answer)) {
-    return gradeInvalid(undefined, !answer.stopped, server.book);
+    // Not answered as no other client is: not these bytes' doing.
+    return answer.firstOnly
+      ? {
+        check: "bytes that are not UTF-8 (last: they can stop a server)",
+        verdict: "FAIL",
+        why: server.noReply(answer, shown(sentence)),
+      }
+      : gradeInvalid(undefined, !answer.stopped, server.book);
   }
   // A reply does not show that the server lives on: ask it.
   const still = server.sentence("still there", "STILL THERE");
@@ -2557,7 +2712,10 @@ async function udpCheckNotUtf8(
       }`,
     };
   }
-  return gradeInvalid(answer.reply, "reply" in after, server.book);
+  const graded = gradeInvalid(answer.reply, "reply" in after, server.book);
+  return graded.verdict === "FAIL"
+    ? graded
+    : extraDatagram(graded.check, graded.why, answer.extra, graded);
 }
 
 /** Big enough for any datagram, so no reply is ever truncated. */
@@ -2863,9 +3021,8 @@ class AnswerBook {
       if (at > 0 && at + expected.length === line.length) {
         return `${shown(line.subarray(0, at))} came before the reply`;
       }
-      if (at === 0) {
-        return `the reply, then ${shown(got.subarray(expected.length))}`;
-      }
+      if (at === 0 && expected.length === 0) return nulsSaid(line, "bytes");
+      if (at === 0) return afterTheReply(got.subarray(expected.length));
     }
     if (
       line.length > 0 && line.length < expected.length &&
@@ -2876,6 +3033,23 @@ class AnswerBook {
     }
     return undefined;
   }
+}
+
+/**
+ * "the reply, then" the bytes `rest`; NULs among them are named, as a
+ * student may not see them in a terminal.
+ */
+function afterTheReply(rest: Uint8Array): string {
+  const then = `the reply, then ${shown(rest)}`;
+  return rest.includes(0) ? `${then}: ${nulsSaid(rest, "bytes past")}` : then;
+}
+
+/** What `bytes`, NULs among them, are: "1013 bytes of NUL past ...". */
+function nulsSaid(bytes: Uint8Array, what: string): string {
+  return (bytes.every((byte) => byte === 0)
+    ? `${bytesOf(bytes.length)} of NUL`
+    : `${what} of no reply, NULs among them,`) +
+    ` past the end of the reply (send back only as many bytes as came)`;
 }
 
 /**
@@ -3004,7 +3178,8 @@ function gradeInvalid(
   }
   const changed = sameBytes(reply, INVALID_SENTENCE)
     ? `${sent} came back unchanged: the bytes kept, but not upper-cased`
-    : indexOfBytes(reply, new Uint8Array([0xef, 0xbf, 0xbd])) >= 0
+    : startsAndEndsAsReply(reply) &&
+        indexOfBytes(reply, new Uint8Array([0xef, 0xbf, 0xbd])) >= 0
     ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
       `UTF-8 were replaced with U+FFFD, not sent back as they were`
     : startsAndEndsAsReply(reply)

@@ -27,6 +27,8 @@ import {
 
 const hasPython = await hasProgram("python3");
 const hasJava = await hasProgram("javac") && await hasProgram("java");
+const hasGcc = await hasProgram("gcc");
+const hasNode = await hasProgram("node");
 
 const VERDICTS: Record<string, string> = {
   P: "PASS",
@@ -88,15 +90,41 @@ function assertGrades(server: GradedServer, results: CheckResult[]) {
   assert.equal(score, server.score);
 }
 
-/** Compiles TCPServer.java into a folder of its own; returns the folder. */
-async function compileJava(): Promise<string> {
+/** Compiles a Java file into a folder of its own; returns the folder. */
+async function compileJava(
+  file = "tests/peers/TCPServer.java",
+): Promise<string> {
   const folder = await Deno.makeTempDir();
   const { success, stderr } = await new Deno.Command("javac", {
-    args: ["-d", folder, `${ROOT}tests/peers/TCPServer.java`],
+    args: ["-d", folder, `${ROOT}${file}`],
     stderr: "piped",
   }).output();
   assert.ok(success, new TextDecoder().decode(stderr));
   return folder;
+}
+
+/** Compiles a C file into a folder of its own; returns the program. */
+async function compileC(file: string): Promise<string> {
+  const folder = await Deno.makeTempDir();
+  const program = `${folder}/server`;
+  const { success, stderr } = await new Deno.Command("gcc", {
+    args: ["-o", program, `${ROOT}${file}`],
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return program;
+}
+
+/** Grades `server` through grade.ts's COMMAND mode: the grader starts it. */
+function gradeCommand(server: GradedServer): Promise<CheckResult[]> {
+  return grades(
+    grade(`${server.transport}-server`, {
+      command: server.command,
+      port: 0,
+      timeout: server.timeout,
+    }),
+    server.name,
+  );
 }
 
 /** Grades a server started by `command`; it is killed after. */
@@ -136,16 +164,41 @@ async function gradeServer(server: GradedServer): Promise<CheckResult[]> {
     });
     return results;
   }
-  if (server.start === "java") {
-    const folder = await compileJava();
+  if (server.command !== undefined) return await gradeCommand(server);
+  const { start } = server;
+  if (start === "java" || (typeof start === "object" && "javac" in start)) {
+    const folder = await compileJava(
+      start === "java" ? undefined : start.javac,
+    );
     try {
-      const command = ["java", "-cp", folder, "TCPServer"];
+      const main = start === "java" ? "TCPServer" : start.main;
+      const command = ["java", "-cp", folder, main];
       return await gradeProcess(server, command, { LC_ALL: "C.UTF-8" });
     } finally {
       await Deno.remove(folder, { recursive: true });
     }
   }
-  return await gradeProcess(server, server.start);
+  if (typeof start === "object" && "gcc" in start) {
+    const program = await compileC(start.gcc);
+    try {
+      return await gradeProcess(server, [program]);
+    } finally {
+      await Deno.remove(program.replace(/\/server$/, ""), { recursive: true });
+    }
+  }
+  return await gradeProcess(server, start);
+}
+
+/** Whether what `server` needs to run is here; if not, says so. */
+function runnable(server: GradedServer): boolean {
+  const { start } = server;
+  if (start === "ours") return true;
+  if (start === "java" || "javac" in start) {
+    return canRun(hasJava, `${server.name} needs javac and java`);
+  }
+  if ("gcc" in start) return canRun(hasGcc, `${server.name} needs gcc`);
+  if (start[0] === "node") return canRun(hasNode, `${server.name} needs node`);
+  return canRun(hasPython, `${server.name} needs python3`);
 }
 
 // The servers are graded a few at a time (most of the time goes in waits),
@@ -153,12 +206,7 @@ async function gradeServer(server: GradedServer): Promise<CheckResult[]> {
 for (const transport of ["tcp", "udp"] as const) {
   Deno.test(`grade.ts grades every ${transport.toUpperCase()} server of the corpus as tests/peers/corpus.ts says`, async (t) => {
     const servers = CORPUS.filter((server) =>
-      server.transport === transport &&
-      (server.start === "java"
-        ? canRun(hasJava, `${server.name} needs javac and java`)
-        : Array.isArray(server.start)
-        ? canRun(hasPython, `${server.name} needs python3`)
-        : true)
+      server.transport === transport && runnable(server)
     );
     const graded = await atMost(
       6,
@@ -166,7 +214,7 @@ for (const transport of ["tcp", "udp"] as const) {
     );
     for (const [i, server] of servers.entries()) {
       await t.step(
-        `${server.name}: ${server.verdicts}, ${server.score} of 7`,
+        `${server.name}: ${server.verdicts}, ${server.score} of ${server.verdicts.length}`,
         () => {
           assertGrades(server, graded[i]);
         },
@@ -186,7 +234,10 @@ Deno.test({
       const command = ["java", "-cp", folder, "TCPServer"];
       const results = await gradeProcess(java, command, { LC_ALL: "C" });
       assertGrades(java, results);
-      assert.match(results[1].why, /came back "STRA\\xfd\\xfdE, \\xfd/);
+      assert.match(
+        results.find((r) => r.check === "Unicode")!.why,
+        /came back "STRA\\xfd\\xfdE, \\xfd/,
+      );
     } finally {
       await Deno.remove(folder, { recursive: true });
     }
