@@ -435,25 +435,22 @@ export async function untilLogged(logs: string[], part: string) {
 
 /**
  * A TCP server in this process, on a free port of 127.0.0.1: `serve` runs
- * for each of the first `accepts` connections (then it stops accepting, the
- * listener left open); the connection is closed after it. However `fn`
- * ends, the listener and every connection are closed and awaited.
+ * for each connection, which is closed after it. However `fn` ends, the
+ * listener and every connection are closed and awaited.
  */
 export async function withTcpHandler(
-  serve: (conn: Deno.TcpConn, index: number) => Promise<void>,
+  serve: (conn: Deno.TcpConn) => Promise<void>,
   fn: (port: number) => Promise<void>,
-  accepts = Infinity,
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connections = new Set<Deno.TcpConn>();
   const serving: Promise<void>[] = [];
   const accepting = (async () => {
-    for (let index = 0; index < accepts; index++) {
-      const conn = await listener.accept();
+    for await (const conn of listener) {
       connections.add(conn);
       serving.push((async () => {
         try {
-          await serve(conn, index);
+          await serve(conn);
         } catch { /* closed by the grader or the test */ }
         connections.delete(conn);
         try {
