@@ -16,6 +16,7 @@ import {
   hasProgram,
   runScript,
   startServer,
+  withServer,
   withTcpHandler,
   withTimeout,
   withUdpHandler,
@@ -465,3 +466,23 @@ Deno.test({
     );
   },
 });
+
+for (const kind of ["tcp", "udp"] as const) {
+  Deno.test(`grade ${kind}-server: an aborted signal stops it between checks`, async () => {
+    await withServer(kind, {}, async (port) => {
+      const controller = new AbortController();
+      const results: CheckResult[] = [];
+      for await (
+        const result of grade(`${kind}-server`, {
+          hostname: "127.0.0.1",
+          port,
+          signal: controller.signal,
+        })
+      ) {
+        results.push(result);
+        controller.abort();
+      }
+      assert.deepEqual(results.map((r) => r.verdict), ["PASS"]);
+    });
+  });
+}

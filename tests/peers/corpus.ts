@@ -390,6 +390,19 @@ export const CORPUS: GradedServer[] = [
     },
   },
   {
+    name: "one 4,096-byte buffer for every client, stale bytes sent on",
+    transport: "tcp",
+    start: python("tcp_stale_buffer.py"),
+    timeout: 1,
+    verdicts: "PFPPFFFF",
+    score: 3,
+    reasons: {
+      "no newline":
+        /came back "NO NEWLINED\\n", not "NO NEWLINE": the reply, then "D\\n"$/,
+      "half-close": /^answered "HALF CLOSE", then "NT\\nEFGH/,
+    },
+  },
+  {
     name: "`recv(1024)`, then the reply and a newline",
     transport: "tcp",
     start: python("tcp_recv_newline.py"),
