@@ -113,9 +113,13 @@ export interface Summary {
   score: number;
   /** How many checks there were. */
   out_of: number;
+  /** How many checks PASSed. */
   PASS: number;
+  /** How many WARNed. */
   WARN: number;
+  /** How many FAILed. */
   FAIL: number;
+  /** How many were not checked. */
   SKIP: number;
 }
 
