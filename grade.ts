@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { lookup } from "node:dns/promises";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 // ===========================================================================
@@ -117,9 +118,13 @@ interface Summary {
   score: number;
   /** How many checks there were. */
   out_of: number;
+  /** How many checks PASSed. */
   PASS: number;
+  /** How many WARNed. */
   WARN: number;
+  /** How many FAILed. */
   FAIL: number;
+  /** How many were not checked. */
   SKIP: number;
 }
 
@@ -366,6 +371,35 @@ interface CommandLine {
   options: GradeOptions;
 }
 
+/** Refuses a missing or unknown KIND, and a KIND without what it needs. */
+function checkKind(
+  kind: string | undefined,
+  command: string[] | undefined,
+  files: string[],
+): asserts kind is Kind {
+  if (kind === undefined) {
+    throw new UsageError(`give a KIND: ${KINDS.join(", ")}`);
+  }
+  if (!KINDS.includes(kind as Kind)) {
+    throw new UsageError(
+      `${kind} is not a KIND: give one of ${KINDS.join(", ")}`,
+    );
+  }
+  if (command !== undefined && command.length === 0) {
+    throw new UsageError("-- must be followed by the command to run");
+  }
+  if (!kind.endsWith("-server") && command === undefined) {
+    throw new UsageError(
+      `${kind} grades a program the grader runs: give its command after --`,
+    );
+  }
+  if (files.length > 0 && command === undefined) {
+    throw new UsageError(
+      "files are graded with a command: give it after -- ({file} names each)",
+    );
+  }
+}
+
 /** Reads the command line; a mistake is a `UsageError`. */
 function readCommandLine(args: string[]): CommandLine {
   const split = args.indexOf("--");
@@ -385,28 +419,8 @@ function readCommandLine(args: string[]): CommandLine {
     };
   }
   const [kind, ...files] = positionals;
-  if (kind === undefined) {
-    throw new UsageError(`give a KIND: ${KINDS.join(", ")}`);
-  }
-  if (!KINDS.includes(kind as Kind)) {
-    throw new UsageError(
-      `${kind} is not a KIND: give one of ${KINDS.join(", ")}`,
-    );
-  }
-  if (command !== undefined && command.length === 0) {
-    throw new UsageError("-- must be followed by the command to run");
-  }
+  checkKind(kind, command, files);
   const isServer = kind.endsWith("-server");
-  if (!isServer && command === undefined) {
-    throw new UsageError(
-      `${kind} grades a program the grader runs: give its command after --`,
-    );
-  }
-  if (files.length > 0 && command === undefined) {
-    throw new UsageError(
-      "files are graded with a command: give it after -- ({file} names each)",
-    );
-  }
   if (values.host !== undefined) {
     checkHost(values.host);
     if (!isServer || command !== undefined) {
@@ -657,15 +671,10 @@ export class StudentProgram {
     const status = await this.status;
     this.#signalGroup("SIGKILL"); // what it forked and left behind
     await this.#stdin.close().catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const read = await Promise.race([
-      this.#reading.then(() => true),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), STOP_MS);
-      }),
-    ]);
-    clearTimeout(timer); // a timer left running outlives the grading
-    if (!read) {
+    if (
+      await withinOrUndefined(this.#reading.then(() => true), STOP_MS) ===
+        undefined
+    ) {
       // A process that left the group still holds the pipes: stop reading.
       await Promise.all([
         this.#child.stdout.cancel().catch(() => {}),
@@ -697,6 +706,11 @@ export class StudentProgram {
     );
     return `it said: ${lines.join(" | ")}`;
   }
+}
+
+/** Resolves after `ms`. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Reads `stream` to its end into `into`; never throws. */
@@ -769,7 +783,7 @@ async function startServer(
     const start = Date.now();
     while (Date.now() - start < START_MS && !program.ended) {
       if (await isListening(transport, port)) return program;
-      await Promise.race([program.status, sleep(25)]);
+      await program.waitEnd(25);
     }
     const endedByItself = program.ended;
     const status = await program.stop();
@@ -821,11 +835,6 @@ async function isListening(
   }
 }
 
-/** Resolves after `ms`. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // ===========================================================================
 // Grading servers: tcp-server
 // ===========================================================================
@@ -835,6 +844,1112 @@ async function* gradeTcpServer(
   options: GradeOptions,
 ): AsyncGenerator<CheckResult> {
   yield* withStartedServer("tcp", options, checkTcp);
+}
+
+/**
+ * Grades whatever upper-case TCP server listens at `hostname`:`port`, check
+ * by check: a sentence, Unicode, a sentence longer than one `recv(1024)`,
+ * how replies end, a second client while a first one sits idle, half-close,
+ * and last, bytes that are not UTF-8 (which can stop a server). Every wait
+ * is bounded by `timeout`; `signal` stops it between checks.
+ *
+ * Every connection it opens behaves as TCPClient.py does (it sends a line,
+ * reads the reply, then closes), so no check but the last can stop a server
+ * that serves one client at a time; a server found gone leaves the checks
+ * after it SKIPped. Each check sends sentences of its own, and every reply
+ * is compared with the one answer it must be.
+ */
+async function* checkTcp(options: GradeOptions): AsyncGenerator<CheckResult> {
+  const server = new TcpServerUnderTest(options);
+  for (const [check, run] of TCP_CHECKS) {
+    if (options.signal?.aborted) return;
+    yield server.gone === undefined
+      ? await server.graded(check, run)
+      : notChecked(check, server.gone);
+  }
+}
+
+/** The TCP checks, in their order: the name, and the check. */
+const TCP_CHECKS: [
+  string,
+  (server: TcpServerUnderTest, check: string) => Promise<CheckResult>,
+][] = [
+  ["a sentence", tcpCheckSentence],
+  ["a sentence without a newline (as TCPClient.py sends it)", checkNoNewline],
+  ["Unicode", tcpCheckUnicode],
+  ["a sentence longer than recv(1024)", checkLongSentence],
+  ["how a reply ends", checkReplyEnding],
+  ["a second client while the first sits idle", checkSecondClient],
+  ["half-close", checkHalfClose],
+  ["bytes that are not UTF-8 (last: they can stop a server)", tcpCheckNotUtf8],
+];
+
+/** The server refused a connection after it had answered: it is gone. */
+class ServerGone extends Error {}
+
+/** The TCP server graded: connections to it, every wait bounded. */
+class TcpServerUnderTest {
+  /** Its name or address. */
+  readonly hostname: string;
+  /** Its port. */
+  readonly port: number;
+  /** How long each wait lasts at most. */
+  readonly waitMs: number;
+  /** Every sentence sent, and the reply it must get. */
+  readonly book = new AnswerBook("line");
+  /** Why the checks left are not run, once the server is found gone. */
+  gone: string | undefined;
+  /** Whether a line sent and waited for ever got a reply, right or wrong. */
+  answeredALine = false;
+  /** Whether a line ever got the reply it must. */
+  answeredRight = false;
+  /** How many checks have started. */
+  #started = 0;
+
+  /**
+   * Bytes after the reply `came` (as a student reads it): a FAIL, in every
+   * check where they come (they are no reply); undefined when none came.
+   */
+  extraAfter(
+    check: string,
+    came: string,
+    extra: Uint8Array | undefined,
+    more = "",
+  ): CheckResult | undefined {
+    if (extra === undefined || extra.length === 0) return undefined;
+    return {
+      check,
+      verdict: "FAIL",
+      why: `${came}, then ${shown(extra)}${more}: only the reply may ` +
+        `come; a client reading one line per sentence takes the rest for ` +
+        `the next reply`,
+    };
+  }
+
+  constructor(options: GradeOptions) {
+    this.hostname = options.hostname ?? "localhost";
+    this.port = options.port ?? 12000;
+    this.waitMs = (options.timeout ?? 2) * 1000;
+  }
+
+  /** Notes a sentence and its reply; returns the sentence's bytes. */
+  sentence(
+    text: string | Uint8Array,
+    reply: string | Uint8Array,
+    sender?: string,
+  ): Uint8Array {
+    const encode = (t: string | Uint8Array) =>
+      typeof t === "string" ? encoder.encode(t) : t;
+    this.book.expect(encode(text), encode(reply), sender);
+    return encode(text);
+  }
+
+  /** A new connection; a refused one, after the first check, is `ServerGone`. */
+  async open(): Promise<Probe> {
+    try {
+      return new Probe(await connect(this.hostname, this.port, this.waitMs));
+    } catch (error) {
+      if (
+        this.#started > 1 &&
+        (error as Error).cause instanceof Deno.errors.ConnectionRefused
+      ) {
+        throw new ServerGone();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * One sentence as a line client sends it: a connection of its own, the
+   * sentence and a newline, the reply, then the close. After a right reply
+   * line, whatever else comes before the server pauses is `extra`.
+   */
+  async ask(sentence: Uint8Array): Promise<Reading> {
+    const probe = await this.open();
+    try {
+      await probe.send(withNewline(sentence));
+      const line = await this.reply(probe, sentence);
+      if (
+        line.ending !== "newline" || !this.book.isReplyTo(sentence, line.data)
+      ) {
+        return line;
+      }
+      return { ...line, extra: (await probe.read(this.waitMs, "quiet")).data };
+    } finally {
+      probe.close();
+    }
+  }
+
+  /**
+   * The reply line to `sentence`; when it is not the reply it must be,
+   * whatever else comes too (until the server pauses), to show it whole.
+   */
+  async reply(probe: Probe, sentence: Uint8Array): Promise<Reading> {
+    const line = await probe.read(this.waitMs, "line");
+    if (line.data.length > 0) this.answeredALine = true;
+    if (this.book.isReplyTo(sentence, line.data)) this.answeredRight = true;
+    if (line.ending !== "newline" || this.book.isReplyTo(sentence, line.data)) {
+      return line;
+    }
+    const more = await probe.read(this.waitMs, "quiet");
+    return {
+      data: concat([line.data, more.data]),
+      ending: more.ending === "flood" ? "flood" : "newline",
+    };
+  }
+
+  /**
+   * The result of `run`. A server gone leaves this check and the rest
+   * SKIPped; a check that cannot connect otherwise FAILs, saying why.
+   */
+  async graded(
+    check: string,
+    run: (server: TcpServerUnderTest, check: string) => Promise<CheckResult>,
+  ): Promise<CheckResult> {
+    const number = ++this.#started;
+    try {
+      return await run(this, check);
+    } catch (error) {
+      if (error instanceof ServerGone) {
+        this.gone = `the server stopped after check ${number - 1} ` +
+          `(connections to it are refused)`;
+        return notChecked(check, this.gone);
+      }
+      if (number === 1) this.gone = "the server did not answer a sentence";
+      return {
+        check,
+        verdict: "FAIL",
+        why: explainError(error, this.hostname),
+      };
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** `sentence` and a newline, as a client sends it. */
+function withNewline(sentence: Uint8Array): Uint8Array {
+  return concat([sentence, new Uint8Array([NEWLINE])]);
+}
+
+/**
+ * A sentence: "hello world" must come back "HELLO WORLD". Bytes after the
+ * reply are a FAIL: a client would read them as the next reply.
+ */
+async function tcpCheckSentence(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("hello world", "HELLO WORLD");
+  const probe = await server.open();
+  let reply, after;
+  try {
+    await probe.send(withNewline(sentence));
+    reply = await probe.read(server.waitMs, "line");
+    if (reply.data.length > 0) server.answeredALine = true;
+    if (server.book.isReplyTo(sentence, reply.data)) {
+      server.answeredRight = true;
+    }
+    if (reply.ending === "newline") {
+      after = await probe.read(server.waitMs, "quiet");
+    }
+  } finally {
+    probe.close();
+  }
+  if (reply.data.length === 0) {
+    const why = nothingCame(reply.ending, server.waitMs) +
+      (reply.ending === "silent"
+        ? " (a slow server? --timeout gives it longer)"
+        : "");
+    return { check, verdict: "FAIL", why };
+  }
+  if (!server.book.isReplyTo(sentence, reply.data)) {
+    const got = concat([reply.data, after?.data ?? new Uint8Array(0)]);
+    const why = server.book.wrong(sentence, got) + endless(after);
+    return { check, verdict: "FAIL", why };
+  }
+  const extra = after && server.extraAfter(
+    check,
+    `"hello world" came back "HELLO WORLD"`,
+    after.data,
+    endless(after),
+  );
+  return extra ?? {
+    check,
+    verdict: "PASS",
+    why: `"hello world" came back "HELLO WORLD"`,
+  };
+}
+
+/** Unicode: "straße, é, κόσμος" must come back as Python upper-cases it. */
+async function tcpCheckUnicode(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
+  const { data, ending, extra } = await server.ask(sentence);
+  if (data.length === 0) {
+    return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
+  }
+  const graded = gradeUnicode(withoutNewline(data), server.book);
+  return (graded.verdict !== "FAIL" &&
+    server.extraAfter(check, graded.why, extra)) || graded;
+}
+
+/**
+ * A sentence without a newline, as TCPClient.py sends it, the connection
+ * left open for the reply: a server that waits for a newline first would
+ * leave the textbook's client waiting for ever (a WARN, if a newline then
+ * brings the reply).
+ */
+async function checkNoNewline(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("no newline", "NO NEWLINE");
+  const probe = await server.open();
+  try {
+    await probe.send(sentence);
+    const reply = await server.reply(probe, sentence);
+    const sent = `"no newline", sent without a newline as TCPClient.py ` +
+      `sends it,`;
+    if (reply.data.length > 0 || reply.ending !== "silent") {
+      return await gradeNoNewlineReply(server, probe, reply, check, sent);
+    }
+    await probe.send(new Uint8Array([NEWLINE]));
+    const late = await server.reply(probe, sentence);
+    const waited = `${sent} got no reply within ${server.waitMs / 1000} s`;
+    if (server.book.isReplyTo(sentence, late.data)) {
+      const came = `${waited}, and "NO NEWLINE" once a newline followed`;
+      const after = await probe.read(server.waitMs, "quiet");
+      return server.extraAfter(check, came, after.data, endless(after)) ?? {
+        check,
+        verdict: "WARN",
+        why: `${came}: the textbook's client would wait for ever`,
+      };
+    }
+    return {
+      check,
+      verdict: "FAIL",
+      why: late.data.length === 0
+        ? `${waited}, nor after a newline (${
+          nothingCame(late.ending, server.waitMs)
+        })`
+        : `${waited}; after a newline, ${
+          server.book.wrong(sentence, late.data)
+        }`,
+    };
+  } finally {
+    probe.close();
+  }
+}
+
+/** What came to a sentence sent without a newline, before any newline. */
+async function gradeNoNewlineReply(
+  server: TcpServerUnderTest,
+  probe: Probe,
+  reply: Reading,
+  check: string,
+  sent: string,
+): Promise<CheckResult> {
+  const sentence = encoder.encode("no newline");
+  if (reply.data.length === 0) {
+    const why = `${sent} got no reply: ${
+      nothingCame(reply.ending, server.waitMs)
+    }`;
+    return { check, verdict: "FAIL", why };
+  }
+  if (
+    !server.book.isReplyTo(sentence, reply.data) ||
+    ["trickle", "flood"].includes(reply.ending)
+  ) {
+    const why = `${sent} ${
+      server.book.wrong(sentence, reply.data).replace(/^"[^"]*" /, "")
+    }${endless(reply)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  const came = `${sent} came back "NO NEWLINE"`;
+  const after = reply.ending === "newline"
+    ? await probe.read(server.waitMs, "quiet")
+    : undefined;
+  return server.extraAfter(check, came, after?.data, endless(after)) ??
+    { check, verdict: "PASS", why: came };
+}
+
+/** A sentence of 3,000 bytes must come back whole, past one recv(1024). */
+async function checkLongSentence(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(
+    "abcdefghij".repeat(300),
+    "ABCDEFGHIJ".repeat(300),
+  );
+  const { data, ending, extra } = await server.ask(sentence);
+  const reply = withoutNewline(data);
+  const expected = server.book.replyTo(sentence);
+  if (sameBytes(reply, expected)) {
+    const whole = "the whole 3,000-byte sentence came back upper-cased";
+    return server.extraAfter(check, whole, extra) ??
+      { check, verdict: "PASS", why: whole };
+  }
+  if (data.length === 0) {
+    return { check, verdict: "FAIL", why: nothingCame(ending, server.waitMs) };
+  }
+  const cut = reply.length < expected.length &&
+    sameBytes(reply, expected.subarray(0, reply.length));
+  const came = `only the first ${reply.length.toLocaleString("en-US")} of ` +
+    `3,001 bytes came back, ${
+      ending === "newline"
+        ? "and a newline"
+        : `then ${then(ending, server.waitMs)}`
+    }`;
+  // A limit of 1,024 bytes or more (the textbook's recv(1024)) is a WARN,
+  // however the server came to it; fewer cut ordinary sentences.
+  if (cut && reply.length >= 1024 && !["trickle", "flood"].includes(ending)) {
+    return { check, verdict: "WARN", why: came };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: cut ? came : server.book.wrong(sentence, data) +
+      (ending === "flood" ? `, and ${then(ending, server.waitMs)}` : ""),
+  };
+}
+
+/**
+ * How a reply ends: a newline or the close must tell the client where it
+ * ends; on a connection left open, a second line must get its own reply.
+ */
+async function checkReplyEnding(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const one = server.sentence("one", "ONE");
+  const two = server.sentence("two", "TWO");
+  const probe = await server.open();
+  try {
+    await probe.send(withNewline(one));
+    const first = await server.reply(probe, one);
+    if (first.data.length === 0) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: nothingCame(first.ending, server.waitMs),
+      };
+    }
+    if (!server.book.isReplyTo(one, first.data)) {
+      const why = server.book.wrong(one, first.data) + endless(first);
+      return { check, verdict: "FAIL", why };
+    }
+    if (first.ending !== "newline") {
+      return gradeUnendedReply(first, server.waitMs, check);
+    }
+    return await checkSecondLine(server, probe, [one, two], check);
+  } finally {
+    probe.close();
+  }
+}
+
+/** The reply to "one" came with no newline: how did it end? */
+function gradeUnendedReply(
+  first: Reading,
+  waitMs: number,
+  check: string,
+): CheckResult {
+  switch (first.ending) {
+    case "closed":
+      return {
+        check,
+        verdict: "PASS",
+        why: "the reply has no newline, and the server closes the " +
+          "connection after it: the close ends it (the textbook's framing)",
+      };
+    case "reset":
+      return {
+        check,
+        verdict: "WARN",
+        why: "the reply has no newline, and the server resets the " +
+          "connection after it: a reset can throw away a reply not yet " +
+          "read (close instead)",
+      };
+    case "silent":
+      return {
+        check,
+        verdict: "WARN",
+        why: `the reply ${shown(first.data)} has no newline, and then ` +
+          `${then(first.ending, waitMs)}, with the connection open: ` +
+          `TCPClient.py's one recv() takes it, a client reading a line ` +
+          `waits for ever (end the reply with a newline)`,
+      };
+    default:
+      return {
+        check,
+        verdict: "FAIL",
+        why: `the reply ${shown(first.data)} has no newline, and then ` +
+          `${then(first.ending, waitMs)}, with the connection open: a ` +
+          `client cannot tell where the reply ends`,
+      };
+  }
+}
+
+/**
+ * After a reply line: a second line on the same connection is answered, or
+ * the connection is closed; bytes that never stop FAIL.
+ */
+async function checkSecondLine(
+  server: TcpServerUnderTest,
+  probe: Probe,
+  [one, two]: Uint8Array[],
+  check: string,
+): Promise<CheckResult> {
+  const after = await probe.read(server.waitMs, "quiet");
+  if (after.ending === "flood") {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `after the reply "ONE" and its newline, ${
+        then(after.ending, server.waitMs)
+      }: it never stops sending`,
+    };
+  }
+  const extra = server.extraAfter(
+    check,
+    `the reply "ONE" and its newline came`,
+    after.data,
+  );
+  if (extra) return extra;
+  const sent = after.ending === "silent" && await probe.send(withNewline(two));
+  const second = sent
+    ? await server.reply(probe, two)
+    : { data: new Uint8Array(0), ending: after.ending };
+  if (second.data.length === 0) {
+    return second.ending === "silent"
+      ? {
+        check,
+        verdict: "WARN",
+        why: `after one reply line, the server neither answered a second ` +
+          `line nor closed within ${server.waitMs / 1000} s: the client ` +
+          `has to close (the Java companion server's framing)`,
+      }
+      : {
+        check,
+        verdict: "PASS",
+        why: "the reply ends with a newline, and the server closes the " +
+          `connection after it, as the textbook's does`,
+      };
+  }
+  if (!server.book.isReplyTo(two, second.data)) {
+    const why = `on one connection, ${
+      server.book.wrong(two, second.data, [one])
+    }${endless(second)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  return await checkTwoInOneWrite(server, probe, [one, two], check) ?? {
+    check,
+    verdict: "PASS",
+    why: "each reply ends with a newline, and one connection answers " +
+      `line after line, two in one write too`,
+  };
+}
+
+/**
+ * Two lines in one write, as a pipe or `--stream` sends them, must get a
+ * reply each: a server that takes a read for a line answers one, or one
+ * cut. A FAIL, or undefined when both came.
+ */
+async function checkTwoInOneWrite(
+  server: TcpServerUnderTest,
+  probe: Probe,
+  before: Uint8Array[],
+  check: string,
+): Promise<CheckResult | undefined> {
+  // What came after the reply to "two" first: extra bytes FAIL.
+  const after = await probe.read(server.waitMs, "quiet");
+  const extra = server.extraAfter(check, `"two" came back "TWO"`, after.data);
+  if (extra) return extra;
+  const lines = [
+    server.sentence("three", "THREE"),
+    server.sentence("four", "FOUR"),
+  ];
+  await probe.send(concat(lines.map(withNewline)));
+  for (const [i, line] of lines.entries()) {
+    const reply = await server.reply(probe, line);
+    if (!server.book.isReplyTo(line, reply.data)) {
+      return {
+        check,
+        verdict: "FAIL",
+        why: `after two lines in one write, "three\\nfour\\n", ${
+          reply.data.length === 0
+            ? `${shown(line)} got no reply (${
+              nothingCame(reply.ending, server.waitMs)
+            })`
+            : server.book.wrong(line, reply.data, [
+              ...before,
+              ...lines.slice(0, i),
+            ])
+        }`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A second client must be answered while a first one sits connected and
+ * silent. The first then sends its line and reads its reply, as a
+ * TCPClient.py that waited at input() would, so that a server serving one
+ * client at a time gets to the second without being stopped.
+ */
+async function checkSecondClient(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const first = server.sentence(
+    "first client",
+    "FIRST CLIENT",
+    "the first client",
+  );
+  const second = server.sentence(
+    "second client",
+    "SECOND CLIENT",
+    "the second client",
+  );
+  const idle = await server.open();
+  let firstReply: IdleReply | undefined;
+  const firstSpeaks = async () =>
+    firstReply ??= await idleClientSpeaks(server, idle, first);
+  let other: Probe | undefined;
+  try {
+    other = await server.open();
+    const started = performance.now();
+    await other.send(withNewline(second));
+    const early = await server.reply(other, second);
+    const seconds = () =>
+      `${((performance.now() - started) / 1000).toFixed(1)} s`;
+    const clients = { server, check, first, second };
+    if (early.data.length > 0) {
+      const waited = seconds();
+      const graded = gradeServedAtOnce(
+        clients,
+        early,
+        await firstSpeaks(),
+        waited,
+      );
+      return graded.verdict === "PASS"
+        ? await checkBothAtOnce(server, check) ?? graded
+        : graded;
+    }
+    const { ending } = early;
+    await firstSpeaks();
+    idle.close();
+    const late = ending === "silent"
+      ? await server.reply(other, second)
+      : early;
+    return gradeServedInTurn(clients, early, late, seconds());
+  } finally {
+    // Whatever happened, the first client sends its line before it goes.
+    if (firstReply === undefined) await firstSpeaks().catch(() => {});
+    idle.close();
+    other?.close();
+  }
+}
+
+/** The idle client's reply, and whether it was closed before it spoke. */
+interface IdleReply extends Reading {
+  dropped: boolean;
+}
+
+/**
+ * The idle first client looks for a close, then sends its line and reads
+ * the reply, as a TCPClient.py back from input() would.
+ */
+async function idleClientSpeaks(
+  server: TcpServerUnderTest,
+  idle: Probe,
+  sentence: Uint8Array,
+): Promise<IdleReply> {
+  const before = await idle.read(IDLE_CHECK_MS, "close");
+  const dropped = before.ending === "closed" || before.ending === "reset";
+  // Bytes it never asked for are its reply, wrong whatever they are.
+  if (before.data.length > 0 || dropped) return { ...before, dropped };
+  const reply = await idle.send(withNewline(sentence))
+    ? await server.reply(idle, sentence)
+    : { data: new Uint8Array(0), ending: "closed" as const };
+  return { ...reply, dropped };
+}
+
+/**
+ * Two more clients send at the same moment, and must each get their own
+ * reply: a server that keeps the request where every thread sees it gives
+ * one client the other's. A FAIL, or undefined if both were answered.
+ */
+async function checkBothAtOnce(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult | undefined> {
+  const clients = ["the third client", "the fourth client"];
+  const sentences = [
+    server.sentence("third client", "THIRD CLIENT", clients[0]),
+    server.sentence("fourth client", "FOURTH CLIENT", clients[1]),
+  ];
+  const replies = await Promise.all(sentences.map((s) => server.ask(s)));
+  const i = replies.findIndex((reply, i) =>
+    !server.book.isReplyTo(sentences[i], reply.data)
+  );
+  if (i < 0) {
+    const j = replies.findIndex((reply) => (reply.extra?.length ?? 0) > 0);
+    return j < 0 ? undefined : server.extraAfter(
+      check,
+      `of two clients that sent at the same moment, ${clients[j]} got ` +
+        `its reply`,
+      replies[j].extra,
+    );
+  }
+  const { data, ending } = replies[i];
+  return {
+    check,
+    verdict: "FAIL",
+    why: `clients are served at once, but of two that sent at the same ` +
+      `moment, ${clients[i]}: ${
+        data.length === 0
+          ? nothingCame(ending, server.waitMs)
+          : server.book.wrong(sentences[i], data)
+      }`,
+  };
+}
+
+/** The two clients of {@linkcode checkSecondClient}, and their sentences. */
+interface TwoClients {
+  server: TcpServerUnderTest;
+  check: string;
+  first: Uint8Array;
+  second: Uint8Array;
+}
+
+/** The second client was answered while the first sat connected, silent. */
+function gradeServedAtOnce(
+  { server, check, first, second }: TwoClients,
+  secondReply: Reading,
+  firstReply: IdleReply,
+  waited: string,
+): CheckResult {
+  if (!server.book.isReplyTo(second, secondReply.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the second client: ${server.book.wrong(second, secondReply.data)}`,
+    };
+  }
+  if (firstReply.data.length === 0 && firstReply.dropped) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `a second client was answered after ${waited}, but the first, ` +
+        `connected and silent meanwhile, was ${
+          firstReply.ending === "reset" ? "reset" : "closed"
+        } by the server before it sent its line: the server drops a ` +
+        `client that sends nothing for a while (TCPClient.py waits at ` +
+        `input() before sending)`,
+    };
+  }
+  if (firstReply.data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `a second client was answered after ${waited}, but the first, ` +
+        `connected and silent meanwhile, then sent its line and got no ` +
+        `reply (${nothingCame(firstReply.ending, server.waitMs)}): each ` +
+        `client must be answered on its own connection (was its reply ` +
+        `sent on the second client's?)`,
+    };
+  }
+  if (!server.book.isReplyTo(first, firstReply.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the first client: ${server.book.wrong(first, firstReply.data)}`,
+    };
+  }
+  return {
+    check,
+    verdict: "PASS",
+    why: "a second client was answered while the first stayed connected " +
+      "and silent, the first was answered after, and two more that sent " +
+      "at the same moment got their own replies: clients are served at " +
+      "once",
+  };
+}
+
+/** The second client got nothing while the first sat idle: and after? */
+function gradeServedInTurn(
+  { server, check, second }: TwoClients,
+  early: Reading,
+  late: Reading,
+  seconds: string,
+): CheckResult {
+  if (late.data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: early.ending === "silent"
+        ? `a second client got no reply while the first sat idle, nor ` +
+          `after the first had sent its line and left (${
+            nothingCame(late.ending, server.waitMs)
+          })`
+        : `while the first client sat idle, the server ${
+          early.ending === "reset" ? "reset" : "closed"
+        } a second client's connection without a reply`,
+    };
+  }
+  if (!server.book.isReplyTo(second, late.data)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `the second client: ${server.book.wrong(second, late.data)}`,
+    };
+  }
+  return {
+    check,
+    verdict: "WARN",
+    why: `serves one client at a time: a second client waited ` +
+      `${seconds} while the first stayed connected, and was answered ` +
+      `only when the first had sent its line and left (the textbook's ` +
+      `server does this; a thread or task per connection fixes it)`,
+  };
+}
+
+/** Half-close: a line, then the end of the input; the reply, then a close. */
+async function checkHalfClose(
+  server: TcpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("half close", "HALF CLOSE");
+  const probe = await server.open();
+  let data, ending;
+  try {
+    await probe.send(withNewline(sentence));
+    await probe.halfClose();
+    ({ data, ending } = await probe.read(server.waitMs, "close"));
+  } finally {
+    probe.close();
+  }
+  if (data.length === 0) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: "no reply after the client sent a line and half-closed " +
+        `(${nothingCame(ending, server.waitMs)})`,
+    };
+  }
+  const newline = data.indexOf(NEWLINE);
+  const line = newline < 0 ? data : data.subarray(0, newline + 1);
+  const rest = data.subarray(line.length);
+  if (!server.book.isReplyTo(sentence, line)) {
+    const why = server.book.wrong(sentence, data);
+    return { check, verdict: "FAIL", why };
+  }
+  if (ending === "flood") {
+    return {
+      check,
+      verdict: "FAIL",
+      why: `answered, then ${then(ending, server.waitMs)}, though the ` +
+        `client had half-closed`,
+    };
+  }
+  const extra = server.extraAfter(check, `answered "HALF CLOSE"`, rest);
+  if (extra) return extra;
+  return ending === "closed"
+    ? {
+      check,
+      verdict: "PASS",
+      why: "answered, then closed once the client had half-closed",
+    }
+    : {
+      check,
+      verdict: "WARN",
+      why: ending === "reset"
+        ? "answered, then reset the connection instead of closing it"
+        : `answered, but then ${then(ending, server.waitMs)} instead of ` +
+          `closing after the client half-closed: a client reading to the ` +
+          `end waits`,
+    };
+}
+
+/**
+ * Bytes that are not UTF-8 must come back as they were, and the server must
+ * still answer after them (last: they can stop a server).
+ */
+async function tcpCheckNotUtf8(
+  server: TcpServerUnderTest,
+): Promise<CheckResult> {
+  const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
+  const still = server.sentence("still there", "STILL THERE");
+  const { data, extra } = await server.ask(sentence);
+  const after = await server.ask(still).catch(() => undefined);
+  // Answered right before, and wrong after: the bytes broke it.
+  if (
+    server.answeredRight && after && after.data.length > 0 &&
+    !server.book.isReplyTo(still, after.data)
+  ) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: `after the bytes that are not UTF-8, ${
+        server.book.wrong(still, after.data)
+      }`,
+    };
+  }
+  if (data.length === 0 && !server.answeredALine) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: "no reply to bytes that are not UTF-8 (e9, ff), as to every " +
+        "line before",
+    };
+  }
+  const graded = gradeInvalid(
+    data.length > 0 ? withoutNewline(data) : undefined,
+    after !== undefined && after.data.length > 0,
+    server.book,
+  );
+  return (graded.verdict !== "FAIL" &&
+    server.extraAfter(graded.check, graded.why, extra)) || graded;
+}
+
+/**
+ * How a read of the server under test ended: at a newline; the server
+ * closed or reset; nothing came for the whole wait ("silent"); bytes still
+ * came, slowly, when the wait ended ("trickle"); more than `PROBE_LIMIT`
+ * came ("flood").
+ */
+type Ending = "newline" | "closed" | "reset" | "silent" | "trickle" | "flood";
+/** What a read took, and how it ended. */
+interface Reading {
+  data: Uint8Array;
+  ending: Ending;
+  /** Bytes that came after a right reply line, if they were read. */
+  extra?: Uint8Array;
+}
+/** Bytes a check reads at most at once: replies are a few KiB. */
+const PROBE_LIMIT = 64 * 1024;
+/** How long the idle first client looks for a close before it speaks. */
+const IDLE_CHECK_MS = 50;
+/**
+ * A byte this recent when a wait ends, after pieces spread over time: the
+ * server is still sending, slowly.
+ */
+const TRICKLE_MS = 500;
+
+/** A connection to the server under test, every wait bounded. */
+class Probe {
+  #socket: Deno.TcpConn;
+  #buffer = new Uint8Array(16 * 1024);
+  #pending: Promise<number | null> | undefined;
+  /** Bytes that came after the newline a read stopped at. */
+  #leftover = new Uint8Array(0);
+
+  constructor(socket: Deno.TcpConn) {
+    this.#socket = socket;
+  }
+
+  /** Sends all of `data`; false if the server closed or reset first. */
+  async send(data: Uint8Array): Promise<boolean> {
+    try {
+      await writeAll(this.#socket, data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends the end of the input (a half-close). */
+  async halfClose() {
+    await this.#socket.closeWrite().catch(() => {});
+  }
+
+  /**
+   * Reads for `waitMs` at most: up to a newline ("line"), to the close
+   * ("close"), or until no byte has come for `QUIET_MS` ("quiet").
+   */
+  async read(
+    waitMs: number,
+    until: "line" | "close" | "quiet",
+  ): Promise<Reading> {
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    const deadline = performance.now() + waitMs;
+    let lastByte = -Infinity;
+    let firstByte = Infinity;
+    const reading = (ending: Ending) => ({ data: concat(chunks), ending });
+    let piece = this.#leftover;
+    this.#leftover = new Uint8Array(0);
+    while (true) {
+      const newline = until === "line" ? piece.indexOf(NEWLINE) : -1;
+      if (newline >= 0) {
+        chunks.push(piece.subarray(0, newline + 1));
+        this.#leftover = piece.slice(newline + 1);
+        return reading("newline");
+      }
+      chunks.push(piece);
+      length += piece.length;
+      if (length > PROBE_LIMIT) return reading("flood");
+      const now = performance.now();
+      const waitFor = until === "quiet"
+        ? Math.min(deadline, Math.max(now, lastByte) + QUIET_MS) - now
+        : deadline - now;
+      const count = await this.#next(waitFor);
+      if (count === "late") {
+        // Pieces spread over time, the last one just now.
+        const trickling = until !== "quiet" && lastByte - firstByte > 50 &&
+          performance.now() - lastByte < TRICKLE_MS;
+        return reading(trickling ? "trickle" : "silent");
+      }
+      if (count === "reset") return reading("reset");
+      if (count === null) return reading("closed");
+      piece = this.#buffer.slice(0, count);
+      lastByte = performance.now();
+      firstByte = Math.min(firstByte, lastByte);
+    }
+  }
+
+  /** The next read's byte count, null at the close, or what stopped it. */
+  async #next(waitMs: number): Promise<number | null | "late" | "reset"> {
+    this.#pending ??= this.#socket.read(this.#buffer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), Math.max(0, waitMs));
+    });
+    try {
+      const count = await Promise.race([this.#pending, late]);
+      if (count !== "late") this.#pending = undefined;
+      return count;
+    } catch {
+      this.#pending = undefined;
+      return "reset";
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close() {
+    closeQuietly(this.#socket);
+    this.#pending?.catch(() => {});
+  }
+}
+
+/** What the server did after the bytes that came, in a student's words. */
+function then(ending: Ending, waitMs: number): string {
+  switch (ending) {
+    case "silent":
+      return `nothing more for ${waitMs / 1000} s`;
+    case "trickle":
+      return `bytes were still coming, slowly, when the wait of ` +
+        `${waitMs / 1000} s ended (a slow server? --timeout gives it longer)`;
+    case "flood":
+      return `the server kept sending (over ${PROBE_LIMIT / 1024} KiB)`;
+    case "newline":
+      return "a newline";
+    default:
+      return `the server ${ending === "reset" ? "reset" : "closed"} the ` +
+        "connection";
+  }
+}
+
+/** ", and it never stops sending" when a read ended in a flood. */
+function endless(reading: Reading | undefined): string {
+  return reading?.ending === "flood"
+    ? `, and more without end (over ${PROBE_LIMIT / 1024} KiB): the ` +
+      `server never stops sending`
+    : "";
+}
+
+/** Why nothing came, in a student's words. */
+function nothingCame(ending: Ending, waitMs: number): string {
+  return ending === "silent" || ending === "trickle"
+    ? `no reply within ${waitMs / 1000} s`
+    : `the server ${ending === "reset" ? "reset" : "closed"} the ` +
+      `connection without a reply`;
+}
+
+/** The byte that ends a sentence, and the reply to it. */
+const NEWLINE = 0x0a;
+
+/**
+ * Connects to the first address of `hostname` that answers (IPv4 first, as
+ * the servers bind IPv4 by default), within `timeoutMs`.
+ */
+async function connect(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  signal?.throwIfAborted();
+  const server = `${formatHost(hostname)}:${port}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  function abort() {
+    controller.abort();
+  }
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    const addresses = await lookupAddresses(hostname);
+    let lastError: unknown;
+    for (const address of addresses) {
+      try {
+        return await Deno.connect({
+          hostname: address,
+          port,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        lastError = error;
+        if (controller.signal.aborted) break;
+      }
+    }
+    if (signal?.aborted) throw signal.reason;
+    if (controller.signal.aborted) {
+      throw new Error(
+        `no connection to ${server} within ${timeoutMs / 1000} s: the ` +
+          `connection was not accepted`,
+      );
+    }
+    if (lastError instanceof Deno.errors.ConnectionRefused) {
+      throw new Error(
+        `connection refused by ${server}: is the server running there?`,
+        { cause: lastError },
+      );
+    }
+    throw lastError;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", abort);
+  }
+}
+
+/** The addresses of `hostname`, IPv4 first; an IP address is its own. */
+async function lookupAddresses(hostname: string): Promise<string[]> {
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
+  if (bare.includes(":") || /^[\d.]+$/.test(bare)) return [bare];
+  const found = await lookup(bare, { all: true });
+  return found.sort((a, b) => a.family - b.family).map((a) => a.address);
+}
+
+/** Writes all of `data`: one write may take only part of it. */
+async function writeAll(socket: Deno.TcpConn, data: Uint8Array) {
+  for (let written = 0; written < data.length;) {
+    written += await socket.write(data.subarray(written));
+  }
+}
+
+/** Closes `socket`, which may be closed already. */
+function closeQuietly(socket: Deno.TcpConn) {
+  try {
+    socket.close();
+  } catch {
+    // already closed
+  }
 }
 
 // ===========================================================================
@@ -874,9 +1989,1299 @@ async function* withStartedServer(
   }
 }
 
-// Stand-ins until the server checks move here from the clients.
-async function* checkTcp(_: GradeOptions): AsyncGenerator<CheckResult> {}
-async function* checkUdp(_: GradeOptions): AsyncGenerator<CheckResult> {}
+/**
+ * Grades whatever upper-case UDP server listens at `hostname`:`port`, check
+ * by check: a sentence, Unicode, an empty datagram, a datagram longer than
+ * the textbook's `recvfrom(2048)`, replies from the server's own port, two
+ * clients at once, and last, bytes that are not UTF-8 (which can stop a
+ * server); `signal` stops it between checks.
+ *
+ * Each datagram is sent as the sentence mode sends it: again every
+ * `interval` while no reply comes, `1 + retries` times, and a reply to any
+ * try counts. A datagram left unanswered while the server still answers
+ * others gets twice as many tries once more, so a lossy server is not
+ * failed for its losses. The first sentence gets twice the tries at once.
+ */
+async function* checkUdp(options: GradeOptions): AsyncGenerator<CheckResult> {
+  requireUdp();
+  const server = new UdpServerUnderTest(options);
+  try {
+    for (const [check, run] of UDP_CHECKS) {
+      if (options.signal?.aborted) return;
+      yield server.gone === undefined
+        ? await server.graded(check, run)
+        : notChecked(check, server.gone);
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+/** The UDP checks, in their order: the name, and the check. */
+const UDP_CHECKS: [
+  string,
+  (server: UdpServerUnderTest, check: string) => Promise<CheckResult>,
+][] = [
+  ["a sentence", udpCheckSentence],
+  ["Unicode", udpCheckUnicode],
+  ["an empty datagram", checkEmptyDatagram],
+  ["a datagram longer than recvfrom(2048)", checkLongDatagram],
+  ["replies from the server's own port", checkReplyPort],
+  ["two clients at once", checkTwoClients],
+  ["bytes that are not UTF-8 (last: they can stop a server)", udpCheckNotUtf8],
+];
+
+/** A datagram that came to a client socket of the grader, and when. */
+interface Arrival {
+  data: Uint8Array;
+  from: Deno.NetAddr;
+  at: number;
+}
+
+/** A reply to one datagram: the first that came, and anything after it. */
+interface UdpAnswer {
+  reply: Uint8Array;
+  from: Deno.NetAddr;
+  /** A second, different datagram that came after the reply. */
+  extra?: Uint8Array;
+}
+
+/** No reply to one datagram: why, as far as it can be told. */
+interface NoAnswer {
+  /** How many times it was sent. */
+  tries: number;
+  /** The server answered nothing since, not even another datagram. */
+  stopped: boolean;
+  /** The server answers the first client's socket still, and no other. */
+  firstOnly?: boolean;
+  /** Datagrams that went to the first client's socket meanwhile. */
+  misdirected: Arrival[];
+}
+
+/** A client socket of the grader: every datagram that comes is kept. */
+class CheckSocket {
+  readonly arrivals: Arrival[] = [];
+  readonly address: Deno.NetAddr;
+  #socket: { clientSocket: Deno.DatagramConn; close: () => void };
+  #receiving: Promise<void>;
+  #arrived: (() => void) | undefined;
+
+  constructor(serverAddress: Deno.NetAddr) {
+    this.#socket = openClientSocket(serverAddress);
+    this.address = this.#socket.clientSocket.addr as Deno.NetAddr;
+    this.#receiving = this.#receiveAll();
+  }
+
+  async #receiveAll() {
+    const { clientSocket } = this.#socket;
+    try {
+      while (true) {
+        const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+        const [data, from] = await clientSocket.receive(buffer);
+        const at = performance.now();
+        this.arrivals.push({ data, from: from as Deno.NetAddr, at });
+        this.#arrived?.();
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /** Sends `data`; a datagram the system refuses is merely lost. */
+  async send(data: Uint8Array, to: Deno.NetAddr) {
+    await this.#socket.clientSocket.send(data, to).catch(() => {});
+  }
+
+  /** Waits `ms` at most for more than `count` datagrams to have come. */
+  async waitFor(count: number, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    while (this.arrivals.length <= count) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await withinOrUndefined(
+        new Promise<void>((wake) => this.#arrived = wake),
+        left,
+      );
+    }
+    return true;
+  }
+
+  async close() {
+    this.#socket.close();
+    await this.#receiving;
+  }
+}
+
+/** The UDP server graded: its address, and the clients it sent from. */
+class UdpServerUnderTest {
+  readonly hostname: string;
+  readonly port: number;
+  /** How long a reply is waited for after the last try. */
+  waitMs: number;
+  /** How long from one try to the next; longer for a slow server. */
+  intervalMs: number;
+  #askedIntervalMs: number;
+  /** How many times a datagram is sent, at most (twice that once more). */
+  readonly tries: number;
+  /** Every sentence sent, and the reply it must get. */
+  readonly book = new AnswerBook("datagram");
+  /** Why the checks left are not run, once the server is found gone. */
+  gone: string | undefined;
+  /** The server's address, looked up by the first check. */
+  serverAddress!: Deno.NetAddr;
+  /** The first check's socket, kept open: replies sent to it, not to later clients, show there. */
+  firstClient: CheckSocket | undefined;
+  /** The reply to the first sentence. */
+  firstAnswer: UdpAnswer | undefined;
+  /** Every reply the first client's sentences got. */
+  readonly firstClientReplies: Uint8Array[] = [];
+  /** Every answer so far, with its sentence: where each came from. */
+  readonly answers: { sentence: Uint8Array; answer: UdpAnswer }[] = [];
+  /** The longest a reply to a first try took, once one has come. */
+  slowestMs: number | undefined;
+  #started = 0;
+
+  constructor(options: GradeOptions) {
+    this.hostname = options.hostname ?? "localhost";
+    this.port = options.port ?? 12000;
+    this.waitMs = (options.timeout ?? 2) * 1000;
+    this.intervalMs = (options.interval ?? options.timeout ?? 2) * 1000;
+    this.#askedIntervalMs = this.intervalMs;
+    this.tries = 1 + (options.retries ?? 3);
+  }
+
+  /** Notes a sentence and its reply; returns the sentence's bytes. */
+  sentence(
+    text: string | Uint8Array,
+    reply: string | Uint8Array,
+    sender?: string,
+  ): Uint8Array {
+    const encode = (t: string | Uint8Array) =>
+      typeof t === "string" ? new TextEncoder().encode(t) : t;
+    this.book.expect(encode(text), encode(reply), sender);
+    return encode(text);
+  }
+
+  /**
+   * Sends `sentence` from `socket` every `spacingMs` until something more
+   * comes, `tries` times at most, and waits `lastWaitMs` after the last;
+   * resolves with how many times it was sent.
+   */
+  async send(
+    socket: CheckSocket,
+    sentence: Uint8Array,
+    tries = this.tries,
+    spacingMs = this.intervalMs,
+    lastWaitMs = this.waitMs,
+  ): Promise<number> {
+    const before = socket.arrivals.length;
+    const firstSentAt = performance.now();
+    for (let sent = 1; sent <= tries; sent++) {
+      await socket.send(sentence, this.serverAddress);
+      const waitMs = sent < tries ? spacingMs : lastWaitMs;
+      if (await socket.waitFor(before, waitMs)) {
+        const took = socket.arrivals[before].at - firstSentAt;
+        // Answered at the first try: how long this server takes to answer.
+        if (sent === 1) this.slowestMs = Math.max(this.slowestMs ?? 0, took);
+        // Answered only after a retry: the server may be slower than the
+        // interval; tries sent faster than it answers pile up in its queue.
+        else this.slowDown(took);
+        return sent;
+      }
+    }
+    return tries;
+  }
+
+  /**
+   * Spaces tries further apart (up to twice the interval asked) when
+   * a reply came only `tookMs` after the first try, later than the next.
+   */
+  slowDown(tookMs: number) {
+    this.intervalMs = Math.min(
+      2 * this.#askedIntervalMs,
+      Math.max(this.intervalMs, 1.25 * tookMs),
+    );
+    this.waitMs = Math.max(this.waitMs, this.intervalMs);
+  }
+
+  /**
+   * The reply to `sentence` from a socket of its own, and a second
+   * datagram if one comes within `extraMs`; without a reply, whether the
+   * server still answers anything, and if so, twice the tries once more
+   * from the same socket (a lossy server; a reply to any try counts).
+   */
+  async ask(
+    sentence: Uint8Array,
+    options: { tries?: number; extraMs?: number } = {},
+  ): Promise<UdpAnswer | NoAnswer> {
+    const started = performance.now();
+    let tries = 0;
+    const socket = new CheckSocket(this.serverAddress);
+    try {
+      for (const round of [options.tries ?? this.tries, 2 * this.tries]) {
+        tries += await this.send(socket, sentence, round);
+        if (socket.arrivals.length > 0) {
+          const extraMs = options.extraMs ?? QUIET_MS;
+          const answer = await answerOf(socket, tries, extraMs);
+          this.answers.push({ sentence, answer });
+          return answer;
+        }
+        // Replies that went to the first client will not come here.
+        const misdirected = this.misdirected(started);
+        if (misdirected.length > 0) {
+          return { tries, stopped: false, misdirected };
+        }
+        const answers = await this.stillAnswers();
+        if (answers !== "yes") {
+          const firstOnly = answers === "the first client";
+          return { tries, stopped: !firstOnly, firstOnly, misdirected };
+        }
+      }
+    } finally {
+      await socket.close();
+    }
+    return { tries, stopped: false, misdirected: this.misdirected(started) };
+  }
+
+  /**
+   * Whether the server answers a datagram of another client, anywhere;
+   * if not, whether it still answers the first client's socket.
+   */
+  async stillAnswers(): Promise<"yes" | "the first client" | "no"> {
+    const started = performance.now();
+    // Twice the tries, so that a lossy server is not taken for gone,
+    // as fast as this server has answered, and the whole wait after the
+    // last, so that a server slower now than at first is not either.
+    const spacingMs = this.slowestMs === undefined
+      ? this.#askedIntervalMs
+      : Math.min(this.#askedIntervalMs, Math.max(50, 2 * this.slowestMs));
+    // The first client asks at the same time: a server may answer it alone.
+    const first = this.firstClient;
+    const before = first?.arrivals.length ?? 0;
+    const again = this.sentence("still me", "STILL ME");
+    this.firstClientReplies.push(this.book.replyTo(again));
+    const socket = new CheckSocket(this.serverAddress);
+    try {
+      const there = this.sentence("are you there", "ARE YOU THERE");
+      await Promise.all([
+        this.send(socket, there, 2 * this.tries, spacingMs),
+        first && this.send(first, again, 2 * this.tries, spacingMs),
+      ]);
+    } finally {
+      await socket.close();
+    }
+    if (socket.arrivals.length > 0 || this.misdirected(started).length > 0) {
+      return "yes";
+    }
+    return (first?.arrivals.length ?? 0) > before ? "the first client" : "no";
+  }
+
+  /** Datagrams that came to the first client since `since`, not for it. */
+  misdirected(since: number): Arrival[] {
+    return (this.firstClient?.arrivals ?? []).filter((arrival) =>
+      arrival.at >= since &&
+      !this.firstClientReplies.some((mine) => sameBytes(arrival.data, mine))
+    );
+  }
+
+  /**
+   * The next datagram on `socket` after `sentence` is sent from it, as
+   * `ask` waits for one (copies of `late`, a reply that may still come
+   * to an earlier try, are not it); and a second datagram if one comes.
+   */
+  async nextReply(
+    socket: CheckSocket,
+    sentence: Uint8Array,
+    late?: Uint8Array,
+  ): Promise<UdpAnswer | NoAnswer> {
+    const started = performance.now();
+    const from = socket.arrivals.length;
+    const next = () =>
+      socket.arrivals.slice(from).find((arrival) =>
+        !late || !sameBytes(arrival.data, late)
+      );
+    let tries = 0;
+    for (const round of [2 * this.tries, 2 * this.tries]) {
+      for (let left = round; left > 0 && !next();) {
+        const sent = await this.send(socket, sentence, left);
+        tries += sent;
+        left -= sent;
+      }
+      const arrival = next();
+      if (arrival) {
+        await socket.waitFor(socket.arrivals.indexOf(arrival) + 1, QUIET_MS);
+        const after = socket.arrivals.slice(
+          socket.arrivals.indexOf(arrival) + 1,
+        )
+          .find((a) =>
+            !sameBytes(a.data, arrival.data) &&
+            (!late || !sameBytes(a.data, late))
+          );
+        return { reply: arrival.data, from: arrival.from, extra: after?.data };
+      }
+      if (await this.stillAnswers() === "no") {
+        return { tries, stopped: true, misdirected: [] };
+      }
+    }
+    return { tries, stopped: false, misdirected: this.misdirected(started) };
+  }
+
+  /** The result of `run`; one that throws FAILs, saying why. */
+  async graded(
+    check: string,
+    run: (server: UdpServerUnderTest, check: string) => Promise<CheckResult>,
+  ): Promise<CheckResult> {
+    const number = ++this.#started;
+    try {
+      return await run(this, check);
+    } catch (error) {
+      if (number === 1) this.gone = "the server did not answer a sentence";
+      return {
+        check,
+        verdict: "FAIL",
+        why: explainError(error, this.hostname),
+      };
+    }
+  }
+
+  /**
+   * Why no reply came to `sentence`, in a student's words; a server that
+   * stopped answering leaves the checks after this one not checked.
+   */
+  noReply(none: NoAnswer, what: string): string {
+    const sent = `${what} got no reply within ${
+      this.waitMs / 1000
+    } s of its last try (sent ${none.tries} times)`;
+    if (none.misdirected.length > 0) {
+      const first = none.misdirected[0].data;
+      return `${sent}; meanwhile ${shown(first)}${
+        none.misdirected.length > 1
+          ? ` and ${none.misdirected.length - 1} more`
+          : ""
+      } came to the first client (port ${this.firstClient!.address.port}): ` +
+        `each reply must go to the address its datagram came from`;
+    }
+    if (none.firstOnly) {
+      return `${sent}, though the server still answers the first client ` +
+        `(port ${this.firstClient!.address.port}): it answers its first ` +
+        `client only`;
+    }
+    if (none.stopped) {
+      this.gone = `the server stopped answering during check ${this.#started}`;
+      return `${sent}, and the server has answered nothing since, to any ` +
+        `client`;
+    }
+    return `${sent}, though the server answers other datagrams`;
+  }
+
+  async close() {
+    await this.firstClient?.close();
+  }
+}
+
+/** The answer on `socket`, with a second datagram if one comes. */
+async function answerOf(
+  socket: CheckSocket,
+  tries: number,
+  extraMs: number,
+): Promise<UdpAnswer> {
+  const [{ data: reply, from }] = socket.arrivals;
+  if (extraMs > 0) await socket.waitFor(1, extraMs);
+  // After several tries, a repeat of the reply answers another try.
+  const extra = socket.arrivals.slice(1).find((arrival) =>
+    tries === 1 || !sameBytes(arrival.data, reply)
+  );
+  return { reply, from, extra: extra?.data };
+}
+
+/**
+ * A sentence: "hello world" must come back "HELLO WORLD". Its socket stays
+ * open as the first client, to see replies that go to it and not to later
+ * clients; a second datagram after the reply is a WARN.
+ */
+async function udpCheckSentence(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  server.serverAddress = await resolveServer(server.hostname, server.port);
+  const sentence = server.sentence("hello world", "HELLO WORLD");
+  const socket = new CheckSocket(server.serverAddress);
+  server.firstClient = socket;
+  const tries = await server.send(socket, sentence, 2 * server.tries);
+  if (socket.arrivals.length === 0) {
+    server.gone = "the server did not answer a sentence";
+    return {
+      check,
+      verdict: "FAIL",
+      why:
+        `no reply within ${
+          server.waitMs / 1000
+        } s of the last try (sent ${tries} times): is the server running? ` +
+        `(a slow one? --timeout gives it longer; a lossy one? --retries ` +
+        `gives it more tries)`,
+    };
+  }
+  const answer = await answerOf(socket, tries, QUIET_MS);
+  server.firstAnswer = answer;
+  server.answers.push({ sentence, answer });
+  server.firstClientReplies.push(answer.reply);
+  if (!server.book.isReplyTo(sentence, answer.reply)) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: server.book.wrong(sentence, answer.reply),
+    };
+  }
+  const came = `"hello world" came back "HELLO WORLD"`;
+  if (answer.extra) return extraDatagram(check, came, answer.extra);
+  return await checkKeepsSending(server, check, tries > 1 ? answer : undefined);
+}
+
+/**
+ * A FAIL for a datagram that came after a right reply (none came: the
+ * result `otherwise`): it is no reply, in every check where it comes.
+ */
+function extraDatagram(
+  check: string,
+  came: string,
+  extra: Uint8Array | undefined,
+  otherwise?: CheckResult,
+): CheckResult {
+  if (extra === undefined) {
+    return otherwise ?? { check, verdict: "PASS", why: came };
+  }
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${came}, then another datagram, ${shown(extra)}: only the reply ` +
+      `may come; a client sending several sentences from one socket takes ` +
+      `it for the next reply`,
+  };
+}
+
+/**
+ * A client that keeps sending from the first socket, as the chapter's
+ * exercise asks, gets the reply to each sentence, not a stale or a kept
+ * one. `late`: the first answer, when copies of it may still come.
+ */
+async function checkKeepsSending(
+  server: UdpServerUnderTest,
+  check: string,
+  late: UdpAnswer | undefined,
+): Promise<CheckResult> {
+  const again = server.sentence("and again", "AND AGAIN");
+  const next = await server.nextReply(server.firstClient!, again, late?.reply);
+  if (!("reply" in next)) {
+    const why = server.noReply(
+      next,
+      `a second sentence from the same socket, "and again",`,
+    );
+    return { check, verdict: "FAIL", why };
+  }
+  server.answers.push({ sentence: again, answer: next });
+  server.firstClientReplies.push(next.reply);
+  if (!server.book.isReplyTo(again, next.reply)) {
+    const why = `from the same socket, ${server.book.wrong(again, next.reply)}`;
+    return { check, verdict: "FAIL", why };
+  }
+  const came = `"hello world" came back "HELLO WORLD"`;
+  return next.extra
+    ? extraDatagram(
+      check,
+      `${came}, "and again" came back "AND AGAIN"`,
+      next.extra,
+    )
+    : {
+      check,
+      verdict: "PASS",
+      why: `${came}, and "and again" from the same socket "AND AGAIN"`,
+    };
+}
+
+/** Unicode: "straße, é, κόσμος" must come back as Python upper-cases it. */
+async function udpCheckUnicode(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(UNICODE_SENTENCE, UNICODE_REPLY);
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, shown(sentence));
+    return { check, verdict: "FAIL", why };
+  }
+  const graded = gradeUnicode(answer.reply, server.book);
+  return graded.verdict === "FAIL"
+    ? graded
+    : extraDatagram(check, graded.why, answer.extra, graded);
+}
+
+/** An empty datagram: the textbook's server sends an empty one back. */
+async function checkEmptyDatagram(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence("", "");
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, "an empty datagram");
+    return answer.stopped || answer.firstOnly ||
+        answer.misdirected.length > 0
+      ? { check, verdict: "FAIL", why }
+      : {
+        check,
+        verdict: "WARN",
+        why: `${why}; the textbook's server sends an empty one back`,
+      };
+  }
+  return answer.reply.length === 0
+    ? extraDatagram(check, "an empty datagram got an empty reply", answer.extra)
+    : {
+      check,
+      verdict: "FAIL",
+      why: server.book.wrong(sentence, answer.reply),
+    };
+}
+
+/** 3,000 bytes, more than the textbook's `recvfrom(2048)` takes. */
+async function checkLongDatagram(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const sentence = server.sentence(
+    "abcdefghij".repeat(300),
+    "ABCDEFGHIJ".repeat(300),
+  );
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    const why = server.noReply(answer, "a 3,000-byte datagram");
+    return { check, verdict: "FAIL", why };
+  }
+  const { reply } = answer;
+  const expected = server.book.replyTo(sentence);
+  if (sameBytes(reply, expected)) {
+    const all = "all 3,000 bytes came back upper-cased";
+    return extraDatagram(check, all, answer.extra);
+  }
+  // A limit of 1,024 bytes or more (the books' 1,024 and 2,048) is a WARN;
+  // fewer cut ordinary sentences.
+  if (
+    reply.length >= 1024 && sameBytes(reply, expected.subarray(0, reply.length))
+  ) {
+    const cut = `a 3,000-byte datagram came back cut to its first ` +
+      `${reply.length.toLocaleString("en-US")} bytes`;
+    const warn: CheckResult = {
+      check,
+      verdict: "WARN",
+      why: `${cut}: a receive buffer of 65,535 bytes takes any datagram`,
+    };
+    return extraDatagram(check, cut, answer.extra, warn);
+  }
+  return { check, verdict: "FAIL", why: server.book.wrong(sentence, reply) };
+}
+
+/** Whether every reply so far came from where its client sent. */
+function checkReplyPort(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const { serverAddress } = server;
+  const sentTo = formatAddress(serverAddress);
+  const result = (verdict: Verdict, why: string) =>
+    Promise.resolve({ check, verdict, why });
+  const elsewhere = server.answers.find(({ answer }) =>
+    answer.from.port !== serverAddress.port ||
+    (answer.from.hostname !== serverAddress.hostname &&
+      !fromServer(answer.from, serverAddress))
+  );
+  const { from } = elsewhere?.answer ?? server.firstAnswer!;
+  const sender = formatAddress(from);
+  const reply = elsewhere === undefined || elsewhere === server.answers[0]
+    ? "the reply"
+    : `the reply to ${shown(elsewhere.sentence)}`;
+  if (from.port !== serverAddress.port) {
+    return result(
+      "FAIL",
+      `${reply} came from ${sender}, not ${sentTo}: a client that ` +
+        `checks who answers drops it, and so do firewalls and NAT (send ` +
+        `with the socket that received)`,
+    );
+  }
+  if (from.hostname === serverAddress.hostname) {
+    return result(
+      "PASS",
+      `every reply came from ${sender}, where its client sent`,
+    );
+  }
+  return fromServer(from, serverAddress)
+    ? result(
+      "PASS",
+      `the replies came from ${sender}: the server's port at another address ` +
+        `of this machine than ${sentTo}, where the client sent (a server ` +
+        `bound to every address answers from the one the system picks; ` +
+        `clients accept that from a server on their own machine)`,
+    )
+    : result(
+      "FAIL",
+      `${reply} came from ${sender}, another address than ${sentTo}, ` +
+        `where the client sent: a client that checks who answers drops it`,
+    );
+}
+
+/** Two clients sending at once must each get their own reply. */
+async function checkTwoClients(
+  server: UdpServerUnderTest,
+  check: string,
+): Promise<CheckResult> {
+  const clients = ["the first client", "the second client"];
+  const sentences = [
+    server.sentence("first client", "FIRST CLIENT", clients[0]),
+    server.sentence("second client", "SECOND CLIENT", clients[1]),
+  ];
+  const started = performance.now();
+  const answers = await Promise.all(
+    sentences.map((s) => server.ask(s, { extraMs: QUIET_MS })),
+  );
+  const replies = answers.map((a) => "reply" in a ? a.reply : undefined);
+  if (
+    replies.every((reply, i) =>
+      reply && server.book.isReplyTo(sentences[i], reply)
+    )
+  ) {
+    const extra = answers.find((a) => "reply" in a && a.extra);
+    return sentElsewhere(server, check, answers, started) ?? extraDatagram(
+      check,
+      "two clients sending at once each got their own reply",
+      extra && "reply" in extra ? extra.extra : undefined,
+    );
+  }
+  if (
+    replies[0] && replies[1] &&
+    server.book.isReplyTo(sentences[1], replies[0]) &&
+    server.book.isReplyTo(sentences[0], replies[1])
+  ) {
+    return {
+      check,
+      verdict: "FAIL",
+      why: "two clients sending at once got each other's replies: reply " +
+        "to the address each datagram came from",
+    };
+  }
+  const i = replies.findIndex((reply, i) =>
+    !reply || !server.book.isReplyTo(sentences[i], reply)
+  );
+  const answer = answers[i];
+  return {
+    check,
+    verdict: "FAIL",
+    why: `${clients[i]}: ${
+      "reply" in answer
+        ? server.book.wrong(sentences[i], answer.reply)
+        : server.noReply(answer, shown(sentences[i]))
+    }`,
+  };
+}
+
+/**
+ * A FAIL if a reply of the two clients went to another client too: the
+ * other of the two, or the first check's client.
+ */
+function sentElsewhere(
+  server: UdpServerUnderTest,
+  check: string,
+  answers: (UdpAnswer | NoAnswer)[],
+  since: number,
+): CheckResult | undefined {
+  const clients = ["the first client", "the second client"];
+  for (const [i, answer] of answers.entries()) {
+    const other = answers[1 - i];
+    if (
+      "reply" in answer && answer.extra && "reply" in other &&
+      sameBytes(answer.extra, other.reply)
+    ) {
+      return {
+        check,
+        verdict: "FAIL",
+        why:
+          `${clients[i]} got its own reply, and then ${clients[1 - i]}'s, ${
+            shown(other.reply)
+          }, too: each reply goes only to the ` +
+          `address its datagram came from`,
+      };
+    }
+  }
+  const [stray] = server.misdirected(since);
+  return stray && {
+    check,
+    verdict: "FAIL",
+    why: `each got its own reply, but ${shown(stray.data)} came to the ` +
+      `first check's client too (port ${server.firstClient!.address.port}): ` +
+      `each reply goes only to the address its datagram came from`,
+  };
+}
+
+/** Bytes that are not UTF-8, then whether the server still answers. */
+async function udpCheckNotUtf8(
+  server: UdpServerUnderTest,
+): Promise<CheckResult> {
+  const sentence = server.sentence(INVALID_SENTENCE, INVALID_REPLY);
+  const answer = await server.ask(sentence);
+  if (!("reply" in answer)) {
+    // Not answered as no other client is: not these bytes' doing.
+    return answer.firstOnly
+      ? {
+        check: "bytes that are not UTF-8 (last: they can stop a server)",
+        verdict: "FAIL",
+        why: server.noReply(answer, shown(sentence)),
+      }
+      : gradeInvalid(undefined, !answer.stopped, server.book);
+  }
+  // A reply does not show that the server lives on: ask it.
+  const still = server.sentence("still there", "STILL THERE");
+  const after = await server.ask(still);
+  // Answered right before, and wrong after: the bytes broke it.
+  const answeredRight = server.answers.some(({ sentence, answer }) =>
+    server.book.isReplyTo(sentence, answer.reply)
+  );
+  if (
+    answeredRight && "reply" in after &&
+    !server.book.isReplyTo(still, after.reply)
+  ) {
+    return {
+      check: "bytes that are not UTF-8 (last: they can stop a server)",
+      verdict: "FAIL",
+      why: `after the bytes that are not UTF-8, ${
+        server.book.wrong(still, after.reply)
+      }`,
+    };
+  }
+  const graded = gradeInvalid(answer.reply, "reply" in after, server.book);
+  return graded.verdict === "FAIL"
+    ? graded
+    : extraDatagram(graded.check, graded.why, answer.extra, graded);
+}
+
+/** Big enough for any datagram, so no reply is ever truncated. */
+const RECEIVE_BUFFER_SIZE = 65_536;
+
+/**
+ * A client socket on any free port, of the server's address family. It is
+ * closed at once if `signal` aborts; `close()` may be called again.
+ */
+function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const clientSocket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  let closed = false;
+  function close() {
+    if (closed) return;
+    closed = true;
+    signal?.removeEventListener("abort", close);
+    clientSocket.close();
+  }
+  signal?.addEventListener("abort", close, { once: true });
+  return { clientSocket, close };
+}
+
+/**
+ * Whether a datagram from `from` is the server's: from the server's port,
+ * and from its address or, when the server is on this machine, from any
+ * address of this machine. A server bound to 0.0.0.0 answers from 127.0.0.1
+ * a client that wrote to `--host 0.0.0.0` or to 127.0.1.1 (what `hostname`
+ * names on Debian and Ubuntu).
+ */
+function fromServer(from: Deno.NetAddr, server: Deno.NetAddr): boolean {
+  if (from.port !== server.port) return false;
+  return from.hostname === server.hostname ||
+    (isThisMachine(server.hostname) && isThisMachine(from.hostname));
+}
+
+/** Loopback (127.0.0.0/8, ::1) or "any address" (0.0.0.0, ::), IPv4-mapped too. */
+function isThisMachine(address: string): boolean {
+  const ipv4 = address.replace(/^::ffff:/i, "");
+  return /^127\./.test(ipv4) || ipv4 === "0.0.0.0" || address === "::1" ||
+    address === "::";
+}
+
+/** Resolves with the promise's value, or `undefined` after `ms`. */
+async function withinOrUndefined<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Throws the hint to run with `--unstable-net` when UDP is not available. */
+function requireUdp() {
+  if (typeof Deno.listenDatagram !== "function") {
+    throw new Error(
+      `UDP sockets need Deno's --unstable-net flag: ${runHint()}`,
+    );
+  }
+}
+
+/**
+ * The server's address as an IP, looked up once so that replies can be
+ * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
+ */
+async function resolveServer(
+  hostname: string,
+  port: number,
+): Promise<Deno.NetAddr> {
+  // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
+  // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
+  // machine, which a server bound to either answers on 127.0.0.1.
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1")
+    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1")
+    .replace(/^(0\.0\.0\.0|::)$/, "127.0.0.1");
+  let address: string;
+  if (bare.includes(":")) {
+    address = bare;
+  } else if (/^[\d.]+$/.test(bare)) {
+    address = canonical(bare, hostname);
+  } else {
+    const found = await lookup(bare, { all: true });
+    const chosen = found.find((a) => a.family === 4) ?? found[0];
+    if (chosen === undefined) {
+      throw new Error(`cannot resolve host ${hostname}: check --host`);
+    }
+    address = chosen.address;
+  }
+  if (address.includes(":")) {
+    // Canonical form ("0:0::1" is "::1"), as the system reports senders.
+    address = canonical(`[${address}]`, hostname).slice(1, -1);
+  }
+  return { transport: "udp", hostname: address, port };
+}
+
+/** An IP address as the system writes it, or a one-line error naming `--host`. */
+function canonical(address: string, hostname: string): string {
+  try {
+    return new URL(`http://${address}`).hostname;
+  } catch {
+    throw new Error(`cannot resolve host ${hostname}: check --host`);
+  }
+}
+
+// ===========================================================================
+// Grading servers: what the checks share
+// ===========================================================================
+
+/** After a reply, this long without another byte means nothing more comes. */
+const QUIET_MS = 300;
+
+/** What the grader sends to test Unicode, and what Python's upper() gives. */
+const UNICODE_SENTENCE = "Straße, é, κόσμος";
+const UNICODE_REPLY = "STRASSE, É, ΚΌΣΜΟΣ";
+/** Bytes that are not UTF-8 (0xe9 alone, 0xff), and what must come back. */
+const INVALID_SENTENCE = new Uint8Array([
+  ...new TextEncoder().encode("caf"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" ok"),
+]);
+const INVALID_REPLY = new Uint8Array([
+  ...new TextEncoder().encode("CAF"),
+  0xe9,
+  0x20,
+  0xff,
+  ...new TextEncoder().encode(" OK"),
+]);
+
+/** Whether two byte arrays hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** A line's text without its newline (`\n` or `\r\n`). */
+function withoutNewline(data: Uint8Array): Uint8Array {
+  let end = data.length;
+  if (data[end - 1] === 0x0a) end--;
+  if (data[end - 1] === 0x0d) end--;
+  return data.subarray(0, end);
+}
+
+/**
+ * Bytes as a student reads them: in quotes, with `\n` for a newline and
+ * `\xNN` for a byte that is not part of valid UTF-8, cut after 40
+ * characters.
+ */
+function shown(data: Uint8Array): string {
+  let text = "";
+  let i = 0;
+  for (let characters = 0; i < data.length && characters < 40; characters++) {
+    const length = data[i] < 0x80
+      ? 1
+      : data[i] >= 0xc2 && data[i] < 0xe0
+      ? 2
+      : data[i] >= 0xe0 && data[i] < 0xf0
+      ? 3
+      : data[i] >= 0xf0 && data[i] < 0xf5
+      ? 4
+      : 0;
+    const character = length > 1 && i + length <= data.length
+      ? decodeStrictly(data.subarray(i, i + length))
+      : undefined;
+    if (character !== undefined) {
+      text += character;
+      i += length;
+      continue;
+    }
+    const byte = data[i++];
+    text += byte === 0x0a
+      ? "\\n"
+      : byte === 0x0d
+      ? "\\r"
+      : byte === 0x22 || byte === 0x5c
+      ? `\\${String.fromCharCode(byte)}`
+      : byte >= 0x20 && byte < 0x7f
+      ? String.fromCharCode(byte)
+      : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return i < data.length
+    ? `"${text}..." (${data.length.toLocaleString("en-US")} bytes)`
+    : `"${text}"`;
+}
+
+/** The text of `data` if it is valid UTF-8, else undefined. */
+function decodeStrictly(data: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every sentence the grader has sent and the one reply it must get. Each
+ * check and each client sends a sentence of its own, so a wrong reply can
+ * be looked up here and told apart: another sentence's reply (stale or
+ * kept), the replies so far run together, a prefix, an echo.
+ */
+class AnswerBook {
+  #sent: { sentence: Uint8Array; reply: Uint8Array; sender?: string }[] = [];
+  #framing: "line" | "datagram";
+
+  /**
+   * `framing`: a "line" reply may end in a newline (TCP); a "datagram"
+   * must be the reply, byte for byte (UDP).
+   */
+  constructor(framing: "line" | "datagram") {
+    this.#framing = framing;
+  }
+
+  /**
+   * Notes that `sentence` is sent, and must come back as `reply`; `sender`
+   * names the client that sends it, where several send at once.
+   */
+  expect(sentence: Uint8Array, reply: Uint8Array, sender?: string) {
+    this.#sent.push({ sentence, reply, sender });
+  }
+
+  /** The reply `sentence` must get. */
+  replyTo(sentence: Uint8Array): Uint8Array {
+    return this.#find(sentence).reply;
+  }
+
+  /** Whether `got` (a line: without its newline) is `sentence`'s reply. */
+  isReplyTo(sentence: Uint8Array, got: Uint8Array): boolean {
+    return sameBytes(this.#framed(got), this.replyTo(sentence));
+  }
+
+  /** The reply in `got`: a line's without its newline, a datagram whole. */
+  #framed(got: Uint8Array): Uint8Array {
+    return this.#framing === "line" ? withoutNewline(got) : got;
+  }
+
+  /**
+   * `"two" came back "ONE\nTWO\n", not "TWO"`, and what the reply is where
+   * that can be told. `before` are the sentences sent earlier on the same
+   * connection.
+   */
+  wrong(sentence: Uint8Array, got: Uint8Array, before: Uint8Array[] = []) {
+    const expected = this.replyTo(sentence);
+    const line = this.#framed(got);
+    // A long line is shown cut: its byte count without the line end.
+    const came = got.length === 0
+      ? "as an empty reply"
+      : got.length > 40 && line.length < got.length
+      ? `${shown(line)} and its line end`
+      : shown(got);
+    const told = `${shown(sentence)} came back ${came}, not ${shown(expected)}`;
+    const what = this.#whatItIs(sentence, got, before) ??
+      differsAt(this.#framed(got), expected);
+    return what === undefined ? told : `${told}: ${what}`;
+  }
+
+  #find(sentence: Uint8Array) {
+    const entry = this.#sent.findLast((e) => sameBytes(e.sentence, sentence));
+    if (entry === undefined) throw new Error("a sentence was not noted");
+    return entry;
+  }
+
+  #whatItIs(
+    sentence: Uint8Array,
+    got: Uint8Array,
+    before: Uint8Array[],
+  ): string | undefined {
+    const line = this.#framed(got);
+    const expected = this.replyTo(sentence);
+    if (line.length > 0 && sameBytes(line, sentence)) {
+      return "sent back unchanged, not upper-cased";
+    }
+    const other = this.#sent.find((e) =>
+      !sameBytes(e.sentence, sentence) && sameBytes(line, e.reply)
+    );
+    if (other !== undefined) {
+      const mine = this.#find(sentence);
+      return `that is the reply to ${shown(other.sentence)}, ` +
+        (other.sender !== undefined && other.sender !== mine.sender
+          ? `sent by ${other.sender}: each reply must go to the client ` +
+            `that sent its request`
+          : this.#sent.indexOf(other) < this.#sent.indexOf(mine)
+          ? "sent earlier: each reply must answer its own request"
+          : "another request: each reply must answer its own request");
+    }
+    const together = [...before, sentence].map((s) => this.replyTo(s));
+    if (before.length > 0 && sameBytes(line, joinLines(together))) {
+      return `the replies to every line of this connection so far, run ` +
+        `together: the server adds each line to what it received before ` +
+        `and never clears it`;
+    }
+    if (line.length > expected.length) {
+      const at = indexOfBytes(line, expected);
+      if (at > 0 && at + expected.length === line.length) {
+        return `${shown(line.subarray(0, at))} came before the reply`;
+      }
+      if (at === 0 && expected.length === 0) return nulsSaid(line, "bytes");
+      if (at === 0) return afterTheReply(got.subarray(expected.length));
+    }
+    if (
+      line.length > 0 && line.length < expected.length &&
+      sameBytes(line, expected.subarray(0, line.length))
+    ) {
+      return `only its first ${line.length.toLocaleString("en-US")} of ` +
+        `${expected.length.toLocaleString("en-US")} bytes`;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * "the reply, then" the bytes `rest`; NULs among them are named, as a
+ * student may not see them in a terminal.
+ */
+function afterTheReply(rest: Uint8Array): string {
+  const then = `the reply, then ${shown(rest)}`;
+  return rest.includes(0) ? `${then}: ${nulsSaid(rest, "bytes past")}` : then;
+}
+
+/** What `bytes`, NULs among them, are: "1013 bytes of NUL past ...". */
+function nulsSaid(bytes: Uint8Array, what: string): string {
+  return (bytes.every((byte) => byte === 0)
+    ? `${bytesOf(bytes.length)} of NUL`
+    : `${what} of no reply, NULs among them,`) +
+    ` past the end of the reply (send back only as many bytes as came)`;
+}
+
+/**
+ * Where two long byte strings first differ, shown as a student reads them;
+ * undefined when they are short enough to be shown whole.
+ */
+function differsAt(got: Uint8Array, expected: Uint8Array): string | undefined {
+  if (got.length <= 40 && expected.length <= 40) return undefined;
+  let at = 0;
+  while (at < got.length && at < expected.length && got[at] === expected[at]) {
+    at++;
+  }
+  const from = Math.max(0, at - 5);
+  return `they differ from byte ${(at + 1).toLocaleString("en-US")}: ` +
+    `${shown(got.subarray(from, from + 15))} where ` +
+    `${shown(expected.subarray(from, from + 15))} was due`;
+}
+
+/** `lines` joined by newlines, as one connection's replies run together. */
+function joinLines(lines: Uint8Array[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) parts.push(new Uint8Array([0x0a]));
+    parts.push(line);
+  }
+  return concat(parts);
+}
+
+/** Where `part` first stands in `data`, or -1. */
+function indexOfBytes(data: Uint8Array, part: Uint8Array): number {
+  for (let i = 0; i + part.length <= data.length; i++) {
+    if (sameBytes(data.subarray(i, i + part.length), part)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Each character's low byte alone, as Java's `DataOutputStream.writeBytes`
+ * sends a string: what the Java companion server sends back.
+ */
+function lowBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (character) => character.charCodeAt(0) & 0xff);
+}
+
+/**
+ * Grades the reply to `UNICODE_SENTENCE`, its newline already taken off;
+ * `book` tells a wrong reply from another sentence's.
+ */
+function gradeUnicode(reply: Uint8Array, book: AnswerBook): CheckResult {
+  const check = "Unicode";
+  const sentence = new TextEncoder().encode(UNICODE_SENTENCE);
+  const cameBack = `${shown(sentence)} came back ${shown(reply)}`;
+  const text = decodeStrictly(reply);
+  const javaReplies = [
+    lowBytes(UNICODE_REPLY),
+    // Read as ASCII (a Java with no UTF-8 locale): each other byte is U+FFFD.
+    lowBytes(
+      UNICODE_SENTENCE.replace(
+        /[^\0-\x7f]/gu,
+        (character) =>
+          "\ufffd".repeat(new TextEncoder().encode(character).length),
+      )
+        .toUpperCase(),
+    ),
+  ];
+  if (text === UNICODE_REPLY) {
+    return { check, verdict: "PASS", why: cameBack };
+  }
+  if (text === UNICODE_SENTENCE.replace(/[a-z]/g, (c) => c.toUpperCase())) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${cameBack}: only a-z were upper-cased (Python's str.upper() ` +
+        `gives "${UNICODE_REPLY}")`,
+    };
+  }
+  if (text === UNICODE_REPLY.replace("SS", "ß")) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${cameBack}: ß stays ß (Python's str.upper() gives SS)`,
+    };
+  }
+  if (javaReplies.some((java) => sameBytes(reply, java))) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `${cameBack}: each character past ASCII came back as one byte, ` +
+        `as Java's DataOutputStream.writeBytes sends a string (the Java ` +
+        `companion server does this); send getBytes("UTF-8") instead`,
+    };
+  }
+  return { check, verdict: "FAIL", why: book.wrong(sentence, reply) };
+}
+
+/**
+ * Grades the reply to `INVALID_SENTENCE` (undefined: none came), and
+ * whether the server still answers after it.
+ */
+function gradeInvalid(
+  reply: Uint8Array | undefined,
+  stillAnswers: boolean,
+  book: AnswerBook,
+): CheckResult {
+  const check = "bytes that are not UTF-8 (last: they can stop a server)";
+  const after = stillAnswers
+    ? ""
+    : "; then the server stopped answering: one client can stop it" +
+      (reply === undefined
+        ? " (the textbook's server stops with UnicodeDecodeError)"
+        : "");
+  const sent = shown(INVALID_SENTENCE);
+  if (reply === undefined) {
+    return {
+      check,
+      verdict: "WARN",
+      why: `no reply to bytes that are not UTF-8 (e9, ff)${after}`,
+    };
+  }
+  if (sameBytes(reply, INVALID_REPLY)) {
+    return {
+      check,
+      verdict: stillAnswers ? "PASS" : "WARN",
+      why: `${sent} came back with e9 and ff unchanged${after}`,
+    };
+  }
+  const changed = sameBytes(reply, INVALID_SENTENCE)
+    ? `${sent} came back unchanged: the bytes kept, but not upper-cased`
+    : startsAndEndsAsReply(reply) &&
+        indexOfBytes(reply, new Uint8Array([0xef, 0xbf, 0xbd])) >= 0
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were replaced with U+FFFD, not sent back as they were`
+    : startsAndEndsAsReply(reply)
+    ? `${sent} came back as ${shown(reply)}: the bytes that are not ` +
+      `UTF-8 were changed, not sent back as they were`
+    : undefined;
+  return changed === undefined
+    ? { check, verdict: "FAIL", why: book.wrong(INVALID_SENTENCE, reply) }
+    : { check, verdict: "WARN", why: changed + after };
+}
+
+/** Whether `reply` is "CAF", then anything, then " OK". */
+function startsAndEndsAsReply(reply: Uint8Array): boolean {
+  const start = INVALID_REPLY.subarray(0, 3);
+  const end = INVALID_REPLY.subarray(-3);
+  return reply.length >= 6 && sameBytes(reply.subarray(0, 3), start) &&
+    sameBytes(reply.subarray(-3), end);
+}
+
+/** A check not run, and why. */
+function notChecked(check: string, why: string): CheckResult {
+  return { check, verdict: "SKIP", why: `not checked: ${why}` };
+}
+
+/** One line that says what went wrong and, where it helps, what to do. */
+function explainError(error: unknown, hostname: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  // node:dns reports Deno's refusal as EPERM; a firewall's refusal to
+  // connect or send is EPERM too, but not from a lookup, and is reported as
+  // it is.
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    (code === "EPERM" && syscall === "getaddrinfo")
+  ) {
+    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
+    return `network access to ${what} was not granted: ${runHint()}`;
+  }
+  if (
+    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
+    /invalid host|failed to lookup address/.test(message)
+  ) {
+    return `cannot resolve host ${hostname}: check --host`;
+  }
+  if (error instanceof Deno.errors.ConnectionReset) {
+    return `the connection was reset by ${hostname}: did the server stop?`;
+  }
+  if (error instanceof Deno.errors.BrokenPipe) {
+    return `${hostname} closed the connection while the input was being sent`;
+  }
+  if (error instanceof Deno.errors.NetworkUnreachable) {
+    return `no route to ${hostname}: check --host and the network`;
+  }
+  return message;
+}
+
+const strictDecoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
 
 // ===========================================================================
 // Grading clients: tcp-client and udp-client
@@ -952,11 +3357,11 @@ interface Session {
   /** How long each wait lasts, in ms (`--timeout`). */
   ms: number;
   /** Set once the program has ended, by itself or by the grader. */
-  end?: Ending;
+  end?: HowItEnded;
 }
 
 /** How a program ended. */
-interface Ending {
+interface HowItEnded {
   /** Its status, if it ended by itself. */
   status?: Deno.CommandStatus;
   /** Its stderr before the grader ended it, if it did. */
@@ -1017,7 +3422,7 @@ async function typeAndHear(
   if (heard) return heard;
   return {
     verdict: "FAIL",
-    why: `typed ${shown(utf8(sentence))}${
+    why: `typed ${quotedBytes(utf8(sentence))}${
       typed ? "" : " (it did not read it)"
     }: nothing came to ${server.where} ${
       program.ended
@@ -1033,7 +3438,7 @@ async function typeAndHear(
  * still running then gets a Ctrl-C (which makes many languages print what
  * they held), then its group is ended.
  */
-async function finish(session: Session): Promise<Ending> {
+async function finish(session: Session): Promise<HowItEnded> {
   const { program, ms } = session;
   await program.endInput();
   const status = await program.waitEnd(ms);
@@ -1137,8 +3542,8 @@ async function checkTwoPieces(session: Session): Promise<Outcome> {
     return {
       verdict: "WARN",
       why: `the reply came in two pieces ${seconds(pause)} apart, ` +
-        `${shown(reply.subarray(0, cut))} then ` +
-        `${shown(reply.subarray(cut))}: it printed the first piece only`,
+        `${quotedBytes(reply.subarray(0, cut))} then ` +
+        `${quotedBytes(reply.subarray(cut))}: it printed the first piece only`,
     };
   }
   return judgePrinted(session, due, TYPED.sentence);
@@ -1160,7 +3565,7 @@ async function checkLostReply(session: Session): Promise<Outcome> {
   const again = await server.hear(utf8(TYPED.sentence));
   if (again) return await judgeRetry(session, first, again, lostAt);
   const end = await finish(session);
-  const said = `sent ${shown(first.bytes)} once and no reply came`;
+  const said = `sent ${quotedBytes(first.bytes)} once and no reply came`;
   if (end.status === undefined) {
     return {
       verdict: "WARN",
@@ -1194,8 +3599,8 @@ async function judgeRetry(
     await finish(session);
     return {
       verdict: "FAIL",
-      why: `no reply came to ${shown(first.bytes)}; ${after} later it ` +
-        `sent ${shown(again.bytes)}, not the sentence again`,
+      why: `no reply came to ${quotedBytes(first.bytes)}; ${after} later it ` +
+        `sent ${quotedBytes(again.bytes)}, not the sentence again`,
     };
   }
   await again.reply(utf8(TYPED.sentence.toUpperCase() + again.ending));
@@ -1225,10 +3630,10 @@ async function checkStranger(session: Session): Promise<Outcome> {
       verdict: "WARN",
       why: `a datagram from ${from}, not from the server's port, came ` +
         `before the reply: it printed that datagram, ` +
-        `${shown(utf8(TYPED.stranger))}` +
+        `${quotedBytes(utf8(TYPED.stranger))}` +
         (longestPrefix(out, due) === due.length
           ? ""
-          : `, and not the reply ${shown(due)}`),
+          : `, and not the reply ${quotedBytes(due)}`),
     };
   }
   return judgePrinted(session, due, TYPED.sentence);
@@ -1259,7 +3664,7 @@ async function checkSeveral(session: Session): Promise<Outcome> {
       verdict: "WARN",
       why: `it sent the first sentence and printed its reply; then ` +
         (typed ? "" : "it did not read the second line typed, ") +
-        `${shown(utf8(TYPED.second))} never came (one sentence, as ` +
+        `${quotedBytes(utf8(TYPED.second))} never came (one sentence, as ` +
         `the textbook's client)`,
     };
   }
@@ -1640,7 +4045,7 @@ function judgeSent(
 ): Outcome & { narrow?: boolean } {
   const due = utf8(sentence);
   if (heard.matches) {
-    return { verdict: "PASS", why: `it sent ${shown(heard.bytes)}` };
+    return { verdict: "PASS", why: `it sent ${quotedBytes(heard.bytes)}` };
   }
   const sent = binary(heard.bytes).replace(/\r?\n$/, "");
   const pattern = [...sentence].map((char) =>
@@ -1650,13 +4055,19 @@ function judgeSent(
     return {
       verdict: "WARN",
       narrow: true,
-      why: `typed ${shown(due)} (${bytesOf(due.length)} in UTF-8); it sent ` +
-        `${shown(heard.bytes)}: the characters beyond ASCII not in UTF-8`,
+      why:
+        `typed ${quotedBytes(due)} (${
+          bytesOf(due.length)
+        } in UTF-8); it sent ` +
+        `${quotedBytes(heard.bytes)}: the characters beyond ASCII not in UTF-8`,
     };
   }
   return {
     verdict: "FAIL",
-    why: `typed ${shown(due)}; it sent ${shown(heard.bytes)}, not the ` +
+    why:
+      `typed ${quotedBytes(due)}; it sent ${
+        quotedBytes(heard.bytes)
+      }, not the ` +
       `line typed in UTF-8 (a newline after it is fine)`,
   };
 }
@@ -1678,7 +4089,7 @@ function judgePrinted(
       return {
         verdict: "FAIL",
         why: `it printed the reply as Python shows bytes: ` +
-          `${shown(out.subarray(at - 2, at + due.length + 1))}`,
+          `${quotedBytes(out.subarray(at - 2, at + due.length + 1))}`,
       };
     }
     let nuls = 0;
@@ -1686,10 +4097,11 @@ function judgePrinted(
     return nuls > 0
       ? {
         verdict: "WARN",
-        why: `it printed the reply ${shown(due)} and ${count(nuls)} NUL ` +
+        why:
+          `it printed the reply ${quotedBytes(due)} and ${count(nuls)} NUL ` +
           `bytes (\\0) after it`,
       }
-      : { verdict: "PASS", why: `it printed the reply ${shown(due)}` };
+      : { verdict: "PASS", why: `it printed the reply ${quotedBytes(due)}` };
   }
   const echoed = sentence !== undefined &&
     binary(out).includes(binary(utf8(sentence)));
@@ -1697,10 +4109,10 @@ function judgePrinted(
     verdict: "FAIL",
     why:
       (out.length === 0
-        ? `it printed nothing; the reply ${shown(due)} was due`
-        : `it printed ${shown(out)}${
+        ? `it printed nothing; the reply ${quotedBytes(due)} was due`
+        : `it printed ${quotedBytes(out)}${
           echoed ? ", the sentence it sent," : ""
-        } not the reply ${shown(due)}`) +
+        } not the reply ${quotedBytes(due)}`) +
       moreThanKept(session.program) +
       endedByGrader(session),
   };
@@ -1728,13 +4140,13 @@ function stackTrace(stderr: Uint8Array): string {
     lines.find((line) =>
       /^\S*(Error|Exception)\b/.test(line) && !line.startsWith("Traceback")
     ) ?? lines.at(-1)!;
-  return `a stack trace on stderr: ${shown(utf8(telling.trim()))}`;
+  return `a stack trace on stderr: ${quotedBytes(utf8(telling.trim()))}`;
 }
 
-/** What it printed on stdout and stderr, shown; "" when nothing. */
+/** What it printed on stdout and stderr, quoted; "" when nothing. */
 function printedText(program: StudentProgram): string {
   const both = concat([program.stdout.bytes(), program.stderr.bytes()]);
-  return both.length === 0 ? "" : shown(both);
+  return both.length === 0 ? "" : quotedBytes(both);
 }
 
 /** How many leading bytes of `due` appear together in `out`. */
@@ -1805,7 +4217,7 @@ const ESCAPES: Record<number, string> = {
  * `bytes` quoted for a reason: UTF-8 text as it reads, every other byte
  * escaped (\n, \0, \xNN); when long, its start and end, and its length.
  */
-function shown(bytes: Uint8Array, head = 40, tail = 15): string {
+function quotedBytes(bytes: Uint8Array, head = 40, tail = 15): string {
   let text = "";
   for (let i = 0; i < bytes.length;) {
     const byte = bytes[i];
@@ -1878,7 +4290,7 @@ const WAIT_RANGE_MS = [800, 1_600];
 const CLIENT_RUN_MS = 30_000;
 
 /** A client silent this long (no datagram either way) has stopped sending. */
-const QUIET_MS = 5_000;
+const LAB_QUIET_MS = 5_000;
 
 /** How long a Pinger has, after its 10th ping, to end by itself. */
 const END_MS = 4_000;
@@ -1905,7 +4317,7 @@ function pingerDeadline(server: LabServer, start: number): number {
     : server.arrivals.length >= PINGS
     // Counted from the 10th: a client that floods does not keep it going.
     ? server.arrivals[PINGS - 1].at + END_MS
-    : server.lastActivity + QUIET_MS;
+    : server.lastActivity + LAB_QUIET_MS;
   return Math.min(end, start + CLIENT_RUN_MS);
 }
 
@@ -1913,7 +4325,7 @@ function pingerDeadline(server: LabServer, start: number): number {
 const KEPT_ARRIVALS = 1_000;
 
 /** A datagram the grader received as the client's server. */
-interface Arrival {
+interface LabArrival {
   /** 1 for the first datagram. */
   index: number;
   /** When it came, on `performance.now()`'s clock. */
@@ -1933,7 +4345,7 @@ interface Arrival {
  */
 class LabServer {
   /** Every datagram received, in order, up to {@linkcode KEPT_ARRIVALS}. */
-  readonly arrivals: Arrival[] = [];
+  readonly arrivals: LabArrival[] = [];
   /** How many more came. */
   uncounted = 0;
   /** When the last datagram came or went, on `performance.now()`'s clock. */
@@ -1996,7 +4408,7 @@ class LabServer {
 
   #reply(
     socket: Deno.DatagramConn,
-    arrival: Arrival,
+    arrival: LabArrival,
     to: Deno.Addr,
     ms: number,
   ) {
@@ -2045,7 +4457,7 @@ function asciiUpper(bytes: Uint8Array): Uint8Array {
 
 /** What a client did in one run: on the wire, and what it printed. */
 interface ClientRun {
-  arrivals: Arrival[];
+  arrivals: LabArrival[];
   /** Datagrams past the ones kept. */
   uncounted: number;
   /** Its stdout, read when it ended. */
@@ -2119,7 +4531,7 @@ async function runClient(
 }
 
 /** One ping as the grader saw it on the wire. */
-interface Ping extends Arrival {
+interface Ping extends LabArrival {
   /** Its text, the line end taken off. */
   text: string;
   /** SEQ and TIME, if it reads as `Ping SEQ TIME`. */
@@ -2891,7 +5303,7 @@ function heartbeatDeadline(server: LabServer, start: number): number {
 }
 
 /** One heartbeat as it came: its SEQ and TIME, if it reads as such. */
-interface Beat extends Arrival {
+interface Beat extends LabArrival {
   seq?: number;
   time?: string;
 }
@@ -2900,7 +5312,7 @@ interface Beat extends Arrival {
  * SEQ is the first whole number in a heartbeat, after words ("Heartbeat",
  * "seq="); TIME is what follows, after a label of its own ("time=").
  */
-function readBeat(arrival: Arrival): Beat {
+function readBeat(arrival: LabArrival): Beat {
   const text = new TextDecoder().decode(arrival.bytes).trim();
   const parts = text.match(
     /^[^\d]*?(\d+)\s*[\s,;:|]\s*(?:"?[A-Za-z_]+"?\s*[=:]\s*)?(\S.*)$/s,

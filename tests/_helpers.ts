@@ -432,3 +432,91 @@ export async function untilLogged(logs: string[], part: string) {
     `a log line with "${part}"`,
   );
 }
+
+/**
+ * A TCP server in this process, on a free port of 127.0.0.1: `serve` runs
+ * for each connection, which is closed after it. However `fn` ends, the
+ * listener and every connection are closed and awaited.
+ */
+export async function withTcpHandler(
+  serve: (conn: Deno.TcpConn) => Promise<void>,
+  fn: (port: number) => Promise<void>,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections = new Set<Deno.TcpConn>();
+  const serving: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.add(conn);
+      serving.push((async () => {
+        try {
+          await serve(conn);
+        } catch { /* closed by the grader or the test */ }
+        connections.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      })());
+    }
+  })();
+  try {
+    await fn(listener.addr.port);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of connections) conn.close();
+    await Promise.all(serving);
+  }
+}
+
+/**
+ * Reads `conn` line by line (a line ends at `\n`), calling `answer` with
+ * each line's bytes, its newline taken off; ends at the client's close.
+ */
+export async function eachLine(
+  conn: Deno.TcpConn,
+  answer: (line: Uint8Array) => Promise<void>,
+) {
+  let pending = new Uint8Array(0);
+  const buffer = new Uint8Array(65536);
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) return;
+    pending = new Uint8Array([...pending, ...buffer.subarray(0, count)]);
+    for (let at = pending.indexOf(0x0a); at >= 0; at = pending.indexOf(0x0a)) {
+      const line = pending.slice(0, at);
+      pending = pending.slice(at + 1);
+      await answer(line);
+    }
+  }
+}
+
+/**
+ * A UDP server in this process, on a free port of 127.0.0.1: `answer` is
+ * called with each datagram and its sender, and may send with `socket`.
+ * However `fn` ends, the socket is closed and the loop awaited.
+ */
+export async function withUdpHandler(
+  answer: (
+    socket: Deno.DatagramConn,
+    data: Uint8Array,
+    from: Deno.NetAddr,
+  ) => Promise<void>,
+  fn: (port: number) => Promise<void>,
+) {
+  const socket = udpSocket();
+  const serving = (async () => {
+    try {
+      while (true) {
+        const [data, from] = await socket.receive();
+        await answer(socket, data, from as Deno.NetAddr);
+      }
+    } catch { /* closed by the test */ }
+  })();
+  try {
+    await fn((socket.addr as Deno.NetAddr).port);
+  } finally {
+    socket.close();
+    await serving;
+  }
+}

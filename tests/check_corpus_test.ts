@@ -1,5 +1,5 @@
 /**
- * `--check` against the servers a class brings (tests/peers/corpus.ts): the
+ * grade.ts against the servers a class brings (tests/peers/corpus.ts): the
  * textbook's TCPServer.py and UDPServer.py as the chapter prints them, a
  * Java server that behaves as the companion's, student servers with the
  * usual mistakes, and ours. Every verdict is looked up by the check's name
@@ -9,8 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type CheckResult, checkTcp } from "../tcp_client.ts";
-import { checkUdp } from "../udp_client.ts";
+import { type CheckResult, grade } from "../grade.ts";
 import {
   canRun,
   hasProgram,
@@ -28,6 +27,8 @@ import {
 
 const hasPython = await hasProgram("python3");
 const hasJava = await hasProgram("javac") && await hasProgram("java");
+const hasGcc = await hasProgram("gcc");
+const hasNode = await hasProgram("node");
 
 const VERDICTS: Record<string, string> = {
   P: "PASS",
@@ -46,17 +47,17 @@ async function grades(
     (async () => {
       for await (const result of results) all.push(result);
     })(),
-    `--check of ${what}`,
+    `grade.ts of ${what}`,
     120_000,
   );
   return all;
 }
 
 /** The grader's run against the server at `port`, for `server`. */
-function grade(server: GradedServer, port: number): Promise<CheckResult[]> {
+function gradeAt(server: GradedServer, port: number): Promise<CheckResult[]> {
   const options = { hostname: "127.0.0.1", port, timeout: server.timeout };
   return grades(
-    server.transport === "tcp" ? checkTcp(options) : checkUdp(options),
+    grade(`${server.transport}-server`, options),
     server.name,
   );
 }
@@ -89,15 +90,41 @@ function assertGrades(server: GradedServer, results: CheckResult[]) {
   assert.equal(score, server.score);
 }
 
-/** Compiles TCPServer.java into a folder of its own; returns the folder. */
-async function compileJava(): Promise<string> {
+/** Compiles a Java file into a folder of its own; returns the folder. */
+async function compileJava(
+  file = "tests/peers/TCPServer.java",
+): Promise<string> {
   const folder = await Deno.makeTempDir();
   const { success, stderr } = await new Deno.Command("javac", {
-    args: ["-d", folder, `${ROOT}tests/peers/TCPServer.java`],
+    args: ["-d", folder, `${ROOT}${file}`],
     stderr: "piped",
   }).output();
   assert.ok(success, new TextDecoder().decode(stderr));
   return folder;
+}
+
+/** Compiles a C file into a folder of its own; returns the program. */
+async function compileC(file: string): Promise<string> {
+  const folder = await Deno.makeTempDir();
+  const program = `${folder}/server`;
+  const { success, stderr } = await new Deno.Command("gcc", {
+    args: ["-o", program, `${ROOT}${file}`],
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return program;
+}
+
+/** Grades `server` through grade.ts's COMMAND mode: the grader starts it. */
+function gradeCommand(server: GradedServer): Promise<CheckResult[]> {
+  return grades(
+    grade(`${server.transport}-server`, {
+      command: server.command,
+      port: 0,
+      timeout: server.timeout,
+    }),
+    server.name,
+  );
 }
 
 /** Grades a server started by `command`; it is killed after. */
@@ -108,7 +135,7 @@ async function gradeProcess(
 ): Promise<CheckResult[]> {
   const running = await startServer(command, { env });
   try {
-    return await grade(server, running.port);
+    return await gradeAt(server, running.port);
   } finally {
     await running.stop("SIGKILL");
   }
@@ -133,33 +160,53 @@ async function gradeServer(server: GradedServer): Promise<CheckResult[]> {
   if (server.start === "ours") {
     let results: CheckResult[] = [];
     await withServer(server.transport, {}, async (port) => {
-      results = await grade(server, port);
+      results = await gradeAt(server, port);
     });
     return results;
   }
-  if (server.start === "java") {
-    const folder = await compileJava();
+  if (server.command !== undefined) return await gradeCommand(server);
+  const { start } = server;
+  if (start === "java" || (typeof start === "object" && "javac" in start)) {
+    const folder = await compileJava(
+      start === "java" ? undefined : start.javac,
+    );
     try {
-      const command = ["java", "-cp", folder, "TCPServer"];
+      const main = start === "java" ? "TCPServer" : start.main;
+      const command = ["java", "-cp", folder, main];
       return await gradeProcess(server, command, { LC_ALL: "C.UTF-8" });
     } finally {
       await Deno.remove(folder, { recursive: true });
     }
   }
-  return await gradeProcess(server, server.start);
+  if (typeof start === "object" && "gcc" in start) {
+    const program = await compileC(start.gcc);
+    try {
+      return await gradeProcess(server, [program]);
+    } finally {
+      await Deno.remove(program.replace(/\/server$/, ""), { recursive: true });
+    }
+  }
+  return await gradeProcess(server, start);
+}
+
+/** Whether what `server` needs to run is here; if not, says so. */
+function runnable(server: GradedServer): boolean {
+  const { start } = server;
+  if (start === "ours") return true;
+  if (start === "java" || "javac" in start) {
+    return canRun(hasJava, `${server.name} needs javac and java`);
+  }
+  if ("gcc" in start) return canRun(hasGcc, `${server.name} needs gcc`);
+  if (start[0] === "node") return canRun(hasNode, `${server.name} needs node`);
+  return canRun(hasPython, `${server.name} needs python3`);
 }
 
 // The servers are graded a few at a time (most of the time goes in waits),
 // then each one's grades are a step of their own.
 for (const transport of ["tcp", "udp"] as const) {
-  Deno.test(`--check grades every ${transport.toUpperCase()} server of the corpus as tests/peers/corpus.ts says`, async (t) => {
+  Deno.test(`grade.ts grades every ${transport.toUpperCase()} server of the corpus as tests/peers/corpus.ts says`, async (t) => {
     const servers = CORPUS.filter((server) =>
-      server.transport === transport &&
-      (server.start === "java"
-        ? canRun(hasJava, `${server.name} needs javac and java`)
-        : Array.isArray(server.start)
-        ? canRun(hasPython, `${server.name} needs python3`)
-        : true)
+      server.transport === transport && runnable(server)
     );
     const graded = await atMost(
       6,
@@ -167,7 +214,7 @@ for (const transport of ["tcp", "udp"] as const) {
     );
     for (const [i, server] of servers.entries()) {
       await t.step(
-        `${server.name}: ${server.verdicts}, ${server.score} of 7`,
+        `${server.name}: ${server.verdicts}, ${server.score} of ${server.verdicts.length}`,
         () => {
           assertGrades(server, graded[i]);
         },
@@ -178,7 +225,7 @@ for (const transport of ["tcp", "udp"] as const) {
 
 Deno.test({
   name:
-    "--check grades the Java server without a UTF-8 locale alike: each character past ASCII one byte",
+    "grade.ts grades the Java server without a UTF-8 locale alike: each character past ASCII one byte",
   ignore: !canRun(hasJava, "the Java server needs javac and java"),
   async fn() {
     const java = CORPUS.find((server) => server.start === "java")!;
@@ -187,14 +234,17 @@ Deno.test({
       const command = ["java", "-cp", folder, "TCPServer"];
       const results = await gradeProcess(java, command, { LC_ALL: "C" });
       assertGrades(java, results);
-      assert.match(results[1].why, /came back "STRA\\xfd\\xfdE, \\xfd/);
+      assert.match(
+        results.find((r) => r.check === "Unicode")!.why,
+        /came back "STRA\\xfd\\xfdE, \\xfd/,
+      );
     } finally {
       await Deno.remove(folder, { recursive: true });
     }
   },
 });
 
-Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1 to 40", async () => {
+Deno.test("grade.ts grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1 to 40", async () => {
   const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
   const failed = await atMost(
     4,
@@ -202,7 +252,7 @@ Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1
       let results: CheckResult[] = [];
       await withServer("udp", { dropRate: 0.36, seed }, async (port) => {
         results = await grades(
-          checkUdp({ hostname: "127.0.0.1", port, timeout: 0.1 }),
+          grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.1 }),
           `seed ${seed}`,
         );
       });
@@ -213,10 +263,10 @@ Deno.test("--check grades udp_server.ts --drop-rate 0.36 without a FAIL, seeds 1
   assert.deepEqual(failed.flat(), []);
 });
 
-Deno.test("--check of a UDP server bound to every address, sent to 127.0.0.2: the reply's address is told as it is", async () => {
+Deno.test("grade.ts of a UDP server bound to every address, sent to 127.0.0.2: the reply's address is told as it is", async () => {
   await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     const results = await grades(
-      checkUdp({ hostname: "127.0.0.2", port, timeout: 0.5 }),
+      grade("udp-server", { hostname: "127.0.0.2", port, timeout: 0.5 }),
       "a server bound to 0.0.0.0",
     );
     const own = results.find((r) =>

@@ -1,5 +1,5 @@
 /**
- * `--check` as a command and as a library: ours all PASS; the text and the
+ * grade.ts's server grading as a command and as a library: ours all PASS; the text and the
  * JSON say the same; `| head -1` stops quietly; servers broken on purpose
  * in this process FAIL or WARN with the reason; a dead or silent server
  * gets one FAIL and "not checked" for the rest, in bounded time. The
@@ -9,9 +9,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type CheckResult, checkTcp } from "../tcp_client.ts";
-import { checkUdp } from "../udp_client.ts";
+import { type CheckResult, grade } from "../grade.ts";
 import { ROOT, runScript, startServer, text, withServer } from "./_helpers.ts";
+import { TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
 
 /** Collects every result of a check. */
 async function grades(
@@ -117,30 +117,37 @@ const upper = (data: Uint8Array) =>
 const asciiUpper = (data: Uint8Array) =>
   data.map((b) => b >= 0x61 && b <= 0x7a ? b - 32 : b);
 
-Deno.test("checkTcp() grades serveTcp() PASS on every check", async () => {
+Deno.test("grade tcp-server grades serveTcp() PASS on every check", async () => {
   await withServer("tcp", {}, async (port) => {
-    const results = await grades(checkTcp({ hostname: "127.0.0.1", port }));
+    const results = await grades(
+      grade("tcp-server", { hostname: "127.0.0.1", port }),
+    );
     assert.deepEqual(
       verdicts(results),
-      Array(7).fill("PASS"),
+      Array(TCP_CHECKS.length).fill("PASS"),
       JSON.stringify(results),
     );
   });
 });
 
-Deno.test("checkUdp() grades serveUdp() PASS on every check", async () => {
+Deno.test("grade udp-server grades serveUdp() PASS on every check", async () => {
   await withServer("udp", {}, async (port) => {
-    const results = await grades(checkUdp({ hostname: "127.0.0.1", port }));
+    const results = await grades(
+      grade("udp-server", { hostname: "127.0.0.1", port }),
+    );
     assert.deepEqual(
       verdicts(results),
-      Array(7).fill("PASS"),
+      Array(UDP_CHECKS.length).fill("PASS"),
       JSON.stringify(results),
     );
   });
 });
 
-/** Runs `tcp_client.ts --check` (and `extra`) against our own server. */
-async function checkOurServer(...extra: string[]) {
+/** The flags grade.ts runs with, as its header says. */
+const GRADE_FLAGS = ["run", "--allow-net", "--unstable-net", "--allow-run"];
+
+/** Runs `grade.ts tcp-server` (and `extra`) against our own server. */
+async function gradeOurServer(...extra: string[]) {
   const server = await startServer([
     Deno.execPath(),
     ...[
@@ -155,41 +162,46 @@ async function checkOurServer(...extra: string[]) {
   ]);
   try {
     return await runScript(
-      "tcp_client.ts",
-      ["--check", ...extra, "--host", "127.0.0.1", "-p", String(server.port)],
-      { flags: ["run", "--allow-net"], ms: 30_000 },
+      "grade.ts",
+      ["tcp-server", ...extra, "--host", "127.0.0.1", "-p", `${server.port}`],
+      { flags: GRADE_FLAGS, ms: 30_000 },
     );
   } finally {
     await server.stop();
   }
 }
 
-Deno.test("tcp_client CLI --check prints a line per check and the score, exit 0 without a FAIL", async () => {
-  const plain = await checkOurServer();
+Deno.test("grade.ts tcp-server CLI prints a line per check and the score, exit 0 without a FAIL", async () => {
+  const plain = await gradeOurServer();
   assert.equal(plain.code, 0, plain.stderr);
   const lines = plain.stdout.trimEnd().split("\n");
   assert.match(
     lines[0],
-    /^Checking the TCP server at 127\.0\.0\.1:\d+ \(each wait at most 2 s\)$/,
+    /^Grading 127\.0\.0\.1:\d+ as a tcp-server \(each wait at most 2 s\)$/,
   );
-  assert.equal(lines.length, 9);
-  for (const line of lines.slice(1, 8)) {
+  const checks = lines.length - 2;
+  assert.equal(checks, TCP_CHECKS.length);
+  for (const line of lines.slice(1, -1)) {
     assert.match(line, /^PASS {2}[^:]+: /);
   }
-  assert.equal(lines[8], "Score: 7 of 7 (7 PASS, 0 WARN, 0 FAIL)");
+  assert.equal(
+    lines.at(-1),
+    `Score: ${checks} of ${checks} (${checks} PASS, 0 WARN, 0 FAIL)`,
+  );
   assert.equal(plain.stderr, "");
 });
 
-Deno.test("tcp_client CLI --check --json prints an object per check, saying what the text does, and the score", async () => {
-  const plain = await checkOurServer();
+Deno.test("grade.ts tcp-server CLI --json prints an object per check, saying what the text does, and the score", async () => {
+  const plain = await gradeOurServer();
   const lines = plain.stdout.trimEnd().split("\n");
-  const json = await checkOurServer("--json");
+  const json = await gradeOurServer("--json");
   assert.equal(json.code, 0, json.stderr);
   const objects = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  const checks = TCP_CHECKS.length;
   assert.deepEqual(objects.pop(), {
-    score: 7,
-    out_of: 7,
-    PASS: 7,
+    score: checks,
+    out_of: checks,
+    PASS: checks,
     WARN: 0,
     FAIL: 0,
     SKIP: 0,
@@ -197,37 +209,58 @@ Deno.test("tcp_client CLI --check --json prints an object per check, saying what
   // One object per line of text, saying the same.
   assert.deepEqual(
     objects.map((o) => `${o.verdict}  ${o.check}: ${o.why}`),
-    lines.slice(1, 8),
+    lines.slice(1, -1),
   );
 });
 
-Deno.test("udp_client CLI --check with a sentence is a usage error, exit 2", async () => {
-  const usage = await runScript("udp_client.ts", ["--check", "hello"]);
-  assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /^udp_client: .*\(see --help\)\n$/);
-});
+for (const [name, kind] of [["udp_client", "udp"], ["tcp_client", "tcp"]]) {
+  Deno.test(`${name} CLI --check says in one line that grading moved to grade.ts, exit 2`, async () => {
+    const moved = await runScript(`${name}.ts`, [
+      "--check",
+      "--host",
+      "example.org",
+      "--port",
+      "12001",
+    ]);
+    assert.equal(moved.code, 2);
+    assert.equal(moved.stdout, "");
+    assert.equal(
+      moved.stderr,
+      `${name}: --check moved to grade.ts: deno run --allow-net ` +
+        `--unstable-net --allow-run grade.ts ${kind}-server --host ` +
+        `example.org --port 12001\n`,
+    );
+  });
+}
 
-Deno.test("checkTcp() grades a dead server one FAIL, then SKIPs the rest as not checked", async () => {
+Deno.test("grade tcp-server grades a dead server one FAIL, then SKIPs the rest as not checked", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const deadPort = listener.addr.port;
   listener.close();
   const dead = await grades(
-    checkTcp({ hostname: "127.0.0.1", port: deadPort, timeout: 0.3 }),
+    grade("tcp-server", {
+      hostname: "127.0.0.1",
+      port: deadPort,
+      timeout: 0.3,
+    }),
   );
-  assert.deepEqual(verdicts(dead), ["FAIL", ...Array(6).fill("SKIP")]);
+  assert.deepEqual(verdicts(dead), [
+    "FAIL",
+    ...Array(TCP_CHECKS.length - 1).fill("SKIP"),
+  ]);
   assert.match(dead[0].why, /refused/);
   assert.match(dead[1].why, /^not checked: /);
 });
 
-Deno.test("checkTcp() grades a server that never answers FAIL on every check, in bounded time", async () => {
+Deno.test("grade tcp-server grades a server that never answers FAIL on every check, in bounded time", async () => {
   const started = performance.now();
   await withTcpPeer({ reply: () => undefined }, async (port) => {
     const silent = await grades(
-      checkTcp({ hostname: "127.0.0.1", port, timeout: 0.3 }),
+      grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.3 }),
     );
     // Each check still runs: a server that answers only after a
     // half-close, say, shows it there.
-    assert.deepEqual(verdicts(silent), Array(7).fill("FAIL"));
+    assert.deepEqual(verdicts(silent), Array(TCP_CHECKS.length).fill("FAIL"));
     assert.equal(
       silent[0].why,
       "no reply within 0.3 s (a slow server? --timeout gives it longer)",
@@ -237,11 +270,11 @@ Deno.test("checkTcp() grades a server that never answers FAIL on every check, in
   assert.ok(performance.now() - started < 30_000);
 });
 
-Deno.test("checkUdp() grades a server that never answers FAIL, then SKIPs the rest, in bounded time", async () => {
+Deno.test("grade udp-server grades a server that never answers FAIL, then SKIPs the rest, in bounded time", async () => {
   const started = performance.now();
   await withUdpPeer(() => undefined, async (port) => {
     const silent = await grades(
-      checkUdp({ hostname: "127.0.0.1", port, timeout: 0.3 }),
+      grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.3 }),
     );
     // Nothing came back to eight tries: the rest is not checked.
     assert.deepEqual(verdicts(silent), ["FAIL", ...Array(6).fill("SKIP")]);
@@ -255,11 +288,11 @@ Deno.test("checkUdp() grades a server that never answers FAIL, then SKIPs the re
   assert.ok(performance.now() - started < 30_000);
 });
 
-Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a student would expect", async (t) => {
+Deno.test("grade tcp-server and grade udp-server grade servers broken on purpose as a student would expect", async (t) => {
   await t.step("TCP, no upper-casing: the sentence fails", async () => {
     await withTcpPeer({ reply: (data) => data }, async (port) => {
       const results = await grades(
-        checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
       assert.equal(results[0].verdict, "FAIL");
       assert.equal(
@@ -275,7 +308,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
       closeAfter: true,
     }, async (port) => {
       const results = await grades(
-        checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
       assert.equal(results[0].verdict, "FAIL");
       assert.equal(
@@ -296,7 +329,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
   await t.step("TCP, ASCII only: Unicode warns", async () => {
     await withTcpPeer({ reply: asciiUpper }, async (port) => {
       const results = await grades(
-        checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
       const unicode = results.find((r) => r.check === "Unicode")!;
       assert.equal(unicode.verdict, "WARN");
@@ -310,10 +343,10 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
         { reply: (data) => upper(data).filter((b) => b !== 0x0a) },
         async (port) => {
           const results = await grades(
-            checkTcp({ hostname: "127.0.0.1", port, timeout: 0.3 }),
+            grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.3 }),
           );
           const framing = results.find((r) => r.check === "how a reply ends")!;
-          assert.equal(framing.verdict, "FAIL");
+          assert.equal(framing.verdict, "WARN");
           assert.match(
             framing.why,
             /^the reply "ONE" has no newline, and then nothing more for 0\.3 s, with the connection open/,
@@ -325,7 +358,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
   await t.step("UDP, replies from another port", async () => {
     await withUdpPeer(upper, async (port) => {
       const results = await grades(
-        checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
       const own = results.find((r) =>
         r.check === "replies from the server's own port"
@@ -343,7 +376,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
     async () => {
       await withTcpPeer({ reply: (data) => data }, async (port) => {
         const results = await grades(
-          checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+          grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
         );
         // Not upper-cased, but the bytes as they were, and it goes on.
         const invalid = results.at(-1)!;
@@ -366,17 +399,17 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
       { reply: (data) => new Uint8Array([...upper(data), ...extra]) },
       async (port) => {
         const results = await grades(
-          checkTcp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+          grade("tcp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
         );
-        assert.equal(results[0].verdict, "WARN");
-        assert.match(results[0].why, /then "EXTRA\\n": a client reading one/);
-        // Counted once, and said again where it comes again.
-        const framing = results.find((r) => r.check === "how a reply ends")!;
-        assert.equal(framing.verdict, "PASS");
+        assert.equal(results[0].verdict, "FAIL");
         assert.match(
-          framing.why,
-          /\(after "ONE", "EXTRA\\n" came too: the extra bytes already counted\)$/,
+          results[0].why,
+          /then "EXTRA\\n": only the reply may come/,
         );
+        // A FAIL in every check where they come, not once.
+        const framing = results.find((r) => r.check === "how a reply ends")!;
+        assert.equal(framing.verdict, "FAIL");
+        assert.match(framing.why, /then "EXTRA\\n": only the reply may come/);
       },
     );
   });
@@ -399,7 +432,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
       try {
         const started = performance.now();
         const results = await grades(
-          checkTcp({
+          grade("tcp-server", {
             hostname: "127.0.0.1",
             port: listener.addr.port,
             timeout: 0.5,
@@ -422,14 +455,14 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
     const junk = new TextEncoder().encode("JUNK");
     await withUdpPeer(upper, async (port) => {
       const results = await grades(
-        checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
-      assert.equal(results[0].verdict, "WARN");
+      assert.equal(results[0].verdict, "FAIL");
       assert.match(results[0].why, /then another datagram, "JUNK"/);
     }, { thenAlso: junk });
     await withUdpPeer((data) => upper(data).slice(0, 5), async (port) => {
       const results = await grades(
-        checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+        grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
       );
       assert.equal(
         results[0].why,
@@ -447,7 +480,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
     async () => {
       await withUdpPeer((data) => data.slice(0, 2048), async (port) => {
         const results = await grades(
-          checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+          grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
         );
         assert.equal(results[0].verdict, "FAIL");
         assert.equal(
@@ -458,7 +491,7 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
       });
       await withUdpPeer((data) => upper(data).slice(0, 2048), async (port) => {
         const results = await grades(
-          checkUdp({ hostname: "127.0.0.1", port, timeout: 0.5 }),
+          grade("udp-server", { hostname: "127.0.0.1", port, timeout: 0.5 }),
         );
         const long = results.find((r) =>
           r.check.startsWith("a datagram longer")
@@ -466,27 +499,27 @@ Deno.test("checkTcp() and checkUdp() grade servers broken on purpose as a studen
         assert.equal(long.verdict, "WARN");
         assert.match(
           long.why,
-          /cut to its first 2,048 bytes: recvfrom\(2048\)/,
+          /^a 3,000-byte datagram came back cut to its first 2,048 bytes: /,
         );
       });
     },
   );
 });
 
-Deno.test("tcp_client and udp_client CLI --check | head -1 stop quietly, exit 1: not every check ran", async (t) => {
+Deno.test("grade.ts CLI | head -1 stops quietly, exit 1: not every check ran", async (t) => {
   await withServer("tcp", {}, async (tcpPort) => {
     await withServer("udp", {}, async (udpPort) => {
       for (
-        const [name, port] of [
-          ["tcp_client.ts", tcpPort],
-          ["udp_client.ts", udpPort],
+        const [kind, port] of [
+          ["tcp-server", tcpPort],
+          ["udp-server", udpPort],
         ] as const
       ) {
-        await t.step(name, async () => {
+        await t.step(kind, async () => {
           const { stdout } = await new Deno.Command("bash", {
             args: [
               "-c",
-              `"$0" run --allow-net --unstable-net ${name} --check ` +
+              `"$0" ${GRADE_FLAGS.join(" ")} grade.ts ${kind} ` +
               `--host 127.0.0.1 -p ${port} 2>"$1" | head -1; ` +
               `echo "status \${PIPESTATUS[0]}"; cat "$1"; rm "$1"`,
               Deno.execPath(),
@@ -497,7 +530,10 @@ Deno.test("tcp_client and udp_client CLI --check | head -1 stop quietly, exit 1:
             signal: AbortSignal.timeout(30_000),
           }).output();
           const lines = text(stdout).split("\n");
-          assert.match(lines[0], /^Checking the (TCP|UDP) server at /);
+          assert.match(
+            lines[0],
+            new RegExp(`^Grading 127\\.0\\.0\\.1:\\d+ as a ${kind} `),
+          );
           assert.deepEqual(lines.slice(1), ["status 1", ""]);
         });
       }

@@ -288,6 +288,37 @@ for (const [name, { program, lines: python }] of Object.entries(TEXTBOOK)) {
   });
 }
 
+{
+  // grade.ts, the instructor's: no textbook program, the same measures.
+  const lines = (await Deno.readTextFile(`${ROOT}grade.ts`)).split("\n");
+
+  Deno.test("layout: grade.ts opens with its shebang and the permissions it needs", () => {
+    assert.equal(
+      lines[0],
+      "#!/usr/bin/env -S deno run --allow-net --unstable-net --allow-run",
+    );
+  });
+
+  Deno.test("layout: grade.ts has each doc comment directly above what it documents", () => {
+    const stray = [...lines.entries()].filter(([index, line]) =>
+      /^\s*\/\*\*.*\*\/$|^\s*\*\/$/.test(line) &&
+      /^\s*(\/\*\*|$)/.test(lines[index + 1] ?? "")
+    ).map(([index]) => `line ${index + 1}`);
+    assert.deepEqual(stray, []);
+  });
+
+  Deno.test(`layout: grade.ts has no function longer than ${MAX_FUNCTION_LINES} lines or nested deeper than ${MAX_NESTING}`, () => {
+    const shapes = functionShapes(lines);
+    assert.ok(shapes.length > 10, `${shapes.length} functions found`);
+    const tooLong = shapes.filter((shape) =>
+      shape.length > MAX_FUNCTION_LINES || shape.nesting > MAX_NESTING
+    ).map(({ name, line, length, nesting }) =>
+      `${name} (line ${line}): ${length} lines, nesting ${nesting}`
+    );
+    assert.deepEqual(tooLong, []);
+  });
+}
+
 Deno.test("layout: the measure finds a long function and a deep one", () => {
   const body = Array.from({ length: 70 }, () => "  work();");
   const long = functionShapes(["function long() {", ...body, "}"]);

@@ -223,7 +223,8 @@ function parse(line: string): Parsed {
   if (pipe >= 0) parsed.piped = line.slice(0, line.indexOf("|")).trim();
   const command = words.slice(pipe + 1);
   const at = command.findIndex((word) =>
-    /(^|\/)((udp|tcp)_(client|server)|(UDP|TCP)(Client|Server))\.ts$/.test(word)
+    /(^|\/)((udp|tcp)_(client|server)|(UDP|TCP)(Client|Server)|grade)\.ts$/
+      .test(word)
   );
   if (at < 0) return parsed;
   parsed.name = command[at].replace(/^.*\//, "").replace(/\.ts$/, "");
@@ -263,7 +264,7 @@ function onPort(line: string, parsed: Parsed, port: number): string {
   );
   if (!hasPort) {
     local = local.replace(
-      /((udp|tcp)_(client|server)\.ts)/,
+      /((udp|tcp)_(client|server)\.ts|grade\.ts (tcp|udp)-server)/,
       `$1 --port ${port}`,
     );
   }
@@ -276,7 +277,7 @@ function onPort(line: string, parsed: Parsed, port: number): string {
  */
 async function labFolder(): Promise<string> {
   const folder = await Deno.makeTempDir({ prefix: "readme_test_" });
-  for (const name of SCRIPTS) {
+  for (const name of [...SCRIPTS, "grade"]) {
     await Deno.copyFile(`${ROOT}${name}.ts`, `${folder}/${name}.ts`);
     await Deno.chmod(`${folder}/${name}.ts`, 0o755);
   }
@@ -392,10 +393,7 @@ async function runClientLine(line: string, parsed: Parsed, folder: string) {
     const run = await sh(local, folder);
     assert.equal(run.code, 0, `${local}\n${run.stderr}`);
     const beats = parsed.args.indexOf("--count");
-    if (parsed.args.includes("--check")) {
-      // Against this project's server, every check passes.
-      assert.match(run.stdout, /\nScore: 7 of 7 \(7 PASS, 0 WARN, 0 FAIL\)\n$/);
-    } else if (parsed.args.includes("--heartbeat")) {
+    if (parsed.args.includes("--heartbeat")) {
       assert.ok(beats >= 0, "a heartbeat line without --count runs for ever");
       const count = parsed.args[beats + 1];
       assert.match(run.stdout, new RegExp(`\n${count} heartbeats sent\n$`));
@@ -417,6 +415,26 @@ async function runClientLine(line: string, parsed: Parsed, folder: string) {
     } else {
       assert.equal(run.stdout, `${parsed.sentence.join(" ").toUpperCase()}\n`);
     }
+  });
+}
+
+/** Runs a grade.ts line against this project's server: every check passes. */
+async function runGradeLine(line: string, parsed: Parsed, folder: string) {
+  const kind = parsed.args[0];
+  assert.match(kind, /^(tcp|udp)-server$/, line);
+  await withServer(kind.slice(0, 3) as "tcp" | "udp", {
+    hostname: "0.0.0.0",
+  }, async (port) => {
+    const local = onPort(line, parsed, port);
+    const run = await sh(local, folder, 60_000);
+    assert.equal(run.code, 0, `${local}\n${run.stdout}${run.stderr}`);
+    const checks = (kind === "tcp-server" ? TCP_CHECKS : UDP_CHECKS).length;
+    assert.ok(
+      run.stdout.endsWith(
+        `\nScore: ${checks} of ${checks} (${checks} PASS, 0 WARN, 0 FAIL)\n`,
+      ),
+      run.stdout,
+    );
   });
 }
 
@@ -457,6 +475,8 @@ async function runLine(line: string) {
       assert.equal(run.stdout.match(/HELLO WORLD/g)?.length, 2, run.stdout);
     } else if (parsed.name === undefined) {
       assert.fail(`no way to run this line here; mark it in the README`);
+    } else if (parsed.name === "grade") {
+      await runGradeLine(line, parsed, folder);
     } else if (parsed.args.includes("--help")) {
       const run = await sh(line, folder);
       assert.equal(run.code, 0, run.stderr);
@@ -476,7 +496,7 @@ function needsTerminal(line: string): boolean {
   const parsed = parse(line);
   return parsed.name?.endsWith("_client") === true && !parsed.textbook &&
     !parsed.args.some((arg) =>
-      ["--help", "--ping", "--heartbeat", "--check"].includes(arg)
+      ["--help", "--ping", "--heartbeat"].includes(arg)
     ) &&
     parsed.sentence.length === 0 && parsed.piped === undefined &&
     parsed.input === undefined;
@@ -757,8 +777,8 @@ async function gradedByCli(
   port: number,
 ) {
   const run = await sh(
-    `deno run --allow-net --unstable-net ${transport}_client.ts --check ` +
-      `--host ${host} -p ${port}`,
+    `deno run --allow-net --unstable-net --allow-run grade.ts ` +
+      `${transport}-server --host ${host} -p ${port}`,
     ROOT,
   );
   return run.stdout;
@@ -766,11 +786,11 @@ async function gradedByCli(
 
 Deno.test({
   name:
-    "README: the --check example is what the grader prints against the textbook's TCPServer.py",
+    "README: the grade.ts example is what the grader prints against the textbook's TCPServer.py",
   ignore: !canRun(hasPython, "the textbook's programs need python3"),
   async fn() {
     const section = README.slice(README.indexOf("### Grading a server"));
-    const shown = [...section.matchAll(/```\n(Checking [^]*?)```/g)].map((
+    const shown = [...section.matchAll(/```\n(Grading [^]*?)```/g)].map((
       block,
     ) => block[1]);
     assert.equal(shown.length, 1);

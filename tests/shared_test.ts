@@ -39,36 +39,59 @@ Deno.test("shared helpers: the two clients' blocks are identical, word for word"
   assert.equal(await block("tcp_client.ts", start, end), udp);
 });
 
-Deno.test("shared helpers: the two clients' grading blocks are identical, word for word", async () => {
-  const start = "// Grading, the same in udp_client.ts and tcp_client.ts";
-  const end = "// End of the grading shared by the two clients.";
-  const udp = await block("udp_client.ts", start, end);
-  assert.ok(udp.includes("class AnswerBook"));
-  assert.equal(await block("tcp_client.ts", start, end), udp);
-});
-
-Deno.test("shared helpers: what the clients' grading block defines is defined nowhere else", async () => {
-  const start = "// Grading, the same in udp_client.ts and tcp_client.ts";
-  const end = "// End of the grading shared by the two clients.";
+Deno.test("shared helpers: the clients keep no grading code: it is grade.ts's", async () => {
+  const grading = [
+    "AnswerBook",
+    "Probe",
+    "CheckSocket",
+    "checkTcp",
+    "checkUdp",
+    "gradeUnicode",
+    "gradeInvalid",
+    "reportChecks",
+    "Verdict",
+    "CheckResult",
+    "ServerUnderTest",
+    "UdpServerUnderTest",
+  ];
   for (const name of ["udp_client.ts", "tcp_client.ts"]) {
     const source = await Deno.readTextFile(`${ROOT}${name}`);
-    const grading = await block(name, start, end);
-    const outside = source.replace(grading, "");
-    const names = [
-      ...grading.matchAll(
-        /^(?:export )?(?:async )?(?:function\*?|class|const|let|type|interface) ([\w$]+)/gm,
-      ),
-    ].map(([, defined]) => defined);
-    assert.ok(names.includes("reportChecks"), name);
-    for (const defined of names) {
+    for (const defined of grading) {
       assert.ok(
         !new RegExp(
           `^(?:export )?(?:async )?(?:function\\*?|class|const|let|type|interface) ${defined}\\b`,
           "m",
-        ).test(outside),
-        `${name}: ${defined} is defined outside the grading block too`,
+        ).test(source),
+        `${name}: ${defined} is still defined`,
       );
     }
+  }
+});
+
+Deno.test("shared helpers: grade.ts defines what the server checks share once, in its own section", async () => {
+  const source = await Deno.readTextFile(`${ROOT}grade.ts`);
+  const shared = await block(
+    "grade.ts",
+    "// Grading servers: what the checks share",
+    "// Grading clients: tcp-client and udp-client",
+  );
+  const names = [
+    ...shared.matchAll(
+      /^(?:export )?(?:async )?(?:function\*?|class|const|let|type|interface) ([\w$]+)/gm,
+    ),
+  ].map(([, defined]) => defined);
+  for (const expected of ["AnswerBook", "shown", "sameBytes", "gradeUnicode"]) {
+    assert.ok(names.includes(expected), expected);
+  }
+  const outside = source.replace(shared, "");
+  for (const defined of names) {
+    assert.ok(
+      !new RegExp(
+        `^(?:export )?(?:async )?(?:function\\*?|class|const|let|type|interface) ${defined}\\b`,
+        "m",
+      ).test(outside),
+      `grade.ts: ${defined} is defined outside the shared section too`,
+    );
   }
 });
 
@@ -77,7 +100,14 @@ Deno.test("shared helpers: the block all four scripts share is identical, word f
   const end = "// End of the part shared by all four scripts.";
   const udp = await block("udp_server.ts", start, end);
   assert.ok(udp.includes("function parseNumber("));
-  for (const name of ["tcp_server.ts", "udp_client.ts", "tcp_client.ts"]) {
+  for (
+    const name of [
+      "tcp_server.ts",
+      "udp_client.ts",
+      "tcp_client.ts",
+      "grade.ts",
+    ]
+  ) {
     assert.equal(await block(name, start, end), udp, name);
   }
 });

@@ -431,7 +431,6 @@ Deno.test("tcp_client CLI prints one line and exits 2 on a usage error", async (
       ["--stream", "words"],
       ["-x"],
       // Options that do nothing in the mode chosen.
-      ["--check", "-v"],
       ["--stream", "-v"],
     ]
   ) {

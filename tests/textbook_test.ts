@@ -1,14 +1,13 @@
 /**
  * The textbook edition (textbook/): the chapter's four programs in Deno,
  * each run as its header says, copied alone; paired with the textbook's
- * Python programs and with the full scripts; graded by `--check` with the
+ * Python programs and with the full scripts; graded by grade.ts with the
  * verdicts its header promises; and holding the Python lines it translates.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { type CheckResult, checkTcp } from "../tcp_client.ts";
-import { checkUdp } from "../udp_client.ts";
+import { type CheckResult, grade } from "../grade.ts";
 import {
   bytes,
   canRun,
@@ -239,7 +238,7 @@ for (
 
 /**
  * The verdicts a textbook server's header promises, by the check's short
- * name: "--check gives 6 PASS and 1 WARN: not UTF-8" makes every check PASS
+ * name: "grade.ts udp-server gives 6 PASS and 1 WARN: not UTF-8" makes every check PASS
  * but "not UTF-8", a WARN.
  */
 async function promisedVerdicts(
@@ -250,8 +249,8 @@ async function promisedVerdicts(
     /\n\/\/ /g,
     " ",
   );
-  const line = header.match(/ --check gives [^.]*\./)?.[0];
-  assert.ok(line, `${program}.ts: its header says what --check gives`);
+  const line = header.match(/ grade\.ts \w+-server gives [^.]*\./)?.[0];
+  assert.ok(line, `${program}.ts: its header says what grade.ts gives`);
   const verdicts = checks.map(() => "PASS");
   for (const [, verdict, names] of line.matchAll(/(WARN|FAIL): ([^.;]+)/g)) {
     for (const name of names.split(", ")) {
@@ -275,7 +274,7 @@ for (
     TCP_CHECKS,
   ]] as const
 ) {
-  Deno.test(`textbook: --check grades ${server}.ts with the verdicts its header promises`, async () => {
+  Deno.test(`textbook: grade.ts grades ${server}.ts with the verdicts its header promises`, async () => {
     const running = await startTextbookServer(server);
     try {
       const options = { hostname: "127.0.0.1", port: running.port };
@@ -283,11 +282,11 @@ for (
       await withTimeout(
         (async () => {
           const grades = server === "TCPServer"
-            ? checkTcp(options)
-            : checkUdp(options);
+            ? grade("tcp-server", options)
+            : grade("udp-server", options);
           for await (const result of grades) results.push(result);
         })(),
-        `--check of ${server}.ts`,
+        `grade.ts of ${server}.ts`,
         60_000,
       );
       assert.deepEqual(

@@ -361,7 +361,7 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
     );
   });
   const noUnstableNet = ["run", "--no-config", "--allow-net"];
-  for (const mode of [["hi"], ["--check"], ["--ping", "1"], ["--heartbeat"]]) {
+  for (const mode of [["hi"], ["--ping", "1"], ["--heartbeat"]]) {
     await t.step(`without --unstable-net: ${mode.join(" ")}`, async () => {
       const out = await runScript("udp_client.ts", mode, {
         flags: noUnstableNet,
@@ -439,7 +439,6 @@ Deno.test("udp_client CLI prints one line and exits 2 on a usage error", async (
       [["--heartbeat", "--retries", "1"], /^udp_client: --retries goes with/],
       [["--interval", "1", "hi"], /^udp_client: --interval goes with/],
       [["--ping", "2", "-v"], /^udp_client: --verbose shows/],
-      [["--check", "-v"], /^udp_client: --verbose shows/],
       [["--heartbeat", "--timeout", "2"], /^udp_client: --timeout waits/],
       [["--ping", "5", "--ping", "50"], /^udp_client: --ping is given twice/],
     ] as const

@@ -3,7 +3,7 @@
 //   deno run --allow-net TCPClient.ts [HOST [PORT]]
 // Left out, as in the textbook: it sends no newline and reads once, so a
 // reply over 1,024 bytes or in two pieces is cut short. The full
-// tcp_client.ts reads whole lines, with a timeout, --stream and --check.
+// tcp_client.ts reads whole lines, with a timeout and --stream.
 import { stdin, stdout } from "node:process";
 import { createInterface } from "node:readline";
 

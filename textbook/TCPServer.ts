@@ -2,8 +2,8 @@
 // TCPServer.py (Kurose & Ross 2.7.2) line for line in Deno. Licence: 0BSD.
 //   deno run --allow-net TCPServer.ts [PORT [HOST]]
 // As the textbook's: one client at a time, one read of 1,024 bytes at most.
-// tcp_client.ts --check gives 4 PASS and 3 WARN: 3,001 bytes, 2nd client,
-// not UTF-8. The full tcp_server.ts passes all 7. Unlike Python, bytes that
+// grade.ts tcp-server gives 5 PASS and 3 WARN: 3,001 bytes, 2nd client,
+// not UTF-8. The full tcp_server.ts passes all 8. Unlike Python, bytes that
 // are not UTF-8 come back as U+FFFD instead of stopping the server.
 
 // from socket import *   (nothing to import: sockets are built in)

@@ -3,7 +3,7 @@
 //   deno run --allow-net --unstable-net UDPClient.ts [HOST [PORT]]
 // Left out, as in the textbook: a lost datagram leaves it waiting for ever
 // (Ctrl-C), and it sends one sentence. The full udp_client.ts adds a
-// timeout and retries, many sentences, Pinger, Heartbeat and --check.
+// timeout and retries, many sentences, Pinger and Heartbeat.
 import { stdin, stdout } from "node:process";
 import { createInterface } from "node:readline";
 

@@ -2,7 +2,7 @@
 // UDPServer.py (Kurose & Ross 2.7.1) line for line in Deno. Licence: 0BSD.
 //   deno run --allow-net --unstable-net UDPServer.ts [PORT [HOST]]
 // As the textbook's: it reads 2,048 bytes of a datagram at most, logs
-// nothing. udp_client.ts --check gives 5 PASS and 2 WARN: 3,000 bytes,
+// nothing. grade.ts udp-server gives 5 PASS and 2 WARN: 3,000 bytes,
 // not UTF-8. The full udp_server.ts passes all 7, and has the lab kit.
 // Unlike Python, bytes that are not UTF-8 come back as U+FFFD instead of
 // stopping the server.
