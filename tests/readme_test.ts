@@ -418,9 +418,30 @@ async function runClientLine(line: string, parsed: Parsed, folder: string) {
   });
 }
 
-/** Runs a grade.ts line against this project's server: every check passes. */
+/**
+ * The students' programs README's grade.ts lines name, by file name: each a
+ * program of the corpora that reads its port from its command line.
+ */
+const STUDENT_PROGRAMS: Record<string, string> = {
+  "TCPServer.py": "tests/peers/class/tcp_textbook_port.py",
+  "UDPClient.py": "tests/peers/clients/udp_correct.py",
+  "TCPClient.py": "tests/peers/clients/tcp_correct.py",
+  "UDPPingerClient.py": "tests/peers/pingers/pinger_ok.py",
+  "UDPHeartbeatClient.py": "tests/peers/pingers/heartbeat_ok.py",
+};
+
+/**
+ * Runs a grade.ts line. Without a command, against this project's server:
+ * every check passes. With one, the students' programs it names are the
+ * corpus's (copied in under those names; `submissions/*.py`, two of them),
+ * and the grader must say what the corpus says of each.
+ */
 async function runGradeLine(line: string, parsed: Parsed, folder: string) {
   const kind = parsed.args[0];
+  if (parsed.args.includes("--")) {
+    await runGradeCommandLine(line, folder);
+    return;
+  }
   assert.match(kind, /^(tcp|udp)-server$/, line);
   await withServer(kind.slice(0, 3) as "tcp" | "udp", {
     hostname: "0.0.0.0",
@@ -436,6 +457,47 @@ async function runGradeLine(line: string, parsed: Parsed, folder: string) {
       run.stdout,
     );
   });
+}
+
+/** Runs a grade.ts line that starts the students' programs itself. */
+async function runGradeCommandLine(line: string, folder: string) {
+  for (const [name, source] of Object.entries(STUDENT_PROGRAMS)) {
+    await Deno.copyFile(`${ROOT}${source}`, `${folder}/${name}`);
+  }
+  await Deno.mkdir(`${folder}/submissions`);
+  await Deno.copyFile(
+    `${ROOT}tests/peers/class/tcp_textbook_port.py`,
+    `${folder}/submissions/ana.py`,
+  );
+  await Deno.copyFile(
+    `${ROOT}tests/peers/class/tcp_twice.py`,
+    `${folder}/submissions/ben.py`,
+  );
+  const run = await sh(line, folder, 120_000);
+  const verdicts = [...run.stdout.matchAll(/^(PASS|WARN|FAIL|SKIP) /gm)]
+    .map((match) => match[1][0]).join("");
+  const said = `${line}\n${run.stdout}${run.stderr}`;
+  if (line.includes("submissions/")) {
+    assert.match(
+      run.stdout,
+      /^submissions\/ana\.py +FFFFFFFW +0\.5 +1$/m,
+      said,
+    );
+    assert.match(
+      run.stdout,
+      /^submissions\/ben\.py +PPPWPWPW +6\.5 +0$/m,
+      said,
+    );
+    assert.equal(run.code, 1, said);
+  } else if (line.includes("TCPServer.py")) {
+    // The textbook's TCPServer.py: its limits WARN, nothing FAILs.
+    assert.equal(verdicts, "PPPWPWPW", said);
+    assert.equal(run.code, 0, said);
+  } else {
+    // Right clients: every check passes.
+    assert.equal(run.code, 0, said);
+    assert.match(verdicts, /^P+$/, said);
+  }
 }
 
 /** Runs a prompting client line on a pseudo-terminal and types a sentence. */
@@ -851,4 +913,21 @@ Deno.test("README: the count-the-s exercise, made as it says, answers with the c
   } finally {
     await Deno.remove(folder, { recursive: true });
   }
+});
+
+Deno.test("README: its client and Pinger grade rows are rows of the corpora's READMEs", async () => {
+  const corpora = (await Promise.all(
+    ["tests/peers/clients/README.md", "tests/peers/pingers/README.md"].map(
+      (name) => Deno.readTextFile(`${ROOT}${name}`),
+    ),
+  )).join("\n");
+  const section = README.slice(
+    README.indexOf("#### A client"),
+    README.indexOf("#### A whole class"),
+  );
+  const rows = section.split("\n").filter((line) =>
+    /^\| .*\| +[PWFS`]{5,}`? +\|/.test(line)
+  );
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  for (const row of rows) assert.ok(corpora.includes(row), row);
 });
