@@ -400,6 +400,26 @@ function checkKind(
   }
 }
 
+/** Throws a `UsageError` for an option `kind` does not use. */
+function checkOptionsOf(
+  kind: Kind,
+  numbers: { timeout?: number; retries?: number; interval?: number },
+) {
+  if (
+    (kind === "pinger" || kind === "heartbeat") && numbers.timeout !== undefined
+  ) {
+    throw new UsageError(
+      `--timeout does not go with ${kind}: the lab's 1 s timeout is the one graded`,
+    );
+  }
+  if (
+    kind !== "udp-server" &&
+    (numbers.retries !== undefined || numbers.interval !== undefined)
+  ) {
+    throw new UsageError("--retries and --interval go with udp-server");
+  }
+}
+
 /** Reads the command line; a mistake is a `UsageError`. */
 function readCommandLine(args: string[]): CommandLine {
   const split = args.indexOf("--");
@@ -436,19 +456,7 @@ function readCommandLine(args: string[]): CommandLine {
     retries: { min: 0, max: 100 },
     interval: { min: 0.001, max: 3600, decimals: 3, unit: "seconds" },
   });
-  if (
-    (kind === "pinger" || kind === "heartbeat") && numbers.timeout !== undefined
-  ) {
-    throw new UsageError(
-      `--timeout does not go with ${kind}: the lab's 1 s timeout is the one graded`,
-    );
-  }
-  if (
-    kind !== "udp-server" &&
-    (numbers.retries !== undefined || numbers.interval !== undefined)
-  ) {
-    throw new UsageError("--retries and --interval go with udp-server");
-  }
+  checkOptionsOf(kind, numbers);
   return {
     kind: kind as Kind,
     help: false,
@@ -457,10 +465,8 @@ function readCommandLine(args: string[]): CommandLine {
     files,
     options: {
       hostname: values.host,
-      port: numbers.port ??
-        (files.length > 0 && command?.some((w) => w.includes("{port}"))
-          ? 0
-          : undefined),
+      // {port}: the grader picks a free one.
+      port: numbers.port ?? (command && takesPort(command) ? 0 : undefined),
       timeout: numbers.timeout,
       retries: numbers.retries,
       interval: numbers.interval,
@@ -777,6 +783,14 @@ async function startServer(
   transport: "tcp" | "udp",
   port: number,
 ): Promise<StudentProgram> {
+  const where = `127.0.0.1:${port}`;
+  // Else the grader would grade whatever listens there, not the student's.
+  if (await isListening(transport, port)) {
+    throw new DidNotStart(
+      `another program already listens on ${where}: stop it, or give the ` +
+        `student's program {port}`,
+    );
+  }
   const firstTry = Date.now();
   for (let attempt = 1;; attempt++) {
     const program = new StudentProgram(substitute(command, port));
@@ -791,12 +805,13 @@ async function startServer(
       /in use|EADDRINUSE|BindException/i.test(program.said());
     // Our look at a UDP port may have held it the moment the program bound.
     if (held && transport === "udp" && attempt === 1) continue;
-    // The last student's connections can hold a fixed port for a minute.
-    if (held && Date.now() - firstTry < TIME_WAIT_MS) {
+    // Nothing listens, yet a fixed TCP port is in use: the last student's
+    // connections hold it (TIME-WAIT), for a minute at most.
+    const timeWait = held && transport === "tcp" && !takesPort(command);
+    if (timeWait && Date.now() - firstTry < TIME_WAIT_MS) {
       await sleep(1_000);
       continue;
     }
-    const where = `127.0.0.1:${port}`;
     throw new DidNotStart(
       (endedByItself
         ? `${program.command.join(" ")} ended (exit ${status.code}) ` +
@@ -804,9 +819,9 @@ async function startServer(
         : `${program.command.join(" ")} did not listen on ${where} ` +
           `within ${START_MS / 1000} s; `) +
         program.said() +
-        (held
-          ? `. Tried for ${TIME_WAIT_MS / 1000} s: something else holds ` +
-            `port ${port}`
+        (timeWait
+          ? `. Started again for ${TIME_WAIT_MS / 1000} s, as long as ` +
+            `TIME-WAIT holds a port: something else holds port ${port}`
           : ""),
     );
   }

@@ -129,6 +129,8 @@ Deno.test("grade CLI --help names every kind and the exact deno run line", async
 Deno.test("grade CLI says a program that cannot be found did not start, exit 1, no score", async () => {
   const { code, stdout } = await runGrade([
     "tcp-client",
+    "--port",
+    "0",
     "--",
     "no-such-program-for-grading",
   ]);
@@ -164,7 +166,7 @@ Deno.test("grade CLI says why a server did not start from its own stderr", async
   assert.match(result.why, /it said: ImportError: no module named sockets/);
 });
 
-Deno.test("grade CLI starts a server again while the port it needs is still in use", async () => {
+Deno.test("grade CLI starts a server again while its fixed port is still held (TIME-WAIT)", async () => {
   if (!canRun(hasPython, "python3 is not installed")) return;
   const folder = await Deno.makeTempDir();
   try {
@@ -181,18 +183,43 @@ Deno.test("grade CLI starts a server again while the port it needs is still in u
         "os.execv(sys.argv[1], sys.argv[1:])",
       ].join("\n"),
     );
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port; // free, chosen by the system
+    listener.close();
     const { code, stdout } = await runGrade([
       "tcp-server",
+      "--port",
+      `${port}`,
       "--",
       "python3",
       wrapper,
-      ...OUR_TCP_SERVER,
+      ...OUR_TCP_SERVER.map((word) => word.replace("{port}", `${port}`)),
     ]);
     assert.doesNotMatch(stdout, /did not start/, stdout);
     assert.match(stdout, /^Score: (\d+) of \1 /m, stdout);
     assert.equal(code, 0);
   } finally {
     await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("grade CLI refuses to grade a fixed port where another program listens already", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { code, stdout } = await runGrade([
+      "tcp-server",
+      "--port",
+      `${listener.addr.port}`,
+      "--",
+      ...OUR_TCP_SERVER,
+    ]);
+    assert.equal(code, 1);
+    assert.match(
+      stdout,
+      /^did not start: another program already listens on 127\.0\.0\.1:\d+/m,
+    );
+  } finally {
+    listener.close();
   }
 });
 
