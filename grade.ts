@@ -707,9 +707,11 @@ export class StudentProgram {
     const text = (this.stderr.total > 0 ? this.stderr : this.stdout).text()
       .trim();
     if (text === "") return "it printed nothing";
-    const lines = text.split("\n").slice(-3).map((line) =>
-      line.length > 200 ? `${line.slice(0, 200)}...` : line
-    );
+    // The last lines that say something (a traceback's markers aside).
+    const lines = text.split("\n").map((line) => line.trim())
+      .filter((line) => /[a-z]/i.test(line)).slice(-2).map((line) =>
+        line.length > 200 ? `${line.slice(0, 200)}...` : line
+      );
     return `it said: ${lines.join(" | ")}`;
   }
 }
@@ -1997,8 +1999,26 @@ async function* withStartedServer(
     ? freePort(transport)
     : options.port ?? 12000;
   const program = await startServer(options.command, transport, port);
+  let told = false;
   try {
-    yield* checks({ ...options, hostname: "127.0.0.1", port });
+    for await (
+      const result of checks({ ...options, hostname: "127.0.0.1", port })
+    ) {
+      // The check after which it ended says how, in the program's words
+      // (a moment for its exit to be seen, once its sockets have closed).
+      if (!told) await program.waitEnd(50);
+      if (program.ended && !told) {
+        told = true;
+        const { code } = await program.status;
+        yield {
+          ...result,
+          why: `${result.why}; the server ended (exit ${code}), and ` +
+            program.said(),
+        };
+      } else {
+        yield result;
+      }
+    }
   } finally {
     await program.stop();
   }
@@ -3214,10 +3234,7 @@ function gradeInvalid(
   const check = "bytes that are not UTF-8 (last: they can stop a server)";
   const after = stillAnswers
     ? ""
-    : "; then the server stopped answering: one client can stop it" +
-      (reply === undefined
-        ? " (the textbook's server stops with UnicodeDecodeError)"
-        : "");
+    : "; then the server stopped answering: one client can stop it";
   const sent = shown(INVALID_SENTENCE);
   if (reply === undefined) {
     return {
