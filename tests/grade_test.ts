@@ -330,3 +330,23 @@ Deno.test("grade() stops at once when its signal is aborted", async () => {
   );
   assert.ok(Date.now() - started < WAIT_MS);
 });
+
+Deno.test("grade CLI says in the server's own words how it ended, after the check that ended it", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const { code, stdout } = await runGrade([
+    "tcp-server",
+    "--",
+    "python3",
+    "tests/peers/class/tcp_textbook_port.py",
+    "{port}",
+  ]);
+  assert.equal(code, 0, stdout);
+  const told = stdout.split("\n").filter((line) =>
+    line.includes("the server ended")
+  );
+  assert.equal(told.length, 1, stdout);
+  assert.match(
+    told[0],
+    /^WARN {2}bytes that are not UTF-8 .*; the server ended \(exit 1\), and it said: .*UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9/,
+  );
+});
