@@ -3331,7 +3331,8 @@ const TYPED = {
   // Longer than recv(1024) and recvfrom(2048), ASCII so a cut is clean.
   long: "the quick brown fox jumps over the lazy dog. ".repeat(67)
     .slice(0, 3000),
-  second: "and a second sentence",
+  // Shorter than the first: a reply buffer not cleared shows its tail.
+  second: "a second one",
   stranger: "NOT FROM THE SERVER",
 };
 
@@ -4094,6 +4095,16 @@ function judgeSent(
         `${quotedBytes(heard.bytes)}: the characters beyond ASCII not in UTF-8`,
     };
   }
+  // A fixed input buffer of 1,024 bytes or more: a limit, as recv's is.
+  const cut = heard.bytes.length >= 1024 && heard.bytes.length < due.length &&
+    due.subarray(0, heard.bytes.length).every((b, i) => b === heard.bytes[i]);
+  if (cut) {
+    return {
+      verdict: "WARN",
+      why: `typed a line of ${count(due.length)} bytes; it sent only the ` +
+        `first ${count(heard.bytes.length)} in one message`,
+    };
+  }
   return {
     verdict: "FAIL",
     why:
@@ -4126,6 +4137,18 @@ function judgePrinted(
     }
     let nuls = 0;
     while (out[at + due.length + nuls] === 0) nuls++;
+    const next = out[at + due.length + nuls];
+    // Letters run on with no space between: an earlier reply's tail, never
+    // cleared (a narrower character set's "?" after a prefix is not that).
+    if (next !== undefined && /[A-Za-z0-9]/.test(String.fromCharCode(next))) {
+      const end = out.indexOf(0x0a, at + due.length);
+      return {
+        verdict: "FAIL",
+        why: `it printed ${
+          quotedBytes(out.subarray(at, end < 0 ? undefined : end))
+        }: the reply ${quotedBytes(due)}, then more bytes on its line`,
+      };
+    }
     return nuls > 0
       ? {
         verdict: "WARN",

@@ -189,6 +189,16 @@ export const CLIENTS: GradedClient[] = [
     score: 1,
   },
   {
+    name: "udp_reply_not_cleared.c",
+    kind: "udp-client",
+    needs: "gcc",
+    build: ["udp_reply_not_cleared.c"],
+    command: ["{build}/udp_reply_not_cleared", "{port}"],
+    timeout: 1,
+    verdicts: "PPWWWFP",
+    score: 4.5,
+  },
+  {
     name: "tcp_lines.c",
     kind: "tcp-client",
     needs: "gcc",
