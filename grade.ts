@@ -398,6 +398,9 @@ function checkKind(
       "files are graded with a command: give it after -- ({file} names each)",
     );
   }
+  if (files.length === 0 && command?.some((word) => word.includes("{file}"))) {
+    throw new UsageError("{file} is in the command, but no files are given");
+  }
 }
 
 /** Throws a `UsageError` for an option `kind` does not use. */
@@ -457,6 +460,12 @@ function readCommandLine(args: string[]): CommandLine {
     interval: { min: 0.001, max: 3600, decimals: 3, unit: "seconds" },
   });
   checkOptionsOf(kind, numbers);
+  if (numbers.port === 0 && command !== undefined && !takesPort(command)) {
+    throw new UsageError(
+      "--port 0 picks a free port the program must be told: put {port} " +
+        "in the command",
+    );
+  }
   return {
     kind: kind as Kind,
     help: false,
@@ -502,6 +511,24 @@ const INTERRUPT_MS = 1_000;
 
 /** How long a program is given after SIGTERM, before SIGKILL. */
 const STOP_MS = 500;
+
+/** The students' programs running now: a signal to the grader ends them. */
+const RUNNING = new Set<StudentProgram>();
+
+/**
+ * Ends every student's program still running when the grader is stopped
+ * (Ctrl-C, SIGTERM): they run in process groups of their own, which the
+ * terminal's signal does not reach.
+ */
+function endProgramsOnSignal() {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      Promise.all([...RUNNING].map((program) => program.stop())).finally(
+        () => Deno.exit(signal === "SIGINT" ? 130 : 143),
+      );
+    });
+  }
+}
 
 /**
  * Bytes a program writes, kept up to a limit (the rest counted, never held
@@ -580,6 +607,7 @@ export class StudentProgram {
   #child: Deno.ChildProcess;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #reading: Promise<void>;
+  #readers: ReadableStreamDefaultReader<Uint8Array>[];
   #ended: Deno.CommandStatus | undefined;
 
   /**
@@ -608,10 +636,15 @@ export class StudentProgram {
     }
     this.#stdin = this.#child.stdin.getWriter();
     this.#stdin.closed.catch(() => {}); // a program that closed its stdin
+    this.#readers = [
+      this.#child.stdout.getReader(),
+      this.#child.stderr.getReader(),
+    ];
     this.#reading = Promise.all([
-      drain(this.#child.stdout, this.stdout),
-      drain(this.#child.stderr, this.stderr),
+      drain(this.#readers[0], this.stdout),
+      drain(this.#readers[1], this.stderr),
     ]).then(() => {});
+    RUNNING.add(this);
     this.status = this.#child.status.then((status) => this.#ended = status);
   }
 
@@ -682,12 +715,12 @@ export class StudentProgram {
         undefined
     ) {
       // A process that left the group still holds the pipes: stop reading.
-      await Promise.all([
-        this.#child.stdout.cancel().catch(() => {}),
-        this.#child.stderr.cancel().catch(() => {}),
-      ]);
+      await Promise.all(
+        this.#readers.map((reader) => reader.cancel().catch(() => {})),
+      );
     }
     await this.#reading;
+    RUNNING.delete(this);
     return status;
   }
 
@@ -712,7 +745,13 @@ export class StudentProgram {
       .filter((line) => /[a-z]/i.test(line)).slice(-2).map((line) =>
         line.length > 200 ? `${line.slice(0, 200)}...` : line
       );
-    return `it said: ${lines.join(" | ")}`;
+    // Its bytes shown, never obeyed: no escape sequence reaches a terminal.
+    return `it said: ${
+      lines.join(" | ").replace(
+        /[\x00-\x08\x0b-\x1f\x7f]/g,
+        (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+      )
+    }`;
   }
 }
 
@@ -722,9 +761,16 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Reads `stream` to its end into `into`; never throws. */
-async function drain(stream: ReadableStream<Uint8Array>, into: Captured) {
+async function drain(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  into: Captured,
+) {
   try {
-    for await (const chunk of stream) into.add(chunk);
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      into.add(value);
+    }
   } catch {
     // Cancelled by `stop`.
   }
@@ -787,7 +833,7 @@ async function startServer(
 ): Promise<StudentProgram> {
   const where = `127.0.0.1:${port}`;
   // Else the grader would grade whatever listens there, not the student's.
-  if (await isListening(transport, port)) {
+  if (isListening(transport, port)) {
     throw new DidNotStart(
       `another program already listens on ${where}: stop it, or give the ` +
         `student's program {port}`,
@@ -798,15 +844,15 @@ async function startServer(
     const program = new StudentProgram(substitute(command, port));
     const start = Date.now();
     while (Date.now() - start < START_MS && !program.ended) {
-      if (await isListening(transport, port)) return program;
+      if (isListening(transport, port)) return program;
       await program.waitEnd(25);
     }
     const endedByItself = program.ended;
     const status = await program.stop();
     const held = endedByItself &&
       /in use|EADDRINUSE|BindException/i.test(program.said());
-    // Our look at a UDP port may have held it the moment the program bound.
-    if (held && transport === "udp" && attempt === 1) continue;
+    // Our look at the port may have held it the moment the program bound.
+    if (held && attempt === 1) continue;
     // Nothing listens, yet a fixed TCP port is in use: the last student's
     // connections hold it (TIME-WAIT), for a minute at most.
     const timeWait = held && transport === "tcp" && !takesPort(command);
@@ -830,21 +876,14 @@ async function startServer(
 }
 
 /** Whether a server listens on 127.0.0.1:`port` now. */
-async function isListening(
-  transport: "tcp" | "udp",
-  port: number,
-): Promise<boolean> {
-  if (transport === "tcp") {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    } catch {
-      return false;
-    }
-  }
+function isListening(transport: "tcp" | "udp", port: number): boolean {
+  // Bound, not connected to: a connection that sends nothing and closes
+  // stops a server that reads a line and upper-cases it (readLine() null).
   try {
     withClosed(
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }),
+      transport === "tcp"
+        ? Deno.listen({ hostname: "127.0.0.1", port })
+        : Deno.listenDatagram({ hostname: "127.0.0.1", port, transport }),
     );
     return false;
   } catch (error) {
@@ -3611,6 +3650,14 @@ async function checkLostReply(session: Session): Promise<Outcome> {
     return { verdict: "WARN", why: `${said}; it ended with ${trace}` };
   }
   const words = printedText(program);
+  const due = utf8(TYPED.sentence.toUpperCase());
+  if (binary(program.stdout.bytes()).includes(binary(due))) {
+    return {
+      verdict: "FAIL",
+      why: `${said}; it ended and printed ${words}: the reply ` +
+        `${quotedBytes(due)}, though none was sent`,
+    };
+  }
   return words === ""
     ? {
       verdict: "WARN",
@@ -4331,11 +4378,12 @@ const LATE_PING = 5;
 const LATE_MS = 1_500;
 
 /**
- * Each answered ping's reply delay, by arrival: all different, and long
+ * Each answered ping's reply delay, by arrival: all different, spread so
+ * that no one number printed for every RTT is near them all, and long
  * enough that an RTT printed in the wrong unit (off by 1,000) shows. The
  * 6th is short so that the late reply comes while the 7th (dropped) waits.
  */
-const DELAYS_MS = [200, 100, 0, 150, 0, 250, 0, 120, 300, 180];
+const DELAYS_MS = [100, 800, 0, 150, 0, 250, 0, 600, 120, 400];
 
 /** The assignment's timeout, and how far a client's wait may be from it. */
 const PING_TIMEOUT_MS = 1_000;
@@ -5813,5 +5861,6 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 }
 
 if (import.meta.main) {
+  endProgramsOnSignal();
   Deno.exit(await main(Deno.args));
 }

@@ -87,6 +87,16 @@ Deno.test("grade CLI prints one line and exits 2 on a usage error", async (t) =>
       ["pinger", "--timeout", "3", "--", "python3", "p.py"],
       /--timeout does not go with pinger/,
     ],
+    [
+      "--port 0 without {port}",
+      ["udp-client", "--port", "0", "--", "python3", "c.py"],
+      /--port 0 picks a free port the program must be told/,
+    ],
+    [
+      "{file} without files",
+      ["udp-server", "--", "python3", "{file}", "{port}"],
+      /\{file\} is in the command, but no files are given/,
+    ],
     ["--port 65536", ["tcp-server", "--port", "65536"], /--port must be/],
     [
       "--retries for TCP",
@@ -133,6 +143,7 @@ Deno.test("grade CLI says a program that cannot be found did not start, exit 1, 
     "0",
     "--",
     "no-such-program-for-grading",
+    "{port}",
   ]);
   assert.equal(code, 1);
   assert.match(
@@ -350,3 +361,90 @@ Deno.test("grade CLI says in the server's own words how it ended, after the chec
     /^WARN {2}bytes that are not UTF-8 .*; the server ended \(exit 1\), and it said: .*UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9/,
   );
 });
+
+Deno.test("grade CLI ends in bounded time when a child that left the process group holds the client's output", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const folder = await Deno.makeTempDir();
+  const pids = `${folder}/escaped`;
+  try {
+    // A right UDP client that leaves a setsid() child holding its stdout.
+    const client = `${folder}/escapes.py`;
+    await Deno.writeTextFile(
+      client,
+      [
+        "import os, sys, time",
+        "from socket import *",
+        "if os.fork() == 0:",
+        "    os.setsid()",
+        `    open(${JSON.stringify(pids)}, 'a').write(f'{os.getpid()}\\n')`,
+        "    time.sleep(60)",
+        "    os._exit(0)",
+        "s = socket(AF_INET, SOCK_DGRAM)",
+        "s.settimeout(1)",
+        "for line in sys.stdin:",
+        "    s.sendto(line.rstrip('\\n').encode(), ('127.0.0.1', int(sys.argv[1])))",
+        "    try: print(s.recvfrom(65535)[0].decode())",
+        "    except timeout: print('timed out')",
+      ].join("\n"),
+    );
+    const started = Date.now();
+    const { stdout } = await runGrade([
+      "udp-client",
+      "--timeout",
+      "0.5",
+      "--",
+      "python3",
+      client,
+      "{port}",
+    ]);
+    assert.match(stdout, /^Score: /m, stdout);
+    // Each of its 7 checks may wait once for the pipes: never the child's 60 s.
+    assert.ok(Date.now() - started < 45_000, `${Date.now() - started} ms`);
+  } finally {
+    for (
+      const pid of (await Deno.readTextFile(pids).catch(() => "")).split("\n")
+    ) {
+      if (pid) Deno.kill(Number(pid), "SIGKILL");
+    }
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`grade CLI stopped by ${signal} ends the student's server too`, async () => {
+    if (!canRun(hasPython, "python3 is not installed")) return;
+    const marker = `marker-${crypto.randomUUID()}`;
+    const grader = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...GRADE_FLAGS,
+        "grade.ts",
+        "tcp-server",
+        "--",
+        "python3",
+        "tests/peers/class/tcp_textbook_port.py",
+        "{port}",
+        marker,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = grader.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let printed = "";
+    // The first verdict: the student's server is running.
+    while (!/^(PASS|WARN|FAIL)/m.test(printed)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      printed += value;
+    }
+    // The student's server has its port in place of {port}; the grader not.
+    const student = `tcp_textbook_port.py [0-9]+ ${marker}`;
+    assert.deepEqual((await processesWith(student)).length, 1, printed);
+    grader.kill(signal);
+    const status = await grader.status;
+    await lines.cancel();
+    assert.equal(status.code, signal === "SIGINT" ? 130 : 143);
+    assert.deepEqual(await processesWith(student), []);
+  });
+}

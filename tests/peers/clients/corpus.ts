@@ -172,6 +172,7 @@ export const CLIENTS: GradedClient[] = [
   python("udp_repr.py", "udp-client", 1, "FFWWWFP", 2.5),
   python("udp_ascii.py", "udp-client", 1, "PWWWWWP", 4.5),
   python("udp_correct.py", "udp-client", 2, "PPPPPPP", 7),
+  python("udp_never_reads.py", "udp-client", 1, "PPPFPPP", 6),
   python("tcp_lowercase.py", "tcp-client", 1, "FFFFFP", 1),
   python("tcp_recv100.py", "tcp-client", 1, "PPFWWP", 4),
   python("tcp_reads_to_close.py", "tcp-client", 1, "FFFFFF", 0),
