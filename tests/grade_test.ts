@@ -448,3 +448,31 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     assert.deepEqual(await processesWith(student), []);
   });
 }
+
+Deno.test("grade CLI starts the Java companion's server unharmed: waiting for it to listen sends it nothing", async () => {
+  const hasJava = await hasProgram("javac") && await hasProgram("java");
+  if (!canRun(hasJava, "javac and java are not installed")) return;
+  const folder = await Deno.makeTempDir();
+  try {
+    const { success } = await new Deno.Command("javac", {
+      args: ["-d", folder, `${ROOT}tests/peers/TCPServer.java`],
+    }).output();
+    assert.ok(success);
+    // readLine() gives null to a connection that closes unsent: a look at
+    // the port by connecting would stop it before the first check.
+    const { stdout } = await runGrade([
+      "tcp-server",
+      "--",
+      "java",
+      "-cp",
+      folder,
+      "TCPServer",
+      "{port}",
+    ]);
+    const verdicts = [...stdout.matchAll(/^(PASS|WARN|FAIL|SKIP) /gm)]
+      .map((match) => match[1][0]).join("");
+    assert.equal(verdicts, "PWWPWWWW", stdout); // as tests/peers/corpus.ts
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

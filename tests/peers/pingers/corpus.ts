@@ -162,6 +162,9 @@ export const CLIENTS: GradedClient[] = [
   python("pinger_rtt_ms_label.py", "pinger", "PPPPPFPPFPP", 9, {
     "RTTs printed": /the RTT printed, "RTT: 0\.\d+ ms", is 0\.\d ms$/,
   }),
+  python("pinger_made_up_rtt.py", "pinger", "PPPPPFPPFPP", 9, {
+    "RTTs printed": /the RTT printed, "RTT: 0\.250000 seconds", is 250\.0 ms$/,
+  }),
   python("pinger_prints_sent.py", "pinger", "PPPPFPPPPPP", 10, {
     "replies printed": /, and what it sent: "Ping 1 /,
   }),
