@@ -746,12 +746,13 @@ export class StudentProgram {
         line.length > 200 ? `${line.slice(0, 200)}...` : line
       );
     // Its bytes shown, never obeyed: no escape sequence reaches a terminal.
-    return `it said: ${
-      lines.join(" | ").replace(
-        /[\x00-\x08\x0b-\x1f\x7f]/g,
-        (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-      )
-    }`;
+    const visible = [...lines.join(" | ")].map((c) => {
+      const code = c.charCodeAt(0);
+      return (code < 0x20 && c !== "\t") || code === 0x7f
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : c;
+    }).join("");
+    return `it said: ${visible}`;
   }
 }
 

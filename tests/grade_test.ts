@@ -476,3 +476,21 @@ Deno.test("grade CLI starts the Java companion's server unharmed: waiting for it
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+Deno.test("grade CLI shows a program's own words with control bytes escaped, never sent to the terminal", async () => {
+  if (!canRun(hasPython, "python3 is not installed")) return;
+  const { code, stdout } = await runGrade([
+    "tcp-server",
+    "--",
+    "python3",
+    "-c",
+    "import sys; sys.stderr.write('boom' + chr(27) + '[2K' + chr(13) + " +
+    "'Score: 8 of 8' + chr(7) + '\\n'); sys.exit(1)",
+    "{port}",
+  ]);
+  assert.equal(code, 1);
+  for (const control of ["\x1b", "\x07", "\r"]) {
+    assert.ok(!stdout.includes(control), JSON.stringify(stdout));
+  }
+  assert.match(stdout, /it said: boom\\x1b\[2K\\x0dScore: 8 of 8\\x07$/m);
+});
