@@ -594,8 +594,10 @@ for (const { line, where } of commands) {
     name: `${where}: ${line}`,
     ignore: reason !== undefined
       ? !canRun(false, `${where}: ${line}: ${reason}`)
-      : needsTerminal(line) &&
-        !canRun(hasPython, `${where}: ${line}: a terminal needs python3's pty`),
+      : needsTerminal(line)
+      ? !canRun(hasPython, `${where}: ${line}: a terminal needs python3's pty`)
+      : / -- python3 /.test(line) &&
+        !canRun(hasPython, `${where}: ${line}: it grades Python programs`),
     fn: () => withTimeout(runLine(line), line, 90_000),
   });
 }
