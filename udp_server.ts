@@ -187,6 +187,7 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
   const shutdown = shutdownSignal();
   let server: UdpServer;
   try {
+    requireNetAccess(options); // a one-line error, never Deno's prompt
     server = serveUdp({
       ...options,
       signal: shutdown.signal,
@@ -201,7 +202,6 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
     return 1;
   }
   const stats = await server.finished;
-  shutdown.dispose();
   // Never dropped, however many log lines wait for a slow reader.
   stderrLog.pushKept(
     `${PROGRAM}: received ${stats.received} datagrams, replied ${stats.replied}, ` +
@@ -215,6 +215,8 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
     reports?.finish(1000, 4000),
     stderrLog.finish(1000, 4000),
   ]);
+  // Only now: a second signal while the log waits must still exit at once.
+  shutdown.dispose();
   return 0;
 }
 
@@ -319,7 +321,7 @@ class Server {
     this.addr = serverSocket.addr as Deno.NetAddr;
     this.#log = options.log ?? logToStderr;
     this.#logError = rateLimited(this.#log, ERROR_LINES_PER_SECOND);
-    this.#trace = options.verbose ? this.#log : undefined;
+    this.#trace = options.verbose ? (options.log ?? traceToStderr) : undefined;
     const ipv6 = this.addr.hostname.includes(":");
     this.#trace?.(
       `socket(AF_INET${ipv6 ? "6" : ""}, SOCK_DGRAM), bind: ` +
@@ -1126,6 +1128,14 @@ function logToStderr(line: string) {
   stderrLog.push(line);
 }
 
+/**
+ * Writes a `--verbose` line to stderr after the time it happened, in UTC
+ * (ISO 8601, to the millisecond), as log files and `journalctl` read it.
+ */
+function traceToStderr(line: string) {
+  stderrLog.push(`${new Date().toISOString()} ${line}`);
+}
+
 // Upper-casing in one pass over the bytes, linear on any input: ASCII byte
 // by byte, each other character through a table filled in as characters are
 // met, and every byte that is not valid UTF-8 copied as it is.
@@ -1318,6 +1328,13 @@ function explainError(
   if (error instanceof Deno.errors.NotCapable) {
     return `network access to ${where} was not granted: ${runHint()}`;
   }
+  if (error instanceof Deno.errors.AddrInUse && PROGRAM.startsWith("tcp")) {
+    // A server that does not reuse addresses (Python's) leaves its closed
+    // connections in TIME-WAIT, which holds the port for a minute.
+    return `${where} is already in use: stop the other server; if one ` +
+      `stopped just now, its recent connections can hold the port for ` +
+      `about a minute: wait, or choose another --port`;
+  }
   if (error instanceof Deno.errors.AddrInUse) {
     return `${where} is already in use: stop the other server or choose another --port`;
   }
@@ -1343,24 +1360,44 @@ function explainError(
 
 /**
  * The server's shutdown signal: Ctrl-C or SIGTERM aborts it, and a second
- * one exits at once, in case shutting down takes too long.
+ * one exits at once, in case shutting down takes too long, with the status
+ * a shell gives death by that signal (128 + its number). No summary then:
+ * writing it could wait on a stderr nobody reads.
  */
 function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const signals: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT"]
-    : ["SIGINT", "SIGTERM"];
-  function onSignal() {
-    if (controller.signal.aborted) Deno.exit(130);
-    controller.abort();
+  const signals = new Map<Deno.Signal, () => void>(
+    (Deno.build.os === "windows" ? [["SIGINT", 130]] as const : [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const).map(([name, status]) => [name, () => {
+      if (controller.signal.aborted) Deno.exit(status);
+      controller.abort();
+    }]),
+  );
+  for (const [name, onSignal] of signals) {
+    Deno.addSignalListener(name, onSignal);
   }
-  for (const name of signals) Deno.addSignalListener(name, onSignal);
   return {
     signal: controller.signal,
     dispose() {
-      for (const name of signals) Deno.removeSignalListener(name, onSignal);
+      for (const [name, onSignal] of signals) {
+        Deno.removeSignalListener(name, onSignal);
+      }
     },
   };
+}
+
+/**
+ * Throws `Deno.errors.NotCapable` unless network access to `hostname` and
+ * `port` is granted: asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess({ hostname = "0.0.0.0", port = 12000 }) {
+  const host = formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`network access to ${host} not granted`);
+  }
 }
 
 /**

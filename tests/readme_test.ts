@@ -764,7 +764,10 @@ Deno.test("textbook/README.md: the -v example is what tcp_server.ts -v prints", 
   assert.equal(client.stdout, "HELLO WORLD\n");
   // Ports differ from run to run; the steps, their order and counts may not.
   const shape = (lines: string) =>
-    lines.replace(/^tcp_server: /gm, "").replace(/:\d+/g, ":PORT")
+    lines.replace(/^tcp_server: |^\d{4}-\d\d-\d\dT[\d:.]+Z /gm, "").replace(
+      /:\d+/g,
+      ":PORT",
+    )
       .split("\n").filter((line) => line && !/^(received|served)/.test(line))
       .join("\n");
   assert.equal(

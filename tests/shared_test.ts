@@ -8,7 +8,21 @@
  */
 import assert from "node:assert/strict";
 import { upperCase, upperCaseInto } from "../udp_server.ts";
-import { ROOT, runScript, text } from "./_helpers.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  ROOT,
+  runScript,
+  script,
+  startServer,
+  tcpExchange,
+  text,
+  udpRoundTrip,
+  udpSocket,
+  WAIT_MS,
+  withTimeout,
+} from "./_helpers.ts";
 
 /** The text from `start` to `end` (two marker lines) in script `name`. */
 async function block(
@@ -427,4 +441,288 @@ Deno.test("upperCase() takes linear time on any input, invalid bytes included", 
     const took = performance.now() - started;
     assert.ok(took < 5_000, `${unit}: ${took.toFixed(0)} ms for 16 MiB`);
   }
+});
+
+// The shared blocks' behaviour, driven from outside: the command line's
+// ranges, the servers' signals, log queue, `--verbose` times and error lines.
+
+/** Each script with every numeric option at its stated maximum. */
+const AT_MAXIMUM: [string, ...string[]][] = [
+  [
+    "udp_server.ts",
+    ...["--port", "65535", "--drop-rate", "1", "--seed", "4294967295"],
+    ...["--heartbeat", "86400"],
+  ],
+  [
+    "tcp_server.ts",
+    ...["--port", "65535", "--max-connections", "1000000"],
+    ...["--idle-timeout", "86400"],
+  ],
+  [
+    "udp_client.ts",
+    "--port",
+    "65535",
+    "--timeout",
+    "3600",
+    "--retries",
+    "100",
+    "hi",
+  ],
+  ["udp_client.ts", "--ping", "1000000", "--interval", "3600"],
+  ["udp_client.ts", "--heartbeat", "--count", "1000000000"],
+  ["tcp_client.ts", "--port", "65535", "--timeout", "3600", "hi"],
+  [
+    "grade.ts",
+    ...["udp-server", "--port", "65535", "--timeout", "3600"],
+    ...["--retries", "100", "--interval", "3600"],
+  ],
+];
+
+Deno.test("shared helpers: each numeric option's stated maximum is accepted, by every script", async () => {
+  for (const [name, ...args] of AT_MAXIMUM) {
+    // No network access: each stops at its first socket, after the options.
+    const output = await runScript(name, args, {
+      flags: ["run", "--no-prompt", "--unstable-net"],
+      ms: 20_000,
+    });
+    assert.notEqual(
+      output.code,
+      2,
+      `${name} ${args.join(" ")}: ${output.stderr}`,
+    );
+    assert.doesNotMatch(output.stderr, /must be|see --help/, name);
+    assert.match(output.stderr + output.stdout, /not granted/, name);
+  }
+});
+
+/** Binds `port` on loopback (TCP or UDP), retrying until free; bounded. */
+async function untilFree(kind: "tcp" | "udp", port: number) {
+  const until = Date.now() + WAIT_MS;
+  while (true) {
+    try {
+      const socket = kind === "tcp"
+        ? Deno.listen({ hostname: "127.0.0.1", port })
+        : Deno.listenDatagram({
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port,
+        });
+      socket.close();
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse) || Date.now() > until) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/**
+ * A server run with `-v` whose stderr nobody reads until `readStderr`:
+ * `exchanges` round trips fill the pipe and the log's queue.
+ */
+async function serverWithStalledLog(kind: "tcp" | "udp", exchanges: number) {
+  const [program, ...args] = script(
+    `${kind}_server.ts`,
+    ...["--host", "127.0.0.1", "-p", "0", "-v"],
+  );
+  const child = new Deno.Command(program, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const ready = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await withTimeout(ready.read(), "the ready line");
+  const port = Number(value!.match(/:(\d+)\n/)![1]);
+  await ready.cancel();
+  const client = kind === "udp" ? udpSocket() : undefined;
+  try {
+    for (let i = 0; i < exchanges; i++) {
+      const reply = client
+        ? await udpRoundTrip(client, bytes("x"), port)
+        : await tcpExchange(port, bytes("x"));
+      assert.equal(text(reply), "X");
+    }
+  } finally {
+    client?.close();
+  }
+  return {
+    child,
+    port,
+    /** Sends `signal` and waits (bounded) until the server's port is free. */
+    async stopServing(signal: Deno.Signal) {
+      child.kill(signal);
+      await untilFree(kind, port);
+    },
+    readStderr: () =>
+      withTimeout(new Response(child.stderr).text(), "stderr", 20_000),
+    async end() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+}
+
+Deno.test("shared helpers: udp_server stopping on a stalled stderr ends at once on a second SIGTERM, status 143", async () => {
+  const server = await serverWithStalledLog("udp", 1500);
+  try {
+    await server.stopServing("SIGTERM");
+    // Its log waits 5 s for a reader that never comes: a second signal
+    // ends that wait at once, as death by that signal (128 + its number).
+    const started = Date.now();
+    server.child.kill("SIGTERM");
+    const { code } = await withTimeout(server.child.status, "the exit");
+    assert.equal(code, 143);
+    assert.ok(Date.now() - started < 4000, `${Date.now() - started} ms`);
+  } finally {
+    await server.end();
+  }
+});
+
+for (const [signal, status] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`shared helpers: tcp_server waiting for a reply in flight exits at once on a second ${signal}, status ${status}`, async () => {
+    const server = await startServer(
+      script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+    );
+    const client = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    // 64 MiB, never read: the server's reply stalls, and its shutdown
+    // waits 5 s for it. The writes stop when the server stops reading,
+    // which it does only while a reply of its own cannot be sent.
+    const sent = new Uint8Array(64 * 1024 * 1024).fill(0x61);
+    let written = 0;
+    const sending = (async () => {
+      while (written < sent.length) {
+        written += await client.write(sent.subarray(written));
+      }
+    })().catch(() => {});
+    try {
+      for (let last = -1; written !== last;) {
+        last = written;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      Deno.kill(server.pid, signal);
+      await untilFree("tcp", server.port);
+      const started = Date.now();
+      const output = await server.stop(signal);
+      // Exited by itself, at once, with the status of death by the signal.
+      assert.deepEqual([output.code, output.signal], [status, null]);
+      assert.ok(Date.now() - started < 4000, `${Date.now() - started} ms`);
+    } finally {
+      client.close();
+      await sending;
+    }
+  });
+}
+
+/** The `-v` lines a run of `exchanges` round trips logs, all told. */
+const TRACED = {
+  // bind; recvfrom and sendto each; close
+  udp: (exchanges: number) => 2 + 2 * exchanges,
+  // bind and listen; accept, recv, send, end of stream, close each; close
+  tcp: (exchanges: number) => 2 + 5 * exchanges,
+};
+
+for (const kind of ["udp", "tcp"] as const) {
+  Deno.test(`shared helpers: ${kind}_server -v with stderr read late counts every line it did not write as dropped, those still queued at the end too`, async () => {
+    const exchanges = 1500;
+    const server = await serverWithStalledLog(kind, exchanges);
+    try {
+      await server.stopServing("SIGTERM");
+      // A reader that comes back 2 s after the stop: the log has waited 1 s
+      // for it, then counted what is still queued as dropped, and waits
+      // 4 s more for that note and the summary.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const stderr = await server.readStderr();
+      assert.equal((await server.child.status).code, 0);
+      const lines = stderr.split("\n");
+      const traced = lines.filter((line) => /^\d{4}-\d\d-\d\dT/.test(line));
+      const dropped = lines.map((line) =>
+        Number(line.match(/^\((\d+) more log lines dropped/)?.[1] ?? 0)
+      ).reduce((sum, count) => sum + count, 0);
+      assert.ok(dropped > 0, stderr.slice(-300));
+      assert.equal(traced.length + dropped, TRACED[kind](exchanges));
+      assert.match(stderr, new RegExp(`\\n${kind}_server: \\w+ ${exchanges} `));
+    } finally {
+      await server.end();
+    }
+  });
+}
+
+Deno.test("shared helpers: each -v line starts with the time, ISO 8601 in UTC to the millisecond; error and summary lines do not", async () => {
+  for (const kind of ["udp", "tcp"] as const) {
+    const before = new Date(Date.now() - 1000).toISOString();
+    const server = await startServer(
+      script(`${kind}_server.ts`, "--host", "127.0.0.1", "-p", "0", "-v"),
+    );
+    const client = kind === "udp" ? udpSocket() : undefined;
+    try {
+      const reply = client
+        ? await udpRoundTrip(client, bytes("x"), server.port)
+        : await tcpExchange(server.port, bytes("x"));
+      assert.equal(text(reply), "X");
+    } finally {
+      client?.close();
+    }
+    const { stderr } = await server.stop();
+    const after = new Date(Date.now() + 1000).toISOString();
+    const lines = stderr.trimEnd().split("\n");
+    const summary = lines.pop()!;
+    assert.match(summary, new RegExp(`^${kind}_server: `));
+    assert.equal(lines.length, TRACED[kind](1), stderr);
+    let previous = before;
+    for (const line of lines) {
+      const time = line.match(
+        /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) [a-z]/,
+      )?.[1];
+      assert.ok(time, line);
+      assert.ok(previous <= time && time <= after, `${time} in ${stderr}`);
+      previous = time;
+    }
+  }
+});
+
+Deno.test("shared helpers: a port held in TIME-WAIT by a Python server's connections: tcp_server says to wait about a minute or choose another --port", async () => {
+  if (!canRun(await hasProgram("python3"), "python3 is not installed")) return;
+  // Python's socket does not reuse addresses: the connection its server
+  // closed first stays in TIME-WAIT, and blocks Deno's listen for 60 s.
+  const python = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import socket
+listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+port = listener.getsockname()[1]
+client = socket.create_connection(("127.0.0.1", port))
+connection, _ = listener.accept(); connection.close()
+client.recv(1); client.close(); listener.close()
+print(port)`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+    signal: AbortSignal.timeout(WAIT_MS),
+  }).output();
+  assert.ok(python.success);
+  const port = new TextDecoder().decode(python.stdout).trim();
+  const output = await runScript(
+    "tcp_server.ts",
+    ["--host", "127.0.0.1", "--port", port],
+    { flags: ["run", "--allow-net"] },
+  );
+  assert.equal(output.code, 1);
+  assert.equal(
+    output.stderr,
+    `tcp_server: 127.0.0.1:${port} is already in use: stop the other server; ` +
+      "if one stopped just now, its recent connections can hold the port " +
+      "for about a minute: wait, or choose another --port\n",
+  );
 });

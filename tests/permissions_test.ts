@@ -1,0 +1,59 @@
+/**
+ * Deno's permission prompt never appears: at a terminal it would stop the
+ * whole program until someone answers. A server missing its permission at
+ * start-up says so in one line and exits 1, even on a pseudo-terminal, and
+ * every restricted `--allow-net=` line the READMEs show carries
+ * `--no-prompt`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { canRun, hasProgram, onTerminal, ROOT } from "./_helpers.ts";
+
+/** Runs `commandLine` on a pseudo-terminal (`script`), killed after 20 s. */
+async function onPty(commandLine: string) {
+  const { code, stdout } = await new Deno.Command("script", {
+    args: ["-qec", commandLine, "/dev/null"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  return { code, shown: onTerminal(stdout) };
+}
+
+for (
+  const [name, flags] of [
+    ["tcp_server.ts", ""],
+    ["udp_server.ts", "--unstable-net"],
+  ]
+) {
+  Deno.test(`permissions: ${name} at a terminal without access to its address: one line, exit 1, no prompt`, async () => {
+    if (!canRun(await hasProgram("script"), "script (util-linux) is missing")) {
+      return;
+    }
+    const started = Date.now();
+    const { code, shown } = await onPty(
+      `deno run --allow-net=127.0.0.1:12000 ${flags} ${name} ` +
+        "--host 127.0.0.1 --port 0",
+    );
+    assert.doesNotMatch(shown, /Deno requests|Allow\?/);
+    assert.equal(
+      shown.trim(),
+      `${name.slice(0, -3)}: network access to 127.0.0.1:0 was not ` +
+        `granted: deno run --allow-net ${flags ? `${flags} ` : ""}${name}`,
+    );
+    assert.equal(code, 1);
+    assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
+  });
+}
+
+Deno.test("permissions: every --allow-net= line of the READMEs has --no-prompt", async () => {
+  for (const file of ["README.md", "textbook/README.md"]) {
+    const lines = (await Deno.readTextFile(`${ROOT}${file}`)).split("\n")
+      .filter((line) => /deno (?:run|compile) .*--allow-net=/.test(line));
+    if (file === "README.md") assert.ok(lines.length >= 4, file);
+    for (const line of lines) assert.match(line, /--no-prompt/, line);
+  }
+});
