@@ -12,6 +12,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  hostsFileUnavailable,
   onTerminal,
   type Output,
   ROOT,
@@ -20,6 +21,7 @@ import {
   startServer,
   tcpExchange,
   text,
+  withHostsFile,
   withTimeout,
 } from "./_helpers.ts";
 import { TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
@@ -508,3 +510,105 @@ while queued() != 0:
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
 `;
+
+/** Runs a command line with `input` on its stdin, bounded. */
+async function runWithInput(
+  commandLine: string[],
+  input: string,
+  cwd = `${ROOT}textbook`,
+): Promise<Output> {
+  const [program, ...args] = commandLine;
+  const child = new Deno.Command(program, {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(bytes(input)).catch(() => {});
+  await writer.close().catch(() => {});
+  const { code, signal, stdout, stderr } = await child.output();
+  return { code, signal, stdout: text(stdout), stderr: text(stderr) };
+}
+
+const hostsReason = await hostsFileUnavailable();
+/** A hosts file that lists localhost on ::1 first, as many systems do. */
+const IPV6_FIRST_HOSTS = "::1 localhost\n127.0.0.1 localhost\n";
+
+for (
+  const [client, server] of [["UDPClient", "UDPServer"], [
+    "TCPClient",
+    "TCPServer",
+  ]]
+) {
+  Deno.test({
+    name:
+      `textbook: ${client}.ts reaches ${server}.ts at localhost where /etc/hosts lists ::1 first, as ${client}.py does`,
+    ignore: !canRun(hostsReason === undefined, `${hostsReason}`),
+    async fn() {
+      await withHostsFile(IPV6_FIRST_HOSTS, async (inHosts) => {
+        // The server binds IPv4 only, as '' does in Python: a client that
+        // sends to ::1 is not heard.
+        const running = await startServer(
+          inHosts([
+            Deno.execPath(),
+            ...await headerFlags(server),
+            `${server}.ts`,
+            ...["0", "127.0.0.1"],
+          ]),
+          { cwd: `${ROOT}textbook` },
+        );
+        try {
+          const out = await runWithInput(
+            inHosts([
+              Deno.execPath(),
+              ...await headerFlags(client),
+              `${client}.ts`,
+              ...["localhost", String(running.port)],
+            ]),
+            "hello\n",
+          );
+          assert.equal(out.stderr, "");
+          assert.equal(out.stdout, printed(client, "HELLO"));
+          assert.equal(out.code, 0);
+          if (hasPython) {
+            // The Python client, in the same namespace, does the same.
+            const file = client === "TCPClient"
+              ? "textbook_tcp_client.py"
+              : "textbook_udp_client.py";
+            const python = await runWithInput(
+              inHosts([
+                "python3",
+                `tests/peers/${file}`,
+                ...["localhost", String(running.port), "hello"],
+              ]),
+              "",
+              ROOT,
+            );
+            assert.match(python.stdout, /HELLO\n$/, python.stderr);
+          }
+        } finally {
+          await running.stop("SIGKILL");
+        }
+      });
+    },
+  });
+}
+
+Deno.test("textbook: UDPClient.ts prints a reply of 2,000 bytes whole (it reads 2,048, as recvfrom(2048))", async () => {
+  const running = await startTextbookServer("UDPServer");
+  try {
+    const sentence = "a".repeat(2000);
+    const out = await runTextbookClient(
+      "UDPClient",
+      running.port,
+      `${sentence}\n`,
+    );
+    assert.equal(out.stderr, "");
+    assert.equal(out.stdout, printed("UDPClient", sentence.toUpperCase()));
+  } finally {
+    await running.stop("SIGKILL");
+  }
+});
