@@ -1,9 +1,9 @@
 #!/usr/bin/env -S deno run --allow-net
 // TCPServer.py (Kurose & Ross 2.7.2) line for line in Deno. Licence: 0BSD.
 //   deno run --allow-net TCPServer.ts [PORT [HOST]]
-// One client at a time, one read of 1,024 bytes, as the textbook's: grade.ts
-// tcp-server gives 5 PASS and 3 WARN: 3,001 bytes, 2nd client, not UTF-8.
-// Unlike Python's, it answers U+FFFD to bytes not UTF-8, and outlives resets.
+// As the textbook's, grade.ts tcp-server gives 5 PASS and 3 WARN: 3,001 bytes,
+// 2nd client, not UTF-8; the full tcp_server.ts passes all 8. Unlike Python's,
+// it outlives resets, and answers U+FFFD to bytes that are not UTF-8.
 
 // from socket import *   (nothing to import: sockets are built in)
 // serverPort = 12000
