@@ -520,3 +520,78 @@ export async function withUdpHandler(
     await serving;
   }
 }
+
+/**
+ * Why a command cannot be given its own /etc/hosts here, or `undefined` if
+ * it can (see {@linkcode withHostsFile}): it needs Linux, `unshare` and the
+ * right to mount in a private mount namespace (root, or a user namespace).
+ */
+export async function hostsFileUnavailable(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "mount namespaces need Linux";
+  if (!(await hasProgram("unshare"))) return "needs unshare (util-linux)";
+  if (await hostsUnshareFlags() === undefined) {
+    return "this machine does not allow unshare -m and mount --bind " +
+      "(root, or unprivileged user namespaces, are needed)";
+  }
+  return undefined;
+}
+
+/**
+ * Runs `fn` with `inHosts`, which turns a command line into one that runs
+ * it with `hosts` as its /etc/hosts: in its own mount namespace (`unshare
+ * -m`, or `-rm` where only a user namespace is allowed), the text written
+ * to a file bind-mounted over /etc/hosts. Nothing outside that namespace
+ * sees it; the file is removed when `fn` ends. The network is the
+ * machine's, so a program run this way and one run outside talk as usual.
+ * Check {@linkcode hostsFileUnavailable} first: here it throws.
+ *
+ * @example
+ * ```ts
+ * await withHostsFile("::1 localhost\n127.0.0.1 localhost\n", (inHosts) =>
+ *   startServer(inHosts(script("udp_server.ts", "-p", "0"))));
+ * ```
+ */
+export async function withHostsFile<T>(
+  hosts: string,
+  fn: (inHosts: (commandLine: string[]) => string[]) => Promise<T>,
+): Promise<T> {
+  const flags = await hostsUnshareFlags();
+  if (flags === undefined) throw new Error(await hostsFileUnavailable());
+  const file = await Deno.makeTempFile({ prefix: "hosts_" });
+  try {
+    await Deno.writeTextFile(file, hosts);
+    return await fn((commandLine) => [
+      "unshare",
+      ...flags,
+      "sh",
+      "-c",
+      'mount --bind "$0" /etc/hosts && exec "$@"',
+      file,
+      ...commandLine,
+    ]);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+let hostsUnshareProbe: Promise<string[] | undefined> | undefined;
+
+/**
+ * The `unshare` flags that allow a bind mount over /etc/hosts here (`-m` as
+ * root, else `-rm`), tried once; `undefined` if neither does.
+ */
+function hostsUnshareFlags(): Promise<string[] | undefined> {
+  hostsUnshareProbe ??= (async () => {
+    for (const flags of [["-m"], ["-rm"]]) {
+      const probe = await new Deno.Command("unshare", {
+        args: [...flags, "sh", "-c", "mount --bind /etc/hosts /etc/hosts"],
+        stdout: "null",
+        stderr: "null",
+        signal: AbortSignal.timeout(WAIT_MS),
+      }).output().catch(() => undefined);
+      if (probe?.success) return flags;
+    }
+    return undefined;
+  })();
+  return hostsUnshareProbe;
+}

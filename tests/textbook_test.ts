@@ -12,14 +12,19 @@ import {
   bytes,
   canRun,
   hasProgram,
+  hostsFileUnavailable,
   onTerminal,
   type Output,
+  readAll,
   ROOT,
   runScript,
   script,
   startServer,
   tcpExchange,
   text,
+  udpRoundTrip,
+  udpSocket,
+  withHostsFile,
   withTimeout,
 } from "./_helpers.ts";
 import { TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
@@ -508,3 +513,329 @@ while queued() != 0:
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
 `;
+
+/** Runs a command line with `input` on its stdin, bounded. */
+async function runWithInput(
+  commandLine: string[],
+  input: string,
+  cwd = `${ROOT}textbook`,
+): Promise<Output> {
+  const [program, ...args] = commandLine;
+  const child = new Deno.Command(program, {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(bytes(input)).catch(() => {});
+  await writer.close().catch(() => {});
+  const { code, signal, stdout, stderr } = await child.output();
+  return { code, signal, stdout: text(stdout), stderr: text(stderr) };
+}
+
+const hostsReason = await hostsFileUnavailable();
+/** A hosts file that lists localhost on ::1 first, as many systems do. */
+const IPV6_FIRST_HOSTS = "::1 localhost\n127.0.0.1 localhost\n";
+
+for (
+  const [client, server] of [["UDPClient", "UDPServer"], [
+    "TCPClient",
+    "TCPServer",
+  ]]
+) {
+  Deno.test({
+    name:
+      `textbook: ${client}.ts reaches ${server}.ts at localhost where /etc/hosts lists ::1 first, as ${client}.py does`,
+    ignore: !canRun(hostsReason === undefined, `${hostsReason}`),
+    async fn() {
+      await withHostsFile(IPV6_FIRST_HOSTS, async (inHosts) => {
+        // The server binds IPv4 only, as '' does in Python: a client that
+        // sends to ::1 is not heard.
+        const running = await startServer(
+          inHosts([
+            Deno.execPath(),
+            ...await headerFlags(server),
+            `${server}.ts`,
+            ...["0", "127.0.0.1"],
+          ]),
+          { cwd: `${ROOT}textbook` },
+        );
+        try {
+          const out = await runWithInput(
+            inHosts([
+              Deno.execPath(),
+              ...await headerFlags(client),
+              `${client}.ts`,
+              ...["localhost", String(running.port)],
+            ]),
+            "hello\n",
+          );
+          assert.equal(out.stderr, "");
+          assert.equal(out.stdout, printed(client, "HELLO"));
+          assert.equal(out.code, 0);
+          if (hasPython) {
+            // The Python client, in the same namespace, does the same.
+            const file = client === "TCPClient"
+              ? "textbook_tcp_client.py"
+              : "textbook_udp_client.py";
+            const python = await runWithInput(
+              inHosts([
+                "python3",
+                `tests/peers/${file}`,
+                ...["localhost", String(running.port), "hello"],
+              ]),
+              "",
+              ROOT,
+            );
+            assert.match(python.stdout, /HELLO\n$/, python.stderr);
+          }
+        } finally {
+          await running.stop("SIGKILL");
+        }
+      });
+    },
+  });
+}
+
+Deno.test("textbook: UDPClient.ts prints a reply of 2,000 bytes whole (it reads 2,048, as recvfrom(2048))", async () => {
+  const running = await startTextbookServer("UDPServer");
+  try {
+    const sentence = "a".repeat(2000);
+    const out = await runTextbookClient(
+      "UDPClient",
+      running.port,
+      `${sentence}\n`,
+    );
+    assert.equal(out.stderr, "");
+    assert.equal(out.stdout, printed("UDPClient", sentence.toUpperCase()));
+  } finally {
+    await running.stop("SIGKILL");
+  }
+});
+
+for (const server of ["UDPServer", "TCPServer"]) {
+  Deno.test(`textbook: ${server}.ts keeps a leading byte-order mark, bytes in, bytes out, as ${server}.py does`, async () => {
+    const running = await startTextbookServer(server);
+    try {
+      const request = bytes("\ufeffhello");
+      let reply: Uint8Array;
+      if (server === "UDPServer") {
+        const socket = udpSocket();
+        try {
+          reply = await udpRoundTrip(socket, request, running.port);
+        } finally {
+          socket.close();
+        }
+      } else {
+        reply = await tcpExchange(running.port, request);
+      }
+      assert.deepEqual(reply, bytes("\ufeffHELLO"));
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  });
+
+  Deno.test(`textbook: ${server}.ts shows an IPv6 address in brackets, [::1]:PORT`, async () => {
+    let hasIpv6 = true;
+    try {
+      Deno.listen({ hostname: "::1", port: 0 }).close();
+    } catch {
+      hasIpv6 = false;
+    }
+    if (!canRun(hasIpv6, "this machine has no IPv6 loopback (::1)")) return;
+    const running = await startServer([
+      Deno.execPath(),
+      ...await headerFlags(server),
+      `${server}.ts`,
+      ...["0", "::1"],
+    ], { cwd: `${ROOT}textbook` });
+    try {
+      assert.equal(
+        running.readyLine,
+        `The server is ready to receive on [::1]:${running.port}`,
+      );
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  });
+
+  Deno.test(`textbook: ${server}.ts on a port another server holds says AddrInUse, as the README explains`, async () => {
+    const holder = server === "TCPServer"
+      ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+      : udpSocket();
+    try {
+      const { port } = holder.addr as Deno.NetAddr;
+      const out = await runScript(`${server}.ts`, [String(port), "127.0.0.1"], {
+        flags: await headerFlags(server),
+        cwd: `${ROOT}textbook`,
+      });
+      assert.equal(out.code, 1);
+      assert.match(out.stderr, /AddrInUse: Address already in use/);
+      const readme = await Deno.readTextFile(`${ROOT}textbook/README.md`);
+      assert.match(
+        readme,
+        /`AddrInUse`[^]*?about\s+a\s+minute[^]*?another\s+port/,
+      );
+    } finally {
+      holder.close();
+    }
+  });
+}
+
+Deno.test({
+  name:
+    "textbook: after TCPServer.py's last connection TCPServer.ts says AddrInUse on its port for a while (TIME-WAIT), starts on another, and restarts at once after its own",
+  ignore: !canRun(hasPython, pythonReason),
+  async fn() {
+    const python = await startServer([
+      "python3",
+      "tests/peers/run_textbook.py",
+      "tests/peers/textbook/TCPServer.py",
+    ]);
+    const { port } = python;
+    try {
+      // The server closes first (the client neither half-closes nor closes
+      // before the end of the reply), so its side of the connection waits
+      // in TIME-WAIT, on its port, for a minute.
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await client.write(bytes("hello"));
+        assert.equal(text(await readAll(client)), "HELLO");
+      } finally {
+        client.close();
+      }
+    } finally {
+      await python.stop("SIGKILL");
+    }
+    const held = await runScript("TCPServer.ts", [String(port), "127.0.0.1"], {
+      flags: await headerFlags("TCPServer"),
+      cwd: `${ROOT}textbook`,
+    });
+    assert.equal(held.code, 1);
+    assert.match(held.stderr, /AddrInUse: Address already in use/);
+    // Another port works; and the Deno server's own connections do not
+    // hold its port (it binds with SO_REUSEADDR, as they were made).
+    const deno = await startTextbookServer("TCPServer");
+    try {
+      assert.equal(text(await tcpExchange(deno.port, bytes("one"))), "ONE");
+    } finally {
+      await deno.stop("SIGKILL");
+    }
+    const again = await startServer([
+      Deno.execPath(),
+      ...await headerFlags("TCPServer"),
+      "TCPServer.ts",
+      ...[String(deno.port), "127.0.0.1"],
+    ], { cwd: `${ROOT}textbook` });
+    try {
+      assert.equal(text(await tcpExchange(again.port, bytes("two"))), "TWO");
+    } finally {
+      await again.stop("SIGKILL");
+    }
+  },
+});
+
+/** Connects, and resets (SO_LINGER 0) at once, while it waits in the backlog. */
+const BACKLOG_RESET_PEER = `
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`;
+
+Deno.test({
+  name:
+    "textbook: TCPServer.ts outlives a client that resets while it waits in the backlog",
+  ignore: !canRun(hasPython, "a reset (SO_LINGER 0) is sent with python3"),
+  async fn() {
+    const running = await startTextbookServer("TCPServer");
+    try {
+      // The server reads from the first client; the second waits in the
+      // backlog, and resets there.
+      const first = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: running.port,
+      });
+      try {
+        const reset = await new Deno.Command("python3", {
+          args: ["-c", BACKLOG_RESET_PEER, String(running.port)],
+          stderr: "piped",
+          signal: AbortSignal.timeout(10_000),
+        }).output();
+        assert.equal(reset.code, 0, text(reset.stderr));
+        await first.write(bytes("first"));
+        await first.closeWrite();
+        assert.equal(text(await readAll(first)), "FIRST");
+      } finally {
+        first.close();
+      }
+      assert.equal(
+        text(await tcpExchange(running.port, bytes("after"))),
+        "AFTER",
+      );
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  },
+});
+
+/**
+ * Resets COUNT connections one after another, each once the server has
+ * accepted it (the listener's queue in /proc/net/tcp is empty).
+ */
+const ACCEPTED_RESETS_PEER = `
+import socket, struct, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+def queued():
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if f[1].endswith(":%04X" % port) and f[3] == "0A":
+            return int(f[4].split(":")[1], 16)
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port))
+    deadline = time.time() + 5
+    while queued() != 0:
+        if time.time() > deadline:
+            sys.exit("the server never accepted")
+        time.sleep(0.001)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+`;
+
+Deno.test({
+  name:
+    "textbook: TCPServer.ts closes the socket of each client that resets after accept (its open files stay bounded)",
+  ignore: !canRun(hasPython, "a reset (SO_LINGER 0) is sent with python3"),
+  async fn() {
+    const running = await startTextbookServer("TCPServer");
+    // Deno reads /proc/PID/fd only with --allow-all; ls needs no more.
+    const openFiles = async () => {
+      const { stdout } = await new Deno.Command("ls", {
+        args: [`/proc/${running.pid}/fd`],
+        stdout: "piped",
+      }).output();
+      return text(stdout).split("\n").filter((name) => name !== "").length;
+    };
+    try {
+      assert.equal(text(await tcpExchange(running.port, bytes("a"))), "A");
+      const before = await openFiles();
+      const resets = 30;
+      const reset = await new Deno.Command("python3", {
+        args: ["-c", ACCEPTED_RESETS_PEER, String(running.port), `${resets}`],
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      assert.equal(reset.code, 0, text(reset.stderr));
+      // One client at a time: once this one is answered, every reset is
+      // behind it.
+      assert.equal(text(await tcpExchange(running.port, bytes("b"))), "B");
+      const after = await openFiles();
+      assert.ok(after - before < 5, `${before} open files, then ${after}`);
+    } finally {
+      await running.stop("SIGKILL");
+    }
+  },
+});

@@ -4,6 +4,7 @@
 // Left out, as in the textbook: a lost datagram leaves it waiting for ever
 // (Ctrl-C), and it sends one sentence. The full udp_client.ts adds a
 // timeout and retries, many sentences, Pinger and Heartbeat.
+import { lookup } from "node:dns/promises";
 import { stdin, stdout } from "node:process";
 import { createInterface } from "node:readline";
 
@@ -16,16 +17,16 @@ const lines = keyboard[Symbol.asyncIterator]();
 const serverName = Deno.args[0] ?? "localhost";
 // serverPort = 12000
 const serverPort = Number(Deno.args[1] ?? 12000);
-// (listenDatagram opens any UDP socket; port 0: the system picks one)
-// clientSocket = socket(AF_INET, SOCK_DGRAM)
+// clientSocket = socket(AF_INET, SOCK_DGRAM)   (IPv4; port 0: any free one)
 const clientSocket = Deno.listenDatagram({ transport: "udp", port: 0 });
 // message = input('Input lowercase sentence:')
 stdout.write("Input lowercase sentence:");
 const message: string = (await lines.next()).value ?? Deno.exit(); // Ctrl-D: end
 // clientSocket.sendto(message.encode(), (serverName, serverPort))
+const { address } = await lookup(serverName, { family: 4 }); // AF_INET: IPv4
 await clientSocket.send(new TextEncoder().encode(message), {
   transport: "udp",
-  hostname: serverName,
+  hostname: address,
   port: serverPort,
 });
 // modifiedMessage, serverAddress = clientSocket.recvfrom(2048)

@@ -19,8 +19,10 @@ const serverSocket = Deno.listenDatagram({
 });
 // (`as Deno.NetAddr` tells TypeScript that this address has a port)
 const { hostname, port } = serverSocket.addr as Deno.NetAddr;
+const host = hostname.includes(":") ? `[${hostname}]` : hostname; // [::1]
 // print("The server is ready to receive")
-console.log(`The server is ready to receive on ${hostname}:${port}`);
+console.log(`The server is ready to receive on ${host}:${port}`);
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // keeps a BOM
 // while True:
 while (true) {
   // message, clientAddress = serverSocket.recvfrom(2048)
@@ -28,7 +30,7 @@ while (true) {
     new Uint8Array(2048),
   );
   // modifiedMessage = message.decode().upper()
-  const modifiedMessage = new TextDecoder().decode(message).toUpperCase();
+  const modifiedMessage = decoder.decode(message).toUpperCase();
   // serverSocket.sendto(modifiedMessage.encode(), clientAddress)
   await serverSocket.send(
     new TextEncoder().encode(modifiedMessage),
