@@ -8,7 +8,15 @@
  * another CPU; those tests need no runtime and always run.
  */
 import assert from "node:assert/strict";
-import { canRun, hasProgram, ROOT, startServer, text } from "./_helpers.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  probeUntilAnswered,
+  ROOT,
+  startServer,
+  text,
+} from "./_helpers.ts";
 
 const target = `${Deno.build.arch}-${
   {
@@ -298,4 +306,154 @@ Deno.test({
       await Deno.remove(denoDir, { recursive: true });
     }
   },
+});
+
+/** README's "Running a server as a service": the unit and the container line. */
+const SERVICE = await (async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const section = readme.slice(
+    readme.indexOf("### Running a server as a service"),
+  );
+  const unit = section.match(/```ini\n([^]*?)```/)?.[1] ?? "";
+  const container = section.match(/```sh\n(docker run [^\n]*)\n```/)?.[1] ??
+    "";
+  return { unit, container };
+})();
+
+/** A unit's `KEY=value` lines, in order (a key may repeat). */
+function unitSettings(unit: string): [string, string][] {
+  return [...unit.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]);
+}
+
+/**
+ * The prefix that runs a command as systemd's `DynamicUser=yes` and
+ * `NoNewPrivileges=yes` would, as far as can be without systemd: a user
+ * with no privileges (nobody) and the no_new_privs bit set.
+ */
+const DROP_PRIVILEGES = [
+  "setpriv",
+  ...["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"],
+  "--",
+];
+
+/** Whether privileges can be dropped here (root, with setpriv). */
+const canDropPrivileges = await (async () => {
+  try {
+    const [program, ...args] = [...DROP_PRIVILEGES, "true"];
+    return (await new Deno.Command(program, { args }).output()).success;
+  } catch {
+    return false;
+  }
+})();
+
+const UNPRIVILEGED = canDropPrivileges ? DROP_PRIVILEGES : [];
+
+/**
+ * Runs a server's command as the service would (unprivileged, the script
+ * in a folder of its own, Deno's cache empty), port 12000 made 0; `check`
+ * talks to it; then SIGTERM, as `systemctl stop` and `docker stop` send,
+ * must give exit 0 and the summary.
+ */
+async function runAsService(
+  command: string[],
+  scriptFolder: string,
+  env: Record<string, string>,
+  check: (port: number) => Promise<void>,
+) {
+  if (!canDropPrivileges) {
+    console.warn(
+      "running as this user: dropping privileges needs root and setpriv",
+    );
+  }
+  const folder = await Deno.makeTempDir({ prefix: "service_" });
+  const denoDir = await Deno.makeTempDir({ prefix: "service_cache_" });
+  try {
+    await Deno.copyFile(`${ROOT}udp_server.ts`, `${folder}/udp_server.ts`);
+    for (const path of [folder, denoDir, `${folder}/udp_server.ts`]) {
+      if (canDropPrivileges) await Deno.chown(path, 65534, 65534);
+    }
+    const local = command.map((word) =>
+      word.replace(scriptFolder, `${folder}/`).replaceAll("12000", "0")
+        .replace(/^\/usr\/bin\/deno$/, Deno.execPath())
+    );
+    const server = await startServer([...UNPRIVILEGED, ...local], {
+      cwd: folder,
+      env: { ...env, DENO_DIR: denoDir },
+    });
+    try {
+      await check(server.port);
+    } finally {
+      const stopped = await server.stop("SIGTERM");
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stderr, /^udp_server: .*\n$/m);
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+    await Deno.remove(denoDir, { recursive: true });
+  }
+}
+
+Deno.test("README: the systemd unit's ExecStart serves, unprivileged, and its SIGTERM stop exits 0 with the summary", async () => {
+  const settings = unitSettings(SERVICE.unit);
+  const setting = (key: string) =>
+    settings.filter(([k]) => k === key).map(([, v]) => v);
+  for (
+    const [key, value] of [
+      ["DynamicUser", "yes"],
+      ["NoNewPrivileges", "yes"],
+      ["Restart", "on-failure"],
+    ]
+  ) {
+    assert.deepEqual(setting(key), [value], `${key}=${value}`);
+  }
+  // systemctl stop sends KillSignal, SIGTERM unless the unit says otherwise;
+  // the journal takes stdout and stderr unless it sends them elsewhere.
+  assert.deepEqual(setting("KillSignal"), []);
+  assert.deepEqual(setting("StandardOutput"), []);
+  const [execStart] = setting("ExecStart");
+  assert.ok(execStart, "the unit has an ExecStart");
+  // No prompt can freeze a service, and the network is named, not all.
+  assert.match(execStart, / --no-prompt /);
+  assert.match(execStart, / --allow-net=\S/);
+  const env = Object.fromEntries(
+    setting("Environment").map((line) => line.split("=", 2)),
+  );
+  assert.equal(env.DENO_DIR, `/var/cache/${setting("CacheDirectory")[0]}`);
+  await runAsService(
+    execStart.split(/\s+/),
+    "/opt/sockets/",
+    env,
+    async (port) => {
+      const answer = await probeUntilAnswered(bytes("hello unit\n"), port);
+      assert.equal(text(answer), "HELLO UNIT\n");
+    },
+  );
+});
+
+Deno.test("README: the container's deno command starts, unprivileged, and docker stop's SIGTERM exits 0 with the summary", async () => {
+  const line = SERVICE.container;
+  for (
+    const flag of [
+      "--restart=on-failure",
+      "--cap-drop=ALL",
+      "--security-opt=no-new-privileges",
+      ":ro",
+    ]
+  ) {
+    assert.ok(line.includes(flag), `the container line has ${flag}`);
+  }
+  const image = `denoland/deno:${Deno.version.deno}`;
+  const words = line.split(/\s+/);
+  assert.ok(words.includes(image), `the image is Deno's own version, ${image}`);
+  const command = words.slice(words.indexOf(image) + 1);
+  assert.equal(command[0], "run");
+  assert.ok(command.includes("--no-prompt"));
+  // The container relies on the default port, which -p maps.
+  assert.ok(line.includes(" -p 12000:12000/udp "));
+  await runAsService(
+    [Deno.execPath(), ...command, "--port", "12000"],
+    "/app/",
+    {},
+    async () => {},
+  );
 });
