@@ -264,6 +264,28 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "compile: deno task compile passes its own checks on real binaries for this machine",
+  ignore: !canRun(reason === undefined, reason ?? ""),
+  async fn() {
+    // The runtime as the test above finds it: DENORT_BIN or Deno's cache.
+    const env = Object.fromEntries(
+      ["DENORT_BIN", "DENO_DIR", "HOME"].flatMap((key) => {
+        const value = Deno.env.get(key);
+        return value === undefined ? [] : [[key, value]];
+      }),
+    );
+    const run = await compileTask(target, env);
+    try {
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /compile: dist\/[\w-]+\/SHA256SUMS\n$/);
+    } finally {
+      await Deno.remove(run.folder, { recursive: true });
+    }
+  },
+});
+
 const hasZip = await hasProgram("zip");
 
 Deno.test({
@@ -279,6 +301,9 @@ Deno.test({
     // The README's offline route: Deno's download cache, as `deno compile`
     // fills it, holds a runtime (here a bare aarch64 ELF header) for the
     // target; nothing is downloaded and DENORT_BIN is not set.
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const cached = `$DENO_DIR/dl/release/v${Deno.version.deno}/`;
+    assert.ok(readme.includes(cached), `README names ${cached}`);
     const denoDir = await Deno.makeTempDir({ prefix: "deno_dir_" });
     const target = "aarch64-unknown-linux-gnu";
     const release = `${denoDir}/dl/release/v${Deno.version.deno}`;

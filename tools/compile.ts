@@ -178,7 +178,8 @@ async function notOurs(
   output: string,
   name: string,
 ): Promise<string | undefined> {
-  const usage = `Usage: ${name} [options]`;
+  // A binary's help names it by its file name: udp_server.exe on Windows.
+  const usage = `Usage: ${output.slice(output.lastIndexOf("/") + 1)} [options]`;
   try {
     const { stdout } = await new Deno.Command(new URL(output, root), {
       args: ["--help"],
