@@ -286,6 +286,34 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "compile: where the runtime cannot be downloaded, it names the cache path and DENORT_BIN",
+  ignore: !canRun(
+    reason?.includes("downloading") ?? false,
+    "the runtime can be had here, so its download does not fail",
+  ),
+  async fn() {
+    const denoDir = await Deno.makeTempDir({ prefix: "deno_dir_" });
+    const run = await compileTask(target, { DENO_DIR: denoDir });
+    try {
+      assert.equal(run.code, 1, run.stderr);
+      const version = Deno.version.deno;
+      assert.equal(
+        lastLine(run.stderr),
+        `compile: deno compile could not download the runtime for ${target}. ` +
+          `Put denort-${target}.zip of Deno ${version} in ` +
+          `$DENO_DIR/dl/release/v${version}/ (deno info shows DENO_DIR), or ` +
+          "set DENORT_BIN to a denort binary and build only its target, " +
+          "e.g. deno task compile --target x86_64-unknown-linux-gnu",
+      );
+    } finally {
+      await Deno.remove(run.folder, { recursive: true });
+      await Deno.remove(denoDir, { recursive: true });
+    }
+  },
+});
+
 const hasZip = await hasProgram("zip");
 
 Deno.test({
