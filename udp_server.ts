@@ -306,8 +306,10 @@ class Server {
   #logError: ReturnType<typeof rateLimited>;
   #shouldDrop: () => boolean;
   #heartbeats?: HeartbeatMonitor;
-  /** Addresses found to be this machine's, or not: see `fromItself`. */
-  #ownAddresses = new Map<string, boolean>();
+  /** Tells a datagram forged to come from this server: see `OwnAddresses`. */
+  #ownAddresses: OwnAddresses;
+  /** Whether `--allow-net` names every host: no need to ask per client. */
+  #everyHostAllowed: boolean;
   #signal?: AbortSignal;
   /** One reply buffer for every datagram, as large as a datagram can be. */
   #replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
@@ -326,6 +328,9 @@ class Server {
         formatAddress(this.addr),
     );
     this.#shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
+    this.#ownAddresses = new OwnAddresses(this.addr);
+    this.#everyHostAllowed =
+      Deno.permissions.querySync({ name: "net" }).state === "granted";
     if (options.heartbeat !== undefined) {
       this.#heartbeats = new HeartbeatMonitor(
         options.heartbeat * 1000,
@@ -360,14 +365,39 @@ class Server {
       );
       return false;
     }
-    if (fromItself(clientAddress, this.addr, this.#ownAddresses)) {
-      // A forged sender: answering would have the server answer itself
-      // for ever.
+    if (this.#heartbeats?.take(message, client)) return false; // watched
+    if (!this.#mayReplyTo(clientAddress)) {
       this.stats.failed++;
-      this.#logError(`${client()}: this server's own address, not answered`);
+      this.#logError(
+        `${client()}: reply not sent: network access to ${client()} was ` +
+          `not granted: a UDP server sends each reply to its client, so ` +
+          `--allow-net must name the clients' addresses too, e.g. ` +
+          `--allow-net=${formatAddress(this.addr)},${
+            formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
+          }`,
+      );
       return false;
     }
-    return !this.#heartbeats?.take(message, client); // watched, not answered
+    const forged = this.#ownAddresses.includes(clientAddress);
+    if (forged) {
+      // Answering would have the server answer itself for ever.
+      this.stats.failed++;
+      this.#logError(`${client()}: ${forged}, not answered`);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Whether `--allow-net` lets a reply go to the client, asked without a
+   * prompt: sending would otherwise ask at the terminal, and the question
+   * would stop the server until someone answered it.
+   */
+  #mayReplyTo(clientAddress: Deno.NetAddr): boolean {
+    if (this.#everyHostAllowed) return true;
+    const host = formatAddress(clientAddress);
+    return Deno.permissions.querySync({ name: "net", host }).state ===
+      "granted";
   }
 
   /**
@@ -414,17 +444,7 @@ class Server {
       this.stats.replied++;
     } catch (error) {
       this.stats.failed++;
-      this.#logError(
-        `${client()}: reply not sent: ` +
-          (error instanceof Deno.errors.NotCapable
-            ? `network access to ${client()} was not granted: a UDP server ` +
-              `sends each reply to its client, so --allow-net must name ` +
-              `the clients' addresses too, e.g. --allow-net=` +
-              `${formatAddress(this.addr)},${
-                formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
-              }`
-            : explainError(error)),
-      );
+      this.#logError(`${client()}: reply not sent: ${explainError(error)}`);
     } finally {
       this.#sending = false;
     }
@@ -463,40 +483,66 @@ function requireUdp() {
   }
 }
 
-/** Addresses found to be this machine's or not, remembered at most. */
-const OWN_ADDRESSES_KEPT = 256;
+/** Addresses tested per second at most by binding: see `OwnAddresses`. */
+const OWN_ADDRESS_TESTS_PER_SECOND = 100;
 
 /**
- * Whether `from` is the server's own socket: its port, at an address of
- * this machine (a server bound to every address owns them all). Whether an
- * address is this machine's is learnt by binding a socket to it, which
- * needs no permission beyond `--allow-net`; the answers are remembered.
+ * Tells a datagram forged to come from the server's own socket, which the
+ * server would answer, and then its own reply, for ever. Only a datagram
+ * from the server's own port can be one, so every other costs a comparison.
+ * One from that port is this server's if its address is a loopback one, the
+ * one bound, or an address of this machine, which binding a socket to it
+ * tells (no permission beyond `--allow-net`). Nothing is remembered: an
+ * address may become this machine's at any time (DHCP, a VPN). The binds
+ * are at most `OWN_ADDRESS_TESTS_PER_SECOND`, so a flood from rotating
+ * sources costs little; past them, and for a link-local address (Deno
+ * gives no interface, without which it cannot be bound, nor told), such a
+ * datagram is not answered: a client on the server's port number is rare.
  */
-function fromItself(
-  from: Deno.NetAddr,
-  server: Deno.NetAddr,
-  own: Map<string, boolean>,
-): boolean {
-  if (from.port !== server.port) return false;
-  const hostname = from.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
-  if (
-    hostname === server.hostname || /^127\./.test(hostname) ||
-    hostname === "::1"
-  ) {
-    return true;
+class OwnAddresses {
+  #server: Deno.NetAddr;
+  #second = 0;
+  #tests = 0;
+
+  constructor(server: Deno.NetAddr) {
+    this.#server = server;
   }
-  let mine = own.get(hostname);
-  if (mine === undefined) {
+
+  /** Why `from` may be the server itself, or `undefined` if it is not. */
+  includes(from: Deno.NetAddr): string | undefined {
+    if (from.port !== this.#server.port) return undefined;
+    const hostname = from.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
+    if (
+      hostname === this.#server.hostname || /^127\./.test(hostname) ||
+      hostname === "::1"
+    ) {
+      return "this server's own address";
+    }
+    if (/^fe[89ab]/i.test(hostname)) {
+      return "a link-local address on this server's port, which may be its " +
+        "own (Deno gives no interface to tell)";
+    }
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.#second) [this.#second, this.#tests] = [second, 0];
+    if (++this.#tests > OWN_ADDRESS_TESTS_PER_SECOND) {
+      return "on this server's port, too many such to check this second " +
+        "whether the address is its own";
+    }
+    const bind = `${formatHost(hostname)}:0`;
+    if (
+      Deno.permissions.querySync({ name: "net", host: bind }).state !==
+        "granted"
+    ) {
+      return "on this server's port at an address --allow-net does not " +
+        "let it check is not its own";
+    }
     try {
       Deno.listenDatagram({ transport: "udp", hostname, port: 0 }).close();
-      mine = true;
+      return "this server's own address";
     } catch {
-      mine = false; // not an address of this machine
+      return undefined; // not an address of this machine
     }
-    if (own.size >= OWN_ADDRESSES_KEPT) own.clear();
-    own.set(hostname, mine);
   }
-  return mine;
 }
 
 /**
