@@ -713,3 +713,25 @@ Deno.test({
     );
   },
 });
+
+Deno.test("udp_server CLI --help says what -v shows (sizes in bytes) and the heartbeat format it reads", async () => {
+  const help = await runScript("udp_server.ts", ["-h"]);
+  const said = help.stdout.replace(/\s+/g, " ");
+  assert.match(said, /recvfrom and sendto with its size in bytes/);
+  assert.match(
+    said,
+    /"Heartbeat SEQ TIME" datagrams, TIME in seconds since 1970/,
+  );
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
+  const socket = udpSocket();
+  try {
+    await udpRoundTrip(socket, bytes("hi"), server.port);
+  } finally {
+    socket.close();
+  }
+  const { stderr } = await server.stop();
+  assert.match(stderr, /\nrecvfrom: 2 bytes from 127\.0\.0\.1:\d+\n/);
+  assert.match(stderr, /\nsendto: 2 bytes to 127\.0\.0\.1:\d+\n/);
+});
