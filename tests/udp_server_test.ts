@@ -735,3 +735,26 @@ Deno.test("udp_server CLI --help says what -v shows (sizes in bytes) and the hea
   assert.match(stderr, /\nrecvfrom: 2 bytes from 127\.0\.0\.1:\d+\n/);
   assert.match(stderr, /\nsendto: 2 bytes to 127\.0\.0\.1:\d+\n/);
 });
+
+Deno.test("serveUdp() replies with at most 3 times the request's bytes, 3 only for ΐ and ΰ, as the README's caveat says", async () => {
+  const encoder = new TextEncoder();
+  const tripled: string[] = [];
+  for (let codePoint = 0x80; codePoint <= 0x10ffff; codePoint++) {
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue; // surrogates
+    const request = encoder.encode(String.fromCodePoint(codePoint));
+    const growth = upperCase(request).length / request.length;
+    assert.ok(growth <= 3, `U+${codePoint.toString(16)}`);
+    if (growth === 3) tripled.push(String.fromCodePoint(codePoint));
+  }
+  assert.deepEqual(tripled, ["ΐ", "ΰ"]);
+  await withServer("udp", {}, async (port) => {
+    const socket = udpSocket();
+    try {
+      const request = bytes("ΐ".repeat(10_917));
+      const reply = await udpRoundTrip(socket, request, port);
+      assert.deepEqual([request.length, reply.length], [21_834, 65_502]);
+    } finally {
+      socket.close();
+    }
+  });
+});
