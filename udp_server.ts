@@ -651,6 +651,8 @@ interface HeartbeatClient extends HeartbeatClientStats {
   highestSentAt: number;
   /** A jump far ahead, taken once the next heartbeat follows it. */
   jumpedTo?: number;
+  /** Where a restart came from, undone if the next heartbeat goes on from it. */
+  restartedFrom?: { highest: number; sentAt: number };
   /** Whether heartbeat 0 came (a client may count from 0 or from 1). */
   zeroSeen: boolean;
   /** When the last heartbeat came, from `performance.now()`. */
@@ -727,6 +729,7 @@ class HeartbeatMonitor {
   /** Counts heartbeat `seq` of a client, sent at `sentAt`, and reports it. */
   #count(state: HeartbeatClient, seq: number, sentAt: number, delay: Delay) {
     const client = state.client;
+    this.#afterRestart(state, seq);
     if (seq > state.highest + LARGEST_GAP && !this.#followsJump(state, seq)) {
       // Far ahead: a jump (or forged), not thousands lost, until followed.
       state.jumpedTo = seq;
@@ -744,9 +747,9 @@ class HeartbeatMonitor {
       this.#report({ client, event: "heartbeat", seq, ...delay });
     } else if (seq <= 1 && sentAt > state.highestSentAt) {
       // Back to the start, sent after the highest: numbering restarted.
+      state.restartedFrom = { highest: from, sentAt: state.highestSentAt };
       [state.highest, state.highestSentAt] = [seq, sentAt];
       state.zeroSeen = seq === 0;
-      state.missing.clear();
       state.received++;
       this.#report({ client, event: "restarted", from, seq, ...delay });
     } else if (state.missing.delete(seq)) {
@@ -761,6 +764,21 @@ class HeartbeatMonitor {
     } else {
       state.duplicates++;
       this.#report({ client, event: "duplicate", seq });
+    }
+  }
+
+  /**
+   * After a restart, the next heartbeat decides: one that goes on from the
+   * old numbering undoes it (a stray, or forged), any other confirms it.
+   */
+  #afterRestart(state: HeartbeatClient, seq: number) {
+    const before = state.restartedFrom;
+    if (before === undefined) return;
+    state.restartedFrom = undefined;
+    if (seq > before.highest && seq <= before.highest + LARGEST_GAP) {
+      [state.highest, state.highestSentAt] = [before.highest, before.sentAt];
+    } else {
+      state.missing.clear(); // the old numbering's
     }
   }
 
@@ -906,7 +924,8 @@ function formatReport(report: HeartbeatReport): string {
         `the next one follows it`;
     case "restarted":
       return `Client ${client} restarted its numbering: seq=${report.seq} ` +
-        `after seq=${report.from}, ${delayOf(report)}`;
+        `after seq=${report.from}, ${delayOf(report)} (undone if the next ` +
+        `one goes on from seq=${report.from})`;
     case "unread":
       return `Not read as a heartbeat from ${client}: ${
         JSON.stringify(report.text)

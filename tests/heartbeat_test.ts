@@ -844,3 +844,39 @@ Deno.test("udp_server CLI --heartbeat answers a near heartbeat as a sentence and
     /^Heartbeat from 127\.0\.0\.1:\d+: seq=1 delay=-85\d\d\.\d{3} ms \(clock not synchronised: no network delay\)$/,
   );
 });
+
+Deno.test("serveUdp() with heartbeat undoes a forged restart when the client's numbering goes on", async () => {
+  const server = heartbeatServer(30);
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    const sent = [heartbeat(1, 50), heartbeat(2, 40), heartbeat(3, 30)];
+    sent.push(heartbeat(1, -1000)); // forged: stamped after the others
+    sent.push(heartbeat(4, 20), heartbeat(5, 10));
+    for (const datagram of sent) await socket.send(datagram, to);
+    await server.until((r) => r.event === "heartbeat" && r.seq === 5, "5");
+    assert.deepEqual(
+      server.reports.map((r) => [r.event, (r as { seq: number }).seq]),
+      [
+        ["heartbeat", 1],
+        ["heartbeat", 2],
+        ["heartbeat", 3],
+        ["restarted", 1],
+        ["heartbeat", 4],
+        ["heartbeat", 5],
+      ],
+    );
+    socket.close();
+    const [client] = (await server.stop()).heartbeats!.clients;
+    assert.deepEqual([client.lost, client.duplicates], [0, 0]);
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed above */ }
+    await server.stop();
+  }
+});
