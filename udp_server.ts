@@ -110,12 +110,13 @@ Options:
       --seed N           make --drop-rate drop the same datagrams every run
       --heartbeat SECONDS
                          the UDP Heartbeat exercise: watch "Heartbeat SEQ
-                         TIME" datagrams (no reply): report each one's
-                         delay, the heartbeats lost, and a client silent
-                         this long as stopped
+                         TIME" datagrams, TIME in seconds since 1970 (no
+                         reply): report each one's delay, the heartbeats
+                         lost, and a client silent this long as stopped;
+                         one near that format is answered, said unread
       --json             heartbeat reports as JSON, one object a line
   -v, --verbose          show each socket step on stderr: bind, every
-                         recvfrom and sendto with its bytes, close
+                         recvfrom and sendto with its size in bytes, close
   -h, --help             show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on
@@ -191,8 +192,7 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
     server = serveUdp({
       ...options,
       signal: shutdown.signal,
-      onListen: (addr) =>
-        console.log(`The server is ready to receive on ${formatAddress(addr)}`),
+      onListen: (addr) => console.log(readyLine(addr, json)),
     });
   } catch (error) {
     shutdown.dispose();
@@ -218,6 +218,19 @@ async function run(options: UdpServerOptions, json: boolean): Promise<number> {
   // Only now: a second signal while the log waits must still exit at once.
   shutdown.dispose();
   return 0;
+}
+
+/** The ready line; with `json`, an object like the reports, saying it too. */
+function readyLine(addr: Deno.NetAddr, json: boolean): string {
+  const line = `The server is ready to receive on ${formatAddress(addr)}`;
+  return json
+    ? JSON.stringify({
+      event: "ready",
+      message: line,
+      host: addr.hostname,
+      port: addr.port,
+    })
+    : line;
 }
 
 // ===========================================================================
@@ -308,8 +321,10 @@ class Server {
   #logError: ReturnType<typeof rateLimited>;
   #shouldDrop: () => boolean;
   #heartbeats?: HeartbeatMonitor;
-  /** Addresses found to be this machine's, or not: see `fromItself`. */
-  #ownAddresses = new Map<string, boolean>();
+  /** Tells a datagram forged to come from this server: see `OwnAddresses`. */
+  #ownAddresses: OwnAddresses;
+  /** Whether `--allow-net` names every host: no need to ask per client. */
+  #everyHostAllowed: boolean;
   #signal?: AbortSignal;
   /** One reply buffer for every datagram, as large as a datagram can be. */
   #replyBuffer = new Uint8Array(MAX_DATAGRAM_IPV6);
@@ -328,6 +343,9 @@ class Server {
         formatAddress(this.addr),
     );
     this.#shouldDrop = createDropper(options.dropRate ?? 0, options.seed);
+    this.#ownAddresses = new OwnAddresses(this.addr);
+    this.#everyHostAllowed =
+      Deno.permissions.querySync({ name: "net" }).state === "granted";
     if (options.heartbeat !== undefined) {
       this.#heartbeats = new HeartbeatMonitor(
         options.heartbeat * 1000,
@@ -362,14 +380,39 @@ class Server {
       );
       return false;
     }
-    if (fromItself(clientAddress, this.addr, this.#ownAddresses)) {
-      // A forged sender: answering would have the server answer itself
-      // for ever.
+    if (this.#heartbeats?.take(message, client)) return false; // watched
+    if (!this.#mayReplyTo(clientAddress)) {
       this.stats.failed++;
-      this.#logError(`${client()}: this server's own address, not answered`);
+      this.#logError(
+        `${client()}: reply not sent: network access to ${client()} was ` +
+          `not granted: a UDP server sends each reply to its client, so ` +
+          `--allow-net must name the clients' addresses too, e.g. ` +
+          `--allow-net=${formatAddress(this.addr)},${
+            formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
+          }`,
+      );
       return false;
     }
-    return !this.#heartbeats?.take(message, client); // watched, not answered
+    const forged = this.#ownAddresses.includes(clientAddress);
+    if (forged) {
+      // Answering would have the server answer itself for ever.
+      this.stats.failed++;
+      this.#logError(`${client()}: ${forged}, not answered`);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Whether `--allow-net` lets a reply go to the client, asked without a
+   * prompt: sending would otherwise ask at the terminal, and the question
+   * would stop the server until someone answered it.
+   */
+  #mayReplyTo(clientAddress: Deno.NetAddr): boolean {
+    if (this.#everyHostAllowed) return true;
+    const host = formatAddress(clientAddress);
+    return Deno.permissions.querySync({ name: "net", host }).state ===
+      "granted";
   }
 
   /**
@@ -416,17 +459,7 @@ class Server {
       this.stats.replied++;
     } catch (error) {
       this.stats.failed++;
-      this.#logError(
-        `${client()}: reply not sent: ` +
-          (error instanceof Deno.errors.NotCapable
-            ? `network access to ${client()} was not granted: a UDP server ` +
-              `sends each reply to its client, so --allow-net must name ` +
-              `the clients' addresses too, e.g. --allow-net=` +
-              `${formatAddress(this.addr)},${
-                formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
-              }`
-            : explainError(error)),
-      );
+      this.#logError(`${client()}: reply not sent: ${explainError(error)}`);
     } finally {
       this.#sending = false;
     }
@@ -465,40 +498,66 @@ function requireUdp() {
   }
 }
 
-/** Addresses found to be this machine's or not, remembered at most. */
-const OWN_ADDRESSES_KEPT = 256;
+/** Addresses tested per second at most by binding: see `OwnAddresses`. */
+const OWN_ADDRESS_TESTS_PER_SECOND = 100;
 
 /**
- * Whether `from` is the server's own socket: its port, at an address of
- * this machine (a server bound to every address owns them all). Whether an
- * address is this machine's is learnt by binding a socket to it, which
- * needs no permission beyond `--allow-net`; the answers are remembered.
+ * Tells a datagram forged to come from the server's own socket, which the
+ * server would answer, and then its own reply, for ever. Only a datagram
+ * from the server's own port can be one, so every other costs a comparison.
+ * One from that port is this server's if its address is a loopback one, the
+ * one bound, or an address of this machine, which binding a socket to it
+ * tells (no permission beyond `--allow-net`). Nothing is remembered: an
+ * address may become this machine's at any time (DHCP, a VPN). The binds
+ * are at most `OWN_ADDRESS_TESTS_PER_SECOND`, so a flood from rotating
+ * sources costs little; past them, and for a link-local address (Deno
+ * gives no interface, without which it cannot be bound, nor told), such a
+ * datagram is not answered: a client on the server's port number is rare.
  */
-function fromItself(
-  from: Deno.NetAddr,
-  server: Deno.NetAddr,
-  own: Map<string, boolean>,
-): boolean {
-  if (from.port !== server.port) return false;
-  const hostname = from.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
-  if (
-    hostname === server.hostname || /^127\./.test(hostname) ||
-    hostname === "::1"
-  ) {
-    return true;
+class OwnAddresses {
+  #server: Deno.NetAddr;
+  #second = 0;
+  #tests = 0;
+
+  constructor(server: Deno.NetAddr) {
+    this.#server = server;
   }
-  let mine = own.get(hostname);
-  if (mine === undefined) {
+
+  /** Why `from` may be the server itself, or `undefined` if it is not. */
+  includes(from: Deno.NetAddr): string | undefined {
+    if (from.port !== this.#server.port) return undefined;
+    const hostname = from.hostname.replace(/^::ffff:(?=\d+\.)/i, "");
+    if (
+      hostname === this.#server.hostname || /^127\./.test(hostname) ||
+      hostname === "::1"
+    ) {
+      return "this server's own address";
+    }
+    if (/^fe[89ab]/i.test(hostname)) {
+      return "a link-local address on this server's port, which may be its " +
+        "own (Deno gives no interface to tell)";
+    }
+    const second = Math.floor(performance.now() / 1000);
+    if (second !== this.#second) [this.#second, this.#tests] = [second, 0];
+    if (++this.#tests > OWN_ADDRESS_TESTS_PER_SECOND) {
+      return "on this server's port, too many such to check this second " +
+        "whether the address is its own";
+    }
+    const bind = `${formatHost(hostname)}:0`;
+    if (
+      Deno.permissions.querySync({ name: "net", host: bind }).state !==
+        "granted"
+    ) {
+      return "on this server's port at an address --allow-net does not " +
+        "let it check is not its own";
+    }
     try {
       Deno.listenDatagram({ transport: "udp", hostname, port: 0 }).close();
-      mine = true;
+      return "this server's own address";
     } catch {
-      mine = false; // not an address of this machine
+      return undefined; // not an address of this machine
     }
-    if (own.size >= OWN_ADDRESSES_KEPT) own.clear();
-    own.set(hostname, mine);
   }
-  return mine;
 }
 
 /**
@@ -529,13 +588,27 @@ function createDropper(rate: number, seed?: number): () => boolean {
 
 /** What the server reports of heartbeats, as they come or fail to. */
 export type HeartbeatReport =
-  | { client: string; event: "heartbeat"; seq: number; delayMs: number }
+  | ({ client: string; event: "heartbeat"; seq: number } & Delay)
   | { client: string; event: "lost"; seqs: string; count: number }
-  | { client: string; event: "late"; seq: number; delayMs: number }
+  | ({ client: string; event: "late"; seq: number } & Delay)
   | { client: string; event: "duplicate"; seq: number }
-  | { client: string; event: "old"; seq: number; delayMs: number }
+  | ({ client: string; event: "old"; seq: number } & Delay)
   | { client: string; event: "stopped"; lastSeq: number; silentS: number }
-  | { client: string; event: "resumed"; seq: number; silentS: number };
+  | { client: string; event: "resumed"; seq: number; silentS: number }
+  | { client: string; event: "jumped"; from: number; seq: number }
+  | ({ client: string; event: "restarted"; from: number; seq: number } & Delay)
+  | { client: string; event: "unread"; text: string };
+
+/**
+ * A heartbeat's delay from its TIME; `clockNotSynchronised` when no network
+ * could give it (negative, or over an hour): the client's clock is off.
+ */
+export interface Delay {
+  /** Milliseconds from the heartbeat's TIME to its arrival. */
+  delayMs: number;
+  /** Present when no network could give that delay. */
+  clockNotSynchronised?: true;
+}
 
 /** One client's heartbeats, in the server's summary. */
 export interface HeartbeatClientStats {
@@ -560,6 +633,12 @@ export interface HeartbeatClientStats {
 
 /** `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends. */
 const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
+/** What a client may have meant as a heartbeat: said to be unread. */
+const NEAR_HEARTBEAT = /^\s*heart\s*beat/i;
+/** A sequence number this far past the highest is a jump, not a loss. */
+const LARGEST_GAP = 1000;
+/** A delay past an hour is no network's: the client's clock is off. */
+const LONGEST_DELAY_MS = 3_600_000;
 const heartbeatDecoder = new TextDecoder();
 /** Lost sequence numbers remembered per client, to tell a late one. */
 const LOST_REMEMBERED = 256;
@@ -570,6 +649,12 @@ const REPORT_QUEUE_LINES = 10_000;
 
 interface HeartbeatClient extends HeartbeatClientStats {
   highest: number;
+  /** The TIME of the highest, in ms: a restart is sent after it. */
+  highestSentAt: number;
+  /** A jump far ahead, taken once the next heartbeat follows it. */
+  jumpedTo?: number;
+  /** Where a restart came from, undone if the next heartbeat goes on from it. */
+  restartedFrom?: { highest: number; sentAt: number };
   /** Whether heartbeat 0 came (a client may count from 0 or from 1). */
   zeroSeen: boolean;
   /** When the last heartbeat came, from `performance.now()`. */
@@ -601,20 +686,29 @@ class HeartbeatMonitor {
     );
   }
 
-  /** Takes a datagram if it is a heartbeat (then it gets no reply). */
+  /**
+   * Takes a datagram if it is a heartbeat (then it gets no reply); one that
+   * looks meant as one is reported unread, and answered as a sentence.
+   */
   take(message: Uint8Array, client: () => string): boolean {
     // "Heartbeat " and at most 15 + 1 + 22 more: anything else is a sentence.
-    if (message.length > 48 || message[0] !== 0x48) return false;
-    const match = heartbeatDecoder.decode(message).match(HEARTBEAT);
-    if (!match) return false;
-    const seq = Number(match[1]);
-    const delayMs = Math.round(
-      (performance.timeOrigin + performance.now() - Number(match[2]) * 1000) *
-        1000,
-    ) / 1000;
+    if (message.length > 64) return false;
+    const text = heartbeatDecoder.decode(message);
+    const match = message.length <= 48 && text.match(HEARTBEAT);
+    if (!match) {
+      if (NEAR_HEARTBEAT.test(text)) {
+        this.#report({ client: client(), event: "unread", text });
+      }
+      return false;
+    }
+    const sentAt = Number(match[2]) * 1000;
+    const delayMs =
+      Math.round((performance.timeOrigin + performance.now() - sentAt) * 1000) /
+      1000;
     const now = performance.now();
     const name = client();
     let state = this.#clients.get(name);
+    const seq = Number(match[1]);
     if (!state) {
       state = this.#newClient(name, now);
       // Some count from 0. Once clients have been forgotten, a newcomer may
@@ -627,28 +721,81 @@ class HeartbeatMonitor {
     }
     state.heardAt = now;
     this.#received++;
-    if (seq > state.highest || (seq === 0 && !state.zeroSeen)) {
+    const delay: Delay = delayMs < 0 || delayMs > LONGEST_DELAY_MS
+      ? { delayMs, clockNotSynchronised: true }
+      : { delayMs };
+    this.#count(state, seq, sentAt, delay);
+    return true;
+  }
+
+  /** Counts heartbeat `seq` of a client, sent at `sentAt`, and reports it. */
+  #count(state: HeartbeatClient, seq: number, sentAt: number, delay: Delay) {
+    const client = state.client;
+    this.#afterRestart(state, seq);
+    if (seq > state.highest + LARGEST_GAP && !this.#followsJump(state, seq)) {
+      // Far ahead: a jump (or forged), not thousands lost, until followed.
+      state.jumpedTo = seq;
+      state.received++;
+      this.#report({ client, event: "jumped", from: state.highest, seq });
+      return;
+    }
+    const from = state.highest;
+    if (seq > from || (seq === 0 && !state.zeroSeen)) {
       // New; a 0 after 1 was never counted lost (it may count from 1).
-      if (seq > state.highest + 1) {
-        this.#lost(state, state.highest + 1, seq - 1);
-      }
-      state.highest = Math.max(state.highest, seq);
+      if (seq > from + 1) this.#lost(state, from + 1, seq - 1);
+      if (seq > from) [state.highest, state.highestSentAt] = [seq, sentAt];
       state.zeroSeen ||= seq === 0;
       state.received++;
-      this.#report({ client: name, event: "heartbeat", seq, delayMs });
+      this.#report({ client, event: "heartbeat", seq, ...delay });
+    } else if (seq <= 1 && sentAt > state.highestSentAt) {
+      // Back to the start, sent after the highest: numbering restarted.
+      state.restartedFrom = { highest: from, sentAt: state.highestSentAt };
+      [state.highest, state.highestSentAt] = [seq, sentAt];
+      state.zeroSeen = seq === 0;
+      state.received++;
+      this.#report({ client, event: "restarted", from, seq, ...delay });
     } else if (state.missing.delete(seq)) {
       state.lost--;
       state.late++;
       state.received++;
-      this.#report({ client: name, event: "late", seq, delayMs });
-    } else if (seq <= state.highest - LOST_REMEMBERED) {
+      this.#report({ client, event: "late", seq, ...delay });
+    } else if (seq <= from - LOST_REMEMBERED) {
       // Older than the lost numbers remembered: late or again, unknown.
       state.tooOld++;
-      this.#report({ client: name, event: "old", seq, delayMs });
+      this.#report({ client, event: "old", seq, ...delay });
     } else {
       state.duplicates++;
-      this.#report({ client: name, event: "duplicate", seq });
+      this.#report({ client, event: "duplicate", seq });
     }
+  }
+
+  /**
+   * After a restart, the next heartbeat decides: one that goes on from the
+   * old numbering undoes it (a stray, or forged), any other confirms it.
+   */
+  #afterRestart(state: HeartbeatClient, seq: number) {
+    const before = state.restartedFrom;
+    if (before === undefined) return;
+    state.restartedFrom = undefined;
+    if (seq > before.highest && seq <= before.highest + LARGEST_GAP) {
+      [state.highest, state.highestSentAt] = [before.highest, before.sentAt];
+    } else {
+      state.missing.clear(); // the old numbering's
+    }
+  }
+
+  /**
+   * Whether `seq` follows the client's last jump: then the jump was real,
+   * and counting goes on from it (what it skipped is not counted lost).
+   */
+  #followsJump(state: HeartbeatClient, seq: number): boolean {
+    const jumpedTo = state.jumpedTo;
+    if (jumpedTo === undefined || seq <= jumpedTo) return false;
+    if (seq > jumpedTo + LARGEST_GAP) return false;
+    state.highest = jumpedTo;
+    state.highestSentAt = -Infinity;
+    state.missing.clear();
+    state.jumpedTo = undefined;
     return true;
   }
 
@@ -681,6 +828,7 @@ class HeartbeatMonitor {
       tooOld: 0,
       stopped: false,
       highest: 0,
+      highestSentAt: -Infinity,
       zeroSeen: false,
       heardAt: now,
       missing: new Set(),
@@ -748,13 +896,11 @@ function formatReport(report: HeartbeatReport): string {
   const { client } = report;
   switch (report.event) {
     case "heartbeat":
-      return `Heartbeat from ${client}: seq=${report.seq} delay=${
-        report.delayMs.toFixed(3)
-      } ms`;
+      return `Heartbeat from ${client}: seq=${report.seq} ${delayOf(report)}`;
     case "late":
-      return `Late heartbeat from ${client}: seq=${report.seq} delay=${
-        report.delayMs.toFixed(3)
-      } ms, no longer counted lost`;
+      return `Late heartbeat from ${client}: seq=${report.seq} ${
+        delayOf(report)
+      }, no longer counted lost`;
     case "lost":
       return `Lost from ${client}: ${
         report.count === 1 ? "heartbeat" : `${report.count} heartbeats,`
@@ -762,9 +908,9 @@ function formatReport(report: HeartbeatReport): string {
     case "duplicate":
       return `Duplicate heartbeat from ${client}: seq=${report.seq}`;
     case "old":
-      return `Old heartbeat from ${client}: seq=${report.seq} delay=${
-        report.delayMs.toFixed(3)
-      } ms, older than the ${LOST_REMEMBERED} lost ones remembered: late ` +
+      return `Old heartbeat from ${client}: seq=${report.seq} ${
+        delayOf(report)
+      }, older than the ${LOST_REMEMBERED} lost ones remembered: late ` +
         `or a duplicate, not counted either way`;
     case "stopped":
       return `Client ${client} stopped: no heartbeat for ${
@@ -774,7 +920,27 @@ function formatReport(report: HeartbeatReport): string {
       return `Client ${client} resumed: seq=${report.seq} after ${
         report.silentS.toFixed(1)
       } s of silence`;
+    case "jumped":
+      return `Heartbeat from ${client} jumped from seq=${report.from} to ` +
+        `seq=${report.seq}: not counted lost; counting goes on from it if ` +
+        `the next one follows it`;
+    case "restarted":
+      return `Client ${client} restarted its numbering: seq=${report.seq} ` +
+        `after seq=${report.from}, ${delayOf(report)} (undone if the next ` +
+        `one goes on from seq=${report.from})`;
+    case "unread":
+      return `Not read as a heartbeat from ${client}: ${
+        JSON.stringify(report.text)
+      } (read: "Heartbeat SEQ TIME", TIME in seconds since 1970): answered ` +
+        `as a sentence`;
   }
+}
+
+/** `delay=12.345 ms`, and what it says of the client's clock. */
+function delayOf({ delayMs, clockNotSynchronised }: Delay): string {
+  return `delay=${delayMs.toFixed(3)} ms${
+    clockNotSynchronised ? " (clock not synchronised: no network delay)" : ""
+  }`;
 }
 
 /**

@@ -227,12 +227,65 @@ Deno.test("heartbeatUdp() sends Heartbeat SEQ TIME on schedule, from one socket,
   }
 });
 
-Deno.test("udp_server CLI --heartbeat --drop-rate reports exactly its drops as the gaps from udp_client CLI --heartbeat", async () => {
-  const server = await startServer(script(
+/**
+ * Starts `udp_server.ts --json` with `args`, on 127.0.0.1 and a free port:
+ * its ready line, read as JSON, and `stop`, which gives what it printed.
+ */
+async function startJsonServer(...args: string[]) {
+  const [program, ...rest] = script(
     "udp_server.ts",
-    ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "0.5"],
-    ...["--drop-rate", "0.3", "--seed", "7", "--json"],
-  ));
+    ...["--host", "127.0.0.1", "-p", "0", ...args, "--json"],
+  );
+  const child = new Deno.Command(program, {
+    args: rest,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  let said = "";
+  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+    child.kill(signal);
+    const { code } = await withTimeout(child.status, "the server's exit");
+    while (true) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      said += value;
+    }
+    return { code, stdout: said, stderr: await stderr };
+  };
+  try {
+    await withTimeout(
+      (async () => {
+        while (!said.includes("\n")) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`no ready line: ${await stderr}`);
+          said += value;
+        }
+      })(),
+      "the ready line",
+    );
+    const ready = JSON.parse(said.slice(0, said.indexOf("\n")));
+    return { ready, port: ready.port as number, stop };
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  }
+}
+
+Deno.test("udp_server CLI --heartbeat --drop-rate reports exactly its drops as the gaps from udp_client CLI --heartbeat", async () => {
+  const server = await startJsonServer(
+    ...["--heartbeat", "0.5", "--drop-rate", "0.3", "--seed", "7"],
+  );
+  // The ready line is JSON too, with the human line's words.
+  assert.deepEqual(server.ready, {
+    event: "ready",
+    message: `The server is ready to receive on 127.0.0.1:${server.port}`,
+    host: "127.0.0.1",
+    port: server.port,
+  });
   let stopped;
   const client = await new Deno.Command(Deno.execPath(), {
     args: script(
@@ -343,7 +396,7 @@ Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than i
   try {
     await socket.send(heartbeat(0), to); // a pinger's range(10) starts at 0
     await socket.send(heartbeat(1), to);
-    await socket.send(heartbeat(5000), to); // 2 to 4999 lost
+    await socket.send(heartbeat(600), to); // 2 to 599 lost
     // Long gone from memory: late, or a duplicate? Not counted either way.
     await socket.send(heartbeat(2), to);
     await socket.send(heartbeat(2), to);
@@ -362,7 +415,7 @@ Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than i
     socket.close();
     const stats = await server.stop();
     const [client] = stats.heartbeats!.clients;
-    assert.equal(client.lost, 4998);
+    assert.equal(client.lost, 598);
     assert.equal(client.late, 0);
     assert.equal(client.tooOld, 2);
     assert.equal(client.duplicates, 0);
@@ -426,7 +479,11 @@ Deno.test("serveUdp() with heartbeat takes a late 0 after 1 as received, never a
     port: server.port,
   };
   try {
-    for (const seq of [1, 2, 0, 0]) await socket.send(heartbeat(seq), to);
+    const zero = heartbeat(0);
+    // The same datagram twice: a second 0 sent later would be a restart.
+    for (const sent of [heartbeat(1), heartbeat(2), zero, zero]) {
+      await socket.send(sent, to);
+    }
     await server.until((r) => r.event === "duplicate", "the second 0");
     assert.deepEqual(
       server.reports.map((r) => [r.event, (r as { seq?: number }).seq]),
@@ -582,7 +639,8 @@ Deno.test("udp_server CLI --heartbeat --json with stdout read late: every line J
   try {
     const stdout = child.stdout.getReader();
     const { value } = await withTimeout(stdout.read(), "the ready line");
-    const port = Number(text(value!).match(/:(\d+)\n/)![1]);
+    // The ready line, an object like every other line.
+    const { port } = JSON.parse(text(value!).split("\n")[0]);
     const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
     // 12,000 reports, more than the pipe and the 10,000-line queue hold;
     // sent in batches, each made sure of by a sentence answered after it.
@@ -623,5 +681,202 @@ Deno.test("udp_server CLI --heartbeat --json with stdout read late: every line J
     }
     await child.status;
     await child.stderr.cancel();
+  }
+});
+
+Deno.test("serveUdp() with heartbeat takes a forged jump far ahead as a jump, not as heartbeats lost, and counting goes on", async () => {
+  const server = heartbeatServer(30);
+  const forgedOn = udpSocket();
+  const jumper = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    // One forged heartbeat among a client's: 10^15 - 1 once, then 3, 4.
+    for (const seq of [1, 2, 1e15 - 1, 3, 4]) {
+      await forgedOn.send(heartbeat(seq), to);
+    }
+    // A client that really jumps: the next one follows the jump.
+    for (const seq of [1, 5000, 5001]) await jumper.send(heartbeat(seq), to);
+    await server.until(
+      (r) => r.event === "heartbeat" && r.seq === 5001,
+      "heartbeat 5001",
+    );
+    await server.until((r) => r.event === "heartbeat" && r.seq === 4, "4");
+    const forgedName = `127.0.0.1:${(forgedOn.addr as Deno.NetAddr).port}`;
+    const events = (client: string) =>
+      server.reports.filter((r) => r.client === client).map((r) =>
+        r.event === "jumped"
+          ? ["jumped", r.from, r.seq]
+          : [r.event, (r as { seq: number }).seq]
+      );
+    assert.deepEqual(events(forgedName), [
+      ["heartbeat", 1],
+      ["heartbeat", 2],
+      ["jumped", 2, 1e15 - 1],
+      ["heartbeat", 3],
+      ["heartbeat", 4],
+    ]);
+    assert.deepEqual(
+      events(`127.0.0.1:${(jumper.addr as Deno.NetAddr).port}`),
+      [["heartbeat", 1], ["jumped", 1, 5000], ["heartbeat", 5001]],
+    );
+    forgedOn.close();
+    jumper.close();
+    const { clients } = (await server.stop()).heartbeats!;
+    for (const client of clients) {
+      assert.deepEqual(
+        [client.lost, client.late, client.duplicates, client.tooOld],
+        [0, 0, 0, 0],
+        client.client,
+      );
+    }
+    assert.deepEqual(clients.map((c) => c.received), [5, 3]);
+  } finally {
+    for (const socket of [forgedOn, jumper]) {
+      try {
+        socket.close();
+      } catch { /* closed above */ }
+    }
+    await server.stop();
+  }
+});
+
+Deno.test("serveUdp() with heartbeat takes a client back at 1 with a later send time as a restart, not duplicates, and says when its clock is off", async () => {
+  const server = heartbeatServer(30);
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    const first = heartbeat(1, 50);
+    for (const sent of [first, heartbeat(2, 40), heartbeat(3, 30)]) {
+      await socket.send(sent, to);
+    }
+    await socket.send(first, to); // the same datagram again: a duplicate
+    await socket.send(heartbeat(1), to); // sent after 3: a restart
+    await socket.send(heartbeat(2), to);
+    // Stamped by a clock 8,595 ms ahead of this one.
+    await socket.send(heartbeat(3, -8595), to);
+    await server.until((r) =>
+      r.event === "heartbeat" && r.seq === 3 &&
+      r.delayMs < 0, "the heartbeat from the future");
+    assert.deepEqual(
+      server.reports.map((r) => [r.event, (r as { seq: number }).seq]),
+      [
+        ["heartbeat", 1],
+        ["heartbeat", 2],
+        ["heartbeat", 3],
+        ["duplicate", 1],
+        ["restarted", 1],
+        ["heartbeat", 2],
+        ["heartbeat", 3],
+      ],
+    );
+    assert.equal((server.reports[4] as { from: number }).from, 3);
+    const unsynchronised = server.reports.filter((r) =>
+      (r as { clockNotSynchronised?: true }).clockNotSynchronised
+    );
+    assert.equal(unsynchronised.length, 1);
+    assert.ok((unsynchronised[0] as { delayMs: number }).delayMs < -8000);
+    socket.close();
+    const [client] = (await server.stop()).heartbeats!.clients;
+    assert.deepEqual(
+      [client.received, client.lost, client.duplicates, client.tooOld],
+      [6, 0, 1, 0],
+    );
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed above */ }
+    await server.stop();
+  }
+});
+
+Deno.test("udp_server CLI --heartbeat answers a near heartbeat as a sentence and says it was not read, and says which delay is a clock's", async () => {
+  const server = await startServer(script(
+    "udp_server.ts",
+    ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "30"],
+  ));
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const near = [
+    `heartbeat 1 ${now}`,
+    `Heartbeat 1,${now}`,
+    `Heartbeat 1 ${now}123`, // milliseconds
+  ];
+  let output;
+  try {
+    for (const sentence of near) {
+      await socket.send(bytes(sentence), to);
+      const [reply] = await withTimeout(socket.receive(), sentence);
+      assert.equal(text(reply), sentence.toUpperCase());
+    }
+    await socket.send(heartbeat(1, -8595), to);
+    await socket.send(bytes("after"), to);
+    await withTimeout(socket.receive(), "the reply after the heartbeat");
+  } finally {
+    socket.close();
+    output = await server.stop();
+  }
+  const lines = output.stdout.trimEnd().split("\n").slice(1);
+  assert.deepEqual(
+    lines.slice(0, 3),
+    near.map((sentence) =>
+      `Not read as a heartbeat from 127.0.0.1:${
+        (socket.addr as Deno.NetAddr).port
+      }: ${
+        JSON.stringify(sentence)
+      } (read: "Heartbeat SEQ TIME", TIME in seconds since 1970): answered as a sentence`
+    ),
+  );
+  assert.match(
+    lines[3],
+    /^Heartbeat from 127\.0\.0\.1:\d+: seq=1 delay=-85\d\d\.\d{3} ms \(clock not synchronised: no network delay\)$/,
+  );
+});
+
+Deno.test("serveUdp() with heartbeat undoes a forged restart when the client's numbering goes on", async () => {
+  const server = heartbeatServer(30);
+  const socket = udpSocket();
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  try {
+    const sent = [heartbeat(1, 50), heartbeat(2, 40), heartbeat(3, 30)];
+    sent.push(heartbeat(1, -1000)); // forged: stamped after the others
+    sent.push(heartbeat(4, 20), heartbeat(5, 10));
+    for (const datagram of sent) await socket.send(datagram, to);
+    await server.until((r) => r.event === "heartbeat" && r.seq === 5, "5");
+    assert.deepEqual(
+      server.reports.map((r) => [r.event, (r as { seq: number }).seq]),
+      [
+        ["heartbeat", 1],
+        ["heartbeat", 2],
+        ["heartbeat", 3],
+        ["restarted", 1],
+        ["heartbeat", 4],
+        ["heartbeat", 5],
+      ],
+    );
+    socket.close();
+    const [client] = (await server.stop()).heartbeats!.clients;
+    assert.deepEqual([client.lost, client.duplicates], [0, 0]);
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed above */ }
+    await server.stop();
   }
 });

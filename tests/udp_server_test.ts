@@ -546,3 +546,215 @@ Deno.test("udp_server CLI says what to allow when --allow-net lacks the clients'
     await stderr.cancel();
   }
 });
+
+const hasScript = await new Deno.Command("sh", {
+  args: ["-c", "command -v script"],
+  stdout: "null",
+}).output().then((output) => output.success, () => false);
+
+Deno.test({
+  name:
+    "udp_server CLI at a terminal refuses a client outside --allow-net without a prompt, and goes on answering",
+  ignore: !canRun(
+    hasScript && Deno.build.os === "linux",
+    "needs script (util-linux) for a pseudo-terminal, and Linux for 127.0.0.2",
+  ),
+  async fn() {
+    // The terminal is script's: a prompt there would wait for an answer.
+    const child = new Deno.Command("script", {
+      args: [
+        "-qec",
+        `echo PID $$; exec '${Deno.execPath()}' run ` +
+        "--allow-net=127.0.0.1 --unstable-net udp_server.ts " +
+        "--host 127.0.0.1 -p 0",
+        "/dev/null",
+      ],
+      cwd: new URL("../", import.meta.url),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let shown = "";
+    const untilShown = (pattern: RegExp) =>
+      withTimeout(
+        (async () => {
+          while (!pattern.test(shown)) {
+            const { value, done } = await lines.read();
+            if (done) break;
+            shown += value;
+          }
+          return shown.match(pattern);
+        })(),
+        `${pattern} on the terminal`,
+      );
+    const outsider = udpSocket("127.0.0.2");
+    const client = udpSocket();
+    try {
+      const pid = Number((await untilShown(/PID (\d+)/))?.[1]);
+      const port = Number((await untilShown(/receive on [\d.]+:(\d+)/))?.[1]);
+      await outsider.send(bytes("outside"), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      const reply = await udpRoundTrip(client, bytes("inside"), port);
+      assert.equal(new TextDecoder().decode(reply), "INSIDE");
+      Deno.kill(pid, "SIGTERM");
+      await untilShown(/received 2 datagrams.*\n/);
+      assert.doesNotMatch(shown, /Allow\?|\[y\/n/);
+      assert.match(shown, /127\.0\.0\.2:\d+: reply not sent: network access/);
+      assert.match(shown, /replied 1, dropped 0, failed 1\r?\n/);
+    } finally {
+      outsider.close();
+      client.close();
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // script ended with the server
+      }
+      await child.stdin.close().catch(() => {});
+      await withTimeout(child.status, "script's exit");
+      await lines.cancel().catch(() => {});
+    }
+  },
+});
+
+/** Runs a command in the network namespace of process `pid`; its output. */
+async function inNamespaceOf(pid: number, ...args: string[]) {
+  const output = await new Deno.Command("nsenter", {
+    args: ["-t", String(pid), "-n", ...args],
+    cwd: new URL("../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+const namespaceReason = await (async () => {
+  if (Deno.build.os !== "linux") return "network namespaces need Linux";
+  const probe = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      "command -v python3 && command -v nsenter && unshare -n sh -c " +
+      "'ip link add d0 type veth peer name d1'",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => ({ success: false }));
+  return probe.success ? undefined : "needs root, unshare -n, nsenter, ip " +
+    "(a veth pair) and python3 (to forge senders)";
+})();
+
+Deno.test({
+  name:
+    "udp_server CLI on :: never answers itself from a link-local address, answers a remote client on its own port number each time, and not once that address is its own",
+  ignore: !canRun(namespaceReason === undefined, namespaceReason ?? ""),
+  async fn() {
+    // A namespace of its own: fe80::1 on lo, 10.9.9.1/24 on a veth pair,
+    // so that 10.9.9.2 is a remote client until the test adds it.
+    const server = await startServer([
+      ...["unshare", "-n", "sh", "-c"],
+      "ip link set lo up && ip -6 addr add fe80::1/64 dev lo nodad && " +
+      "ip link add d0 type veth peer name d1 && ip link set d1 up && " +
+      "ip link set d0 up && ip addr add 10.9.9.1/24 dev d0 && " +
+      `exec '${Deno.execPath()}' run --allow-net --unstable-net ` +
+      "udp_server.ts --host :: -p 0",
+    ]);
+    const port = String(server.port);
+    const forge = async (source: string, destination: string, count = 1) => {
+      const forged = await inNamespaceOf(
+        server.pid,
+        ...["python3", "tests/peers/forge_udp.py", source, port],
+        ...[destination, port, String(count)],
+      );
+      assert.equal(forged.stdout, "sent\n", forged.stderr);
+    };
+    // Answered: the datagrams before it have been dealt with.
+    const probe = async () => {
+      const answered = await inNamespaceOf(
+        server.pid,
+        ...[Deno.execPath(), "run", "--allow-net", "--unstable-net"],
+        ...["udp_client.ts", "--host", "::1", "-p", port, "probe"],
+      );
+      assert.equal(answered.stdout, "PROBE\n", answered.stderr);
+    };
+    let output;
+    try {
+      await forge("fe80::1%lo", "fe80::1%lo");
+      await forge("10.9.9.2", "127.0.0.1", 3);
+      await probe();
+      const added = await inNamespaceOf(
+        server.pid,
+        ...["ip", "addr", "add", "10.9.9.2/24", "dev", "d0"],
+      );
+      assert.equal(added.code, 0, added.stderr);
+      await forge("10.9.9.2", "127.0.0.1");
+      await probe();
+    } finally {
+      output = await server.stop();
+    }
+    assert.match(output.stderr, /\[fe80::1\]:\d+: a link-local address/);
+    assert.match(
+      output.stderr,
+      /\[::ffff:10\.9\.9\.2\]:\d+: this server's own address, not answered/,
+    );
+    // No self-replies: the three remote datagrams and the two probes.
+    assert.match(
+      output.stderr,
+      /received 7 datagrams, replied 5, dropped 0, failed 2\n/,
+    );
+  },
+});
+
+Deno.test("udp_server CLI --help says what -v shows (sizes in bytes) and the heartbeat format it reads", async () => {
+  const help = await runScript("udp_server.ts", ["-h"]);
+  const said = help.stdout.replace(/\s+/g, " ");
+  assert.match(said, /recvfrom and sendto with its size in bytes/);
+  assert.match(
+    said,
+    /"Heartbeat SEQ TIME" datagrams, TIME in seconds since 1970/,
+  );
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
+  const socket = udpSocket();
+  try {
+    await udpRoundTrip(socket, bytes("hi"), server.port);
+  } finally {
+    socket.close();
+  }
+  const { stderr } = await server.stop();
+  assert.match(stderr, /\nrecvfrom: 2 bytes from 127\.0\.0\.1:\d+\n/);
+  assert.match(stderr, /\nsendto: 2 bytes to 127\.0\.0\.1:\d+\n/);
+});
+
+Deno.test("serveUdp() replies with at most 3 times the request's bytes, 3 only for ΐ and ΰ, as the README's caveat says", async () => {
+  const encoder = new TextEncoder();
+  const tripled: string[] = [];
+  for (let codePoint = 0x80; codePoint <= 0x10ffff; codePoint++) {
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue; // surrogates
+    const request = encoder.encode(String.fromCodePoint(codePoint));
+    const growth = upperCase(request).length / request.length;
+    assert.ok(growth <= 3, `U+${codePoint.toString(16)}`);
+    if (growth === 3) tripled.push(String.fromCodePoint(codePoint));
+  }
+  assert.deepEqual(tripled, ["ΐ", "ΰ"]);
+  await withServer("udp", {}, async (port) => {
+    const socket = udpSocket();
+    try {
+      const request = bytes("ΐ".repeat(10_917));
+      const reply = await udpRoundTrip(socket, request, port);
+      assert.deepEqual([request.length, reply.length], [21_834, 65_502]);
+    } finally {
+      socket.close();
+    }
+  });
+});
