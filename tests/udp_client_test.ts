@@ -959,7 +959,7 @@ async function inNamespace(
  * (see {@linkcode inNamespace}); it finds the scripts in `Deno.args[0]`.
  * Resolves with what it printed on stdout, read as JSON.
  */
-async function deNoInNamespace(
+async function denoInNamespace(
   code: string,
   files: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
@@ -1016,7 +1016,7 @@ Deno.test("udp_client CLI --ping and --heartbeat end at once, 130, on Ctrl-C dur
   for (const mode of [["--ping", "3"], ["--heartbeat"]]) {
     await t.step(mode[0], async () => {
       // A name server that never answers: Ctrl-C once its query came.
-      const result = await deNoInNamespace(
+      const result = await denoInNamespace(
         `
 const dns = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 53 });
 const child = new Deno.Command(Deno.execPath(), {
@@ -1091,7 +1091,7 @@ Deno.test("udp_client CLI never prints a late reply for a later sentence when it
   if (!canRun(canUnshare, UNSHARE_REASON)) return;
   // Every reply comes 0.25 s late, so each sentence is sent twice (a 0.2 s
   // timeout) and the second try's reply comes while the next one waits.
-  const result = await deNoInNamespace(`
+  const result = await denoInNamespace(`
 await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
 const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
 const pending = new Set();
@@ -1136,7 +1136,7 @@ Deno.test("udp_client CLI takes no reply from this machine for a server elsewher
   if (!canRun(canUnshare, UNSHARE_REASON)) return;
   // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
   // forgery, though from an address of this machine.
-  const result = await deNoInNamespace(`
+  const result = await denoInNamespace(`
 const forger = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
 const port = forger.addr.port;
 const child = new Deno.Command(Deno.execPath(), {
