@@ -61,10 +61,12 @@ async function runClient(
 
 /**
  * Sends each sentence to the UDP server in a datagram of its own and yields
- * the replies, in order. Each sentence gets a fresh socket, so a late reply
- * to one can never pass for the next one's. A sentence is sent again when no
- * reply comes within `timeout`; after `1 + retries` tries the generator
- * throws. Datagrams from any address but the server's are ignored.
+ * the replies, in order. Each sentence gets a fresh socket, kept open for
+ * the next {@linkcode SOCKETS_HELD} sentences (so the system cannot give its
+ * port to them): a late reply to one can never pass for a later one's. A
+ * sentence is sent again when no reply comes within `timeout`; after
+ * `1 + retries` tries the generator throws. Datagrams from any address but
+ * the server's are ignored.
  *
  * @example
  * ```ts
@@ -81,23 +83,40 @@ export async function* sendUdp(
   requireUdp();
   // UDPClient.py: serverName = 'hostname'
   // UDPClient.py: serverPort = 12000
-  const serverAddress = await resolveServer(hostname, port);
+  const serverAddress = await resolveServer(hostname, port, signal);
   const limit = maxDatagramSize(serverAddress.hostname);
-  for await (const sentence of sentences) {
-    signal?.throwIfAborted();
-    yield await exchange(datagramOf(sentence, limit), serverAddress, options);
+  const held: UdpExchange[] = [];
+  try {
+    for await (const sentence of sentences) {
+      signal?.throwIfAborted();
+      const message = datagramOf(sentence, limit);
+      yield await exchange(message, serverAddress, options, held);
+    }
+  } finally {
+    for (const udpExchange of held) await closeClientSocket(udpExchange);
   }
 }
 
-/** Sends one message from a socket of its own; resolves with the reply. */
+/** How many of the last sentences' sockets {@linkcode sendUdp} keeps open. */
+const SOCKETS_HELD = 16;
+
+/**
+ * Sends one message from a socket of its own; resolves with the reply. The
+ * socket joins `held`, whose oldest beyond {@linkcode SOCKETS_HELD} is closed.
+ */
 async function exchange(
   message: Uint8Array,
   serverAddress: Deno.NetAddr,
   options: UdpClientOptions,
+  held: UdpExchange[],
 ): Promise<Uint8Array> {
   const { signal, log } = options;
   // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
-  const { clientSocket, close } = openClientSocket(serverAddress, signal);
+  const { clientSocket, close } = await openFreshSocket(
+    serverAddress,
+    held,
+    signal,
+  );
   const ipv6 = serverAddress.hostname.includes(":");
   log?.(
     `socket(AF_INET${ipv6 ? "6" : ""}, SOCK_DGRAM): ` +
@@ -111,6 +130,8 @@ async function exchange(
     signal,
     log,
   };
+  held.push(udpExchange);
+  while (held.length > SOCKETS_HELD) await closeClientSocket(held.shift()!);
   try {
     // Each try sends, then waits for the reply; no reply, it tries again.
     return await sendUntilAnswered(
@@ -121,8 +142,28 @@ async function exchange(
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     throw error;
-  } finally {
-    await closeClientSocket(udpExchange);
+  }
+}
+
+/**
+ * A client socket whose port no held socket has; when the system has no
+ * port left, the oldest held socket gives its own up.
+ */
+async function openFreshSocket(
+  serverAddress: Deno.NetAddr,
+  held: UdpExchange[],
+  signal?: AbortSignal,
+) {
+  while (true) {
+    try {
+      return openClientSocket(serverAddress, signal);
+    } catch (error) {
+      const oldest = held.shift();
+      if (!(error instanceof Deno.errors.AddrInUse) || oldest === undefined) {
+        throw error;
+      }
+      await closeClientSocket(oldest);
+    }
   }
 }
 
@@ -170,10 +211,7 @@ async function sendUntilAnswered(
       (sendError !== undefined
         ? `sending failed: ${(sendError as Error).message}`
         : strayFrom !== undefined
-        ? `replies came from ${formatAddress(strayFrom)}, not the ` +
-          `server's ${formatAddress(serverAddress)}: a client takes a ` +
-          `reply only from where it sent (the server must reply from ` +
-          `the socket that received)`
+        ? strayNote(strayFrom, formatAddress(serverAddress))
         : `is the server running there? (UDP cannot tell a lost datagram ` +
           `from a missing server)`),
   );
@@ -591,6 +629,7 @@ function requireUdp() {
 async function resolveServer(
   hostname: string,
   port: number,
+  signal?: AbortSignal,
 ): Promise<Deno.NetAddr> {
   // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
   // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
@@ -604,7 +643,13 @@ async function resolveServer(
   } else if (/^[\d.]+$/.test(bare)) {
     address = canonical(bare, hostname);
   } else {
-    const found = await lookup(bare, { all: true });
+    // In the system's order (getaddrinfo's, as Python and Node take it; not
+    // sorted), its first IPv4 address: the servers bind IPv4 by default, and
+    // UDPClient.py's AF_INET socket looks up IPv4 alone.
+    const found = await unlessAborted(
+      lookup(bare, { all: true, verbatim: true }),
+      signal,
+    );
     const chosen = found.find((a) => a.family === 4) ?? found[0];
     if (chosen === undefined) {
       throw new Error(`cannot resolve host ${hostname}: check --host`);
@@ -616,6 +661,29 @@ async function resolveServer(
     address = canonical(`[${address}]`, hostname).slice(1, -1);
   }
   return { transport: "udp", hostname: address, port };
+}
+
+/**
+ * The promise's value, or `signal`'s reason as soon as it aborts: a lookup
+ * cannot be cancelled, but need not be waited for.
+ */
+async function unlessAborted<T>(
+  promise: Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  if (signal === undefined) return await promise;
+  promise.catch(() => {}); // its failure, after an abort, is no news
+  let stop = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    stop = () => reject(signal.reason);
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", stop);
+  }
 }
 
 /** An IP address as the system writes it, or a one-line error naming `--host`. */
@@ -633,7 +701,11 @@ function canonical(address: string, hostname: string): string {
  */
 function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const abort = () => controller.abort(new Interrupted());
+  // A second Ctrl-C does not wait for the summary the first one asked for.
+  const abort = () =>
+    controller.signal.aborted
+      ? Deno.exit(130)
+      : controller.abort(new Interrupted());
   Deno.addSignalListener("SIGINT", abort);
   return {
     signal: controller.signal,
@@ -687,23 +759,27 @@ export interface UdpPingOptions {
 /** What became of one ping, as {@linkcode pingUdp} reports it. */
 export type PingResult =
   | { seq: number; status: "sent" }
+  | { seq: number; status: "unsent"; error: string }
   | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
   | { seq: number; status: "timeout" }
   | { seq: number; status: "late"; rttMs: number; reply: Uint8Array }
-  | { seq: number; status: "duplicate"; rttMs: number; reply: Uint8Array };
+  | { seq: number; status: "duplicate"; rttMs: number; reply: Uint8Array }
+  | { status: "stray"; from: Deno.NetAddr };
 
 /**
  * The UDP Pinger lab's client: sends `Ping SEQ TIME` `count` times,
  * `interval` apart on a fixed schedule (as `ping` does, whatever the replies
- * do), and yields each ping as `sent`, then its reply and round-trip time,
- * or a timeout. A reply is matched by its sequence number: one that comes
+ * do), and yields each ping as `sent` (or `unsent`, with the system's
+ * reason), then its reply and round-trip time, or a timeout `timeout` after
+ * it was sent. A reply is matched by its sequence number: one that comes
  * after its ping timed out is `late`, never counted for another; one that
- * comes again is a `duplicate` (`ping`'s DUP!).
+ * comes again is a `duplicate` (`ping`'s DUP!). A datagram from anywhere but
+ * the server is a `stray`.
  *
  * @example
  * ```ts
  * for await (const ping of pingUdp({ port: 12000, count: 3 })) {
- *   console.log(ping.seq, ping.status);
+ *   if (ping.status !== "stray") console.log(ping.seq, ping.status);
  * }
  * ```
  */
@@ -714,25 +790,21 @@ export async function* pingUdp(
   const intervalMs = (options.interval ?? 1) * 1000;
   const timeoutMs = (options.timeout ?? 1) * 1000;
   requireUdp();
-  const serverAddress = await resolveServer(hostname, port);
+  const serverAddress = await resolveServer(hostname, port, signal);
   // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
-  const pinger = new Pinger(serverAddress, signal);
+  const pinger = new Pinger(serverAddress, timeoutMs, signal);
+  const schedule = new Schedule(intervalMs);
   try {
-    let first: number | undefined;
     for (let seq = 1; seq <= count; seq++) {
-      // A ping's wait is counted from when it was due: a timeout equal to
-      // the interval ends just as the next ping goes, never after it.
-      const due = first === undefined || intervalMs < FLOOD_MS
-        ? undefined
-        : first + (seq - 1) * intervalMs;
-      const sentAt = await pinger.send(seq, timeoutMs, due);
-      first ??= sentAt;
-      yield { seq, status: "sent" };
+      const { sentAt, error } = await pinger.send(seq);
+      yield error === undefined
+        ? { seq, status: "sent" }
+        : { seq, status: "unsent", error };
       if (seq === count) {
-        yield* pinger.until((due ?? sentAt) + timeoutMs);
+        yield* pinger.until(sentAt + timeoutMs);
       } else if (intervalMs >= FLOOD_MS) {
-        // On schedule from the first: a lost ping does not delay the next.
-        yield* pinger.until(first + seq * intervalMs);
+        // On schedule: a lost ping does not delay the next.
+        yield* pinger.until(schedule.next());
       } else {
         // As ping -f: the next when this one is answered, or soon after.
         yield* pinger.until(sentAt + FLOOD_MS, seq);
@@ -746,15 +818,48 @@ export async function* pingUdp(
   }
 }
 
+/**
+ * Times `intervalMs` apart from the first, for pings and heartbeats. After
+ * a pause (Ctrl-Z, a stdout nobody reads) the times missed are skipped, not
+ * made up for in a burst.
+ */
+class Schedule {
+  #start = performance.now();
+  #intervalMs: number;
+  #slot = 0;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  /** When the next send is due. */
+  next(): number {
+    this.#slot++;
+    const behind = performance.now() - this.#time();
+    if (behind >= this.#intervalMs) {
+      this.#slot += Math.ceil(behind / this.#intervalMs);
+    }
+    return this.#time();
+  }
+
+  #time(): number {
+    return this.#start + this.#slot * this.#intervalMs;
+  }
+}
+
 /** The Pinger's one socket, and the pings sent on it still unanswered. */
 class Pinger {
   #clientSocket: Deno.DatagramConn;
   #close: () => void;
   #serverAddress: Deno.NetAddr;
+  #timeoutMs: number;
   #signal?: AbortSignal;
   /** When each ping was sent, by sequence number: the latest ones. */
   #sentAt = new Map<number, number>();
-  /** When each ping not yet answered nor timed out must be answered by. */
+  /**
+   * When each ping not yet answered nor timed out must be answered by, in
+   * the order sent, which is the order of these times.
+   */
   #replyBy = new Map<number, number>();
   /** The pings answered, the latest ones: another reply is a duplicate. */
   #answered = new Set<number>();
@@ -763,23 +868,25 @@ class Pinger {
   #encoder = new TextEncoder();
   #decoder = new TextDecoder();
 
-  constructor(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  constructor(
+    serverAddress: Deno.NetAddr,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ) {
     const { clientSocket, close } = openClientSocket(serverAddress, signal);
     this.#clientSocket = clientSocket;
     this.#close = close;
     this.#serverAddress = serverAddress;
+    this.#timeoutMs = timeoutMs;
     this.#signal = signal;
   }
 
   /**
-   * Sends ping `seq`, to be answered within `timeoutMs` of when it was
-   * `due` (default: now); resolves with when it was sent.
+   * Sends ping `seq`, to be answered within the timeout of when it was
+   * sent; resolves with that time, or with why the system refused it.
    */
-  async send(seq: number, timeoutMs: number, due?: number): Promise<number> {
-    const started = performance.now();
-    this.#sentAt.set(seq, started);
-    this.#replyBy.set(seq, (due ?? started) + timeoutMs);
-    forgetOldest(this.#sentAt, PINGS_KEPT);
+  async send(seq: number): Promise<{ sentAt: number; error?: string }> {
+    const sentAt = performance.now();
     try {
       // clientSocket.sendto(message.encode(), (serverName, serverPort))
       await this.#clientSocket.send(
@@ -787,33 +894,61 @@ class Pinger {
         this.#serverAddress,
       );
     } catch (error) {
-      // Refused by the system: as lost as a dropped datagram.
       if (this.#signal?.aborted || error instanceof Deno.errors.NotCapable) {
         throw error;
       }
+      // Refused by the system: never on its way, so never waited for.
+      return { sentAt, error: (error as Error).message };
     }
-    return started;
+    this.#sentAt.set(seq, sentAt);
+    this.#replyBy.set(seq, sentAt + this.#timeoutMs);
+    forgetOldest(this.#sentAt, PINGS_KEPT);
+    return { sentAt };
   }
 
   /**
    * What comes until `time` (or until ping `seq` is answered): replies,
-   * late ones and duplicates as they arrive, and a timeout for each ping
-   * whose wait ends.
+   * late ones, duplicates and strays as they arrive, and a timeout for each
+   * ping whose wait ends.
    */
   async *until(time: number, seq?: number): AsyncGenerator<PingResult> {
     while (seq === undefined || !this.#answered.has(seq)) {
       const now = performance.now();
-      for (const [seq, replyBy] of this.#replyBy) {
-        if (replyBy > now) continue;
-        this.#replyBy.delete(seq);
-        yield { seq, status: "timeout" };
+      if (this.#earliestReplyBy() <= now) {
+        // A reply already queued (the client was paused) came in time:
+        // read it before calling any ping lost. The socket reports it a
+        // turn or two of the event loop after the timer that ended the wait.
+        const queued = await this.#receive(now + QUEUED_GRACE_MS);
+        if (queued !== undefined) {
+          const result = this.#answer(...queued);
+          if (result) yield result;
+          continue;
+        }
+        yield* this.#timeoutsUntil(now);
       }
       if (now >= time) return;
       const received = await this.#receive(
-        Math.min(time, ...this.#replyBy.values()),
+        Math.min(time, this.#earliestReplyBy()),
       );
       const result = received && this.#answer(...received);
       if (result) yield result;
+    }
+  }
+
+  /** When the oldest ping still waited for must be answered by. */
+  #earliestReplyBy(): number {
+    // The first in the map: no spread of every ping (a stack overflow at
+    // 130,000 pings in flight).
+    for (const replyBy of this.#replyBy.values()) return replyBy;
+    return Infinity;
+  }
+
+  /** A timeout for each ping whose wait has ended by `now`. */
+  *#timeoutsUntil(now: number): Generator<PingResult> {
+    for (const [seq, replyBy] of this.#replyBy) {
+      if (replyBy > now) return; // the rest are later still
+      this.#replyBy.delete(seq);
+      yield { seq, status: "timeout" };
     }
   }
 
@@ -844,7 +979,9 @@ class Pinger {
     from: Deno.NetAddr,
     arrived: number,
   ): PingResult | undefined {
-    if (!fromServer(from, this.#serverAddress)) return undefined;
+    if (!fromServer(from, this.#serverAddress)) {
+      return { status: "stray", from };
+    }
     const seq = Number(this.#decoder.decode(reply).match(/^PING (\d+) /i)?.[1]);
     const sent = this.#sentAt.get(seq);
     if (sent === undefined) return undefined; // not ours, or long forgotten
@@ -873,6 +1010,9 @@ class Pinger {
  */
 const FLOOD_MS = 10;
 
+/** How long a datagram already queued may take to be read, ms. */
+const QUEUED_GRACE_MS = 10;
+
 /** Pings remembered, for late replies and duplicates: the latest this many. */
 const PINGS_KEPT = 10_000;
 
@@ -891,8 +1031,7 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     port: options.port ?? 12000,
   });
   const rtt = new RttStatistics();
-  // Counted as sent, as ping's: the one in flight at Ctrl-C too.
-  const counts = { transmitted: 0, duplicates: 0 };
+  const counts: PingCounts = { transmitted: 0, duplicates: 0, unsent: 0 };
   const print = printer();
   // Ctrl-C ends the pings with their summary, as ping's does.
   const interrupt = interruptSignal();
@@ -900,15 +1039,22 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     try {
       const pings = pingUdp({ ...options, signal: interrupt.signal });
       for await (const result of pings) {
-        if (result.status === "sent") counts.transmitted++;
-        if (result.status === "duplicate") counts.duplicates++;
-        if (result.status === "reply") rtt.add(result.rttMs);
+        if (result.status === "stray") {
+          counts.strayFrom = result.from;
+          continue;
+        }
+        tally(counts, rtt, result);
         await printPing(print, result, server, json);
       }
     } catch (error) {
       if (!(error instanceof Interrupted)) throw error;
+      // Ctrl-C before any ping (a slow lookup): nothing to sum up.
+      if (counts.transmitted + counts.unsent === 0) return 130;
     }
     await printPingSummary(print, server, counts, rtt, json);
+    if (rtt.count === 0 && counts.strayFrom !== undefined) {
+      console.error(`${PROGRAM}: ${strayNote(counts.strayFrom, server)}`);
+    }
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
     const why = explainError(error, options.hostname ?? "");
@@ -926,6 +1072,32 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     await print.close();
   }
   return rtt.count > 0 ? 0 : 1;
+}
+
+/** What `--ping`'s summary counts besides the round-trip times. */
+interface PingCounts {
+  /** Pings on their way: the one in flight at Ctrl-C too, as ping's. */
+  transmitted: number;
+  duplicates: number;
+  /** Pings the system refused to send. */
+  unsent: number;
+  /** Where the last datagram not from the server came from, if one did. */
+  strayFrom?: Deno.NetAddr;
+}
+
+/** Counts one ping's result. */
+function tally(counts: PingCounts, rtt: RttStatistics, result: PingResult) {
+  if (result.status === "sent") counts.transmitted++;
+  if (result.status === "unsent") counts.unsent++;
+  if (result.status === "duplicate") counts.duplicates++;
+  if (result.status === "reply") rtt.add(result.rttMs);
+}
+
+/** Why no reply was taken when they came from another port or address. */
+function strayNote(strayFrom: Deno.NetAddr, server: string): string {
+  return `replies came from ${formatAddress(strayFrom)}, not the ` +
+    `server's ${server}: a client takes a reply only from where it sent ` +
+    `(the server must reply from the socket that received)`;
 }
 
 /** Writes lines to stdout; a write fails with `StdoutClosed` once it is. */
@@ -947,7 +1119,7 @@ function printer(): Printer {
 /** One ping's line, or JSON object. */
 async function printPing(
   print: Printer,
-  result: PingResult,
+  result: Exclude<PingResult, { status: "stray" }>,
   server: string,
   json: boolean,
 ) {
@@ -959,31 +1131,42 @@ async function printPing(
       status: result.status,
       rtt_ms: ms === undefined ? undefined : Number(ms),
       ...("reply" in result ? jsonReply(result.reply) : {}),
+      ...("error" in result ? { error: result.error } : {}),
     }));
-  } else if (result.status === "reply") {
-    const reply = new TextDecoder().decode(result.reply);
+  } else if (result.status === "reply" || result.status === "duplicate") {
+    // The server's bytes, shown: never a line or an escape of their own.
+    const reply = printable(new TextDecoder().decode(result.reply));
     await print(
-      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms`,
-    );
-  } else if (result.status === "duplicate") {
-    const reply = new TextDecoder().decode(result.reply);
-    await print(
-      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms (DUP!)`,
+      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms` +
+        (result.status === "duplicate" ? " (DUP!)" : ""),
     );
   } else if (result.status === "late") {
     await print(
       `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
     );
+  } else if (result.status === "unsent") {
+    await print(`Not sent: seq=${result.seq}: ${result.error}`);
   } else {
     await print(`Request timed out: seq=${result.seq}`);
   }
+}
+
+/** `text` with each control character written as `\xNN`. */
+function printable(text: string): string {
+  let shown = "";
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    const control = code < 0x20 || (code >= 0x7f && code < 0xa0);
+    shown += control ? `\\x${code.toString(16).padStart(2, "0")}` : char;
+  }
+  return shown;
 }
 
 /** `ping`'s summary: packets sent and received, loss, round-trip times. */
 async function printPingSummary(
   print: Printer,
   server: string,
-  { transmitted, duplicates }: { transmitted: number; duplicates: number },
+  { transmitted, duplicates, unsent }: PingCounts,
   rtt: RttStatistics,
   json: boolean,
 ) {
@@ -997,6 +1180,7 @@ async function printPingSummary(
       transmitted,
       received,
       duplicates,
+      not_sent: unsent,
       loss_percent: loss,
       ...rtt.toJSON(),
       // Exit status 1, as the other failures that end in an `error`.
@@ -1008,6 +1192,7 @@ async function printPingSummary(
   await print(
     `${transmitted} packets transmitted, ${received} received, ` +
       `${duplicates > 0 ? `+${duplicates} duplicates, ` : ""}` +
+      `${unsent > 0 ? `${unsent} not sent (see above), ` : ""}` +
       `${loss}% packet loss`,
   );
   if (received > 0) { for (const line of rtt.summary()) await print(line); }
@@ -1135,41 +1320,42 @@ export interface UdpHeartbeatOptions {
 /**
  * The UDP Heartbeat exercise's client: sends `Heartbeat SEQ TIME` (TIME in
  * seconds since 1970) every `interval` from one socket, so the server knows
- * the client by its address, and yields each one as it goes. Heartbeats get
- * no reply.
+ * the client by its address, and yields each one as it goes, with the
+ * system's reason if it refused to send it. Heartbeats get no reply. After
+ * a pause the heartbeats missed are skipped, not sent in a burst.
  *
  * @example
  * ```ts
  * for await (const beat of heartbeatUdp({ port: 12000, count: 3 })) {
- *   console.log(beat.seq);
+ *   console.log(beat.seq, beat.error ?? "sent");
  * }
  * ```
  */
 export async function* heartbeatUdp(
   options: UdpHeartbeatOptions = {},
-): AsyncGenerator<{ seq: number; message: string }> {
+): AsyncGenerator<{ seq: number; message: string; error?: string }> {
   const { hostname = "localhost", port = 12000, signal } = options;
   const count = options.count ?? Infinity;
-  const intervalMs = (options.interval ?? 1) * 1000;
   requireUdp();
-  const serverAddress = await resolveServer(hostname, port);
+  const serverAddress = await resolveServer(hostname, port, signal);
   const { clientSocket, close } = openClientSocket(serverAddress, signal);
   const encoder = new TextEncoder();
-  const started = performance.now();
+  const schedule = new Schedule((options.interval ?? 1) * 1000);
   try {
     for (let seq = 1; seq <= count && !signal?.aborted; seq++) {
       const message = `Heartbeat ${seq} ${epochSeconds()}`;
+      let error: string | undefined;
       try {
         await clientSocket.send(encoder.encode(message), serverAddress);
-      } catch (error) {
-        // Refused by the system: lost, as the server will see.
+      } catch (refused) {
         if (signal?.aborted) return;
-        if (error instanceof Deno.errors.NotCapable) throw error;
+        if (refused instanceof Deno.errors.NotCapable) throw refused;
+        error = (refused as Error).message; // lost, as the server will see
       }
-      yield { seq, message };
+      yield { seq, message, ...(error === undefined ? {} : { error }) };
       if (seq < count) {
         // On schedule: a slow send does not push the later ones back.
-        await sleep(started + seq * intervalMs - performance.now(), signal);
+        await sleep(schedule.next() - performance.now(), signal);
       }
     }
   } finally {
@@ -1186,31 +1372,32 @@ async function heartbeat(
     hostname: options.hostname ?? "localhost",
     port: options.port ?? 12000,
   });
-  let sent = 0;
+  const counts = { sent: 0, unsent: 0 };
   const print = printer();
   const interrupt = interruptSignal();
   try {
     const beats = heartbeatUdp({ ...options, signal: interrupt.signal });
-    for await (const { seq, message } of beats) {
-      sent++;
-      await print(
-        json
-          ? JSON.stringify({ seq, sent: message })
-          : `${message} to ${server}`,
-      );
+    for await (const beat of beats) {
+      if (beat.error === undefined) counts.sent++;
+      else counts.unsent++;
+      await printHeartbeat(print, beat, server, json);
     }
+    // Ctrl-C before any heartbeat (a slow lookup): nothing to sum up.
+    if (counts.sent + counts.unsent === 0) return 130;
     await print(
       json
-        ? JSON.stringify({ heartbeats: sent })
-        : `--- ${server} heartbeat ---\n${sent} heartbeats sent`,
+        ? JSON.stringify({ heartbeats: counts.sent, not_sent: counts.unsent })
+        : `--- ${server} heartbeat ---\n${counts.sent} heartbeats sent` +
+          (counts.unsent > 0 ? `, ${counts.unsent} not sent (see above)` : ""),
     );
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
+    if (error instanceof Interrupted) return 130; // during the lookup
     const why = explainError(error, options.hostname ?? "");
     console.error(`${PROGRAM}: ${why}`);
     // An autograder reading --json gets the end it waits for.
     if (json) {
-      await print(JSON.stringify({ heartbeats: sent, error: why }))
+      await print(JSON.stringify({ heartbeats: counts.sent, error: why }))
         .catch(() => {});
     }
     return 1;
@@ -1218,7 +1405,26 @@ async function heartbeat(
     interrupt.dispose();
     await print.close();
   }
-  return 0;
+  return counts.unsent > 0 ? 1 : 0;
+}
+
+/** One heartbeat's line, or JSON object; one the system refused, on stderr too. */
+async function printHeartbeat(
+  print: Printer,
+  { seq, message, error }: { seq: number; message: string; error?: string },
+  server: string,
+  json: boolean,
+) {
+  if (error !== undefined) {
+    console.error(`${PROGRAM}: heartbeat ${seq} not sent: ${error}`);
+  }
+  await print(
+    json
+      ? JSON.stringify(
+        error === undefined ? { seq, sent: message } : { seq, error },
+      )
+      : `${message} to ${server}${error === undefined ? "" : ": not sent"}`,
+  );
 }
 
 // ===========================================================================

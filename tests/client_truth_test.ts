@@ -683,3 +683,19 @@ Deno.test("tcp_client and udp_client CLI --json end a failed run with its summar
     });
   }
 });
+
+Deno.test("tcp_client and udp_client CLI send a last line of one byte without its newline (printf a |)", async (t) => {
+  for (const kind of ["tcp", "udp"] as const) {
+    await t.step(kind, async () => {
+      await withServer(kind, {}, async (port) => {
+        const out = await runScript(
+          `${kind}_client.ts`,
+          ["--host", "127.0.0.1", "-p", String(port)],
+          { stdin: "a" },
+        );
+        assert.equal(out.stdout, "A\n", out.stderr);
+        assert.equal(out.code, 0);
+      });
+    });
+  }
+});

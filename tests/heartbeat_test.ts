@@ -227,6 +227,36 @@ Deno.test("heartbeatUdp() sends Heartbeat SEQ TIME on schedule, from one socket,
   }
 });
 
+Deno.test("heartbeatUdp() keeps its schedule from the first heartbeat, however long each one takes to go", async () => {
+  const peer = udpSocket();
+  try {
+    const port = (peer.addr as Deno.NetAddr).port;
+    const arrivals: number[] = [];
+    const receiving = (async () => {
+      for (let seq = 1; seq <= 11; seq++) {
+        await withTimeout(peer.receive(), `heartbeat ${seq}`);
+        arrivals.push(performance.now());
+      }
+    })();
+    const beats = heartbeatUdp({
+      hostname: "127.0.0.1",
+      port,
+      count: 11,
+      interval: 0.1,
+    });
+    for await (const _beat of beats) {
+      // A slow reader of each heartbeat (a stdout that lags): 80 ms each.
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    await receiving;
+    // Ten intervals from the first to the last: 1 s, not 1 s + 10 x 80 ms.
+    const span = arrivals[10] - arrivals[0];
+    assert.ok(span > 950 && span < 1500, `${span} ms for ten 100 ms intervals`);
+  } finally {
+    peer.close();
+  }
+});
+
 /**
  * Starts `udp_server.ts --json` with `args`, on 127.0.0.1 and a free port:
  * its ready line, read as JSON, and `stop`, which gives what it printed.

@@ -5,6 +5,7 @@ import {
   canRun,
   hasProgram,
   onTerminal,
+  type Output,
   ROOT,
   runScript,
   script,
@@ -13,6 +14,7 @@ import {
   udpSocket,
   withServer,
   withTimeout,
+  withUdpHandler,
 } from "./_helpers.ts";
 
 const hasPython = await hasProgram("python3");
@@ -511,7 +513,7 @@ Deno.test("pingUdp() yields every ping answered, in order, with its round-trip t
     }
     // Each ping sent, then answered, before the next (as ping -f).
     assert.deepEqual(
-      results.map((r) => [r.seq, r.status]),
+      results.map((r) => ["seq" in r ? r.seq : 0, r.status]),
       [1, 2, 3, 4, 5].flatMap((seq) => [[seq, "sent"], [seq, "reply"]]),
     );
     for (const result of results.filter((r) => r.status !== "sent")) {
@@ -548,7 +550,7 @@ Deno.test("pingUdp() reports a late reply as late, never counted for the next pi
         timeout: 0.2,
       })
     ) {
-      results.push([result.seq, result.status]);
+      if (result.status !== "stray") results.push([result.seq, result.status]);
     }
     assert.deepEqual(results, [
       [1, "sent"],
@@ -576,7 +578,7 @@ Deno.test("pingUdp() keeps its schedule: a lost ping does not hold up the next",
         timeout: 1,
       })
     ) {
-      results.push([result.seq, result.status]);
+      if (result.status !== "stray") results.push([result.seq, result.status]);
     }
     // Ping 2 went 0.2 s after ping 1, not when its 1 s wait ended.
     assert.deepEqual(results, [
@@ -877,5 +879,489 @@ Deno.test("RttStatistics gives ping's numbers and the textbook's estimators, as 
     estimated_rtt_ms: 0.5,
     dev_rtt_ms: 0.25,
     timeout_interval_ms: 1.5,
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The fourth attack's edges (issue 29): hosts files, pauses, refused sends,
+// ports that come round again, and what a server can put in a reply.
+// ---------------------------------------------------------------------------
+
+/** Whether this machine lets the tests make mount and network namespaces. */
+const canUnshare = await (async () => {
+  try {
+    const { success } = await new Deno.Command("unshare", {
+      args: ["-mn", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+})();
+const UNSHARE_REASON =
+  "cannot make namespaces here (unshare -mn needs root): hosts files and " +
+  "network namespaces untested";
+
+/**
+ * Runs `command` in a mount namespace of its own where each file of `files`
+ * (a path such as /etc/hosts, and the text to put there) is bind-mounted
+ * over the system's; with `ownNetwork`, in a network namespace of its own
+ * too, with loopback up and nothing else. Killed if it outlives `ms`.
+ */
+async function inNamespace(
+  files: Record<string, string>,
+  command: string[],
+  { ownNetwork = false, ms = 20_000, stdin = "" } = {},
+): Promise<Output> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const mounts: string[] = [];
+    for (const [path, content] of Object.entries(files)) {
+      const copy = `${dir}/${path.replaceAll("/", "_")}`;
+      await Deno.writeTextFile(copy, content);
+      mounts.push(`mount --bind '${copy}' '${path}'`);
+    }
+    if (ownNetwork) mounts.push("ip link set lo up");
+    const child = new Deno.Command("unshare", {
+      args: [
+        ownNetwork ? "-mn" : "-m",
+        "sh",
+        "-c",
+        [...mounts, 'exec "$@"'].join(" && "),
+        "sh",
+        ...command,
+      ],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(ms),
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(bytes(stdin)).catch(() => {});
+    await writer.close().catch(() => {});
+    const out = await child.output();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: text(out.stdout),
+      stderr: text(out.stderr),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Runs `code`, a Deno module, in network and mount namespaces of its own
+ * (see {@linkcode inNamespace}); it finds the scripts in `Deno.args[0]`.
+ * Resolves with what it printed on stdout, read as JSON.
+ */
+async function denoInNamespace(
+  code: string,
+  files: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, code);
+    const out = await inNamespace(files, [
+      Deno.execPath(),
+      ...["run", "-A", "--unstable-net", file, ROOT],
+    ], { ownNetwork: true });
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** The command line of the client script itself, from any folder. */
+function clientCommand(...args: string[]): string[] {
+  return [
+    Deno.execPath(),
+    ...["run", "--allow-net", "--unstable-net", `${ROOT}udp_client.ts`],
+    ...args,
+  ];
+}
+
+Deno.test("udp_client CLI says hello where localhost is ::1 first in /etc/hosts, to a server on 0.0.0.0, as UDPClient.py does", async () => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
+    const out = await inNamespace(
+      { "/etc/hosts": "::1 localhost\n127.0.0.1 localhost\n" },
+      clientCommand("-p", String(port), "hello"),
+    );
+    assert.equal(out.stdout, "HELLO\n", out.stderr);
+    assert.equal(out.code, 0);
+  });
+});
+
+Deno.test("udp_client CLI takes a name's addresses in the system's order, as Python and Node do", async () => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  // 127.0.0.3 first: sorted, 127.0.0.2 would come first.
+  await withServer("udp", { hostname: "127.0.0.3" }, async (port) => {
+    const out = await inNamespace(
+      { "/etc/hosts": "127.0.0.3 two.test\n127.0.0.2 two.test\n" },
+      clientCommand("--host", "two.test", "-p", String(port), "-v", "hi"),
+    );
+    assert.match(out.stderr, new RegExp(`sendto: 2 bytes to 127\\.0\\.0\\.3:`));
+    assert.equal(out.stdout, "HI\n", out.stderr);
+  });
+});
+
+Deno.test("udp_client CLI --ping and --heartbeat end at once, 130, on Ctrl-C during a lookup that hangs", async (t) => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  for (const mode of [["--ping", "3"], ["--heartbeat"]]) {
+    await t.step(mode[0], async () => {
+      // A name server that never answers: Ctrl-C once its query came.
+      const result = await denoInNamespace(
+        `
+const dns = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 53 });
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "--host", "slow.test", ${mode.map((m) => JSON.stringify(m)).join(", ")}],
+  stdout: "piped", stderr: "piped",
+}).spawn();
+await dns.receive();
+const asked = performance.now();
+child.kill("SIGINT");
+const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+const out = await child.output();
+clearTimeout(timer);
+dns.close();
+console.log(JSON.stringify({ code: out.code, ms: performance.now() - asked,
+  stdout: new TextDecoder().decode(out.stdout),
+  stderr: new TextDecoder().decode(out.stderr) }));
+`,
+        {
+          "/etc/hosts": "127.0.0.1 localhost\n",
+          "/etc/resolv.conf":
+            "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n",
+        },
+      );
+      assert.equal(result.code, 130, JSON.stringify(result));
+      assert.ok((result.ms as number) < 3000, JSON.stringify(result));
+    });
+  }
+});
+
+Deno.test("udp_client CLI --ping and --heartbeat report sends the system refuses, exit 1", async (t) => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  // Loopback alone: every send to 192.0.2.1 is refused (no route).
+  await t.step("--heartbeat", async () => {
+    const out = await inNamespace(
+      {},
+      clientCommand(
+        ...["--host", "192.0.2.1", "-p", "9"],
+        ...["--heartbeat", "--count", "3", "--interval", "0.01"],
+      ),
+      { ownNetwork: true },
+    );
+    assert.equal(out.code, 1, out.stdout);
+    assert.match(
+      out.stderr,
+      /^udp_client: heartbeat 1 not sent: Network is unreachable/,
+    );
+    assert.match(
+      out.stdout,
+      /\n0 heartbeats sent, 3 not sent \(see above\)\n$/,
+    );
+  });
+  await t.step("--ping", async () => {
+    const out = await inNamespace(
+      {},
+      clientCommand(
+        ...["--host", "192.0.2.1", "-p", "9"],
+        ...["--ping", "2", "--interval", "0.01", "--timeout", "0.1"],
+      ),
+      { ownNetwork: true },
+    );
+    assert.equal(out.code, 1, out.stdout);
+    assert.match(out.stdout, /^Not sent: seq=1: Network is unreachable/);
+    assert.match(
+      out.stdout,
+      /\n0 packets transmitted, 0 received, 2 not sent \(see above\), 0% packet loss\n$/,
+    );
+  });
+});
+
+Deno.test("udp_client CLI never prints a late reply for a later sentence when its port comes round again (a 4-port range)", async () => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  // Every reply comes 0.25 s late, so each sentence is sent twice (a 0.2 s
+  // timeout) and the second try's reply comes while the next one waits.
+  const result = await denoInNamespace(`
+await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
+const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
+const pending = new Set();
+const serving = (async () => {
+  try {
+    for await (const [message, from] of server) {
+      const reply = new TextEncoder().encode(new TextDecoder().decode(message).toUpperCase());
+      const late = new Promise((resolve) => setTimeout(resolve, 250))
+        .then(() => server.send(reply, from)).catch(() => {});
+      pending.add(late);
+    }
+  } catch { /* closed */ }
+})();
+const lines = Array.from({ length: 12 }, (_, i) => "s" + (i + 1));
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "--host", "127.0.0.1", "--timeout", "0.2"],
+  stdin: "piped", stdout: "piped", stderr: "piped",
+}).spawn();
+const writer = child.stdin.getWriter();
+await writer.write(new TextEncoder().encode(lines.join("\\n") + "\\n"));
+await writer.close();
+const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+const out = await child.output();
+clearTimeout(timer);
+await Promise.all(pending);
+server.close();
+await serving;
+console.log(JSON.stringify({ code: out.code,
+  stdout: new TextDecoder().decode(out.stdout),
+  stderr: new TextDecoder().decode(out.stderr) }));
+`);
+  assert.equal(
+    result.stdout,
+    Array.from({ length: 12 }, (_, i) => `S${i + 1}\n`).join(""),
+    JSON.stringify(result),
+  );
+  assert.equal(result.code, 0);
+});
+
+Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
+  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
+  // forgery, though from an address of this machine.
+  const result = await denoInNamespace(`
+const forger = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+const port = forger.addr.port;
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "--host", "192.0.2.1", "-p", String(port), "--timeout", "1", "--retries", "0", "-v", "hi"],
+  stdout: "piped", stderr: "piped",
+}).spawn();
+const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+const stdout = new Response(child.stdout).text();
+let stderr = "";
+const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+while (!/SOCK_DGRAM\\): [\\d.]+:\\d+\\n/.test(stderr)) {
+  const { value, done } = await lines.read();
+  if (done) break;
+  stderr += value;
+}
+const clientPort = Number(stderr.match(/SOCK_DGRAM\\): [\\d.]+:(\\d+)/)?.[1]);
+await forger.send(new TextEncoder().encode("FORGED"), { transport: "udp", hostname: "127.0.0.1", port: clientPort });
+while (true) {
+  const { value, done } = await lines.read();
+  if (done) break;
+  stderr += value;
+}
+const status = await child.status;
+clearTimeout(timer);
+forger.close();
+console.log(JSON.stringify({ code: status.code, stdout: await stdout, stderr }));
+`);
+  assert.equal(result.stdout, "", JSON.stringify(result));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr as string, /not the server: ignored/);
+});
+
+Deno.test("udp_client CLI takes a host written with its final dot, 127.0.0.1.", async () => {
+  await withServer("udp", {}, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1.", "-p", String(port), "hi"],
+    ]);
+    assert.equal(out.stdout, "HI\n", out.stderr);
+    assert.equal(out.code, 0);
+  });
+});
+
+Deno.test("sendUdp() ends a try on time however often a stranger writes to it", async () => {
+  const silent = udpSocket();
+  const stranger = udpSocket();
+  let clientPort: number | undefined;
+  let writing = true;
+  const strangerWrites = (async () => {
+    while (writing) {
+      if (clientPort !== undefined) {
+        await stranger.send(bytes("NOISE"), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: clientPort,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, clientPort ? 300 : 5));
+    }
+  })();
+  const started = performance.now();
+  try {
+    await assert.rejects(
+      withTimeout(
+        replies(["hi"], {
+          hostname: "127.0.0.1",
+          port: (silent.addr as Deno.NetAddr).port,
+          timeout: 1,
+          retries: 0,
+          log: (line) => {
+            clientPort ??= Number(
+              line.match(/SOCK_DGRAM\): [\d.]+:(\d+)/)?.[1],
+            );
+          },
+        }),
+        "the one try to end",
+        6000,
+      ),
+      /no reply from/,
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 1800, `${elapsed} ms for a 1 s try`);
+  } finally {
+    writing = false;
+    await strangerWrites;
+    silent.close();
+    stranger.close();
+  }
+});
+
+/**
+ * Runs the client with `args` against `port`, pausing it (SIGSTOP) when
+ * `pauseWhen` says so of a datagram the peer got, for `pauseMs`, then
+ * SIGCONT. `answer` says whether the peer answers a datagram.
+ */
+async function pausedClient(
+  args: string[],
+  pauseWhen: (message: string) => boolean,
+  pauseMs: number,
+  answer: boolean,
+): Promise<{ output: Output; arrivals: [string, number][] }> {
+  const arrivals: [string, number][] = [];
+  let child: Deno.ChildProcess | undefined;
+  let resumed: Promise<void> | undefined;
+  let output: Output | undefined;
+  await withUdpHandler(async (socket, data, from) => {
+    const message = text(data);
+    arrivals.push([message, performance.now()]);
+    if (child !== undefined && resumed === undefined && pauseWhen(message)) {
+      const paused = child;
+      paused.kill("SIGSTOP");
+      resumed = new Promise((resolve) => setTimeout(resolve, pauseMs))
+        .then(() => paused.kill("SIGCONT"));
+    }
+    if (answer) await socket.send(bytes(message.toUpperCase()), from);
+  }, async (port) => {
+    child = new Deno.Command(Deno.execPath(), {
+      args: clientCommand("--host", "127.0.0.1", "-p", String(port), ...args)
+        .slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const out = await withTimeout(
+        child.output(),
+        "the client's exit",
+        20_000,
+      );
+      output = {
+        code: out.code,
+        signal: out.signal,
+        stdout: text(out.stdout),
+        stderr: text(out.stderr),
+      };
+    } finally {
+      await resumed;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }
+  });
+  return { output: output!, arrivals };
+}
+
+Deno.test("udp_client CLI --ping paused longer than its timeout (Ctrl-Z, fg) reports no loss that never happened", async () => {
+  // Paused just as ping 3's reply is on its way: it is read, not lost.
+  const { output } = await pausedClient(
+    ["--ping", "6", "--interval", "0.2", "--timeout", "0.5"],
+    (message) => message.startsWith("Ping 3 "),
+    1500,
+    true,
+  );
+  assert.doesNotMatch(output.stdout, /Request timed out|Late reply/);
+  assert.match(
+    output.stdout,
+    /\n6 packets transmitted, 6 received, 0% packet loss\n/,
+  );
+  assert.equal(output.code, 0);
+});
+
+Deno.test("udp_client CLI --heartbeat paused goes on with its schedule: no burst of the heartbeats missed", async () => {
+  const { output, arrivals } = await pausedClient(
+    ["--heartbeat", "--count", "12", "--interval", "0.1"],
+    (message) => message.startsWith("Heartbeat 3 "),
+    1000,
+    false,
+  );
+  assert.equal(output.code, 0, output.stderr);
+  assert.deepEqual(
+    arrivals.map(([message]) => Number(message.split(" ")[1])),
+    Array.from({ length: 12 }, (_, i) => i + 1),
+  );
+  // After the pause, never more than two within 50 ms (one made up for).
+  const times = arrivals.map(([, time]) => time);
+  for (let i = 2; i < times.length; i++) {
+    assert.ok(times[i] - times[i - 2] > 50, `burst: ${times.join(", ")}`);
+  }
+});
+
+Deno.test("udp_client CLI --ping escapes the control characters of a reply: a server cannot forge lines or colours", async () => {
+  await withPeer(async (message, from, { main }) => {
+    const forged = `${text(upper(message))}\nRequest timed out: seq=9\x1b[31m`;
+    await main.send(bytes(forged), from);
+  }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1", "-p", String(port), "--ping", "1"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.ok(!out.stdout.includes("\x1b"), out.stdout);
+    assert.doesNotMatch(out.stdout, /^Request timed out/m);
+    assert.match(out.stdout, /\\x0aRequest timed out: seq=9\\x1b\[31m seq=1 /);
+  });
+});
+
+Deno.test("udp_client CLI --ping says where replies came from when every one came from another port", async () => {
+  await withPeer(async (message, from, { other }) => {
+    await other.send(upper(message), from);
+  }, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["--host", "127.0.0.1", "-p", String(port)],
+      ...["--ping", "2", "--interval", "0.05", "--timeout", "0.2"],
+    ]);
+    assert.equal(out.code, 1);
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `^udp_client: replies came from 127\\.0\\.0\\.1:\\d+, not the ` +
+          `server's 127\\.0\\.0\\.1:${port}: `,
+      ),
+    );
+  });
+});
+
+Deno.test("udp_client CLI --ping --json gives rtt_ms as a number", async () => {
+  await withServer("udp", {}, async (port) => {
+    const out = await runScript("udp_client.ts", [
+      ...["-p", String(port), "--ping", "2", "--interval", "0.05", "--json"],
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const [first, second] = out.stdout.split("\n").map((line) =>
+      line && JSON.parse(line)
+    );
+    for (const ping of [first, second]) {
+      assert.equal(ping.status, "reply");
+      assert.equal(typeof ping.rtt_ms, "number");
+    }
   });
 });
