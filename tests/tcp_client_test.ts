@@ -116,9 +116,13 @@ Deno.test("sendTcp() rejects with a timeout when the server never replies", asyn
   await withPeer(async (conn) => {
     await conn.read(new Uint8Array(1024)); // read, then say nothing
   }, async (port) => {
-    await assert.rejects(
-      replies(["hello"], { hostname: "127.0.0.1", port, timeout: 0.3 }),
-      /no reply from 127\.0\.0\.1:\d+ within 0\.3 s/,
+    // Bounded here too: a timeout that never closes fails, not hangs.
+    await withTimeout(
+      assert.rejects(
+        replies(["hello"], { hostname: "127.0.0.1", port, timeout: 0.3 }),
+        /no reply from 127\.0\.0\.1:\d+ within 0\.3 s/,
+      ),
+      "the reply timeout",
     );
   });
 });
@@ -503,5 +507,25 @@ Deno.test("tcp_client CLI -v prints each socket step on stderr, in order", async
           "tcp_client: close\n$",
       ),
     );
+  });
+});
+
+Deno.test("tcp_client CLI --timeout 1 gives up on a server that never replies", async () => {
+  await withPeer(async (conn) => {
+    await conn.read(new Uint8Array(1024)); // read, then say nothing
+  }, async (port) => {
+    const started = performance.now();
+    const out = await runScript(
+      "tcp_client.ts",
+      ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
+      { flags: ["run", "--allow-net"] },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(
+      out.stderr,
+      /^tcp_client: no reply from 127\.0\.0\.1:\d+ within 1 s[^\n]*\n$/,
+    );
+    assert.ok(seconds < 6, `took ${seconds} s`);
   });
 });
