@@ -607,10 +607,22 @@ class StreamCopy {
     if (this.#timedOut !== undefined) closeQuietly(this.#clientSocket);
   }
 
-  /** Sends all of `reader` to the server, then half-closes. */
+  /**
+   * Sends all of `reader` to the server, then half-closes. An input that
+   * cannot be read (stdin left write-only by `nohup`) ends there too, and
+   * is reported once the server has answered what came before.
+   */
   async upload(reader: ReadableStreamDefaultReader<Uint8Array>) {
+    let unreadable: Error | undefined;
     while (true) {
-      const { value, done } = await reader.read();
+      const { value, done } = await reader.read().catch((error: Error) => {
+        unreadable = new Error(
+          `the input cannot be read (${error.message}): give --stream a ` +
+            `pipe or a file`,
+          { cause: error },
+        );
+        return { value: undefined, done: true as const };
+      });
       if (done) break;
       this.#writingSince = Date.now();
       for (let written = 0; written < value.length;) {
@@ -624,6 +636,7 @@ class StreamCopy {
     this.#lastActive = Date.now();
     // Half-close: the server sees the end, finishes sending, then closes.
     await this.#clientSocket.closeWrite();
+    if (unreadable !== undefined) throw unreadable;
   }
 
   /** Writes all the server sends to `writer`, until it closes. */

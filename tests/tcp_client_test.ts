@@ -196,6 +196,36 @@ Deno.test("streamTcp() times out when the server keeps quiet after the input end
   });
 });
 
+Deno.test("streamTcp() reports an input that cannot be read, after the server's answer to what came", async () => {
+  await withServer("tcp", {}, async (port) => {
+    let sent = false;
+    const input = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) throw new Error("Bad file descriptor (os error 9)");
+        controller.enqueue(bytes("before\n"));
+        sent = true;
+      },
+    });
+    const chunks: Uint8Array[] = [];
+    const output = new WritableStream<Uint8Array>({
+      write(chunk) {
+        chunks.push(chunk);
+      },
+    });
+    await withTimeout(
+      assert.rejects(
+        streamTcp(input, output, { hostname: "127.0.0.1", port }),
+        /^Error: the input cannot be read \(Bad file descriptor \(os error 9\)\)/,
+      ),
+      "the stream's end",
+    );
+    assert.equal(
+      text(new Uint8Array(chunks.flatMap((c) => [...c]))),
+      "BEFORE\n",
+    );
+  });
+});
+
 Deno.test("tcp_client CLI stops reading a server that sends without end and no newline, saying so", async () => {
   await withPeer(async (conn) => {
     const flood = new Uint8Array(64 * 1024).fill(0x41);
@@ -814,6 +844,29 @@ Deno.test("tcp_client CLI takes an IPv4 address with a trailing dot, as udp_clie
       stdout: "HI\n",
       stderr: "",
     });
+  });
+});
+
+Deno.test("tcp_client CLI --stream with an unreadable stdin (nohup) says so and exits 1", async () => {
+  await withServer("tcp", {}, async (port) => {
+    // nohup at a terminal leaves stdin open write-only: reads fail (EBADF).
+    const args = ["--host", "127.0.0.1", "-p", String(port), "--stream"];
+    const { code, stdout, stderr } = await new Deno.Command("sh", {
+      args: [
+        ...["-c", 'exec "$@" 0>/dev/null', "sh"],
+        ...script("tcp_client.ts", ...args),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(WAIT_MS),
+    }).output();
+    assert.equal(code, 1, text(stderr));
+    assert.equal(text(stdout), "");
+    assert.match(
+      text(stderr),
+      /^tcp_client: the input cannot be read \(Bad file descriptor[^\n]*\n$/,
+    );
   });
 });
 
