@@ -103,8 +103,10 @@ async function exchange(
 }
 
 /**
- * Connects to the first address of `hostname` that answers (IPv4 first, as
- * the servers bind IPv4 by default), within `timeoutMs`.
+ * Connects to the addresses of `hostname` in the system's order until one
+ * answers, as Python's `socket.create_connection` does, all within
+ * `timeoutMs`, the lookup included. Each address is given its share of the
+ * time left, so that one that drops connections leaves time for the next.
  */
 async function connect(
   hostname: string,
@@ -113,46 +115,98 @@ async function connect(
   signal?: AbortSignal,
 ): Promise<Deno.TcpConn> {
   signal?.throwIfAborted();
-  const server = `${formatHost(hostname)}:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  const addresses = await lookupWithin(hostname, timeoutMs, signal);
+  const failures: ConnectFailure[] = [];
+  for (const [i, address] of addresses.entries()) {
+    const shareMs = (deadline - Date.now()) / (addresses.length - i);
+    try {
+      return await connectWithin(address, port, shareMs, signal);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      failures.push({ address, error, shareMs });
+    }
+  }
+  throw noConnection(`${formatHost(hostname)}:${port}`, timeoutMs, failures);
+}
+
+/** An address that did not take the connection, and why. */
+interface ConnectFailure {
+  address: string;
+  error: unknown;
+  /** The time it was given. */
+  shareMs: number;
+}
+
+/** Connects to one address, given up on after `timeoutMs`. */
+async function connectWithin(
+  address: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new TimeoutError()),
+    timeoutMs,
+  );
   function abort() {
-    controller.abort();
+    controller.abort(signal?.reason);
   }
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const addresses = await lookupAddresses(hostname);
-    let lastError: unknown;
-    for (const address of addresses) {
-      try {
-        return await Deno.connect({
-          hostname: address,
-          port,
-          signal: controller.signal,
-        });
-      } catch (error) {
-        lastError = error;
-        if (controller.signal.aborted) break;
-      }
-    }
-    if (signal?.aborted) throw signal.reason;
-    if (controller.signal.aborted) {
-      throw new Error(
-        `no connection to ${server} within ${timeoutMs / 1000} s: is the ` +
-          `host up, and is no firewall dropping the connection?`,
-      );
-    }
-    if (lastError instanceof Deno.errors.ConnectionRefused) {
-      throw new Error(
-        `connection refused by ${server}: is the server running there?`,
-        { cause: lastError },
-      );
-    }
-    throw lastError;
+    return await Deno.connect({
+      hostname: address,
+      port,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    throw controller.signal.aborted ? controller.signal.reason : error;
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", abort);
   }
+}
+
+/**
+ * The error for a server none of whose addresses took the connection: what
+ * each did, where a name has several.
+ */
+function noConnection(
+  server: string,
+  timeoutMs: number,
+  failures: ConnectFailure[],
+): Error {
+  const refused = (error: unknown) =>
+    error instanceof Deno.errors.ConnectionRefused;
+  if (failures.length > 1) {
+    const tried = failures.map(({ address, error, shareMs }) =>
+      `${formatHost(address)} ` +
+      (refused(error)
+        ? "refused"
+        : error instanceof TimeoutError
+        ? `did not answer within ${Math.round(shareMs / 100) / 10} s`
+        : `failed (${explainError(error, address)})`)
+    );
+    return new Error(
+      `no connection to ${server} at any of its addresses ` +
+        `(${tried.join(", ")}): is the server running there?`,
+    );
+  }
+  const { error } = failures[0];
+  if (error instanceof TimeoutError) {
+    return new Error(
+      `no connection to ${server} within ${timeoutMs / 1000} s: is the ` +
+        `host up, and is no firewall dropping the connection?`,
+    );
+  }
+  if (refused(error)) {
+    return new Error(
+      `connection refused by ${server}: is the server running there?`,
+      { cause: error },
+    );
+  }
+  return error as Error;
 }
 
 /**
@@ -259,7 +313,8 @@ export interface TcpClientOptions {
   /** The server's port. Default 12000. */
   port?: number;
   /**
-   * Seconds allowed for connecting, and for the reply to come (with
+   * Seconds allowed for looking the name up and connecting (each address
+   * in turn), and for the reply to come (with
    * `streamTcp`: for the server to send its next bytes once the input has
    * ended). Default 10.
    */
@@ -297,8 +352,9 @@ closes; one connection per sentence.
 Options:
       --host HOST        server name or address (default localhost)
   -p, --port PORT        server port (default 12000)
-      --timeout SECONDS  give up connecting, or waiting for a reply, after
-                         this long (default 10)
+      --timeout SECONDS  give up looking the host up and connecting (to each
+                         of its addresses in turn), or waiting for a reply,
+                         after this long (default 10)
       --stream           one connection for all of standard input: send it
                          as it is, print what comes back, half-close at the
                          end of input and stop when the server has sent all
@@ -551,10 +607,22 @@ class StreamCopy {
     if (this.#timedOut !== undefined) closeQuietly(this.#clientSocket);
   }
 
-  /** Sends all of `reader` to the server, then half-closes. */
+  /**
+   * Sends all of `reader` to the server, then half-closes. An input that
+   * cannot be read (stdin left write-only by `nohup`) ends there too, and
+   * is reported once the server has answered what came before.
+   */
   async upload(reader: ReadableStreamDefaultReader<Uint8Array>) {
+    let unreadable: Error | undefined;
     while (true) {
-      const { value, done } = await reader.read();
+      const { value, done } = await reader.read().catch((error: Error) => {
+        unreadable = new Error(
+          `the input cannot be read (${error.message}): give --stream a ` +
+            `pipe or a file`,
+          { cause: error },
+        );
+        return { value: undefined, done: true as const };
+      });
       if (done) break;
       this.#writingSince = Date.now();
       for (let written = 0; written < value.length;) {
@@ -568,6 +636,7 @@ class StreamCopy {
     this.#lastActive = Date.now();
     // Half-close: the server sees the end, finishes sending, then closes.
     await this.#clientSocket.closeWrite();
+    if (unreadable !== undefined) throw unreadable;
   }
 
   /** Writes all the server sends to `writer`, until it closes. */
@@ -668,12 +737,56 @@ function replyCutShort(
   );
 }
 
-/** The addresses of `hostname`, IPv4 first; an IP address is its own. */
+/**
+ * The addresses of `hostname` in the system's order; an IP address is its
+ * own, written as the system writes it (`127.0.0.1.` is `127.0.0.1`, as in
+ * URLs and in udp_client).
+ */
 async function lookupAddresses(hostname: string): Promise<string[]> {
   const bare = hostname.replace(/^\[(.*)\]$/, "$1");
-  if (bare.includes(":") || /^[\d.]+$/.test(bare)) return [bare];
-  const found = await lookup(bare, { all: true });
-  return found.sort((a, b) => a.family - b.family).map((a) => a.address);
+  if (bare.includes(":")) return [bare];
+  if (/^[\d.]+$/.test(bare)) {
+    try {
+      return [new URL(`http://${bare}`).hostname];
+    } catch {
+      throw new Error(`cannot resolve host ${hostname}: check --host`);
+    }
+  }
+  const found = await lookup(bare, { all: true, order: "verbatim" });
+  return found.map((a) => a.address);
+}
+
+/**
+ * {@linkcode lookupAddresses}, given up on after `timeoutMs` or when
+ * `signal` aborts. A lookup cannot be cancelled: it is left to finish.
+ */
+async function lookupWithin(
+  hostname: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const looking = lookupAddresses(hostname);
+  looking.catch(() => {}); // once given up on, its error is nobody's
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let abort = () => {};
+  const givenUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new Error(
+          `cannot resolve host ${hostname} within ${timeoutMs / 1000} s: ` +
+            `is the name server reachable? (--timeout waits longer)`,
+        ),
+      );
+    }, timeoutMs);
+    abort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", abort, { once: true });
+  });
+  try {
+    return await Promise.race([looking, givenUp]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", abort);
+  }
 }
 
 /** The server took longer than `--timeout`. */

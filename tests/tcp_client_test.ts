@@ -5,9 +5,12 @@ import {
   canRun,
   hasProgram,
   onTerminal,
+  type Output,
   ROOT,
   runScript,
+  script,
   text,
+  WAIT_MS,
   withServer,
   withTimeout,
 } from "./_helpers.ts";
@@ -116,9 +119,13 @@ Deno.test("sendTcp() rejects with a timeout when the server never replies", asyn
   await withPeer(async (conn) => {
     await conn.read(new Uint8Array(1024)); // read, then say nothing
   }, async (port) => {
-    await assert.rejects(
-      replies(["hello"], { hostname: "127.0.0.1", port, timeout: 0.3 }),
-      /no reply from 127\.0\.0\.1:\d+ within 0\.3 s/,
+    // Bounded here too: a timeout that never closes fails, not hangs.
+    await withTimeout(
+      assert.rejects(
+        replies(["hello"], { hostname: "127.0.0.1", port, timeout: 0.3 }),
+        /no reply from 127\.0\.0\.1:\d+ within 0\.3 s/,
+      ),
+      "the reply timeout",
     );
   });
 });
@@ -185,6 +192,36 @@ Deno.test("streamTcp() times out when the server keeps quiet after the input end
         /sent nothing for 0\.3 s after the end of the input/,
       ),
       "the watchdog",
+    );
+  });
+});
+
+Deno.test("streamTcp() reports an input that cannot be read, after the server's answer to what came", async () => {
+  await withServer("tcp", {}, async (port) => {
+    let sent = false;
+    const input = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) throw new Error("Bad file descriptor (os error 9)");
+        controller.enqueue(bytes("before\n"));
+        sent = true;
+      },
+    });
+    const chunks: Uint8Array[] = [];
+    const output = new WritableStream<Uint8Array>({
+      write(chunk) {
+        chunks.push(chunk);
+      },
+    });
+    await withTimeout(
+      assert.rejects(
+        streamTcp(input, output, { hostname: "127.0.0.1", port }),
+        /^Error: the input cannot be read \(Bad file descriptor \(os error 9\)\)/,
+      ),
+      "the stream's end",
+    );
+    assert.equal(
+      text(new Uint8Array(chunks.flatMap((c) => [...c]))),
+      "BEFORE\n",
     );
   });
 });
@@ -503,5 +540,375 @@ Deno.test("tcp_client CLI -v prints each socket step on stderr, in order", async
           "tcp_client: close\n$",
       ),
     );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Names, addresses and lookups, as the system gives them: a hosts file and a
+// resolv.conf of the test's own, bind-mounted in a mount namespace.
+// ---------------------------------------------------------------------------
+
+/** Why mount namespaces cannot be used here, or `undefined` if they can. */
+async function namespacesUnavailable(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "mount namespaces need Linux";
+  if (!(await hasProgram("unshare"))) return "needs unshare (util-linux)";
+  const probe = await Deno.makeTempFile();
+  try {
+    const { success } = await new Deno.Command("unshare", {
+      args: ["-m", "mount", "--bind", probe, "/etc/hosts"],
+      stdout: "null",
+      stderr: "null",
+      signal: AbortSignal.timeout(WAIT_MS),
+    }).output();
+    return success
+      ? undefined
+      : "unshare -m with a bind mount is not permitted";
+  } catch {
+    return "unshare could not be run";
+  } finally {
+    await Deno.remove(probe);
+  }
+}
+
+const namespaceReason = await namespacesUnavailable();
+const hasNamespaces = namespaceReason === undefined;
+
+/** What the system files say inside the namespace. */
+interface SystemFiles {
+  /** The text of /etc/hosts. */
+  hosts: string;
+  /** The text of /etc/resolv.conf, if it is to be replaced. */
+  resolv?: string;
+}
+
+/**
+ * Starts tcp_client.ts with `args` in a mount namespace where /etc/hosts
+ * (and /etc/resolv.conf) are `files`'. It is killed with SIGKILL after `ms`, so a
+ * client that hangs fails the test rather than hanging it. `output()` waits
+ * for it, bounded, and removes the files.
+ */
+async function spawnWithSystemFiles(
+  files: SystemFiles,
+  args: string[],
+  options: { ms?: number } = {},
+) {
+  const hostsFile = await Deno.makeTempFile();
+  const resolvFile = await Deno.makeTempFile();
+  await Deno.writeTextFile(hostsFile, files.hosts);
+  await Deno.writeTextFile(resolvFile, files.resolv ?? "");
+  const mounts = `mount --bind "$1" /etc/hosts && ` +
+    (files.resolv === undefined
+      ? ""
+      : `mount --bind "$2" /etc/resolv.conf && `);
+  const child = new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "sh",
+      "-c",
+      `${mounts}shift 2 && exec "$@"`,
+      "sh",
+      hostsFile,
+      resolvFile,
+      ...script("tcp_client.ts", ...args),
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const deadline = setTimeout(
+    () => child.kill("SIGKILL"),
+    options.ms ?? WAIT_MS,
+  );
+  const started = performance.now();
+  return {
+    child,
+    async output(): Promise<Output & { seconds: number }> {
+      try {
+        const { code, signal, stdout, stderr } = await child.output();
+        return {
+          code,
+          signal,
+          stdout: text(stdout),
+          stderr: text(stderr),
+          seconds: (performance.now() - started) / 1000,
+        };
+      } finally {
+        clearTimeout(deadline);
+        await Deno.remove(hostsFile);
+        await Deno.remove(resolvFile);
+      }
+    },
+  };
+}
+
+/**
+ * A TCP port of `hostname` that drops every connection attempt, as a host
+ * behind a firewall does: a Python listener with a backlog of 0, filled by
+ * one connection it never accepts, so that Linux drops the next SYNs.
+ */
+async function withDroppingPort(
+  hostname: string,
+  fn: (port: number) => Promise<void>,
+) {
+  const child = new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import socket, sys\n" +
+      "family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n" +
+      "listener = socket.socket(family)\n" +
+      "listener.bind((sys.argv[1], 0))\n" +
+      "listener.listen(0)\n" +
+      "filler = socket.create_connection(listener.getsockname()[:2])\n" +
+      "print(listener.getsockname()[1], flush=True)\n" +
+      "sys.stdin.read()\n",
+      hostname,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const { value } = await withTimeout(lines.read(), "the dropping port");
+    await fn(Number(value));
+  } finally {
+    await lines.cancel();
+    await child.stdin.close();
+    await withTimeout(child.status, "the dropping port's end");
+  }
+}
+
+Deno.test({
+  name:
+    "tcp_client CLI reaches a server on 0.0.0.0 where localhost is ::1 first",
+  ignore: !canRun(hasNamespaces, `${namespaceReason}`),
+  async fn() {
+    await withServer("tcp", { hostname: "0.0.0.0" }, async (port) => {
+      const client = await spawnWithSystemFiles(
+        { hosts: "::1 localhost\n127.0.0.1 localhost\n" },
+        ["-p", String(port), "hello"],
+      );
+      const out = await client.output();
+      assert.equal(out.stderr, "");
+      assert.equal(out.stdout, "HELLO\n");
+      assert.equal(out.code, 0);
+    });
+  },
+});
+
+/** Runs `fn` with the address of a name server that never answers. */
+async function withSilentNameServer(
+  fn: (address: string, queried: Promise<unknown>) => Promise<void>,
+) {
+  const address = `127.29.${Deno.pid % 250}.${1 + Deno.pid % 200}`;
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: address,
+    port: 53,
+  });
+  const queried = socket.receive();
+  queried.catch(() => {}); // cancelled when the socket closes
+  try {
+    await fn(address, queried);
+  } finally {
+    socket.close();
+  }
+}
+
+let canBindPort53 = false;
+try {
+  await withSilentNameServer(() => Promise.resolve());
+  canBindPort53 = true;
+} catch {
+  // not root, or port 53 is taken there
+}
+
+Deno.test({
+  name:
+    "tcp_client CLI --timeout bounds a lookup that never gets an answer; Ctrl-C stops it",
+  ignore: !canRun(hasNamespaces, `${namespaceReason}`) ||
+    !canRun(canBindPort53, "a silent name server needs port 53 (root)"),
+  async fn(t) {
+    const files = (address: string) => ({
+      hosts: "127.0.0.1 localhost\n",
+      // The resolver's own timeout is far longer than --timeout.
+      resolv: `nameserver ${address}\noptions timeout:30 attempts:1\n`,
+    });
+    await t.step("--timeout 1", async () => {
+      await withSilentNameServer(async (address, queried) => {
+        const client = await spawnWithSystemFiles(files(address), [
+          ...["--host", "slow-lookup.example", "--timeout", "1", "hi"],
+        ]);
+        await withTimeout(queried, "the client's lookup").catch(() => {});
+        const out = await client.output();
+        assert.equal(out.code, 1, out.stderr);
+        assert.match(
+          out.stderr,
+          /^tcp_client: cannot resolve host slow-lookup\.example within 1 s[^\n]*\n$/,
+        );
+        assert.ok(out.seconds < 5, `took ${out.seconds} s`);
+      });
+    });
+    await t.step("Ctrl-C", async () => {
+      await withSilentNameServer(async (address, queried) => {
+        const client = await spawnWithSystemFiles(files(address), [
+          ...["--host", "slow-lookup.example", "hi"],
+        ]);
+        try {
+          await withTimeout(queried, "the client's lookup");
+        } finally {
+          client.child.kill("SIGINT");
+        }
+        const interrupted = performance.now();
+        const out = await client.output();
+        assert.equal(out.code, 130);
+        const seconds = (performance.now() - interrupted) / 1000;
+        assert.ok(seconds < 3, `took ${seconds} s after Ctrl-C`);
+      });
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "tcp_client CLI tries each address of a name, in order, within --timeout",
+  ignore: !canRun(hasNamespaces, `${namespaceReason}`) ||
+    !canRun(hasPython, "a port that drops connections needs python3"),
+  async fn(t) {
+    const hosts = "127.0.0.1 two-addresses\n127.0.0.2 two-addresses\n";
+    const args = (port: number) => [
+      ...["--host", "two-addresses", "-p", String(port), "--timeout", "2"],
+      "hi",
+    ];
+    // Whichever the system puts first, the one that drops is passed over.
+    for (
+      const [dropping, serving] of [["127.0.0.1", "127.0.0.2"], [
+        "127.0.0.2",
+        "127.0.0.1",
+      ]]
+    ) {
+      await t.step(`${dropping} drops, ${serving} serves`, async () => {
+        await withDroppingPort(dropping, async (port) => {
+          await withServer("tcp", { hostname: serving, port }, async () => {
+            const client = await spawnWithSystemFiles({ hosts }, args(port));
+            const out = await client.output();
+            assert.equal(out.stderr, "");
+            assert.equal(out.stdout, "HI\n");
+            assert.equal(out.code, 0);
+            assert.ok(out.seconds < 6, `took ${out.seconds} s`);
+          });
+        });
+      });
+    }
+    for (const refusing of ["127.0.0.1", "127.0.0.2"]) {
+      const serving = refusing === "127.0.0.1" ? "127.0.0.2" : "127.0.0.1";
+      await t.step(`${refusing} refuses, ${serving} serves`, async () => {
+        await withServer("tcp", { hostname: serving }, async (port) => {
+          const client = await spawnWithSystemFiles({ hosts }, args(port));
+          const out = await client.output();
+          assert.equal(out.stderr, "");
+          assert.equal(out.stdout, "HI\n");
+          assert.equal(out.code, 0);
+        });
+      });
+    }
+    await t.step(
+      "one drops, the other refuses: the error names both",
+      async () => {
+        await withDroppingPort("127.0.0.1", async (port) => {
+          const client = await spawnWithSystemFiles({ hosts }, args(port));
+          const out = await client.output();
+          assert.equal(out.code, 1);
+          assert.match(
+            out.stderr,
+            /^tcp_client: no connection to two-addresses:\d+ at any of its addresses \((127\.0\.0\.1 did not answer within [\d.]+ s, 127\.0\.0\.2 refused|127\.0\.0\.2 refused, 127\.0\.0\.1 did not answer within [\d.]+ s)\)[^\n]*\n$/,
+          );
+          assert.ok(out.seconds < 6, `took ${out.seconds} s`);
+        });
+      },
+    );
+  },
+});
+
+Deno.test("tcp_client CLI takes an IPv4 address with a trailing dot, as udp_client does", async () => {
+  await withServer("tcp", {}, async (port) => {
+    const out = await runScript(
+      "tcp_client.ts",
+      ["--host", "127.0.0.1.", "-p", String(port), "hi"],
+      { flags: ["run", "--allow-net"] },
+    );
+    assert.deepEqual(out, {
+      code: 0,
+      signal: null,
+      stdout: "HI\n",
+      stderr: "",
+    });
+  });
+});
+
+Deno.test("tcp_client CLI --stream with an unreadable stdin (nohup) says so and exits 1", async () => {
+  await withServer("tcp", {}, async (port) => {
+    // nohup at a terminal leaves stdin open write-only: reads fail (EBADF).
+    const args = ["--host", "127.0.0.1", "-p", String(port), "--stream"];
+    const { code, stdout, stderr } = await new Deno.Command("sh", {
+      args: [
+        ...["-c", 'exec "$@" 0>/dev/null', "sh"],
+        ...script("tcp_client.ts", ...args),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(WAIT_MS),
+    }).output();
+    assert.equal(code, 1, text(stderr));
+    assert.equal(text(stdout), "");
+    assert.match(
+      text(stderr),
+      /^tcp_client: the input cannot be read \(Bad file descriptor[^\n]*\n$/,
+    );
+  });
+});
+
+Deno.test({
+  name:
+    "tcp_client CLI --timeout 1 gives up on an address that drops connections",
+  ignore: !canRun(hasPython, "a port that drops connections needs python3"),
+  async fn() {
+    await withDroppingPort("127.0.0.1", async (port) => {
+      const started = performance.now();
+      const out = await runScript(
+        "tcp_client.ts",
+        ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
+        { flags: ["run", "--allow-net"] },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(
+        out.stderr,
+        /^tcp_client: no connection to 127\.0\.0\.1:\d+ within 1 s[^\n]*\n$/,
+      );
+      assert.ok(seconds < 6, `took ${seconds} s`);
+    });
+  },
+});
+
+Deno.test("tcp_client CLI --timeout 1 gives up on a server that never replies", async () => {
+  await withPeer(async (conn) => {
+    await conn.read(new Uint8Array(1024)); // read, then say nothing
+  }, async (port) => {
+    const started = performance.now();
+    const out = await runScript(
+      "tcp_client.ts",
+      ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
+      { flags: ["run", "--allow-net"] },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(
+      out.stderr,
+      /^tcp_client: no reply from 127\.0\.0\.1:\d+ within 1 s[^\n]*\n$/,
+    );
+    assert.ok(seconds < 6, `took ${seconds} s`);
   });
 });
