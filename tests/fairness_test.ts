@@ -677,3 +677,66 @@ Deno.test({
     }
   },
 });
+
+/**
+ * A storm of clients that connect and close at once, from two loops in a
+ * process of its own, until killed; prints `storming` once under way.
+ */
+const CONNECT_STORM = `
+const port = Number(Deno.args[0]);
+async function storm() {
+  while (true) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    } catch { /* refused or reset: the storm goes on */ }
+  }
+}
+storm();
+storm();
+console.log("storming");
+`;
+
+Deno.test("fairness: tcp_server CLI full, a newcomer is answered at once beside a storm of connections closed at once", async () => {
+  const server = await startServer(
+    script(
+      "tcp_server.ts",
+      ...["--host", "127.0.0.1", "-p", "0", "--max-connections", "20"],
+    ),
+  );
+  // Every place held by a client between connect() and send().
+  const idle: Deno.TcpConn[] = [];
+  for (let i = 0; i < 20; i++) {
+    idle.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+  }
+  const storm = new Deno.Command(Deno.execPath(), {
+    args: ["eval", CONNECT_STORM, String(server.port)],
+    stdout: "piped",
+  }).spawn();
+  try {
+    const said = storm.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal(
+      (await withTimeout(said.read(), "the storm")).value,
+      "storming\n",
+    );
+    said.releaseLock();
+    // Each newcomer is accepted while the storm goes on: never left in a
+    // backlog that overflows, its SYN sent again a second later, and again.
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) {
+      const reply = await withTimeout(
+        tcpExchange(server.port, bytes(`probe ${i}\n`)),
+        `probe ${i}, full, beside the storm`,
+        ANSWER_MS,
+      );
+      assert.equal(text(reply), `PROBE ${i}\n`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 5, `10 probes took ${seconds.toFixed(1)} s`);
+  } finally {
+    storm.kill("SIGKILL");
+    await storm.status;
+    await storm.stdout.cancel().catch(() => {});
+    for (const conn of idle) conn.close();
+    assert.equal((await server.stop()).code, 0);
+  }
+});

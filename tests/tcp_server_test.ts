@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { serveTcp, upperCase } from "../tcp_server.ts";
+import { connectionToEvict, serveTcp, upperCase } from "../tcp_server.ts";
 import {
   bytes,
   canRun,
@@ -786,4 +786,25 @@ Deno.test("tcp_server CLI -v says 1 byte, not 1 bytes", async () => {
   assert.match(output.stderr, /\nsend: 1 byte to /);
   assert.match(output.stderr, /, 1 byte in, 1 out, closed by the client\n/);
   assert.match(output.stderr, /; 1 byte in, 1 out\n$/);
+});
+
+Deno.test("connectionToEvict() picks among 200,000 client addresses, past where Math.max(...) throws", () => {
+  // A real run would hold 200,000 connections from as many addresses (as
+  // many descriptors, gigabytes of buffers): the choice the server makes at
+  // every eviction is tested here alone, at that size.
+  const connections = Array.from({ length: 200_000 }, (_, i) => ({
+    address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+    lastActive: 1000 + i,
+  }));
+  const anyone = () => true;
+  assert.equal(connectionToEvict(connections, anyone), connections[0]);
+  // An address with two places gives way first: its idlest, however busy.
+  connections.push({ address: "10.0.0.5", lastActive: 1_000_000 });
+  assert.equal(connectionToEvict(connections, anyone), connections[5]);
+  // None gives way that may not, nor counts: then the idlest of all goes.
+  assert.equal(
+    connectionToEvict(connections, (c) => c !== connections[5]),
+    connections[0],
+  );
+  assert.equal(connectionToEvict(connections, () => false), undefined);
 });
