@@ -547,12 +547,15 @@ Deno.test("fairness: tcp_server CLI full, a storm of connections closed at once 
   );
   const waiting: Deno.TcpConn[] = [];
   try {
-    // 20 clients between connect() and send(), as TCPClient.py at input():
-    // the server is full.
+    // 20 clients between two sentences, long settled: the server is full.
     for (let i = 0; i < 20; i++) {
-      waiting.push(
-        await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-      );
+      const client = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      waiting.push(client);
+      await client.write(bytes("settled\n"));
+      await readExactly(client, 8);
     }
     // 300 connections from the same address, each closed at once.
     for (let round = 0; round < 30; round++) {
@@ -739,4 +742,93 @@ Deno.test("fairness: tcp_server CLI full, a newcomer is answered at once beside 
     for (const conn of idle) conn.close();
     assert.equal((await server.stop()).code, 0);
   }
+});
+
+Deno.test({
+  name:
+    "fairness: tcp_server CLI out of files for good: one connection gives way, not one at every failed accept",
+  ignore: !canRun(
+    Deno.build.os === "linux" && await hasProgram("prlimit"),
+    "lowers the server's open-file limit with prlimit (util-linux, Linux)",
+  ),
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "tcp_server.ts", "--host", "127.0.0.1"],
+      cwd: new URL("../", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const prlimit = (limit: string) =>
+      new Deno.Command("prlimit", {
+        args: ["--pid", String(child.pid), `--nofile=${limit}`],
+      }).output();
+    let stderr = "";
+    const errors = (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) stderr += chunk;
+    })();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream());
+    const said = lines.getReader();
+    const clients: Deno.TcpConn[] = [];
+    let newcomer: Deno.TcpConn | undefined;
+    try {
+      const ready = (await withTimeout(said.read(), "the ready line")).value;
+      const port = Number(ready?.match(/:(\d+)\n/)?.[1]);
+      for (let i = 0; i < 10; i++) {
+        const client = await Deno.connect({ hostname: "127.0.0.1", port });
+        clients.push(client);
+        await client.write(bytes("settled\n"));
+        await readExactly(client, 8);
+      }
+      // Below stdin, stdout and stderr: no descriptor a connection frees
+      // lets accept() through, so it fails again and again.
+      const [soft, hard] = text(
+        (await new Deno.Command("prlimit", {
+          args: [
+            "--pid",
+            String(child.pid),
+            "--nofile",
+            "--output",
+            "SOFT,HARD",
+            "--noheadings",
+          ],
+          stdout: "piped",
+        }).output()).stdout,
+      ).trim().split(/\s+/);
+      assert.ok((await prlimit("3:")).success);
+      newcomer = await Deno.connect({ hostname: "127.0.0.1", port });
+      await newcomer.write(bytes("newcomer\n"));
+      await withTimeout(
+        (async () => {
+          while ((stderr.match(/accept failed/g) ?? []).length < 3) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        })(),
+        "three failed accepts",
+      );
+      let open = 0;
+      for (const client of clients) {
+        await client.write(bytes("there?\n")).catch(() => {});
+        const answered = await withTimeout(
+          readExactly(client, 7).then(() => true, () => false),
+          "a client asked if it is still served",
+        );
+        if (answered) open++;
+      }
+      assert.equal(open, 9, "one connection gave way, and one only");
+      // Files again: the newcomer is accepted and answered.
+      assert.ok((await prlimit(`${soft}:${hard}`)).success);
+      assert.equal(text(await readExactly(newcomer, 9)), "NEWCOMER\n");
+    } finally {
+      for (const client of clients) client.close();
+      newcomer?.close();
+      child.kill("SIGTERM");
+      await withTimeout(child.status, "the server's exit");
+      await said.cancel();
+      await errors;
+    }
+    assert.match(stderr, /closed 1 to make room, timed out 0, failed 0;/);
+  },
 });

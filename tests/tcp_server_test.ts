@@ -808,3 +808,56 @@ Deno.test("connectionToEvict() picks among 200,000 client addresses, past where 
   );
   assert.equal(connectionToEvict(connections, () => false), undefined);
 });
+
+Deno.test("serveTcp() full: a silent newcomer is served, and never the one that gives way for its own arrival", async () => {
+  const stats = await withServer(
+    "tcp",
+    { maxConnections: 1 },
+    async (port, logs) => {
+      const chatty = await connect(port);
+      // The one place's holder keeps chatting: every byte it moves makes a
+      // silent newcomer the idlest of the two.
+      let chatting = true;
+      const chat = (async () => {
+        try {
+          while (chatting) {
+            await chatty.write(bytes("x"));
+            await readExactly(chatty, 1);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } catch {
+          return "closed";
+        }
+        return "chatting";
+      })();
+      const newcomer = await connect(port);
+      try {
+        await untilLogged(logs, "to make room");
+        assert.equal(await withTimeout(chat, "the chat to end"), "closed");
+        await newcomer.write(bytes("served"));
+        assert.equal(text(await readExactly(newcomer, 6)), "SERVED");
+      } finally {
+        chatting = false;
+        await chat.catch(() => {});
+        chatty.close();
+        newcomer.close();
+      }
+    },
+  );
+  assert.equal(stats.evicted, 1);
+});
+
+Deno.test("tcp_server CLI's summary counts the bytes sent apart from those received (ΐ upper-cases to 6 bytes)", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    // 2 bytes in: "ΐ" (U+0390) becomes "Ϊ́", three characters of 2 bytes.
+    const reply = await tcpExchange(server.port, bytes("ΐ"));
+    assert.equal(text(reply), "\u0399\u0308\u0301");
+  } finally {
+    const output = await server.stop();
+    assert.equal(output.code, 0);
+    assert.match(output.stderr, /; 2 bytes in, 6 out\n/);
+  }
+});
