@@ -131,14 +131,15 @@ Options:
                               machine only)
   -p, --port PORT             port to bind, 0 for any free one (default 12000)
       --max-connections N     clients served at once; a new client beyond
-                              that is still served, and the connection idle
-                              longest is closed for it (default 1000)
+                              that is still served, and if it stays 0.1 s the
+                              idlest connection of the address (IPv6: the /64)
+                              holding the most is closed for it (default 1000)
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long (one waiting for its client to read
                               is not idle), 0 never (default 60)
   -v, --verbose               show each socket step on stderr: bind, listen,
-                              accept, every recv and send with its bytes,
-                              close
+                              accept, every recv and send with its byte
+                              count, close
   -h, --help                  show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on
