@@ -233,9 +233,10 @@ export interface TcpServerOptions {
   /** Port to bind; 0 lets the system pick a free one. Default 12000. */
   port?: number;
   /**
-   * Connections served at once. When that many are open, the one that has
-   * gone longest without a byte moving is closed to serve a new client.
-   * Default 1000.
+   * Connections served at once. When that many are open, a new client is
+   * still served, and if it stays 0.1 s a connection is closed for it: of
+   * the address (an IPv6 one by its /64) holding the most places, the one
+   * that has gone longest without a byte moving. Default 1000.
    */
   maxConnections?: number;
   /** Seconds a connection may go without a byte moving; 0 never. Default 60. */
