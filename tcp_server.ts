@@ -64,7 +64,12 @@ async function acceptLoop(server: Server): Promise<TcpServerStats> {
       // Not awaited: the loop goes straight back to accept(), so every
       // client is served at once, not one after another as in Python.
       server.track(connection, serveConnection(connection));
-      await server.makeRoom(connection);
+      // Nor is making room, if the server is full: newcomers never wait in
+      // the backlog for it.
+      server.makeRoom(connection);
+      // A backlog that is never empty completes every accept() at once:
+      // the loop takes turns, so that what the clients sent is read too.
+      await fairTurn();
     }
   } finally {
     await server.finish();
@@ -126,14 +131,15 @@ Options:
                               machine only)
   -p, --port PORT             port to bind, 0 for any free one (default 12000)
       --max-connections N     clients served at once; a new client beyond
-                              that is still served, and the connection idle
-                              longest is closed for it (default 1000)
+                              that is still served, and if it stays 0.1 s the
+                              idlest connection of the address (IPv6: the /64)
+                              holding the most is closed for it (default 1000)
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long (one waiting for its client to read
                               is not idle), 0 never (default 60)
   -v, --verbose               show each socket step on stderr: bind, listen,
-                              accept, every recv and send with its bytes,
-                              close
+                              accept, every recv and send with its byte
+                              count, close
   -h, --help                  show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on
@@ -229,9 +235,10 @@ export interface TcpServerOptions {
   /** Port to bind; 0 lets the system pick a free one. Default 12000. */
   port?: number;
   /**
-   * Connections served at once. When that many are open, the one that has
-   * gone longest without a byte moving is closed to serve a new client.
-   * Default 1000.
+   * Connections served at once. When that many are open, a new client is
+   * still served, and if it stays 0.1 s a connection is closed for it: of
+   * the address (an IPv6 one by its /64) holding the most places, the one
+   * that has gone longest without a byte moving. Default 1000.
    */
   maxConnections?: number;
   /** Seconds a connection may go without a byte moving; 0 never. Default 60. */
@@ -297,6 +304,12 @@ const UNFINISHED_CHARACTER_WAIT_MS = 1000;
 const ERROR_LINES_PER_SECOND = 10;
 /** How long a pause in accepting lasts when the system runs out of resources. */
 const ACCEPT_RETRY_MS = 100;
+/**
+ * How long a newcomer to a full server is served before a place is made
+ * for it, if it stays: a client that closes at once has its end read well
+ * before.
+ */
+const SETTLE_MS = 100;
 
 /** Why the server closed a connection early. */
 type ClosedBy = "idle timeout" | "shutdown" | "evicted";
@@ -367,20 +380,30 @@ class Server {
   }
 
   /**
-   * Over `maxConnections` with `newcomer`, room is made: first by the
-   * connections whose clients have closed already, the newcomer's too
-   * (their ends are read in a turn of the event loop), then by evicting
-   * one.
+   * Over `maxConnections` with `newcomer`, room is made if it stays
+   * `SETTLE_MS`, served all the while: a storm of clients that close at
+   * once, or an exchange that ends at once, takes no one's place. Then
+   * connections give way while too many are left; never the newcomer, nor
+   * one that came after it and has not yet shown whether it stays.
    */
   async makeRoom(newcomer: Connection) {
-    for (let turn = 0; turn < 2 && this.#over(); turn++) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.connections.size <= this.#maxConnections) return;
+    await withinOrTooLate(newcomer.served ?? Promise.resolve(), SETTLE_MS);
+    if (!this.connections.has(newcomer)) return; // it did not stay
+    while (!this.stopping && this.#overWith(newcomer)) {
+      if (!this.#makeRoomFor(newcomer.client, newcomer)) return;
     }
-    if (this.#over()) this.#makeRoomFor(newcomer.client, newcomer);
   }
 
-  #over(): boolean {
-    return this.connections.size > this.#maxConnections;
+  /** Whether `newcomer` and the connections settled are too many. */
+  #overWith(newcomer: Connection): boolean {
+    if (this.connections.size <= this.#maxConnections) return false;
+    const now = performance.now();
+    let count = 0;
+    for (const connection of this.connections) {
+      if (connection === newcomer || !connection.showing(now)) count++;
+    }
+    return count > this.#maxConnections;
   }
 
   /** Keeps `serving` until it ends, so that `finish` can wait for it. */
@@ -411,12 +434,15 @@ class Server {
       // one connection gives way, as when the server is full, and accept
       // waits until its descriptor is free (when serving it has ended).
       // Until a client is accepted, no other gives way. Not a failure: the
-      // newcomer waits in the backlog for its place.
-      if (!this.#evictedForFiles) {
+      // newcomer waits in the backlog for its place (and, if every
+      // connection is new and still showing whether it stays, for a pause).
+      const evicted = this.#evictedForFiles
+        ? undefined
+        : this.#makeRoomFor("a new client, out of files");
+      if (evicted) {
         this.#evictedForFiles = true;
-        const evicted = this.#makeRoomFor("a new client, out of files");
         await withinOrTooLate(
-          evicted?.served ?? Promise.resolve(),
+          evicted.served ?? Promise.resolve(),
           ACCEPT_RETRY_MS,
         );
         return;
@@ -494,20 +520,11 @@ class Server {
     newcomer: string,
     spared?: Connection,
   ): Connection | undefined {
-    const held = new Map<string, number>();
-    for (const { address } of this.connections) {
-      held.set(address, (held.get(address) ?? 0) + 1);
-    }
-    const most = Math.max(...held.values());
-    let idlest: Connection | undefined;
-    for (const connection of this.connections) {
-      if (
-        connection !== spared && held.get(connection.address) === most &&
-        (!idlest || connection.lastActive < idlest.lastActive)
-      ) {
-        idlest = connection;
-      }
-    }
+    const now = performance.now();
+    const idlest = connectionToEvict(
+      this.connections,
+      (connection) => connection !== spared && !connection.showing(now),
+    );
     if (!idlest) return;
     this.stats.evicted++;
     const idle = (performance.now() - idlest.lastActive) / 1000;
@@ -530,7 +547,10 @@ class Connection {
   readonly server: Server;
   /** The client's address and port, for log lines. */
   readonly client: string;
-  /** The client's address alone: places are shared by address. */
+  /**
+   * The client's address, an IPv6 one by its /64: places are shared by
+   * address, and one host or site may hold a whole /64.
+   */
   readonly address: string;
   /** When a byte last moved, from `performance.now()`. */
   lastActive = performance.now();
@@ -560,7 +580,7 @@ class Connection {
     this.socket = socket;
     this.server = server;
     this.client = formatAddress(socket.remoteAddr);
-    this.address = socket.remoteAddr.hostname;
+    this.address = placeHolder(socket.remoteAddr.hostname);
   }
 
   /**
@@ -631,6 +651,14 @@ class Connection {
     }
     if (ready > 0) await this.#send(reply.subarray(0, ready));
     this.#hold(sentence.length - done);
+  }
+
+  /**
+   * Whether it is still showing whether it stays: new and silent (see
+   * `makeRoom`). It neither counts against the limit nor gives way.
+   */
+  showing(now: number): boolean {
+    return this.#bytesIn === 0 && now - this.lastActive < SETTLE_MS;
   }
 
   /** Whether it holds the start of a character, waiting for its rest. */
@@ -726,6 +754,38 @@ class Connection {
 }
 
 /**
+ * Of `connections`, the one that gives way to a newcomer: of the address
+ * holding the most places, the one that has gone longest without a byte
+ * moving. Only those that `mayGiveWay` are counted.
+ *
+ * @ignore Exported for the tests alone.
+ */
+export function connectionToEvict<
+  C extends { address: string; lastActive: number },
+>(connections: Iterable<C>, mayGiveWay: (connection: C) => boolean) {
+  const held = new Map<string, number>();
+  // Counted in the loop: Math.max(...held.values()) throws a RangeError
+  // past some 125,000 addresses.
+  let most = 0;
+  for (const connection of connections) {
+    if (!mayGiveWay(connection)) continue;
+    const places = (held.get(connection.address) ?? 0) + 1;
+    held.set(connection.address, places);
+    if (places > most) most = places;
+  }
+  let idlest: C | undefined;
+  for (const connection of connections) {
+    if (
+      held.get(connection.address) === most && mayGiveWay(connection) &&
+      (!idlest || connection.lastActive < idlest.lastActive)
+    ) {
+      idlest = connection;
+    }
+  }
+  return idlest;
+}
+
+/**
  * Whether a failed `accept` concerns only the connection it would have
  * returned (reset or aborted before it was accepted): accept the next one at
  * once. Running out of files makes room instead; anything else pauses.
@@ -741,6 +801,29 @@ function concernsOneConnection(error: unknown): boolean {
 /** Whether `error` says that this process, or the system, is out of files. */
 function outOfFiles(error: unknown): boolean {
   return /\(os error (23|24)\)/.test(String(error));
+}
+
+/**
+ * Who holds a place, by a client's address: an IPv4 address (mapped into
+ * IPv6 too) by itself, an IPv6 address by its first 64 bits, which a single
+ * host or site is given whole (RFC 4291): within them it may pick any number
+ * of addresses, which must not earn it more places.
+ */
+function placeHolder(hostname: string): string {
+  if (!hostname.includes(":")) return hostname;
+  const mapped = hostname.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
+  if (mapped) return mapped[1];
+  const [head, tail] = hostname.split("%")[0].split("::");
+  const front = head === "" ? [] : head.split(":");
+  const back = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined
+    ? front
+    : [...front, ...Array(8 - front.length - back.length).fill("0"), ...back];
+  return `${
+    groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(
+      ":",
+    )
+  }::/64`;
 }
 
 const TOO_LATE = Symbol("too late");

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { serveTcp, upperCase } from "../tcp_server.ts";
+import { connectionToEvict, serveTcp, upperCase } from "../tcp_server.ts";
 import {
   bytes,
   canRun,
+  hasProgram,
   readAll,
   readExactly,
   residentKiB,
+  ROOT,
   runScript,
   script,
   startServer,
@@ -786,4 +788,180 @@ Deno.test("tcp_server CLI -v says 1 byte, not 1 bytes", async () => {
   assert.match(output.stderr, /Z send: 1 byte to /);
   assert.match(output.stderr, /, 1 byte in, 1 out, closed by the client\n/);
   assert.match(output.stderr, /; 1 byte in, 1 out\n$/);
+});
+
+Deno.test("connectionToEvict() picks among 200,000 client addresses, past where Math.max(...) throws", () => {
+  // A real run would hold 200,000 connections from as many addresses (as
+  // many descriptors, gigabytes of buffers): the choice the server makes at
+  // every eviction is tested here alone, at that size.
+  const connections = Array.from({ length: 200_000 }, (_, i) => ({
+    address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+    lastActive: 1000 + i,
+  }));
+  const anyone = () => true;
+  assert.equal(connectionToEvict(connections, anyone), connections[0]);
+  // An address with two places gives way first: its idlest, however busy.
+  connections.push({ address: "10.0.0.5", lastActive: 1_000_000 });
+  assert.equal(connectionToEvict(connections, anyone), connections[5]);
+  // None gives way that may not, nor counts: then the idlest of all goes.
+  assert.equal(
+    connectionToEvict(connections, (c) => c !== connections[5]),
+    connections[0],
+  );
+  assert.equal(connectionToEvict(connections, () => false), undefined);
+});
+
+Deno.test("serveTcp() full: a silent newcomer is served, and never the one that gives way for its own arrival", async () => {
+  const stats = await withServer(
+    "tcp",
+    { maxConnections: 1 },
+    async (port, logs) => {
+      const chatty = await connect(port);
+      // The one place's holder keeps chatting: every byte it moves makes a
+      // silent newcomer the idlest of the two.
+      let chatting = true;
+      const chat = (async () => {
+        try {
+          while (chatting) {
+            await chatty.write(bytes("x"));
+            await readExactly(chatty, 1);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } catch {
+          return "closed";
+        }
+        return "chatting";
+      })();
+      const newcomer = await connect(port);
+      try {
+        await untilLogged(logs, "to make room");
+        assert.equal(await withTimeout(chat, "the chat to end"), "closed");
+        await newcomer.write(bytes("served"));
+        assert.equal(text(await readExactly(newcomer, 6)), "SERVED");
+      } finally {
+        chatting = false;
+        await chat.catch(() => {});
+        chatty.close();
+        newcomer.close();
+      }
+    },
+  );
+  assert.equal(stats.evicted, 1);
+});
+
+Deno.test("tcp_server CLI's summary counts the bytes sent apart from those received (ΐ upper-cases to 6 bytes)", async () => {
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    // 2 bytes in: "ΐ" (U+0390) becomes "Ϊ́", three characters of 2 bytes.
+    const reply = await tcpExchange(server.port, bytes("ΐ"));
+    assert.equal(text(reply), "\u0399\u0308\u0301");
+  } finally {
+    const output = await server.stop();
+    assert.equal(output.code, 0);
+    assert.match(output.stderr, /; 2 bytes in, 6 out\n/);
+  }
+});
+
+/** Whether the tests run as root (`id -u`), as network namespaces need. */
+async function isRoot(): Promise<boolean> {
+  try {
+    const { stdout } = await new Deno.Command("id", {
+      args: ["-u"],
+      stdout: "piped",
+    }).output();
+    return text(stdout).trim() === "0";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * In a network namespace of its own: a real client at 2001:db8:a::1 and
+ * three addresses of one /64, 2001:db8:b::1 to ::3, on the loopback; the
+ * driver (Python, which can bind a client's address) runs tcp_server there
+ * with `--max-connections 3` and prints which client was closed.
+ */
+const SAME_64_DRIVER = `
+import select, socket, subprocess, sys
+server = subprocess.Popen([sys.argv[1], "run", "--allow-net", "tcp_server.ts",
+    "--host", "::", "-p", "0", "--max-connections", "3"],
+    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+port = int(server.stdout.readline().rsplit(":", 1)[1])
+def client(source, word):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.bind((source, 0))
+    s.connect(("2001:db8:a::1", port))
+    s.sendall(word)
+    s.settimeout(5)
+    assert s.recv(100) == word.upper()
+    return s
+clients = {"real": client("2001:db8:a::1", b"real")}
+for n in (1, 2):
+    clients[f"b::{n}"] = client(f"2001:db8:b::{n}", b"b")
+# The server is full; a newcomer from the same /64 stays.
+newcomer = client("2001:db8:b::3", b"b")
+closed, _, _ = select.select(list(clients.values()), [], [], 5)
+print("closed:", *[name for name, s in clients.items() if s in closed])
+server.terminate()
+print(server.communicate(timeout=10)[1], end="")
+`;
+
+Deno.test({
+  name:
+    "tcp_server CLI full: the addresses of one IPv6 /64 share their places, and give way before a client elsewhere",
+  ignore: !canRun(
+    Deno.build.os === "linux" && await isRoot() &&
+      await hasProgram("unshare") && await hasProgram("ip") &&
+      await hasProgram("python3"),
+    "needs Linux, root, unshare, ip and python3 for a network namespace",
+  ),
+  async fn() {
+    const setUp = [
+      "ip link set lo up",
+      "ip -6 addr add 2001:db8:a::1/64 dev lo nodad",
+      ...[1, 2, 3].map((n) =>
+        `ip -6 addr add 2001:db8:b::${n}/64 dev lo nodad`
+      ),
+    ].join(" && ");
+    const { code, stdout, stderr } = await new Deno.Command("unshare", {
+      args: [
+        "-n",
+        "sh",
+        "-c",
+        `${setUp} && exec python3 -c "$0" "$1"`,
+        SAME_64_DRIVER,
+        Deno.execPath(),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const said = text(stdout);
+    assert.equal(code, 0, `${said}\n${text(stderr)}`);
+    // The /64 held the most places: its idlest gave way, not the real client.
+    assert.match(said, /^closed: b::1\n/);
+    assert.match(
+      said,
+      /\[2001:db8:b::1\]:\d+: closed after .* to make room for \[2001:db8:b::3\]:\d+/,
+    );
+  },
+});
+
+Deno.test("tcp_server CLI -h says what -v shows: each recv and send with its byte count, not the bytes", async () => {
+  const help = await runScript("tcp_server.ts", ["-h"]);
+  assert.match(help.stdout, /every recv and send with its byte\s+count/);
+  const server = await startServer(
+    script("tcp_server.ts", "--host", "127.0.0.1", "-p", "0", "-v"),
+  );
+  try {
+    assert.equal(text(await tcpExchange(server.port, bytes("zq"))), "ZQ");
+  } finally {
+    const { stderr } = await server.stop();
+    assert.match(stderr, /^recv: 2 bytes from 127\.0\.0\.1:\d+$/m);
+    assert.match(stderr, /^send: 2 bytes to 127\.0\.0\.1:\d+$/m);
+    assert.doesNotMatch(stderr, /zq|ZQ/, "counts, not the bytes themselves");
+  }
 });
