@@ -960,8 +960,8 @@ Deno.test("tcp_server CLI -h says what -v shows: each recv and send with its byt
     assert.equal(text(await tcpExchange(server.port, bytes("zq"))), "ZQ");
   } finally {
     const { stderr } = await server.stop();
-    assert.match(stderr, /^recv: 2 bytes from 127\.0\.0\.1:\d+$/m);
-    assert.match(stderr, /^send: 2 bytes to 127\.0\.0\.1:\d+$/m);
+    assert.match(stderr, /^\S+Z recv: 2 bytes from 127\.0\.0\.1:\d+$/m);
+    assert.match(stderr, /^\S+Z send: 2 bytes to 127\.0\.0\.1:\d+$/m);
     assert.doesNotMatch(stderr, /zq|ZQ/, "counts, not the bytes themselves");
   }
 });

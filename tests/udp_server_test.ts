@@ -732,8 +732,8 @@ Deno.test("udp_server CLI --help says what -v shows (sizes in bytes) and the hea
     socket.close();
   }
   const { stderr } = await server.stop();
-  assert.match(stderr, /\nrecvfrom: 2 bytes from 127\.0\.0\.1:\d+\n/);
-  assert.match(stderr, /\nsendto: 2 bytes to 127\.0\.0\.1:\d+\n/);
+  assert.match(stderr, /^\S+Z recvfrom: 2 bytes from 127\.0\.0\.1:\d+$/m);
+  assert.match(stderr, /^\S+Z sendto: 2 bytes to 127\.0\.0\.1:\d+$/m);
 });
 
 Deno.test("serveUdp() replies with at most 3 times the request's bytes, 3 only for ΐ and ΰ, as the README's caveat says", async () => {
