@@ -67,9 +67,10 @@ async function acceptLoop(server: Server): Promise<TcpServerStats> {
       // Nor is making room, if the server is full: newcomers never wait in
       // the backlog for it.
       server.makeRoom(connection);
-      // A backlog that is never empty completes every accept() at once:
-      // the loop takes turns, so that what the clients sent is read too.
-      await fairTurn();
+      // Full, under a storm every accept() completes at once: the loop then
+      // takes turns, so that the ends of clients that closed are read before
+      // anyone's place is taken. (Not full, it never waits behind others.)
+      if (server.full) await fairTurn();
     }
   } finally {
     await server.finish();
@@ -383,21 +384,26 @@ class Server {
    * Over `maxConnections` with `newcomer`, room is made if it stays
    * `SETTLE_MS`, served all the while: a storm of clients that close at
    * once, or an exchange that ends at once, takes no one's place. Then
-   * connections give way while too many are left; never the newcomer, nor
+   * one connection gives way if too many are left; never the newcomer, nor
    * one that came after it and has not yet shown whether it stays.
    */
   async makeRoom(newcomer: Connection) {
-    if (this.connections.size <= this.#maxConnections) return;
+    if (!this.full) return;
     await withinOrTooLate(newcomer.served ?? Promise.resolve(), SETTLE_MS);
     if (!this.connections.has(newcomer)) return; // it did not stay
-    while (!this.stopping && this.#overWith(newcomer)) {
-      if (!this.#makeRoomFor(newcomer.client, newcomer)) return;
+    if (!this.stopping && this.#overWith(newcomer)) {
+      this.#makeRoomFor(newcomer.client, newcomer);
     }
+  }
+
+  /** Whether more connections are open than `maxConnections`. */
+  get full(): boolean {
+    return this.connections.size > this.#maxConnections;
   }
 
   /** Whether `newcomer` and the connections settled are too many. */
   #overWith(newcomer: Connection): boolean {
-    if (this.connections.size <= this.#maxConnections) return false;
+    if (!this.full) return false;
     const now = performance.now();
     let count = 0;
     for (const connection of this.connections) {
