@@ -522,76 +522,95 @@ export async function withUdpHandler(
 }
 
 /**
- * Why a command cannot be given its own /etc/hosts here, or `undefined` if
- * it can (see {@linkcode withHostsFile}): it needs Linux, `unshare` and the
- * right to mount in a private mount namespace (root, or a user namespace).
+ * Why a command cannot be run here in namespaces of its own with system
+ * files of the test's (see {@linkcode withSystemFiles}), or `undefined` if it
+ * can: it needs Linux, `unshare` (util-linux), the right to bind-mount in a
+ * private mount namespace (root, or a user namespace), and, with `network`,
+ * a network namespace too and `ip` (iproute2) to bring its loopback up.
  */
-export async function hostsFileUnavailable(): Promise<string | undefined> {
+export async function namespacesUnavailable(
+  { network = false } = {},
+): Promise<string | undefined> {
   if (Deno.build.os !== "linux") return "mount namespaces need Linux";
   if (!(await hasProgram("unshare"))) return "needs unshare (util-linux)";
-  if (await hostsUnshareFlags() === undefined) {
-    return "this machine does not allow unshare -m and mount --bind " +
-      "(root, or unprivileged user namespaces, are needed)";
+  if (network && !(await hasProgram("ip"))) return "needs ip (iproute2)";
+  if (await unshareFlags(network) === undefined) {
+    return `this machine does not allow unshare ${
+      network ? "-mn" : "-m"
+    } and mount --bind (root, or unprivileged user namespaces, are needed)`;
   }
   return undefined;
 }
 
 /**
- * Runs `fn` with `inHosts`, which turns a command line into one that runs
- * it with `hosts` as its /etc/hosts: in its own mount namespace (`unshare
- * -m`, or `-rm` where only a user namespace is allowed), the text written
- * to a file bind-mounted over /etc/hosts. Nothing outside that namespace
- * sees it; the file is removed when `fn` ends. The network is the
- * machine's, so a program run this way and one run outside talk as usual.
- * Check {@linkcode hostsFileUnavailable} first: here it throws.
+ * Runs `fn` with `inNamespace`, which turns a command line into one that
+ * runs it in a mount namespace of its own (`unshare -m`, or `-rm` where only
+ * a user namespace is allowed) where each of `files` (a path such as
+ * /etc/hosts, and the text to put there) is bind-mounted over the system's;
+ * with `network`, in a network namespace of its own too, with loopback up
+ * and nothing else. Nothing outside sees the files; they are removed when
+ * `fn` ends. Without `network` the network is the machine's, so a program
+ * run this way and one run outside talk as usual. Check
+ * {@linkcode namespacesUnavailable} first: here it throws.
  *
  * @example
  * ```ts
- * await withHostsFile("::1 localhost\n127.0.0.1 localhost\n", (inHosts) =>
- *   startServer(inHosts(script("udp_server.ts", "-p", "0"))));
+ * await withSystemFiles({ "/etc/hosts": "::1 localhost\n" }, (inNamespace) =>
+ *   startServer(inNamespace(script("udp_server.ts", "-p", "0"))));
  * ```
  */
-export async function withHostsFile<T>(
-  hosts: string,
-  fn: (inHosts: (commandLine: string[]) => string[]) => Promise<T>,
+export async function withSystemFiles<T>(
+  files: Record<string, string>,
+  fn: (inNamespace: (commandLine: string[]) => string[]) => Promise<T>,
+  { network = false } = {},
 ): Promise<T> {
-  const flags = await hostsUnshareFlags();
-  if (flags === undefined) throw new Error(await hostsFileUnavailable());
-  const file = await Deno.makeTempFile({ prefix: "hosts_" });
+  const flags = await unshareFlags(network);
+  if (flags === undefined) {
+    throw new Error(await namespacesUnavailable({ network }));
+  }
+  const dir = await Deno.makeTempDir({ prefix: "system_files_" });
   try {
-    await Deno.writeTextFile(file, hosts);
+    const mounts: string[] = [];
+    for (const [path, content] of Object.entries(files)) {
+      const copy = `${dir}/${path.replaceAll("/", "_")}`;
+      await Deno.writeTextFile(copy, content);
+      mounts.push(`mount --bind '${copy}' '${path}'`);
+    }
+    if (network) mounts.push("ip link set lo up");
+    const setUp = [...mounts, 'exec "$@"'].join(" && ");
     return await fn((commandLine) => [
       "unshare",
       ...flags,
-      "sh",
-      "-c",
-      'mount --bind "$0" /etc/hosts && exec "$@"',
-      file,
-      ...commandLine,
+      ...["sh", "-c", setUp, "sh", ...commandLine],
     ]);
   } finally {
-    await Deno.remove(file);
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
-let hostsUnshareProbe: Promise<string[] | undefined> | undefined;
+const unshareProbes = new Map<boolean, Promise<string[] | undefined>>();
 
 /**
  * The `unshare` flags that allow a bind mount over /etc/hosts here (`-m` as
- * root, else `-rm`), tried once; `undefined` if neither does.
+ * root, else `-rm`; with `n` added for a network namespace, whose loopback
+ * must come up), tried once each way; `undefined` if neither does.
  */
-function hostsUnshareFlags(): Promise<string[] | undefined> {
-  hostsUnshareProbe ??= (async () => {
-    for (const flags of [["-m"], ["-rm"]]) {
-      const probe = await new Deno.Command("unshare", {
-        args: [...flags, "sh", "-c", "mount --bind /etc/hosts /etc/hosts"],
+function unshareFlags(network: boolean): Promise<string[] | undefined> {
+  const probe = unshareProbes.get(network) ?? (async () => {
+    const n = network ? "n" : "";
+    const test = "mount --bind /etc/hosts /etc/hosts" +
+      (network ? " && ip link set lo up" : "");
+    for (const flags of [[`-m${n}`], [`-rm${n}`]]) {
+      const tried = await new Deno.Command("unshare", {
+        args: [...flags, "sh", "-c", test],
         stdout: "null",
         stderr: "null",
         signal: AbortSignal.timeout(WAIT_MS),
       }).output().catch(() => undefined);
-      if (probe?.success) return flags;
+      if (tried?.success) return flags;
     }
     return undefined;
   })();
-  return hostsUnshareProbe;
+  unshareProbes.set(network, probe);
+  return probe;
 }

@@ -41,17 +41,62 @@ function heartbeatServer(heartbeat: number) {
   return {
     port: server.addr.port,
     reports,
+    /** Each report as its event and the heartbeat number it names, if any. */
+    events() {
+      return reports.map((r) => [r.event, (r as { seq?: number }).seq]);
+    },
     /** Resolves when a report like that has come (bounded). */
     until(test: (report: HeartbeatReport) => boolean, what: string) {
       if (reports.some(test)) return Promise.resolve();
       wanted = test;
       return withTimeout(new Promise<void>((r) => found = r), what);
     },
+    /** Stops the server (again, if stopped) and gives its statistics. */
     async stop() {
       controller.abort();
       return await server.finished;
     },
   };
+}
+
+/** A client socket of a heartbeat test, and the name the server knows it by. */
+interface Peer {
+  socket: Deno.DatagramConn;
+  name: string;
+  /** Sends one datagram to the server. */
+  send(datagram: Uint8Array): Promise<number>;
+}
+
+/**
+ * Runs `body` with a heartbeat server (`heartbeat` seconds) in this process
+ * and `peerCount` client sockets on loopback; whatever `body` does, closes
+ * the sockets and stops the server after it.
+ */
+async function withHeartbeatServer(
+  heartbeat: number,
+  peerCount: number,
+  body: (
+    server: ReturnType<typeof heartbeatServer>,
+    peers: Peer[],
+  ) => Promise<void>,
+): Promise<void> {
+  const server = heartbeatServer(heartbeat);
+  const to = {
+    transport: "udp" as const,
+    hostname: "127.0.0.1",
+    port: server.port,
+  };
+  const peers = Array.from({ length: peerCount }, () => {
+    const socket = udpSocket();
+    const name = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+    return { socket, name, send: (d: Uint8Array) => socket.send(d, to) };
+  });
+  try {
+    await body(server, peers);
+  } finally {
+    for (const { socket } of peers) socket.close();
+    await server.stop();
+  }
 }
 
 /** A `Heartbeat SEQ TIME` datagram, stamped `sentMsAgo` ms in the past. */
@@ -61,28 +106,21 @@ function heartbeat(seq: number, sentMsAgo = 0): Uint8Array {
 }
 
 Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and resumed, and still answers sentences", async () => {
-  const server = heartbeatServer(0.3);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
-    const client = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+  await withHeartbeatServer(0.3, 1, async (server, [peer]) => {
+    const client = peer.name;
     // Out of order by hand: 1, 2, then 5 (3 and 4 lost), 3 late, 5 again.
-    await socket.send(heartbeat(1), to);
-    await socket.send(heartbeat(2, 250), to); // sent 250 ms ago
-    await socket.send(heartbeat(5), to);
-    await socket.send(heartbeat(3), to);
-    await socket.send(heartbeat(5), to);
+    await peer.send(heartbeat(1));
+    await peer.send(heartbeat(2, 250)); // sent 250 ms ago
+    await peer.send(heartbeat(5));
+    await peer.send(heartbeat(3));
+    await peer.send(heartbeat(5));
     // A sentence is answered as always; heartbeats were not.
-    await socket.send(bytes("hello"), to);
-    const [reply] = await withTimeout(socket.receive(), "the reply");
+    await peer.send(bytes("hello"));
+    const [reply] = await withTimeout(peer.socket.receive(), "the reply");
     assert.equal(text(reply), "HELLO");
     await server.until((r) => r.event === "duplicate", "the duplicate");
     await server.until((r) => r.event === "stopped", "the client stopped");
-    await socket.send(heartbeat(6), to);
+    await peer.send(heartbeat(6));
     await server.until((r) => r.event === "resumed", "the client resumed");
     const events = server.reports.map((r) => {
       const { delayMs: _, silentS: __, ...rest } = r as Record<string, unknown>;
@@ -112,7 +150,6 @@ Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and 
       stopped.silentS >= 0.3 && stopped.silentS < 1.5,
       `${stopped.silentS}`,
     );
-    socket.close();
     const stats = await server.stop();
     assert.equal(stats.replied, 1, "the sentence, no heartbeat");
     assert.deepEqual(stats.heartbeats, {
@@ -128,29 +165,17 @@ Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and 
       }],
       forgotten: 0,
     });
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("serveUdp() with heartbeat counts twenty clients at once, each on its own", async () => {
-  const server = heartbeatServer(30);
-  const sockets = Array.from({ length: 20 }, () => udpSocket());
-  try {
-    const to = {
-      transport: "udp" as const,
-      hostname: "127.0.0.1",
-      port: server.port,
-    };
+  await withHeartbeatServer(30, 20, async (server, peers) => {
     for (let seq = 1; seq <= 10; seq++) {
       // Client i skips heartbeat i % 10 + 1 (never its last: that would
       // look like a stop, not a gap).
       await Promise.all(
-        sockets.map((socket, i) =>
-          seq === (i % 9) + 1 ? undefined : socket.send(heartbeat(seq), to)
+        peers.map((peer, i) =>
+          seq === (i % 9) + 1 ? undefined : peer.send(heartbeat(seq))
         ),
       );
     }
@@ -164,8 +189,7 @@ Deno.test("serveUdp() with heartbeat counts twenty clients at once, each on its 
     const byClient = new Map(
       stats.heartbeats!.clients.map((c) => [c.client, c]),
     );
-    for (const [i, socket] of sockets.entries()) {
-      const name = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
+    for (const [i, { name }] of peers.entries()) {
       assert.deepEqual(byClient.get(name), {
         client: name,
         received: 9,
@@ -185,10 +209,7 @@ Deno.test("serveUdp() with heartbeat counts twenty clients at once, each on its 
         count: 1,
       });
     }
-  } finally {
-    for (const socket of sockets) socket.close();
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("heartbeatUdp() sends Heartbeat SEQ TIME on schedule, from one socket, needing no reply", async () => {
@@ -416,20 +437,13 @@ Deno.test("udp_client CLI --heartbeat runs until Ctrl-C, then prints its summary
 });
 
 Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than it remembers as too old to tell, however often it comes", async () => {
-  const server = heartbeatServer(30);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
-    await socket.send(heartbeat(0), to); // a pinger's range(10) starts at 0
-    await socket.send(heartbeat(1), to);
-    await socket.send(heartbeat(600), to); // 2 to 599 lost
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
+    await peer.send(heartbeat(0)); // a pinger's range(10) starts at 0
+    await peer.send(heartbeat(1));
+    await peer.send(heartbeat(600)); // 2 to 599 lost
     // Long gone from memory: late, or a duplicate? Not counted either way.
-    await socket.send(heartbeat(2), to);
-    await socket.send(heartbeat(2), to);
+    await peer.send(heartbeat(2));
+    await peer.send(heartbeat(2));
     await server.until(
       () => server.reports.filter((r) => r.event === "old").length === 2,
       "the two old ones",
@@ -442,43 +456,25 @@ Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than i
       "old",
       "old",
     ]);
-    socket.close();
-    const stats = await server.stop();
-    const [client] = stats.heartbeats!.clients;
+    const [client] = (await server.stop()).heartbeats!.clients;
     assert.equal(client.lost, 598);
     assert.equal(client.late, 0);
     assert.equal(client.tooOld, 2);
     assert.equal(client.duplicates, 0);
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("serveUdp() with heartbeat takes 1, 3, 2, 2 as a loss, then late, then a duplicate", async () => {
-  const server = heartbeatServer(30);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
-    for (const seq of [1, 3, 2, 2]) await socket.send(heartbeat(seq), to);
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
+    for (const seq of [1, 3, 2, 2]) await peer.send(heartbeat(seq));
     await server.until((r) => r.event === "duplicate", "the second 2");
-    assert.deepEqual(
-      server.reports.map((r) => [r.event, (r as { seq?: number }).seq]),
-      [
-        ["heartbeat", 1],
-        ["lost", undefined],
-        ["heartbeat", 3],
-        ["late", 2],
-        ["duplicate", 2],
-      ],
-    );
-    socket.close();
+    assert.deepEqual(server.events(), [
+      ["heartbeat", 1],
+      ["lost", undefined],
+      ["heartbeat", 3],
+      ["late", 2],
+      ["duplicate", 2],
+    ]);
     const [client] = (await server.stop()).heartbeats!.clients;
     assert.deepEqual(
       { ...client, client: "" },
@@ -492,101 +488,71 @@ Deno.test("serveUdp() with heartbeat takes 1, 3, 2, 2 as a loss, then late, then
         stopped: false,
       },
     );
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("serveUdp() with heartbeat takes a late 0 after 1 as received, never a duplicate", async () => {
-  const server = heartbeatServer(30);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
     const zero = heartbeat(0);
     // The same datagram twice: a second 0 sent later would be a restart.
     for (const sent of [heartbeat(1), heartbeat(2), zero, zero]) {
-      await socket.send(sent, to);
+      await peer.send(sent);
     }
     await server.until((r) => r.event === "duplicate", "the second 0");
     assert.deepEqual(
-      server.reports.map((r) => [r.event, (r as { seq?: number }).seq]),
+      server.events(),
       [["heartbeat", 1], ["heartbeat", 2], ["heartbeat", 0], ["duplicate", 0]],
     );
-    socket.close();
     const [client] = (await server.stop()).heartbeats!.clients;
     assert.equal(client.received, 3);
     assert.equal(client.lost, 0);
     assert.equal(client.duplicates, 1);
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("serveUdp() with heartbeat forgets the longest silent of over 1,000 clients, says so, and claims no loss for it when it comes back", async () => {
-  const server = heartbeatServer(30);
-  const first = udpSocket();
-  const others = Array.from({ length: 1000 }, () => udpSocket());
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  const name = `127.0.0.1:${(first.addr as Deno.NetAddr).port}`;
-  try {
-    await first.send(heartbeat(1), to);
-    await server.until((r) => r.client === name, "the first client");
+  await withHeartbeatServer(30, 1001, async (server, [first, ...others]) => {
+    await first.send(heartbeat(1));
+    await server.until((r) => r.client === first.name, "the first client");
     // One at a time: a burst of a thousand would overflow the socket buffer.
-    for (const socket of others) {
-      const other = `127.0.0.1:${(socket.addr as Deno.NetAddr).port}`;
-      await socket.send(heartbeat(1), to);
-      await server.until((r) => r.client === other, `client ${other}`);
+    for (const other of others) {
+      await other.send(heartbeat(1));
+      await server.until((r) => r.client === other.name, other.name);
     }
     // Forgotten, it comes back at 2: nothing before it is known lost.
-    await first.send(heartbeat(2), to);
+    await first.send(heartbeat(2));
     await server.until(
-      (r) => r.client === name && (r as { seq?: number }).seq === 2,
+      (r) => r.client === first.name && (r as { seq?: number }).seq === 2,
       "its return",
     );
     assert.deepEqual(
-      server.reports.filter((r) => r.client === name).map((r) => r.event),
+      server.reports.filter((r) => r.client === first.name).map((r) => r.event),
       ["heartbeat", "heartbeat"],
     );
-    for (const socket of [first, ...others]) socket.close();
     const stats = (await server.stop()).heartbeats!;
     assert.equal(stats.clients.length, 1000);
     assert.equal(stats.forgotten, 2, "the first, then the next longest silent");
     assert.ok(stats.clients.every((client) => client.lost === 0));
-  } finally {
-    for (const socket of [first, ...others]) {
-      try {
-        socket.close();
-      } catch { /* closed above */ }
-    }
-    await server.stop();
-  }
+  });
 });
 
-Deno.test("udp_server CLI --heartbeat goes on answering, and stops, with a stdout nobody reads", async () => {
+/** Starts `udp_server.ts --heartbeat 30` on loopback; `to` is its address. */
+async function startHeartbeatCli() {
   const server = await startServer(script(
     "udp_server.ts",
     ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "30"],
   ));
-  const socket = udpSocket();
   const to = {
     transport: "udp" as const,
     hostname: "127.0.0.1",
     port: server.port,
   };
+  return { server, to };
+}
+
+Deno.test("udp_server CLI --heartbeat goes on answering, and stops, with a stdout nobody reads", async () => {
+  const { server, to } = await startHeartbeatCli();
+  const socket = udpSocket();
   try {
     // Far more report lines than a pipe holds (64 KiB), never read.
     for (let seq = 1; seq <= 20_000; seq++) {
@@ -715,34 +681,25 @@ Deno.test("udp_server CLI --heartbeat --json with stdout read late: every line J
 });
 
 Deno.test("serveUdp() with heartbeat takes a forged jump far ahead as a jump, not as heartbeats lost, and counting goes on", async () => {
-  const server = heartbeatServer(30);
-  const forgedOn = udpSocket();
-  const jumper = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
+  await withHeartbeatServer(30, 2, async (server, [forgedOn, jumper]) => {
     // One forged heartbeat among a client's: 10^15 - 1 once, then 3, 4.
     for (const seq of [1, 2, 1e15 - 1, 3, 4]) {
-      await forgedOn.send(heartbeat(seq), to);
+      await forgedOn.send(heartbeat(seq));
     }
     // A client that really jumps: the next one follows the jump.
-    for (const seq of [1, 5000, 5001]) await jumper.send(heartbeat(seq), to);
+    for (const seq of [1, 5000, 5001]) await jumper.send(heartbeat(seq));
     await server.until(
       (r) => r.event === "heartbeat" && r.seq === 5001,
       "heartbeat 5001",
     );
     await server.until((r) => r.event === "heartbeat" && r.seq === 4, "4");
-    const forgedName = `127.0.0.1:${(forgedOn.addr as Deno.NetAddr).port}`;
     const events = (client: string) =>
       server.reports.filter((r) => r.client === client).map((r) =>
         r.event === "jumped"
           ? ["jumped", r.from, r.seq]
           : [r.event, (r as { seq: number }).seq]
       );
-    assert.deepEqual(events(forgedName), [
+    assert.deepEqual(events(forgedOn.name), [
       ["heartbeat", 1],
       ["heartbeat", 2],
       ["jumped", 2, 1e15 - 1],
@@ -750,11 +707,9 @@ Deno.test("serveUdp() with heartbeat takes a forged jump far ahead as a jump, no
       ["heartbeat", 4],
     ]);
     assert.deepEqual(
-      events(`127.0.0.1:${(jumper.addr as Deno.NetAddr).port}`),
+      events(jumper.name),
       [["heartbeat", 1], ["jumped", 1, 5000], ["heartbeat", 5001]],
     );
-    forgedOn.close();
-    jumper.close();
     const { clients } = (await server.stop()).heartbeats!;
     for (const client of clients) {
       assert.deepEqual(
@@ -764,80 +719,49 @@ Deno.test("serveUdp() with heartbeat takes a forged jump far ahead as a jump, no
       );
     }
     assert.deepEqual(clients.map((c) => c.received), [5, 3]);
-  } finally {
-    for (const socket of [forgedOn, jumper]) {
-      try {
-        socket.close();
-      } catch { /* closed above */ }
-    }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("serveUdp() with heartbeat takes a client back at 1 with a later send time as a restart, not duplicates, and says when its clock is off", async () => {
-  const server = heartbeatServer(30);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
     const first = heartbeat(1, 50);
     for (const sent of [first, heartbeat(2, 40), heartbeat(3, 30)]) {
-      await socket.send(sent, to);
+      await peer.send(sent);
     }
-    await socket.send(first, to); // the same datagram again: a duplicate
-    await socket.send(heartbeat(1), to); // sent after 3: a restart
-    await socket.send(heartbeat(2), to);
+    await peer.send(first); // the same datagram again: a duplicate
+    await peer.send(heartbeat(1)); // sent after 3: a restart
+    await peer.send(heartbeat(2));
     // Stamped by a clock 8,595 ms ahead of this one.
-    await socket.send(heartbeat(3, -8595), to);
+    await peer.send(heartbeat(3, -8595));
     await server.until((r) =>
       r.event === "heartbeat" && r.seq === 3 &&
       r.delayMs < 0, "the heartbeat from the future");
-    assert.deepEqual(
-      server.reports.map((r) => [r.event, (r as { seq: number }).seq]),
-      [
-        ["heartbeat", 1],
-        ["heartbeat", 2],
-        ["heartbeat", 3],
-        ["duplicate", 1],
-        ["restarted", 1],
-        ["heartbeat", 2],
-        ["heartbeat", 3],
-      ],
-    );
+    assert.deepEqual(server.events(), [
+      ["heartbeat", 1],
+      ["heartbeat", 2],
+      ["heartbeat", 3],
+      ["duplicate", 1],
+      ["restarted", 1],
+      ["heartbeat", 2],
+      ["heartbeat", 3],
+    ]);
     assert.equal((server.reports[4] as { from: number }).from, 3);
     const unsynchronised = server.reports.filter((r) =>
       (r as { clockNotSynchronised?: true }).clockNotSynchronised
     );
     assert.equal(unsynchronised.length, 1);
     assert.ok((unsynchronised[0] as { delayMs: number }).delayMs < -8000);
-    socket.close();
     const [client] = (await server.stop()).heartbeats!.clients;
     assert.deepEqual(
       [client.received, client.lost, client.duplicates, client.tooOld],
       [6, 0, 1, 0],
     );
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("udp_server CLI --heartbeat answers a near heartbeat as a sentence and says it was not read, and says which delay is a clock's", async () => {
-  const server = await startServer(script(
-    "udp_server.ts",
-    ...["--host", "127.0.0.1", "-p", "0", "--heartbeat", "30"],
-  ));
+  const { server, to } = await startHeartbeatCli();
   const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
   const now = Math.floor(Date.now() / 1000);
   const near = [
     `heartbeat 1 ${now}`,
@@ -876,37 +800,21 @@ Deno.test("udp_server CLI --heartbeat answers a near heartbeat as a sentence and
 });
 
 Deno.test("serveUdp() with heartbeat undoes a forged restart when the client's numbering goes on", async () => {
-  const server = heartbeatServer(30);
-  const socket = udpSocket();
-  const to = {
-    transport: "udp" as const,
-    hostname: "127.0.0.1",
-    port: server.port,
-  };
-  try {
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
     const sent = [heartbeat(1, 50), heartbeat(2, 40), heartbeat(3, 30)];
     sent.push(heartbeat(1, -1000)); // forged: stamped after the others
     sent.push(heartbeat(4, 20), heartbeat(5, 10));
-    for (const datagram of sent) await socket.send(datagram, to);
+    for (const datagram of sent) await peer.send(datagram);
     await server.until((r) => r.event === "heartbeat" && r.seq === 5, "5");
-    assert.deepEqual(
-      server.reports.map((r) => [r.event, (r as { seq: number }).seq]),
-      [
-        ["heartbeat", 1],
-        ["heartbeat", 2],
-        ["heartbeat", 3],
-        ["restarted", 1],
-        ["heartbeat", 4],
-        ["heartbeat", 5],
-      ],
-    );
-    socket.close();
+    assert.deepEqual(server.events(), [
+      ["heartbeat", 1],
+      ["heartbeat", 2],
+      ["heartbeat", 3],
+      ["restarted", 1],
+      ["heartbeat", 4],
+      ["heartbeat", 5],
+    ]);
     const [client] = (await server.stop()).heartbeats!.clients;
     assert.deepEqual([client.lost, client.duplicates], [0, 0]);
-  } finally {
-    try {
-      socket.close();
-    } catch { /* closed above */ }
-    await server.stop();
-  }
+  });
 });

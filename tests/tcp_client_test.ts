@@ -4,6 +4,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  namespacesUnavailable,
   onTerminal,
   type Output,
   ROOT,
@@ -12,6 +13,7 @@ import {
   text,
   WAIT_MS,
   withServer,
+  withSystemFiles,
   withTimeout,
 } from "./_helpers.ts";
 
@@ -548,28 +550,6 @@ Deno.test("tcp_client CLI -v prints each socket step on stderr, in order", async
 // resolv.conf of the test's own, bind-mounted in a mount namespace.
 // ---------------------------------------------------------------------------
 
-/** Why mount namespaces cannot be used here, or `undefined` if they can. */
-async function namespacesUnavailable(): Promise<string | undefined> {
-  if (Deno.build.os !== "linux") return "mount namespaces need Linux";
-  if (!(await hasProgram("unshare"))) return "needs unshare (util-linux)";
-  const probe = await Deno.makeTempFile();
-  try {
-    const { success } = await new Deno.Command("unshare", {
-      args: ["-m", "mount", "--bind", probe, "/etc/hosts"],
-      stdout: "null",
-      stderr: "null",
-      signal: AbortSignal.timeout(WAIT_MS),
-    }).output();
-    return success
-      ? undefined
-      : "unshare -m with a bind mount is not permitted";
-  } catch {
-    return "unshare could not be run";
-  } finally {
-    await Deno.remove(probe);
-  }
-}
-
 const namespaceReason = await namespacesUnavailable();
 const hasNamespaces = namespaceReason === undefined;
 
@@ -582,64 +562,49 @@ interface SystemFiles {
 }
 
 /**
- * Starts tcp_client.ts with `args` in a mount namespace where /etc/hosts
- * (and /etc/resolv.conf) are `files`'. It is killed with SIGKILL after `ms`, so a
- * client that hangs fails the test rather than hanging it. `output()` waits
- * for it, bounded, and removes the files.
+ * Runs tcp_client.ts with `args` in a mount namespace where /etc/hosts
+ * (and /etc/resolv.conf) are `files`' (see {@linkcode withSystemFiles});
+ * `whileRunning` may act on it (send a signal) as it runs. It is killed with
+ * SIGKILL after WAIT_MS, so a client that hangs fails the test rather than
+ * hanging it. Resolves with its output and how long it ran.
  */
-async function spawnWithSystemFiles(
+function clientWithSystemFiles(
   files: SystemFiles,
   args: string[],
-  options: { ms?: number } = {},
-) {
-  const hostsFile = await Deno.makeTempFile();
-  const resolvFile = await Deno.makeTempFile();
-  await Deno.writeTextFile(hostsFile, files.hosts);
-  await Deno.writeTextFile(resolvFile, files.resolv ?? "");
-  const mounts = `mount --bind "$1" /etc/hosts && ` +
-    (files.resolv === undefined
-      ? ""
-      : `mount --bind "$2" /etc/resolv.conf && `);
-  const child = new Deno.Command("unshare", {
-    args: [
-      "-m",
-      "sh",
-      "-c",
-      `${mounts}shift 2 && exec "$@"`,
-      "sh",
-      hostsFile,
-      resolvFile,
-      ...script("tcp_client.ts", ...args),
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const deadline = setTimeout(
-    () => child.kill("SIGKILL"),
-    options.ms ?? WAIT_MS,
-  );
-  const started = performance.now();
-  return {
-    child,
-    async output(): Promise<Output & { seconds: number }> {
-      try {
-        const { code, signal, stdout, stderr } = await child.output();
-        return {
-          code,
-          signal,
-          stdout: text(stdout),
-          stderr: text(stderr),
-          seconds: (performance.now() - started) / 1000,
-        };
-      } finally {
-        clearTimeout(deadline);
-        await Deno.remove(hostsFile);
-        await Deno.remove(resolvFile);
-      }
-    },
-  };
+  whileRunning: (child: Deno.ChildProcess) => Promise<unknown> = async () => {},
+): Promise<Output & { seconds: number }> {
+  const etc: Record<string, string> = { "/etc/hosts": files.hosts };
+  if (files.resolv !== undefined) etc["/etc/resolv.conf"] = files.resolv;
+  return withSystemFiles(etc, async (inNamespace) => {
+    const [program, ...rest] = inNamespace(script("tcp_client.ts", ...args));
+    const child = new Deno.Command(program, {
+      args: rest,
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const deadline = setTimeout(() => child.kill("SIGKILL"), WAIT_MS);
+    const started = performance.now();
+    const output = child.output(); // read from the start, whatever happens
+    try {
+      await whileRunning(child);
+      const { code, signal, stdout, stderr } = await output;
+      return {
+        code,
+        signal,
+        stdout: text(stdout),
+        stderr: text(stderr),
+        seconds: (performance.now() - started) / 1000,
+      };
+    } catch (error) {
+      child.kill("SIGKILL");
+      await output;
+      throw error;
+    } finally {
+      clearTimeout(deadline);
+    }
+  });
 }
 
 /**
@@ -685,14 +650,14 @@ Deno.test({
   ignore: !canRun(hasNamespaces, `${namespaceReason}`),
   async fn() {
     await withServer("tcp", { hostname: "0.0.0.0" }, async (port) => {
-      const client = await spawnWithSystemFiles(
+      const out = await clientWithSystemFiles(
         { hosts: "::1 localhost\n127.0.0.1 localhost\n" },
         ["-p", String(port), "hello"],
       );
-      const out = await client.output();
-      assert.equal(out.stderr, "");
-      assert.equal(out.stdout, "HELLO\n");
-      assert.equal(out.code, 0);
+      assert.deepEqual(
+        [out.stderr, out.stdout, out.code],
+        ["", "HELLO\n", 0],
+      );
     });
   },
 });
@@ -737,11 +702,11 @@ Deno.test({
     });
     await t.step("--timeout 1", async () => {
       await withSilentNameServer(async (address, queried) => {
-        const client = await spawnWithSystemFiles(files(address), [
-          ...["--host", "slow-lookup.example", "--timeout", "1", "hi"],
-        ]);
-        await withTimeout(queried, "the client's lookup").catch(() => {});
-        const out = await client.output();
+        const out = await clientWithSystemFiles(
+          files(address),
+          ["--host", "slow-lookup.example", "--timeout", "1", "hi"],
+          () => withTimeout(queried, "the client's lookup").catch(() => {}),
+        );
         assert.equal(out.code, 1, out.stderr);
         assert.match(
           out.stderr,
@@ -752,16 +717,19 @@ Deno.test({
     });
     await t.step("Ctrl-C", async () => {
       await withSilentNameServer(async (address, queried) => {
-        const client = await spawnWithSystemFiles(files(address), [
-          ...["--host", "slow-lookup.example", "hi"],
-        ]);
-        try {
-          await withTimeout(queried, "the client's lookup");
-        } finally {
-          client.child.kill("SIGINT");
-        }
-        const interrupted = performance.now();
-        const out = await client.output();
+        let interrupted = 0;
+        const out = await clientWithSystemFiles(
+          files(address),
+          ["--host", "slow-lookup.example", "hi"],
+          async (child) => {
+            try {
+              await withTimeout(queried, "the client's lookup");
+            } finally {
+              child.kill("SIGINT");
+              interrupted = performance.now();
+            }
+          },
+        );
         assert.equal(out.code, 130);
         const seconds = (performance.now() - interrupted) / 1000;
         assert.ok(seconds < 3, `took ${seconds} s after Ctrl-C`);
@@ -769,6 +737,11 @@ Deno.test({
     });
   },
 });
+
+/** Asserts that a client sent "hi", printed the "HI" back, and nothing else. */
+function assertSaidHi(out: Output) {
+  assert.deepEqual([out.stderr, out.stdout, out.code], ["", "HI\n", 0]);
+}
 
 Deno.test({
   name:
@@ -791,11 +764,8 @@ Deno.test({
       await t.step(`${dropping} drops, ${serving} serves`, async () => {
         await withDroppingPort(dropping, async (port) => {
           await withServer("tcp", { hostname: serving, port }, async () => {
-            const client = await spawnWithSystemFiles({ hosts }, args(port));
-            const out = await client.output();
-            assert.equal(out.stderr, "");
-            assert.equal(out.stdout, "HI\n");
-            assert.equal(out.code, 0);
+            const out = await clientWithSystemFiles({ hosts }, args(port));
+            assertSaidHi(out);
             assert.ok(out.seconds < 6, `took ${out.seconds} s`);
           });
         });
@@ -805,11 +775,7 @@ Deno.test({
       const serving = refusing === "127.0.0.1" ? "127.0.0.2" : "127.0.0.1";
       await t.step(`${refusing} refuses, ${serving} serves`, async () => {
         await withServer("tcp", { hostname: serving }, async (port) => {
-          const client = await spawnWithSystemFiles({ hosts }, args(port));
-          const out = await client.output();
-          assert.equal(out.stderr, "");
-          assert.equal(out.stdout, "HI\n");
-          assert.equal(out.code, 0);
+          assertSaidHi(await clientWithSystemFiles({ hosts }, args(port)));
         });
       });
     }
@@ -817,8 +783,7 @@ Deno.test({
       "one drops, the other refuses: the error names both",
       async () => {
         await withDroppingPort("127.0.0.1", async (port) => {
-          const client = await spawnWithSystemFiles({ hosts }, args(port));
-          const out = await client.output();
+          const out = await clientWithSystemFiles({ hosts }, args(port));
           assert.equal(out.code, 1);
           assert.match(
             out.stderr,
@@ -870,25 +835,30 @@ Deno.test("tcp_client CLI --stream with an unreadable stdin (nohup) says so and 
   });
 });
 
+/** Runs `tcp_client.ts --timeout 1 hi` to 127.0.0.1:`port`, timed. */
+async function sayHiWithin1s(port: number) {
+  const started = performance.now();
+  const out = await runScript(
+    "tcp_client.ts",
+    ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
+    { flags: ["run", "--allow-net"] },
+  );
+  return { ...out, seconds: (performance.now() - started) / 1000 };
+}
+
 Deno.test({
   name:
     "tcp_client CLI --timeout 1 gives up on an address that drops connections",
   ignore: !canRun(hasPython, "a port that drops connections needs python3"),
   async fn() {
     await withDroppingPort("127.0.0.1", async (port) => {
-      const started = performance.now();
-      const out = await runScript(
-        "tcp_client.ts",
-        ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
-        { flags: ["run", "--allow-net"] },
-      );
-      const seconds = (performance.now() - started) / 1000;
+      const out = await sayHiWithin1s(port);
       assert.equal(out.code, 1, out.stderr);
       assert.match(
         out.stderr,
         /^tcp_client: no connection to 127\.0\.0\.1:\d+ within 1 s[^\n]*\n$/,
       );
-      assert.ok(seconds < 6, `took ${seconds} s`);
+      assert.ok(out.seconds < 6, `took ${out.seconds} s`);
     });
   },
 });
@@ -897,18 +867,12 @@ Deno.test("tcp_client CLI --timeout 1 gives up on a server that never replies", 
   await withPeer(async (conn) => {
     await conn.read(new Uint8Array(1024)); // read, then say nothing
   }, async (port) => {
-    const started = performance.now();
-    const out = await runScript(
-      "tcp_client.ts",
-      ["--host", "127.0.0.1", "-p", String(port), "--timeout", "1", "hi"],
-      { flags: ["run", "--allow-net"] },
-    );
-    const seconds = (performance.now() - started) / 1000;
+    const out = await sayHiWithin1s(port);
     assert.equal(out.code, 1, out.stderr);
     assert.match(
       out.stderr,
       /^tcp_client: no reply from 127\.0\.0\.1:\d+ within 1 s[^\n]*\n$/,
     );
-    assert.ok(seconds < 6, `took ${seconds} s`);
+    assert.ok(out.seconds < 6, `took ${out.seconds} s`);
   });
 });

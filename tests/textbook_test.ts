@@ -12,7 +12,7 @@ import {
   bytes,
   canRun,
   hasProgram,
-  hostsFileUnavailable,
+  namespacesUnavailable,
   onTerminal,
   type Output,
   readAll,
@@ -24,7 +24,7 @@ import {
   text,
   udpRoundTrip,
   udpSocket,
-  withHostsFile,
+  withSystemFiles,
   withTimeout,
 } from "./_helpers.ts";
 import { TCP_CHECKS, UDP_CHECKS } from "./peers/corpus.ts";
@@ -536,7 +536,7 @@ async function runWithInput(
   return { code, signal, stdout: text(stdout), stderr: text(stderr) };
 }
 
-const hostsReason = await hostsFileUnavailable();
+const hostsReason = await namespacesUnavailable();
 /** A hosts file that lists localhost on ::1 first, as many systems do. */
 const IPV6_FIRST_HOSTS = "::1 localhost\n127.0.0.1 localhost\n";
 
@@ -551,51 +551,54 @@ for (
       `textbook: ${client}.ts reaches ${server}.ts at localhost where /etc/hosts lists ::1 first, as ${client}.py does`,
     ignore: !canRun(hostsReason === undefined, `${hostsReason}`),
     async fn() {
-      await withHostsFile(IPV6_FIRST_HOSTS, async (inHosts) => {
-        // The server binds IPv4 only, as '' does in Python: a client that
-        // sends to ::1 is not heard.
-        const running = await startServer(
-          inHosts([
-            Deno.execPath(),
-            ...await headerFlags(server),
-            `${server}.ts`,
-            ...["0", "127.0.0.1"],
-          ]),
-          { cwd: `${ROOT}textbook` },
-        );
-        try {
-          const out = await runWithInput(
+      await withSystemFiles(
+        { "/etc/hosts": IPV6_FIRST_HOSTS },
+        async (inHosts) => {
+          // The server binds IPv4 only, as '' does in Python: a client that
+          // sends to ::1 is not heard.
+          const running = await startServer(
             inHosts([
               Deno.execPath(),
-              ...await headerFlags(client),
-              `${client}.ts`,
-              ...["localhost", String(running.port)],
+              ...await headerFlags(server),
+              `${server}.ts`,
+              ...["0", "127.0.0.1"],
             ]),
-            "hello\n",
+            { cwd: `${ROOT}textbook` },
           );
-          assert.equal(out.stderr, "");
-          assert.equal(out.stdout, printed(client, "HELLO"));
-          assert.equal(out.code, 0);
-          if (hasPython) {
-            // The Python client, in the same namespace, does the same.
-            const file = client === "TCPClient"
-              ? "textbook_tcp_client.py"
-              : "textbook_udp_client.py";
-            const python = await runWithInput(
+          try {
+            const out = await runWithInput(
               inHosts([
-                "python3",
-                `tests/peers/${file}`,
-                ...["localhost", String(running.port), "hello"],
+                Deno.execPath(),
+                ...await headerFlags(client),
+                `${client}.ts`,
+                ...["localhost", String(running.port)],
               ]),
-              "",
-              ROOT,
+              "hello\n",
             );
-            assert.match(python.stdout, /HELLO\n$/, python.stderr);
+            assert.equal(out.stderr, "");
+            assert.equal(out.stdout, printed(client, "HELLO"));
+            assert.equal(out.code, 0);
+            if (hasPython) {
+              // The Python client, in the same namespace, does the same.
+              const file = client === "TCPClient"
+                ? "textbook_tcp_client.py"
+                : "textbook_udp_client.py";
+              const python = await runWithInput(
+                inHosts([
+                  "python3",
+                  `tests/peers/${file}`,
+                  ...["localhost", String(running.port), "hello"],
+                ]),
+                "",
+                ROOT,
+              );
+              assert.match(python.stdout, /HELLO\n$/, python.stderr);
+            }
+          } finally {
+            await running.stop("SIGKILL");
           }
-        } finally {
-          await running.stop("SIGKILL");
-        }
-      });
+        },
+      );
     },
   });
 }

@@ -4,6 +4,7 @@ import {
   bytes,
   canRun,
   hasProgram,
+  namespacesUnavailable,
   onTerminal,
   type Output,
   ROOT,
@@ -13,6 +14,7 @@ import {
   text,
   udpSocket,
   withServer,
+  withSystemFiles,
   withTimeout,
   withUdpHandler,
 } from "./_helpers.ts";
@@ -887,52 +889,36 @@ Deno.test("RttStatistics gives ping's numbers and the textbook's estimators, as 
 // ports that come round again, and what a server can put in a reply.
 // ---------------------------------------------------------------------------
 
-/** Whether this machine lets the tests make mount and network namespaces. */
-const canUnshare = await (async () => {
-  try {
-    const { success } = await new Deno.Command("unshare", {
-      args: ["-mn", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-})();
-const UNSHARE_REASON =
-  "cannot make namespaces here (unshare -mn needs root): hosts files and " +
-  "network namespaces untested";
+const mountReason = await namespacesUnavailable();
+const networkReason = await namespacesUnavailable({ network: true });
 
 /**
- * Runs `command` in a mount namespace of its own where each file of `files`
- * (a path such as /etc/hosts, and the text to put there) is bind-mounted
- * over the system's; with `ownNetwork`, in a network namespace of its own
- * too, with loopback up and nothing else. Killed if it outlives `ms`.
+ * Whether this machine can give a test a mount namespace of its own, and
+ * with `network` a network namespace too; if not, says why.
  */
-async function inNamespace(
+function canUnshare({ network }: { network: boolean }): boolean {
+  const reason = network ? networkReason : mountReason;
+  return canRun(
+    reason === undefined,
+    `${reason}: hosts files and network namespaces untested`,
+  );
+}
+
+/**
+ * Runs `command` with `stdin` written to it, in a mount namespace of its own
+ * where `files` are over the system's; with `ownNetwork`, in a network
+ * namespace of its own too (see {@linkcode withSystemFiles}). Killed if it
+ * outlives `ms`.
+ */
+function inNamespace(
   files: Record<string, string>,
   command: string[],
   { ownNetwork = false, ms = 20_000, stdin = "" } = {},
 ): Promise<Output> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const mounts: string[] = [];
-    for (const [path, content] of Object.entries(files)) {
-      const copy = `${dir}/${path.replaceAll("/", "_")}`;
-      await Deno.writeTextFile(copy, content);
-      mounts.push(`mount --bind '${copy}' '${path}'`);
-    }
-    if (ownNetwork) mounts.push("ip link set lo up");
-    const child = new Deno.Command("unshare", {
-      args: [
-        ownNetwork ? "-mn" : "-m",
-        "sh",
-        "-c",
-        [...mounts, 'exec "$@"'].join(" && "),
-        "sh",
-        ...command,
-      ],
+  return withSystemFiles(files, async (inFiles) => {
+    const [program, ...args] = inFiles(command);
+    const child = new Deno.Command(program, {
+      args,
       cwd: ROOT,
       stdin: "piped",
       stdout: "piped",
@@ -949,9 +935,7 @@ async function inNamespace(
       stdout: text(out.stdout),
       stderr: text(out.stderr),
     };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { network: ownNetwork });
 }
 
 /**
@@ -987,7 +971,7 @@ function clientCommand(...args: string[]): string[] {
 }
 
 Deno.test("udp_client CLI says hello where localhost is ::1 first in /etc/hosts, to a server on 0.0.0.0, as UDPClient.py does", async () => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: false })) return;
   await withServer("udp", { hostname: "0.0.0.0" }, async (port) => {
     const out = await inNamespace(
       { "/etc/hosts": "::1 localhost\n127.0.0.1 localhost\n" },
@@ -999,7 +983,7 @@ Deno.test("udp_client CLI says hello where localhost is ::1 first in /etc/hosts,
 });
 
 Deno.test("udp_client CLI takes a name's addresses in the system's order, as Python and Node do", async () => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: false })) return;
   // 127.0.0.3 first: sorted, 127.0.0.2 would come first.
   await withServer("udp", { hostname: "127.0.0.3" }, async (port) => {
     const out = await inNamespace(
@@ -1012,7 +996,7 @@ Deno.test("udp_client CLI takes a name's addresses in the system's order, as Pyt
 });
 
 Deno.test("udp_client CLI --ping and --heartbeat end at once, 130, on Ctrl-C during a lookup that hangs", async (t) => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: true })) return;
   for (const mode of [["--ping", "3"], ["--heartbeat"]]) {
     await t.step(mode[0], async () => {
       // A name server that never answers: Ctrl-C once its query came.
@@ -1048,7 +1032,7 @@ console.log(JSON.stringify({ code: out.code, ms: performance.now() - asked,
 });
 
 Deno.test("udp_client CLI --ping and --heartbeat report sends the system refuses, exit 1", async (t) => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: true })) return;
   // Loopback alone: every send to 192.0.2.1 is refused (no route).
   await t.step("--heartbeat", async () => {
     const out = await inNamespace(
@@ -1088,7 +1072,7 @@ Deno.test("udp_client CLI --ping and --heartbeat report sends the system refuses
 });
 
 Deno.test("udp_client CLI never prints a late reply for a later sentence when its port comes round again (a 4-port range)", async () => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: true })) return;
   // Every reply comes 0.25 s late, so each sentence is sent twice (a 0.2 s
   // timeout) and the second try's reply comes while the next one waits.
   const result = await denoInNamespace(`
@@ -1133,7 +1117,7 @@ console.log(JSON.stringify({ code: out.code,
 });
 
 Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
-  if (!canRun(canUnshare, UNSHARE_REASON)) return;
+  if (!canUnshare({ network: true })) return;
   // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
   // forgery, though from an address of this machine.
   const result = await denoInNamespace(`
