@@ -155,6 +155,7 @@ async function connectWithin(
   }
   signal?.addEventListener("abort", abort, { once: true });
   try {
+    requireNetAccess({ hostname: address, port }); // never Deno's prompt
     return await Deno.connect({
       hostname: address,
       port,
@@ -752,6 +753,7 @@ async function lookupAddresses(hostname: string): Promise<string[]> {
       throw new Error(`cannot resolve host ${hostname}: check --host`);
     }
   }
+  requireNetAccess({ hostname: bare }, true); // never Deno's prompt
   const found = await lookup(bare, { all: true, order: "verbatim" });
   return found.map((a) => a.address);
 }
@@ -1021,6 +1023,22 @@ function checkHost(host: string) {
 /** `count` bytes in words: "1 byte", "2 bytes". */
 function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
 }
 
 // End of the part shared by all four scripts.

@@ -57,3 +57,48 @@ Deno.test("permissions: every --allow-net= line of the READMEs has --no-prompt",
     for (const line of lines) assert.match(line, /--no-prompt/, line);
   }
 });
+
+// A client checks its bind (udp_client: 0.0.0.0:0) and the server's address,
+// looked up, before it sends or connects.
+for (
+  const [name, allowed, missing, options] of [
+    ["tcp_client.ts", "127.0.0.1:1", "127.0.0.1:9", "hello"],
+    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "hello"],
+    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "--ping 1"],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,127.0.0.1:1",
+      "127.0.0.1:9",
+      "--heartbeat --count 1",
+    ],
+    ["udp_client.ts", "127.0.0.1:9", "0.0.0.0:0", "hello"],
+    ["tcp_client.ts", "localhost:9", "localhost", "--host localhost hello"],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,localhost:9",
+      "localhost",
+      "--host localhost hello",
+    ],
+  ]
+) {
+  const flags = name.startsWith("udp") ? "--unstable-net " : "";
+  Deno.test(`permissions: ${name} ${options} at a terminal without access to ${missing}: one line, exit 1, no prompt`, async () => {
+    if (!canRun(await hasProgram("script"), "script (util-linux) is missing")) {
+      return;
+    }
+    const started = Date.now();
+    const { code, shown } = await onPty(
+      `deno run --allow-net=${allowed} ${flags}${name} ` +
+        (options.includes("--host") ? "" : "--host 127.0.0.1 ") +
+        `--port 9 ${options}`,
+    );
+    assert.doesNotMatch(shown, /Deno requests|Allow\?/);
+    assert.equal(
+      shown.trim(),
+      `${name.slice(0, -3)}: network access to "${missing}" was not ` +
+        `granted: deno run --allow-net ${flags}${name}`,
+    );
+    assert.equal(code, 1);
+    assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
+  });
+}
