@@ -387,7 +387,7 @@ class Server {
         `${client()}: reply not sent: network access to ${client()} was ` +
           `not granted: a UDP server sends each reply to its client, so ` +
           `--allow-net must name the clients' addresses too, e.g. ` +
-          `--allow-net=${formatAddress(this.addr)},${
+          `--no-prompt --allow-net=${formatAddress(this.addr)},${
             formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
           }`,
       );

@@ -8,7 +8,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { canRun, hasProgram, onTerminal, ROOT } from "./_helpers.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  onTerminal,
+  ROOT,
+  udpSocket,
+  withTimeout,
+} from "./_helpers.ts";
 
 /** Runs `commandLine` on a pseudo-terminal (`script`), killed after 20 s. */
 async function onPty(commandLine: string) {
@@ -102,3 +110,41 @@ for (
     assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
   });
 }
+
+Deno.test("permissions: udp_server's hint for a refused reply is a line that cannot prompt (--no-prompt --allow-net=...)", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "--no-prompt", "--allow-net=127.0.0.1:0", "--unstable-net"],
+      ...["udp_server.ts", "--host", "127.0.0.1", "-p", "0"],
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const socket = udpSocket();
+  try {
+    const { value } = await withTimeout(stdout.read(), "the ready line");
+    const port = Number(value?.match(/:(\d+)\n/)?.[1]);
+    const to = { transport: "udp", hostname: "127.0.0.1", port } as const;
+    await socket.send(bytes("hi"), to);
+    let said = "";
+    while (!said.includes("\n")) {
+      const { value, done } = await withTimeout(stderr.read(), "a log line");
+      if (done) break;
+      said += value;
+    }
+    assert.match(
+      said,
+      /, e\.g\. --no-prompt --allow-net=127\.0\.0\.1:\d+,127\.0\.0\.1\n$/,
+    );
+  } finally {
+    socket.close();
+    child.kill("SIGTERM");
+    await child.status;
+    await stdout.cancel();
+    await stderr.cancel();
+  }
+});
