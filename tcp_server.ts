@@ -137,8 +137,9 @@ Options:
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long (one waiting for its client to read
                               is not idle), 0 never (default 60)
-  -v, --verbose               show each socket step on stderr: bind, listen,
-                              accept, every recv and send with its byte
+  -v, --verbose               show each socket step on stderr, each line
+                              starting with its time (ISO 8601, UTC): bind,
+                              listen, accept, every recv and send with its byte
                               count, close
   -h, --help                  show this help
 

@@ -115,8 +115,9 @@ Options:
                          lost, and a client silent this long as stopped;
                          one near that format is answered, said unread
       --json             heartbeat reports as JSON, one object a line
-  -v, --verbose          show each socket step on stderr: bind, every
-                         recvfrom and sendto with its size in bytes, close
+  -v, --verbose          show each socket step on stderr, each line starting
+                         with its time (ISO 8601, UTC): bind, every recvfrom
+                         and sendto with its size in bytes, close
   -h, --help             show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on

@@ -699,3 +699,24 @@ Deno.test("tcp_client and udp_client CLI send a last line of one byte without it
     });
   }
 });
+
+Deno.test("udp_server and tcp_server --help say each -v line starts with its time, and it does", async (t) => {
+  for (const name of ["udp_server.ts", "tcp_server.ts"]) {
+    await t.step(name, async () => {
+      const help = await runScript(name, ["--help"]);
+      assert.match(
+        help.stdout.replaceAll(/\s+/g, " "),
+        / -v, --verbose show each socket step on stderr, each line starting with its time \(ISO 8601, UTC\)/,
+      );
+      const before = Date.now();
+      const server = await startServer(
+        script(name, "-v", "--host", "127.0.0.1", "-p", "0"),
+      );
+      const { stderr } = await server.stop();
+      const [time] = stderr.split(" ", 1);
+      const when = new Date(time);
+      assert.equal(when.toISOString(), time, stderr);
+      assert.ok(when.getTime() >= before - 1000 && when <= new Date(), time);
+    });
+  }
+});
