@@ -1653,7 +1653,7 @@ async function* readLines(
 ): AsyncGenerator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of readable) {
+  for await (const chunk of readableChunks(readable)) {
     let start = 0;
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
@@ -1670,6 +1670,36 @@ async function* readLines(
     }
   }
   if (length > 0) yield stripCarriageReturn(concat(parts));
+}
+
+/** The chunks of `readable`; a failed read is an {@linkcode InputUnreadable}. */
+async function* readableChunks(
+  readable: ReadableStream<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const reader = readable.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read().catch((error) => {
+        throw new InputUnreadable(error);
+      });
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    // As `for await` does when its loop ends early.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Input that cannot be read: stdin left write-only (`nohup` at a terminal
+ * opens it so), a closed descriptor.
+ */
+class InputUnreadable extends Error {
+  constructor(cause: unknown, remedy = "give it words, a pipe or a file") {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`the input cannot be read (${why}): ${remedy}`, { cause });
+  }
 }
 
 /** A line longer than {@linkcode readLines} takes. */

@@ -720,3 +720,27 @@ Deno.test("udp_server and tcp_server --help say each -v line starts with its tim
     });
   }
 });
+
+Deno.test("tcp_client and udp_client CLI say in one line that stdin cannot be read (0>/dev/null, as nohup leaves it), exit 1", async (t) => {
+  for (const name of ["tcp_client.ts", "udp_client.ts"]) {
+    await t.step(name, async () => {
+      // Write-only, as nohup opens it at a terminal: every read fails.
+      const { code, stdout, stderr } = await new Deno.Command("sh", {
+        args: ["-c", `exec "$0" "$@" 0>/dev/null`, ...script(name, "-p", "9")],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      assert.equal(text(stdout), "");
+      assert.match(
+        text(stderr),
+        new RegExp(
+          `^${name.slice(0, -3)}: the input cannot be read \\([^\\n]*\\): ` +
+            "give it words, a pipe or a file\\n$",
+        ),
+      );
+      assert.equal(code, 1);
+    });
+  }
+});
