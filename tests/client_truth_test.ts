@@ -744,3 +744,60 @@ Deno.test("tcp_client and udp_client CLI say in one line that stdin cannot be re
     });
   }
 });
+
+/**
+ * The most sockets open at once, and when the first was closed (as a count
+ * of sockets opened by then), from udp_client's -v lines.
+ */
+function socketsOpen(stderr: string) {
+  let open = 0;
+  let most = 0;
+  let openedBeforeFirstClose: number | undefined;
+  let opened = 0;
+  for (const line of stderr.split("\n")) {
+    if (line.startsWith("udp_client: socket(")) {
+      opened++;
+      most = Math.max(most, ++open);
+    } else if (line === "udp_client: close") {
+      openedBeforeFirstClose ??= opened;
+      open--;
+    }
+  }
+  return { most, opened, openedBeforeFirstClose };
+}
+
+Deno.test("udp_client CLI keeps each sentence's port from later ones for 10 timeouts after its last try, 256 ports at most", async (t) => {
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    for (const [sentences, most] of [[40, 40], [300, 256]]) {
+      await t.step(`${sentences} sentences answered at once`, async () => {
+        const lines = Array.from({ length: sentences }, (_, i) => `s${i}\n`);
+        const out = await runScript("udp_client.ts", [
+          ...["--host", "127.0.0.1", "-p", String(server.port)],
+          ...["--timeout", "30", "-v"],
+        ], { stdin: lines.join(""), ms: 60_000 });
+        assert.equal(out.code, 0, out.stderr);
+        const seen = socketsOpen(out.stderr);
+        assert.equal(seen.opened, sentences);
+        // Within 10 timeouts (300 s), a socket goes only for the cap.
+        assert.equal(seen.most, most, JSON.stringify(seen));
+        assert.equal(seen.openedBeforeFirstClose, most);
+      });
+    }
+    await t.step("300 sentences with a 1 ms timeout: held 10 ms", async () => {
+      const lines = Array.from({ length: 300 }, (_, i) => `s${i}\n`);
+      const out = await runScript("udp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port)],
+        ...["--timeout", "0.001", "--retries", "100", "-v"],
+      ], { stdin: lines.join(""), ms: 60_000 });
+      assert.equal(out.code, 0, out.stderr.slice(-500));
+      const seen = socketsOpen(out.stderr);
+      // 16 later sentences (the next one counted) at least, then 10 ms.
+      assert.ok(seen.most >= 16 && seen.most < 256, JSON.stringify(seen));
+    });
+  } finally {
+    await server.stop();
+  }
+});
