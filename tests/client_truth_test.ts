@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { sendUdp } from "../udp_client.ts";
 import {
   bytes,
   canRun,
@@ -800,4 +801,54 @@ Deno.test("udp_client CLI keeps each sentence's port from later ones for 10 time
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("sendUdp() holds a retried sentence's socket 10 timeouts after its last try, not its first", async () => {
+  // The peer answers "s0" on its third try only, every other sentence at
+  // once; with a 0.1 s timeout, s0's socket is held 1 s after its third try.
+  const peer = udpSocket();
+  let triesOfFirst = 0;
+  const answering = (async () => {
+    try {
+      for await (const [message, from] of peer) {
+        if (text(message) === "s0" && ++triesOfFirst < 3) continue;
+        await peer.send(bytes(text(message).toUpperCase()), from);
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  const logged: [number, string][] = [];
+  async function* sentences() {
+    for (let i = 0; i < 17; i++) yield `s${i}`;
+    // Then one every 20 ms, until the first socket has gone.
+    for (let i = 17; !logged.some(([, line]) => line === "close"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      yield `s${i}`;
+      assert.ok(i < 200, "s0's socket was never closed");
+    }
+  }
+  try {
+    for await (
+      const _ of sendUdp(sentences(), {
+        hostname: "127.0.0.1",
+        port: (peer.addr as Deno.NetAddr).port,
+        timeout: 0.1,
+        log: (line) => logged.push([Date.now(), line]),
+      })
+    ) {
+      // each reply is s0's or later
+    }
+  } finally {
+    peer.close();
+    await answering;
+  }
+  const sends = logged.filter(([, line]) => line.startsWith("sendto"));
+  const lastTryOfFirst = sends[2][0]; // s0's three sends come first
+  const firstClose = logged.find(([, line]) => line === "close")![0];
+  assert.equal(triesOfFirst, 3);
+  assert.ok(
+    firstClose - lastTryOfFirst >= 950,
+    `closed ${firstClose - lastTryOfFirst} ms after its last try`,
+  );
 });
