@@ -2843,9 +2843,13 @@ const RECEIVE_BUFFER_SIZE = 65_536;
  * closed at once if `signal` aborts; `close()` may be called again.
  */
 function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const hostname = serverAddress.hostname.includes(":") ? "::" : "0.0.0.0";
+  // One line, never Deno's prompt, for the bind and for the sends.
+  requireNetAccess({ hostname, port: 0 });
+  requireNetAccess(serverAddress);
   const clientSocket = Deno.listenDatagram({
     transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    hostname,
     port: 0,
   });
   let closed = false;
@@ -5816,6 +5820,22 @@ function checkHost(host: string) {
 /** `count` bytes in words: "1 byte", "2 bytes". */
 function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
+}
+
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
 }
 
 // End of the part shared by all four scripts.

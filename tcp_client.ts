@@ -155,6 +155,7 @@ async function connectWithin(
   }
   signal?.addEventListener("abort", abort, { once: true });
   try {
+    requireNetAccess({ hostname: address, port }); // never Deno's prompt
     return await Deno.connect({
       hostname: address,
       port,
@@ -616,10 +617,9 @@ class StreamCopy {
     let unreadable: Error | undefined;
     while (true) {
       const { value, done } = await reader.read().catch((error: Error) => {
-        unreadable = new Error(
-          `the input cannot be read (${error.message}): give --stream a ` +
-            `pipe or a file`,
-          { cause: error },
+        unreadable = new InputUnreadable(
+          error,
+          "give --stream a pipe or a file",
         );
         return { value: undefined, done: true as const };
       });
@@ -752,6 +752,7 @@ async function lookupAddresses(hostname: string): Promise<string[]> {
       throw new Error(`cannot resolve host ${hostname}: check --host`);
     }
   }
+  requireNetAccess({ hostname: bare }, true); // never Deno's prompt
   const found = await lookup(bare, { all: true, order: "verbatim" });
   return found.map((a) => a.address);
 }
@@ -1023,6 +1024,22 @@ function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
+}
+
 // End of the part shared by all four scripts.
 
 // Shared by udp_client.ts and tcp_client.ts, word for word down to the line
@@ -1044,7 +1061,7 @@ async function* readLines(
 ): AsyncGenerator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of readable) {
+  for await (const chunk of readableChunks(readable)) {
     let start = 0;
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
@@ -1061,6 +1078,36 @@ async function* readLines(
     }
   }
   if (length > 0) yield stripCarriageReturn(concat(parts));
+}
+
+/** The chunks of `readable`; a failed read is an {@linkcode InputUnreadable}. */
+async function* readableChunks(
+  readable: ReadableStream<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const reader = readable.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read().catch((error) => {
+        throw new InputUnreadable(error);
+      });
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    // As `for await` does when its loop ends early.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Input that cannot be read: stdin left write-only (`nohup` at a terminal
+ * opens it so), a closed descriptor.
+ */
+class InputUnreadable extends Error {
+  constructor(cause: unknown, remedy = "give it words, a pipe or a file") {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`the input cannot be read (${why}): ${remedy}`, { cause });
+  }
 }
 
 /** A line longer than {@linkcode readLines} takes. */

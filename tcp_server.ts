@@ -138,8 +138,9 @@ Options:
       --idle-timeout SECONDS  close a connection when no byte has moved for
                               this long (one waiting for its client to read
                               is not idle), 0 never (default 60)
-  -v, --verbose               show each socket step on stderr: bind, listen,
-                              accept, every recv and send with its byte
+  -v, --verbose               show each socket step on stderr, each line
+                              starting with its time (ISO 8601, UTC): bind,
+                              listen, accept, every recv and send with its byte
                               count, close
   -h, --help                  show this help
 
@@ -1128,6 +1129,22 @@ function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
+}
+
 // End of the part shared by all four scripts.
 
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
@@ -1523,18 +1540,6 @@ function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
       }
     },
   };
-}
-
-/**
- * Throws `Deno.errors.NotCapable` unless network access to `hostname` and
- * `port` is granted: asked for, it would be Deno's interactive prompt, which
- * stops the whole program until someone answers, so it counts as refused.
- */
-function requireNetAccess({ hostname = "0.0.0.0", port = 12000 }) {
-  const host = formatAddress({ hostname, port });
-  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
-    throw new Deno.errors.NotCapable(`network access to ${host} not granted`);
-  }
 }
 
 /**

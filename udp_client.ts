@@ -61,12 +61,16 @@ async function runClient(
 
 /**
  * Sends each sentence to the UDP server in a datagram of its own and yields
- * the replies, in order. Each sentence gets a fresh socket, kept open for
- * the next {@linkcode SOCKETS_HELD} sentences (so the system cannot give its
- * port to them): a late reply to one can never pass for a later one's. A
- * sentence is sent again when no reply comes within `timeout`; after
- * `1 + retries` tries the generator throws. Datagrams from any address but
- * the server's are ignored.
+ * the replies, in order. Each sentence gets a fresh socket, kept open (so
+ * the system cannot give its port to a later sentence) until both
+ * {@linkcode SOCKETS_HELD} later sentences have gone and
+ * {@linkcode HOLD_TIMEOUTS} timeouts have passed since its last try: a late
+ * reply to one cannot pass for a later one's unless it comes later still,
+ * or unless more than {@linkcode MAX_SOCKETS_HELD} sentences go within that
+ * time (then the oldest socket is closed early), or the system runs out of
+ * ports. A sentence is sent again when no reply comes within `timeout`;
+ * after `1 + retries` tries the generator throws. Datagrams from any
+ * address but the server's are ignored.
  *
  * @example
  * ```ts
@@ -97,12 +101,18 @@ export async function* sendUdp(
   }
 }
 
-/** How many of the last sentences' sockets {@linkcode sendUdp} keeps open. */
+/** How many later sentences {@linkcode sendUdp} holds a socket for, at least. */
 const SOCKETS_HELD = 16;
+
+/** How many timeouts after its last try {@linkcode sendUdp} holds a socket. */
+const HOLD_TIMEOUTS = 10;
+
+/** The most sockets {@linkcode sendUdp} holds: then the oldest goes early. */
+const MAX_SOCKETS_HELD = 256;
 
 /**
  * Sends one message from a socket of its own; resolves with the reply. The
- * socket joins `held`, whose oldest beyond {@linkcode SOCKETS_HELD} is closed.
+ * socket joins `held`, once the sockets whose time is up have left it.
  */
 async function exchange(
   message: Uint8Array,
@@ -111,6 +121,7 @@ async function exchange(
   held: UdpExchange[],
 ): Promise<Uint8Array> {
   const { signal, log } = options;
+  await releaseHeld(held);
   // UDPClient.py: clientSocket = socket(AF_INET, SOCK_DGRAM)
   const { clientSocket, close } = await openFreshSocket(
     serverAddress,
@@ -127,11 +138,11 @@ async function exchange(
     close,
     serverAddress,
     timeoutMs: (options.timeout ?? 1) * 1000,
+    lastTry: Date.now(),
     signal,
     log,
   };
   held.push(udpExchange);
-  while (held.length > SOCKETS_HELD) await closeClientSocket(held.shift()!);
   try {
     // Each try sends, then waits for the reply; no reply, it tries again.
     return await sendUntilAnswered(
@@ -142,6 +153,23 @@ async function exchange(
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     throw error;
+  }
+}
+
+/**
+ * Closes the held sockets whose time is up, oldest first: those that
+ * {@linkcode SOCKETS_HELD} later sentences (the next one counted) followed
+ * and last tried {@linkcode HOLD_TIMEOUTS} timeouts ago, and those beyond
+ * {@linkcode MAX_SOCKETS_HELD} with the next one's.
+ */
+async function releaseHeld(held: UdpExchange[]) {
+  const now = Date.now();
+  while (
+    held.length >= MAX_SOCKETS_HELD ||
+    (held.length >= SOCKETS_HELD &&
+      now - held[0].lastTry >= HOLD_TIMEOUTS * held[0].timeoutMs)
+  ) {
+    await closeClientSocket(held.shift()!);
   }
 }
 
@@ -172,9 +200,13 @@ async function openFreshSocket(
  * closed at once if `signal` aborts; `close()` may be called again.
  */
 function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
+  const hostname = serverAddress.hostname.includes(":") ? "::" : "0.0.0.0";
+  // One line, never Deno's prompt, for the bind and for the sends.
+  requireNetAccess({ hostname, port: 0 });
+  requireNetAccess(serverAddress);
   const clientSocket = Deno.listenDatagram({
     transport: "udp",
-    hostname: serverAddress.hostname.includes(":") ? "::" : "0.0.0.0",
+    hostname,
     port: 0,
   });
   let closed = false;
@@ -220,6 +252,7 @@ async function sendUntilAnswered(
 /** Sends the message once: a datagram the system refuses is merely lost. */
 async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
   const { clientSocket, serverAddress } = udpExchange;
+  udpExchange.lastTry = Date.now();
   try {
     // UDPClient.py: clientSocket.sendto(message.encode(), (serverName, serverPort))
     await clientSocket.send(message, serverAddress);
@@ -311,6 +344,8 @@ interface UdpExchange {
   serverAddress: Deno.NetAddr;
   /** How long each try waits for the reply. */
   timeoutMs: number;
+  /** When the message was last sent (`Date.now()`). */
+  lastTry: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
   /** A receive still waiting for a datagram: the next wait takes it over. */
@@ -646,6 +681,7 @@ async function resolveServer(
     // In the system's order (getaddrinfo's, as Python and Node take it; not
     // sorted), its first IPv4 address: the servers bind IPv4 by default, and
     // UDPClient.py's AF_INET socket looks up IPv4 alone.
+    requireNetAccess({ hostname: bare }, true); // never Deno's prompt
     const found = await unlessAborted(
       lookup(bare, { all: true, verbatim: true }),
       signal,
@@ -1610,6 +1646,22 @@ function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
+}
+
 // End of the part shared by all four scripts.
 
 // ---------------------------------------------------------------------------
@@ -1632,7 +1684,7 @@ async function* readLines(
 ): AsyncGenerator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of readable) {
+  for await (const chunk of readableChunks(readable)) {
     let start = 0;
     let newline: number;
     while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
@@ -1649,6 +1701,36 @@ async function* readLines(
     }
   }
   if (length > 0) yield stripCarriageReturn(concat(parts));
+}
+
+/** The chunks of `readable`; a failed read is an {@linkcode InputUnreadable}. */
+async function* readableChunks(
+  readable: ReadableStream<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const reader = readable.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read().catch((error) => {
+        throw new InputUnreadable(error);
+      });
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    // As `for await` does when its loop ends early.
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * Input that cannot be read: stdin left write-only (`nohup` at a terminal
+ * opens it so), a closed descriptor.
+ */
+class InputUnreadable extends Error {
+  constructor(cause: unknown, remedy = "give it words, a pipe or a file") {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`the input cannot be read (${why}): ${remedy}`, { cause });
+  }
 }
 
 /** A line longer than {@linkcode readLines} takes. */

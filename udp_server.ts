@@ -115,8 +115,9 @@ Options:
                          lost, and a client silent this long as stopped;
                          one near that format is answered, said unread
       --json             heartbeat reports as JSON, one object a line
-  -v, --verbose          show each socket step on stderr: bind, every
-                         recvfrom and sendto with its size in bytes, close
+  -v, --verbose          show each socket step on stderr, each line starting
+                         with its time (ISO 8601, UTC): bind, every recvfrom
+                         and sendto with its size in bytes, close
   -h, --help             show this help
 
 Prints "The server is ready to receive on HOST:PORT" once bound; stops on
@@ -387,7 +388,7 @@ class Server {
         `${client()}: reply not sent: network access to ${client()} was ` +
           `not granted: a UDP server sends each reply to its client, so ` +
           `--allow-net must name the clients' addresses too, e.g. ` +
-          `--allow-net=${formatAddress(this.addr)},${
+          `--no-prompt --allow-net=${formatAddress(this.addr)},${
             formatHost(clientAddress.hostname.replace(/^::ffff:/i, ""))
           }`,
       );
@@ -1157,6 +1158,22 @@ function bytesOf(count: number): string {
   return count === 1 ? "1 byte" : `${count} bytes`;
 }
 
+/**
+ * Throws `Deno.errors.NotCapable`, worded as Deno's own, unless network
+ * access to `hostname` and `port` is granted (to `hostname` alone for a
+ * `lookup` of it): asked for, it would be Deno's interactive prompt, which
+ * stops the whole program until someone answers, so it counts as refused.
+ */
+function requireNetAccess(
+  { hostname = "0.0.0.0", port = 12000 },
+  lookup = false,
+) {
+  const host = lookup ? hostname : formatAddress({ hostname, port });
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new Deno.errors.NotCapable(`Requires net access to "${host}"`);
+  }
+}
+
 // End of the part shared by all four scripts.
 
 // Shared by udp_server.ts and tcp_server.ts, word for word down to the line
@@ -1552,18 +1569,6 @@ function shutdownSignal(): { signal: AbortSignal; dispose(): void } {
       }
     },
   };
-}
-
-/**
- * Throws `Deno.errors.NotCapable` unless network access to `hostname` and
- * `port` is granted: asked for, it would be Deno's interactive prompt, which
- * stops the whole program until someone answers, so it counts as refused.
- */
-function requireNetAccess({ hostname = "0.0.0.0", port = 12000 }) {
-  const host = formatAddress({ hostname, port });
-  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
-    throw new Deno.errors.NotCapable(`network access to ${host} not granted`);
-  }
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { sendUdp } from "../udp_client.ts";
 import {
   bytes,
   canRun,
@@ -698,4 +699,156 @@ Deno.test("tcp_client and udp_client CLI send a last line of one byte without it
       });
     });
   }
+});
+
+Deno.test("udp_server and tcp_server --help say each -v line starts with its time, and it does", async (t) => {
+  for (const name of ["udp_server.ts", "tcp_server.ts"]) {
+    await t.step(name, async () => {
+      const help = await runScript(name, ["--help"]);
+      assert.match(
+        help.stdout.replaceAll(/\s+/g, " "),
+        / -v, --verbose show each socket step on stderr, each line starting with its time \(ISO 8601, UTC\)/,
+      );
+      const before = Date.now();
+      const server = await startServer(
+        script(name, "-v", "--host", "127.0.0.1", "-p", "0"),
+      );
+      const { stderr } = await server.stop();
+      const [time] = stderr.split(" ", 1);
+      const when = new Date(time);
+      assert.equal(when.toISOString(), time, stderr);
+      assert.ok(when.getTime() >= before - 1000 && when <= new Date(), time);
+    });
+  }
+});
+
+Deno.test("tcp_client and udp_client CLI say in one line that stdin cannot be read (0>/dev/null, as nohup leaves it), exit 1", async (t) => {
+  for (const name of ["tcp_client.ts", "udp_client.ts"]) {
+    await t.step(name, async () => {
+      // Write-only, as nohup opens it at a terminal: every read fails.
+      const { code, stdout, stderr } = await new Deno.Command("sh", {
+        args: ["-c", `exec "$0" "$@" 0>/dev/null`, ...script(name, "-p", "9")],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      assert.equal(text(stdout), "");
+      assert.match(
+        text(stderr),
+        new RegExp(
+          `^${name.slice(0, -3)}: the input cannot be read \\([^\\n]*\\): ` +
+            "give it words, a pipe or a file\\n$",
+        ),
+      );
+      assert.equal(code, 1);
+    });
+  }
+});
+
+/**
+ * The most sockets open at once, and when the first was closed (as a count
+ * of sockets opened by then), from udp_client's -v lines.
+ */
+function socketsOpen(stderr: string) {
+  let open = 0;
+  let most = 0;
+  let openedBeforeFirstClose: number | undefined;
+  let opened = 0;
+  for (const line of stderr.split("\n")) {
+    if (line.startsWith("udp_client: socket(")) {
+      opened++;
+      most = Math.max(most, ++open);
+    } else if (line === "udp_client: close") {
+      openedBeforeFirstClose ??= opened;
+      open--;
+    }
+  }
+  return { most, opened, openedBeforeFirstClose };
+}
+
+Deno.test("udp_client CLI keeps each sentence's port from later ones for 10 timeouts after its last try, 256 ports at most", async (t) => {
+  const server = await startServer(
+    script("udp_server.ts", "--host", "127.0.0.1", "-p", "0"),
+  );
+  try {
+    for (const [sentences, most] of [[40, 40], [300, 256]]) {
+      await t.step(`${sentences} sentences answered at once`, async () => {
+        const lines = Array.from({ length: sentences }, (_, i) => `s${i}\n`);
+        const out = await runScript("udp_client.ts", [
+          ...["--host", "127.0.0.1", "-p", String(server.port)],
+          ...["--timeout", "30", "-v"],
+        ], { stdin: lines.join(""), ms: 60_000 });
+        assert.equal(out.code, 0, out.stderr);
+        const seen = socketsOpen(out.stderr);
+        assert.equal(seen.opened, sentences);
+        // Within 10 timeouts (300 s), a socket goes only for the cap.
+        assert.equal(seen.most, most, JSON.stringify(seen));
+        assert.equal(seen.openedBeforeFirstClose, most);
+      });
+    }
+    await t.step("300 sentences with a 1 ms timeout: held 10 ms", async () => {
+      const lines = Array.from({ length: 300 }, (_, i) => `s${i}\n`);
+      const out = await runScript("udp_client.ts", [
+        ...["--host", "127.0.0.1", "-p", String(server.port)],
+        ...["--timeout", "0.001", "--retries", "100", "-v"],
+      ], { stdin: lines.join(""), ms: 60_000 });
+      assert.equal(out.code, 0, out.stderr.slice(-500));
+      const seen = socketsOpen(out.stderr);
+      // 16 later sentences (the next one counted) at least, then 10 ms.
+      assert.ok(seen.most >= 16 && seen.most < 256, JSON.stringify(seen));
+    });
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("sendUdp() holds a retried sentence's socket 10 timeouts after its last try, not its first", async () => {
+  // The peer answers "s0" on its third try only, every other sentence at
+  // once; with a 0.1 s timeout, s0's socket is held 1 s after its third try.
+  const peer = udpSocket();
+  let triesOfFirst = 0;
+  const answering = (async () => {
+    try {
+      for await (const [message, from] of peer) {
+        if (text(message) === "s0" && ++triesOfFirst < 3) continue;
+        await peer.send(bytes(text(message).toUpperCase()), from);
+      }
+    } catch {
+      // closed below
+    }
+  })();
+  const logged: [number, string][] = [];
+  async function* sentences() {
+    for (let i = 0; i < 17; i++) yield `s${i}`;
+    // Then one every 20 ms, until the first socket has gone.
+    for (let i = 17; !logged.some(([, line]) => line === "close"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      yield `s${i}`;
+      assert.ok(i < 200, "s0's socket was never closed");
+    }
+  }
+  try {
+    for await (
+      const _ of sendUdp(sentences(), {
+        hostname: "127.0.0.1",
+        port: (peer.addr as Deno.NetAddr).port,
+        timeout: 0.1,
+        log: (line) => logged.push([Date.now(), line]),
+      })
+    ) {
+      // each reply is s0's or later
+    }
+  } finally {
+    peer.close();
+    await answering;
+  }
+  const sends = logged.filter(([, line]) => line.startsWith("sendto"));
+  const lastTryOfFirst = sends[2][0]; // s0's three sends come first
+  const firstClose = logged.find(([, line]) => line === "close")![0];
+  assert.equal(triesOfFirst, 3);
+  assert.ok(
+    firstClose - lastTryOfFirst >= 950,
+    `closed ${firstClose - lastTryOfFirst} ms after its last try`,
+  );
 });

@@ -8,7 +8,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { canRun, hasProgram, onTerminal, ROOT } from "./_helpers.ts";
+import {
+  bytes,
+  canRun,
+  hasProgram,
+  onTerminal,
+  ROOT,
+  udpSocket,
+  withTimeout,
+} from "./_helpers.ts";
 
 /** Runs `commandLine` on a pseudo-terminal (`script`), killed after 20 s. */
 async function onPty(commandLine: string) {
@@ -55,5 +63,88 @@ Deno.test("permissions: every --allow-net= line of the READMEs has --no-prompt",
       .filter((line) => /deno (?:run|compile) .*--allow-net=/.test(line));
     if (file === "README.md") assert.ok(lines.length >= 4, file);
     for (const line of lines) assert.match(line, /--no-prompt/, line);
+  }
+});
+
+// A client checks its bind (udp_client: 0.0.0.0:0) and the server's address,
+// looked up, before it sends or connects.
+for (
+  const [name, allowed, missing, options] of [
+    ["tcp_client.ts", "127.0.0.1:1", "127.0.0.1:9", "hello"],
+    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "hello"],
+    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "--ping 1"],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,127.0.0.1:1",
+      "127.0.0.1:9",
+      "--heartbeat --count 1",
+    ],
+    ["udp_client.ts", "127.0.0.1:9", "0.0.0.0:0", "hello"],
+    ["tcp_client.ts", "localhost:9", "localhost", "--host localhost hello"],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,localhost:9",
+      "localhost",
+      "--host localhost hello",
+    ],
+  ]
+) {
+  const flags = name.startsWith("udp") ? "--unstable-net " : "";
+  Deno.test(`permissions: ${name} ${options} at a terminal without access to ${missing}: one line, exit 1, no prompt`, async () => {
+    if (!canRun(await hasProgram("script"), "script (util-linux) is missing")) {
+      return;
+    }
+    const started = Date.now();
+    const { code, shown } = await onPty(
+      `deno run --allow-net=${allowed} ${flags}${name} ` +
+        (options.includes("--host") ? "" : "--host 127.0.0.1 ") +
+        `--port 9 ${options}`,
+    );
+    assert.doesNotMatch(shown, /Deno requests|Allow\?/);
+    assert.equal(
+      shown.trim(),
+      `${name.slice(0, -3)}: network access to "${missing}" was not ` +
+        `granted: deno run --allow-net ${flags}${name}`,
+    );
+    assert.equal(code, 1);
+    assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
+  });
+}
+
+Deno.test("permissions: udp_server's hint for a refused reply is a line that cannot prompt (--no-prompt --allow-net=...)", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "--no-prompt", "--allow-net=127.0.0.1:0", "--unstable-net"],
+      ...["udp_server.ts", "--host", "127.0.0.1", "-p", "0"],
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const socket = udpSocket();
+  try {
+    const { value } = await withTimeout(stdout.read(), "the ready line");
+    const port = Number(value?.match(/:(\d+)\n/)?.[1]);
+    const to = { transport: "udp", hostname: "127.0.0.1", port } as const;
+    await socket.send(bytes("hi"), to);
+    let said = "";
+    while (!said.includes("\n")) {
+      const { value, done } = await withTimeout(stderr.read(), "a log line");
+      if (done) break;
+      said += value;
+    }
+    assert.match(
+      said,
+      /, e\.g\. --no-prompt --allow-net=127\.0\.0\.1:\d+,127\.0\.0\.1\n$/,
+    );
+  } finally {
+    socket.close();
+    child.kill("SIGTERM");
+    await child.status;
+    await stdout.cancel();
+    await stderr.cancel();
   }
 });

@@ -536,7 +536,7 @@ Deno.test("udp_server CLI says what to allow when --allow-net lacks the clients'
     );
     assert.match(
       said,
-      /^127\.0\.0\.1:\d+: reply not sent: network access to 127\.0\.0\.1:\d+ was not granted: a UDP server sends each reply to its client, so --allow-net must name the clients' addresses too, e\.g\. --allow-net=127\.0\.0\.1:\d+,127\.0\.0\.1\n/,
+      /^127\.0\.0\.1:\d+: reply not sent: network access to 127\.0\.0\.1:\d+ was not granted: a UDP server sends each reply to its client, so --allow-net must name the clients' addresses too, e\.g\. --no-prompt --allow-net=127\.0\.0\.1:\d+,127\.0\.0\.1\n/,
     );
   } finally {
     socket.close();
