@@ -597,7 +597,15 @@ export type HeartbeatReport =
   | { client: string; event: "stopped"; lastSeq: number; silentS: number }
   | { client: string; event: "resumed"; seq: number; silentS: number }
   | { client: string; event: "jumped"; from: number; seq: number }
-  | ({ client: string; event: "restarted"; from: number; seq: number } & Delay)
+  | {
+    client: string;
+    event: "renumbered";
+    from: number;
+    seq: number;
+    /** Whether it went back to the numbering left before. */
+    back: boolean;
+    lostUndone: number;
+  }
   | { client: string; event: "unread"; text: string };
 
 /**
@@ -636,7 +644,7 @@ export interface HeartbeatClientStats {
 const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
 /** What a client may have meant as a heartbeat: said to be unread. */
 const NEAR_HEARTBEAT = /^\s*heart\s*beat/i;
-/** A sequence number this far past the highest is a jump, not a loss. */
+/** A sequence number this far past the highest or more is a jump, not a loss. */
 const LARGEST_GAP = 1000;
 /** A delay past an hour is no network's: the client's clock is off. */
 const LONGEST_DELAY_MS = 3_600_000;
@@ -648,20 +656,26 @@ const HEARTBEAT_CLIENTS = 1000;
 /** Report lines waiting for a slow stdout, at most; the rest are dropped. */
 const REPORT_QUEUE_LINES = 10_000;
 
-interface HeartbeatClient extends HeartbeatClientStats {
+/** Where a client's numbering stands. */
+interface Numbering {
   highest: number;
-  /** The TIME of the highest, in ms: a restart is sent after it. */
+  /** The TIME of the highest, in ms: the client sends nothing before it. */
   highestSentAt: number;
-  /** A jump far ahead, taken once the next heartbeat follows it. */
-  jumpedTo?: number;
-  /** Where a restart came from, undone if the next heartbeat goes on from it. */
-  restartedFrom?: { highest: number; sentAt: number };
+  /** The highest before the highest came: numbers between are its gap. */
+  opened: number;
+  /** Whether the highest's gap was counted lost (not when it jumped). */
+  gapCounted: boolean;
   /** Whether heartbeat 0 came (a client may count from 0 or from 1). */
   zeroSeen: boolean;
-  /** When the last heartbeat came, from `performance.now()`. */
-  heardAt: number;
   /** Lost sequence numbers, the latest `LOST_REMEMBERED` of them. */
   missing: Set<number>;
+}
+
+interface HeartbeatClient extends HeartbeatClientStats, Numbering {
+  /** The numbering left for a lower one, until the new one passes it. */
+  left?: Numbering;
+  /** When the last heartbeat came, from `performance.now()`. */
+  heardAt: number;
 }
 
 /**
@@ -711,10 +725,11 @@ class HeartbeatMonitor {
     let state = this.#clients.get(name);
     const seq = Number(match[1]);
     if (!state) {
-      state = this.#newClient(name, now);
-      // Some count from 0. Once clients have been forgotten, a newcomer may
-      // be one of them: what came before its first heartbeat is unknown.
-      state.highest = this.#forgotten > 0 ? seq - 1 : Math.min(seq, 1) - 1;
+      // Numbers start at 1 (a first 3 means 1 and 2 lost); some count from
+      // 0. Once clients have been forgotten, a newcomer may be one of them:
+      // what came before its first heartbeat is unknown.
+      const next = this.#forgotten > 0 ? seq : Math.min(seq, 1);
+      state = this.#newClient(name, now, next);
     } else if (state.stopped) {
       state.stopped = false;
       const silentS = Math.round(now - state.heardAt) / 1000;
@@ -732,29 +747,23 @@ class HeartbeatMonitor {
   /** Counts heartbeat `seq` of a client, sent at `sentAt`, and reports it. */
   #count(state: HeartbeatClient, seq: number, sentAt: number, delay: Delay) {
     const client = state.client;
-    this.#afterRestart(state, seq);
-    if (seq > state.highest + LARGEST_GAP && !this.#followsJump(state, seq)) {
-      // Far ahead: a jump (or forged), not thousands lost, until followed.
-      state.jumpedTo = seq;
-      state.received++;
-      this.#report({ client, event: "jumped", from: state.highest, seq });
-      return;
-    }
+    this.#renumber(state, seq, sentAt);
     const from = state.highest;
     if (seq > from || (seq === 0 && !state.zeroSeen)) {
       // New; a 0 after 1 was never counted lost (it may count from 1).
-      if (seq > from + 1) this.#lost(state, from + 1, seq - 1);
-      if (seq > from) [state.highest, state.highestSentAt] = [seq, sentAt];
+      const jumped = seq >= from + LARGEST_GAP;
+      if (!jumped && seq > from + 1) this.#lost(state, from + 1, seq - 1);
+      if (seq > from) {
+        [state.highest, state.highestSentAt] = [seq, sentAt];
+        [state.opened, state.gapCounted] = [from, !jumped && seq > from + 1];
+      }
       state.zeroSeen ||= seq === 0;
       state.received++;
-      this.#report({ client, event: "heartbeat", seq, ...delay });
-    } else if (seq <= 1 && sentAt > state.highestSentAt) {
-      // Back to the start, sent after the highest: numbering restarted.
-      state.restartedFrom = { highest: from, sentAt: state.highestSentAt };
-      [state.highest, state.highestSentAt] = [seq, sentAt];
-      state.zeroSeen = seq === 0;
-      state.received++;
-      this.#report({ client, event: "restarted", from, seq, ...delay });
+      this.#report(
+        jumped
+          ? { client, event: "jumped", from, seq }
+          : { client, event: "heartbeat", seq, ...delay },
+      );
     } else if (state.missing.delete(seq)) {
       state.lost--;
       state.late++;
@@ -771,33 +780,69 @@ class HeartbeatMonitor {
   }
 
   /**
-   * After a restart, the next heartbeat decides: one that goes on from the
-   * old numbering undoes it (a stray, or forged), any other confirms it.
+   * Follows the client's numbering by TIME as well as SEQ, since a client's
+   * TIME only goes forward (a forger's is no later than the real ones after
+   * it). A heartbeat numbered at or below the highest but sent after it means
+   * the numbering changed: within the highest's gap, the highest was not the
+   * client's (forged): its gap above this one is no longer counted lost; at
+   * or below the gap, a new numbering (a restart, or forged), and the one
+   * left is kept: a heartbeat that goes on from it goes back to it.
    */
-  #afterRestart(state: HeartbeatClient, seq: number) {
-    const before = state.restartedFrom;
-    if (before === undefined) return;
-    state.restartedFrom = undefined;
-    if (seq > before.highest && seq <= before.highest + LARGEST_GAP) {
-      [state.highest, state.highestSentAt] = [before.highest, before.sentAt];
+  #renumber(state: HeartbeatClient, seq: number, sentAt: number) {
+    const from = state.highest;
+    if (state.left && from >= state.left.highest) state.left = undefined;
+    const left = state.left;
+    let lostUndone = 0;
+    const back = left !== undefined && seq > left.highest &&
+      seq < left.highest + LARGEST_GAP;
+    if (left && back) {
+      state.left = undefined;
+      Object.assign(state, left);
+    } else if (seq > from || sentAt <= state.highestSentAt) {
+      return; // goes on, or late, or again
+    } else if (seq > state.opened) {
+      // Below it, the gap counted lost stays so; a jump's is counted now.
+      if (state.gapCounted) lostUndone = this.#undoGap(state, seq);
+      state.highest = state.gapCounted ? seq - 1 : state.opened;
     } else {
-      state.missing.clear(); // the old numbering's
+      const { highest, highestSentAt, opened, gapCounted, zeroSeen, missing } =
+        state;
+      state.left = {
+        highest,
+        highestSentAt,
+        opened,
+        gapCounted,
+        zeroSeen,
+        missing,
+      };
+      Object.assign(state, this.#numberingFrom(seq));
     }
+    const client = state.client;
+    this.#report({ client, event: "renumbered", from, seq, back, lostUndone });
   }
 
-  /**
-   * Whether `seq` follows the client's last jump: then the jump was real,
-   * and counting goes on from it (what it skipped is not counted lost).
-   */
-  #followsJump(state: HeartbeatClient, seq: number): boolean {
-    const jumpedTo = state.jumpedTo;
-    if (jumpedTo === undefined || seq <= jumpedTo) return false;
-    if (seq > jumpedTo + LARGEST_GAP) return false;
-    state.highest = jumpedTo;
-    state.highestSentAt = -Infinity;
-    state.missing.clear();
-    state.jumpedTo = undefined;
-    return true;
+  /** Un-counts lost the highest's gap from `seq` up, as far as still lost. */
+  #undoGap(state: HeartbeatClient, seq: number): number {
+    // Only the top of a gap is remembered; below it, none came late.
+    const remembered = Math.max(seq, state.highest - LOST_REMEMBERED);
+    let undone = remembered - seq;
+    for (let n = remembered; n < state.highest; n++) {
+      if (state.missing.delete(n)) undone++;
+    }
+    state.lost -= undone;
+    return undone;
+  }
+
+  /** A numbering where `seq` comes next. */
+  #numberingFrom(seq: number): Numbering {
+    return {
+      highest: seq - 1,
+      highestSentAt: -Infinity,
+      opened: seq - 1,
+      gapCounted: false,
+      zeroSeen: false,
+      missing: new Set(),
+    };
   }
 
   /** Stops watching; the counts, per client. */
@@ -810,7 +855,7 @@ class HeartbeatMonitor {
     return { received: this.#received, clients, forgotten: this.#forgotten };
   }
 
-  #newClient(name: string, now: number): HeartbeatClient {
+  #newClient(name: string, now: number, next: number): HeartbeatClient {
     if (this.#clients.size >= HEARTBEAT_CLIENTS) {
       let oldest: HeartbeatClient | undefined;
       for (const state of this.#clients.values()) {
@@ -819,7 +864,6 @@ class HeartbeatMonitor {
       this.#clients.delete(oldest!.client);
       this.#forgotten++;
     }
-    // Sequence numbers start at 1: a first heartbeat 3 means 1 and 2 were lost.
     const state: HeartbeatClient = {
       client: name,
       received: 0,
@@ -828,11 +872,8 @@ class HeartbeatMonitor {
       duplicates: 0,
       tooOld: 0,
       stopped: false,
-      highest: 0,
-      highestSentAt: -Infinity,
-      zeroSeen: false,
+      ...this.#numberingFrom(next),
       heardAt: now,
-      missing: new Set(),
     };
     this.#clients.set(name, state);
     return state;
@@ -923,12 +964,18 @@ function formatReport(report: HeartbeatReport): string {
       } s of silence`;
     case "jumped":
       return `Heartbeat from ${client} jumped from seq=${report.from} to ` +
-        `seq=${report.seq}: not counted lost; counting goes on from it if ` +
-        `the next one follows it`;
-    case "restarted":
-      return `Client ${client} restarted its numbering: seq=${report.seq} ` +
-        `after seq=${report.from}, ${delayOf(report)} (undone if the next ` +
-        `one goes on from seq=${report.from})`;
+        `seq=${report.seq}: the gap is not counted lost`;
+    case "renumbered":
+      return `Client ${client} renumbered from seq=${report.from} to ` +
+        `seq=${report.seq}${
+          report.back
+            ? ": back to the numbering it left"
+            : `, sent after seq=${report.from} with a lower number`
+        }${
+          report.lostUndone > 0
+            ? `: ${report.lostUndone} counted lost no longer`
+            : ""
+        }`;
     case "unread":
       return `Not read as a heartbeat from ${client}: ${
         JSON.stringify(report.text)

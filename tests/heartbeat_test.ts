@@ -8,7 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { heartbeatUdp } from "../udp_client.ts";
-import { type HeartbeatReport, serveUdp } from "../udp_server.ts";
+import {
+  type HeartbeatClientStats,
+  type HeartbeatReport,
+  serveUdp,
+} from "../udp_server.ts";
 import {
   bytes,
   probeUntilAnswered,
@@ -111,9 +115,11 @@ Deno.test("serveUdp() with heartbeat reports lost, late, duplicate, stopped and 
     // Out of order by hand: 1, 2, then 5 (3 and 4 lost), 3 late, 5 again.
     await peer.send(heartbeat(1));
     await peer.send(heartbeat(2, 250)); // sent 250 ms ago
-    await peer.send(heartbeat(5));
-    await peer.send(heartbeat(3));
-    await peer.send(heartbeat(5));
+    const late = heartbeat(3); // stamped before 5, as a client would
+    const five = heartbeat(5);
+    await peer.send(five);
+    await peer.send(late);
+    await peer.send(five);
     // A sentence is answered as always; heartbeats were not.
     await peer.send(bytes("hello"));
     const [reply] = await withTimeout(peer.socket.receive(), "the reply");
@@ -440,10 +446,11 @@ Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than i
   await withHeartbeatServer(30, 1, async (server, [peer]) => {
     await peer.send(heartbeat(0)); // a pinger's range(10) starts at 0
     await peer.send(heartbeat(1));
+    const two = heartbeat(2); // stamped before 600, as a client would
     await peer.send(heartbeat(600)); // 2 to 599 lost
     // Long gone from memory: late, or a duplicate? Not counted either way.
-    await peer.send(heartbeat(2));
-    await peer.send(heartbeat(2));
+    await peer.send(two);
+    await peer.send(two);
     await server.until(
       () => server.reports.filter((r) => r.event === "old").length === 2,
       "the two old ones",
@@ -466,7 +473,9 @@ Deno.test("serveUdp() with heartbeat counts from 0, and a heartbeat older than i
 
 Deno.test("serveUdp() with heartbeat takes 1, 3, 2, 2 as a loss, then late, then a duplicate", async () => {
   await withHeartbeatServer(30, 1, async (server, [peer]) => {
-    for (const seq of [1, 3, 2, 2]) await peer.send(heartbeat(seq));
+    // Stamped as a client would: 2 before 3.
+    const [one, two, three] = [1, 2, 3].map((seq) => heartbeat(seq));
+    for (const sent of [one, three, two, two]) await peer.send(sent);
     await server.until((r) => r.event === "duplicate", "the second 2");
     assert.deepEqual(server.events(), [
       ["heartbeat", 1],
@@ -703,6 +712,7 @@ Deno.test("serveUdp() with heartbeat takes a forged jump far ahead as a jump, no
       ["heartbeat", 1],
       ["heartbeat", 2],
       ["jumped", 2, 1e15 - 1],
+      ["renumbered", 3], // sent after the jump, numbered in its gap
       ["heartbeat", 3],
       ["heartbeat", 4],
     ]);
@@ -741,11 +751,15 @@ Deno.test("serveUdp() with heartbeat takes a client back at 1 with a later send 
       ["heartbeat", 2],
       ["heartbeat", 3],
       ["duplicate", 1],
-      ["restarted", 1],
+      ["renumbered", 1],
+      ["heartbeat", 1],
       ["heartbeat", 2],
       ["heartbeat", 3],
     ]);
     assert.equal((server.reports[4] as { from: number }).from, 3);
+    assert.ok(
+      server.reports[5].event === "heartbeat" && "delayMs" in server.reports[5],
+    );
     const unsynchronised = server.reports.filter((r) =>
       (r as { clockNotSynchronised?: true }).clockNotSynchronised
     );
@@ -810,11 +824,149 @@ Deno.test("serveUdp() with heartbeat undoes a forged restart when the client's n
       ["heartbeat", 1],
       ["heartbeat", 2],
       ["heartbeat", 3],
-      ["restarted", 1],
+      ["renumbered", 1],
+      ["heartbeat", 1],
+      ["renumbered", 4], // back to the numbering it left
       ["heartbeat", 4],
       ["heartbeat", 5],
     ]);
     const [client] = (await server.stop()).heartbeats!.clients;
     assert.deepEqual([client.lost, client.duplicates], [0, 0]);
   });
+});
+
+/**
+ * `Heartbeat SEQ TIME` sent `atMs` ms after a start 10 s ago: a schedule
+ * where each datagram's TIME is set, not read from the clock as it goes.
+ */
+function beatAt(start: number, seq: number, atMs: number): Uint8Array {
+  return bytes(`Heartbeat ${seq} ${((start + atMs) / 1000).toFixed(6)}`);
+}
+
+/**
+ * Sends a client's real heartbeats `real` (one each 20 ms of TIME) with
+ * `forged` ones (same address and port) after the first `after` of them,
+ * stamped before the real ones that follow, as the red team's repros do;
+ * gives the client's summary once the last has come.
+ */
+async function realAndForged(
+  real: number[],
+  after: number,
+  forged: number[],
+) {
+  let summary: HeartbeatClientStats | undefined;
+  let events: ReturnType<ReturnType<typeof heartbeatServer>["events"]> = [];
+  await withHeartbeatServer(30, 1, async (server, [peer]) => {
+    const start = Date.now() - 10_000;
+    const sent = real.map((seq, i) => beatAt(start, seq, 20 * i + 20));
+    sent.splice(
+      after,
+      0,
+      ...forged.map((seq) => beatAt(start, seq, 20 * after + 10)),
+    );
+    // One at a time (a burst would overflow the socket buffer): each
+    // heartbeat gets one report besides "lost" and "renumbered".
+    const notes = ["lost", "renumbered"];
+    const answered = () =>
+      server.reports.filter((r) => !notes.includes(r.event)).length;
+    for (const [i, datagram] of sent.entries()) {
+      await peer.send(datagram);
+      await server.until(() => answered() > i, `datagram ${i + 1}`);
+    }
+    events = server.events();
+    [summary] = (await server.stop()).heartbeats!.clients;
+  });
+  return { summary: summary!, events };
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test("serveUdp() with heartbeat takes one forged heartbeat 1,000 past the highest as a jump, and the real ones after it as received, none old (red team hb5)", async () => {
+  const { summary, events } = await realAndForged(range(1, 53), 3, [1003]);
+  assert.deepEqual(events.slice(0, 6), [
+    ["heartbeat", 1],
+    ["heartbeat", 2],
+    ["heartbeat", 3],
+    ["jumped", 1003], // exactly 1,000 past: a jump, never 999 lost
+    ["renumbered", 4],
+    ["heartbeat", 4],
+  ]);
+  assert.deepEqual(
+    [
+      summary.received,
+      summary.lost,
+      summary.late,
+      summary.duplicates,
+      summary.tooOld,
+    ],
+    [54, 0, 0, 0, 0],
+  );
+});
+
+Deno.test("serveUdp() with heartbeat undoes the loss a forged heartbeat's gap counted once a real one in that gap is sent after it", async () => {
+  // 999 past: under a jump, so 4-1001 are counted lost, until real 4 comes.
+  const { summary, events } = await realAndForged(range(1, 53), 3, [1002]);
+  assert.deepEqual(events.slice(3, 7), [
+    ["lost", undefined],
+    ["heartbeat", 1002],
+    ["renumbered", 4],
+    ["heartbeat", 4],
+  ]);
+  assert.deepEqual([summary.received, summary.lost, summary.tooOld], [
+    54,
+    0,
+    0,
+  ]);
+});
+
+Deno.test("serveUdp() with heartbeat follows the real numbering after two forged consecutive huge numbers (red team hb2, hb4)", async () => {
+  for (const forged of [[500000, 500001], [999999999999998, 999999999999999]]) {
+    const { summary, events } = await realAndForged(range(1, 53), 3, forged);
+    assert.deepEqual(events.slice(3, 7), [
+      ["jumped", forged[0]],
+      ["heartbeat", forged[1]],
+      ["renumbered", 4],
+      ["heartbeat", 4],
+    ]);
+    assert.equal(events.filter(([event]) => event === "old").length, 0);
+    assert.deepEqual(
+      [summary.received, summary.lost, summary.duplicates, summary.tooOld],
+      [55, 0, 0, 0],
+      `${forged}`,
+    );
+  }
+});
+
+Deno.test("serveUdp() with heartbeat goes back to the real numbering after a forged restart pair, and counts nothing lost (red team hb3)", async () => {
+  const { summary, events } = await realAndForged(range(1, 303), 300, [1, 2]);
+  assert.deepEqual(events.slice(300), [
+    ["renumbered", 1],
+    ["heartbeat", 1],
+    ["heartbeat", 2],
+    ["renumbered", 301], // goes on from 300: back to it
+    ["heartbeat", 301],
+    ["heartbeat", 302],
+    ["heartbeat", 303],
+  ]);
+  assert.deepEqual([summary.received, summary.lost, summary.duplicates], [
+    305,
+    0,
+    0,
+  ]);
+});
+
+Deno.test("serveUdp() with heartbeat still counts a real loss after a forged jump is left", async () => {
+  // 4-9 really lost: the real 10 leaves the forged 1003, its gap counted now.
+  const { summary, events } = await realAndForged([1, 2, 3, 10, 11], 3, [
+    1003,
+  ]);
+  assert.deepEqual(events.slice(3), [
+    ["jumped", 1003],
+    ["renumbered", 10],
+    ["lost", undefined],
+    ["heartbeat", 10],
+    ["heartbeat", 11],
+  ]);
+  assert.deepEqual([summary.received, summary.lost], [6, 6]);
 });
