@@ -276,6 +276,7 @@ Deno.test({
   async fn() {
     const fake = await Deno.makeTempFile({ prefix: "denort_" });
     await Deno.writeFile(fake, elfHeader(ELF_MACHINE.x86_64));
+    await Deno.chmod(fake, 0o755); // executable, as DENORT_BIN must be
     const run = await compileTask("aarch64-unknown-linux-gnu", {
       DENORT_BIN: fake,
       HOME: Deno.env.get("HOME") ?? "",
