@@ -232,6 +232,40 @@ Deno.test("compile: DENORT_BIN=$(which deno) is refused: the binary's --help is 
   }
 });
 
+Deno.test("compile: a DENORT_BIN that is missing, a folder or not executable is one line naming it, and nothing is left in dist", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "denort_bin_" });
+  const plain = `${folder}/denort`;
+  await Deno.writeFile(plain, elfHeader(ELF_MACHINE.x86_64), { mode: 0o644 });
+  try {
+    for (
+      const [path, wrong] of [
+        [`${folder}/nonexistent`, "there is no such file"],
+        [folder, "is a directory, not a file"],
+        [plain, "is not executable"],
+      ]
+    ) {
+      const run = await compileTask(target, {
+        DENORT_BIN: path,
+        HOME: Deno.env.get("HOME") ?? "",
+      });
+      try {
+        assert.equal(run.code, 1, run.stderr);
+        // One line after deno task's own, not Deno's error and backtrace.
+        assert.equal(
+          run.stderr.replace(/^Task compile .*\n/, ""),
+          `compile: DENORT_BIN=${path}: ${wrong}; set it to a denort ` +
+            "runtime's path, or unset it to download one\n",
+        );
+        await assert.rejects(Deno.stat(`${run.folder}/dist/${target}`));
+      } finally {
+        await Deno.remove(run.folder, { recursive: true });
+      }
+    }
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
 Deno.test({
   name:
     "compile: an x86-64 runtime for an aarch64 target is refused, from its ELF header",
@@ -242,6 +276,7 @@ Deno.test({
   async fn() {
     const fake = await Deno.makeTempFile({ prefix: "denort_" });
     await Deno.writeFile(fake, elfHeader(ELF_MACHINE.x86_64));
+    await Deno.chmod(fake, 0o755); // executable, as DENORT_BIN must be
     const run = await compileTask("aarch64-unknown-linux-gnu", {
       DENORT_BIN: fake,
       HOME: Deno.env.get("HOME") ?? "",

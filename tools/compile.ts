@@ -60,6 +60,15 @@ for (const target of targets) {
   }
 }
 
+const runtimeProblem = await denortBinProblem(Deno.env.get("DENORT_BIN"));
+if (runtimeProblem !== undefined) {
+  console.error(
+    `compile: DENORT_BIN=${Deno.env.get("DENORT_BIN")}: ${runtimeProblem}; ` +
+      "set it to a denort runtime's path, or unset it to download one",
+  );
+  Deno.exit(1);
+}
+
 const root = new URL("../", import.meta.url);
 for (const target of targets) {
   const folder = `dist/${target}`;
@@ -84,6 +93,33 @@ for (const target of targets) {
   const file = `${folder}/SHA256SUMS`;
   await Deno.writeTextFile(new URL(file, root), sums.join("\n") + "\n");
   console.log(`compile: ${file}`);
+}
+
+/**
+ * What is wrong with `DENORT_BIN` as a runtime's path, or `undefined` when
+ * nothing is (or it is unset): checked before anything is built, since
+ * `deno compile` says it only with its own error and a stack backtrace,
+ * after making the target's folder.
+ */
+async function denortBinProblem(
+  path: string | undefined,
+): Promise<string | undefined> {
+  if (path === undefined || path === "") return undefined;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? "there is no such file"
+      : `it cannot be read (${error})`;
+  }
+  if (info.isDirectory) return "is a directory, not a file";
+  if (!info.isFile) return "is not a file";
+  // No mode on Windows, where any file may be run.
+  if (info.mode !== null && (info.mode & 0o111) === 0) {
+    return "is not executable";
+  }
+  return undefined;
 }
 
 /** Runs `deno compile` for one program; on failure, says why and exits. */
