@@ -87,7 +87,11 @@ export async function* sendUdp(
   requireUdp();
   // UDPClient.py: serverName = 'hostname'
   // UDPClient.py: serverPort = 12000
-  const serverAddress = await resolveServer(hostname, port, signal);
+  const serverAddress = await resolveServer(hostname, port, {
+    timeoutMs: (options.timeout ?? 1) * 1000,
+    hinted: true,
+    signal,
+  });
   const limit = maxDatagramSize(serverAddress.hostname);
   const held: UdpExchange[] = [];
   try {
@@ -141,6 +145,7 @@ async function exchange(
     lastTry: Date.now(),
     signal,
     log,
+    strays: 0,
   };
   held.push(udpExchange);
   try {
@@ -236,20 +241,21 @@ async function sendUntilAnswered(
     if (modifiedMessage !== undefined) return modifiedMessage;
     udpExchange.log?.(`recvfrom: nothing within ${timeoutMs / 1000} s`);
   }
-  const { sendError, strayFrom } = udpExchange;
+  const { strays, firstStrayFrom } = udpExchange;
   throw new Error(
     `no reply from ${formatAddress(serverAddress)} after ${tries} ` +
       `${tries === 1 ? "try" : "tries"} of ${timeoutMs / 1000} s: ` +
-      (sendError !== undefined
-        ? `sending failed: ${(sendError as Error).message}`
-        : strayFrom !== undefined
-        ? strayNote(strayFrom, formatAddress(serverAddress))
+      (firstStrayFrom !== undefined
+        ? strayNote(strays, firstStrayFrom)
         : `is the server running there? (UDP cannot tell a lost datagram ` +
           `from a missing server)`),
   );
 }
 
-/** Sends the message once: a datagram the system refuses is merely lost. */
+/**
+ * Sends the message once; a send the system refuses (no route, a firewall)
+ * fails at once with its reason: waiting for a reply could not help.
+ */
 async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
   const { clientSocket, serverAddress } = udpExchange;
   udpExchange.lastTry = Date.now();
@@ -260,14 +266,15 @@ async function sendMessage(udpExchange: UdpExchange, message: Uint8Array) {
       `sendto: ${bytesOf(message.length)} to ${formatAddress(serverAddress)}`,
     );
   } catch (error) {
-    // Refused (a firewall, no route yet), it is lost like any other
-    // datagram: the try is waited out, then it is sent again.
     if (
       udpExchange.signal?.aborted || error instanceof Deno.errors.NotCapable
     ) {
       throw error;
     }
-    udpExchange.sendError = error;
+    throw new Error(
+      `cannot send to ${formatAddress(serverAddress)}: ` +
+        (error as Error).message,
+    );
   }
 }
 
@@ -350,10 +357,10 @@ interface UdpExchange {
   log?: (line: string) => void;
   /** A receive still waiting for a datagram: the next wait takes it over. */
   receiving?: Promise<[Uint8Array, Deno.Addr]>;
-  /** Why the system last refused to send, if it did. */
-  sendError?: unknown;
-  /** Where the last datagram not from the server came from, if one did. */
-  strayFrom?: Deno.NetAddr;
+  /** How many datagrams came from elsewhere than the server. */
+  strays: number;
+  /** Where the first of them came from. */
+  firstStrayFrom?: Deno.NetAddr;
 }
 
 // ===========================================================================
@@ -594,7 +601,8 @@ function isServerReply(
       bytesOf(modifiedMessage.length)
     } from ${sender}, not the server: ignored`,
   );
-  udpExchange.strayFrom = from;
+  udpExchange.strays++;
+  udpExchange.firstStrayFrom ??= from;
   return false;
 }
 
@@ -660,11 +668,16 @@ function requireUdp() {
 /**
  * The server's address as an IP, looked up once so that replies can be
  * checked against it. IPv4 comes first, as the servers bind IPv4 by default.
+ * A lookup is given up on after `timeoutMs` (`--timeout`'s, if `hinted`).
  */
 async function resolveServer(
   hostname: string,
   port: number,
-  signal?: AbortSignal,
+  { timeoutMs, hinted, signal }: {
+    timeoutMs: number;
+    hinted: boolean;
+    signal?: AbortSignal;
+  },
 ): Promise<Deno.NetAddr> {
   // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address;
   // "any address" (0.0.0.0, ::), as a server's ready line prints it, is this
@@ -682,10 +695,18 @@ async function resolveServer(
     // sorted), its first IPv4 address: the servers bind IPv4 by default, and
     // UDPClient.py's AF_INET socket looks up IPv4 alone.
     requireNetAccess({ hostname: bare }, true); // never Deno's prompt
+    // A silent name server would hold it for the resolver's 10 s or more.
     const found = await unlessAborted(
-      lookup(bare, { all: true, verbatim: true }),
+      withinOrUndefined(lookup(bare, { all: true, verbatim: true }), timeoutMs),
       signal,
     );
+    if (found === undefined) {
+      throw new Error(
+        `cannot resolve host ${hostname} within ${timeoutMs / 1000} s: ` +
+          `is the name server reachable?` +
+          (hinted ? " (--timeout waits longer)" : ""),
+      );
+    }
     const chosen = found.find((a) => a.family === 4) ?? found[0];
     if (chosen === undefined) {
       throw new Error(`cannot resolve host ${hostname}: check --host`);
@@ -796,10 +817,10 @@ export interface UdpPingOptions {
 export type PingResult =
   | { seq: number; status: "sent" }
   | { seq: number; status: "unsent"; error: string }
-  | { seq: number; status: "reply"; rttMs: number; reply: Uint8Array }
+  | { seq: number; status: "reply"; rttMs?: number; reply: Uint8Array }
   | { seq: number; status: "timeout" }
-  | { seq: number; status: "late"; rttMs: number; reply: Uint8Array }
-  | { seq: number; status: "duplicate"; rttMs: number; reply: Uint8Array }
+  | { seq: number; status: "late"; rttMs?: number; reply: Uint8Array }
+  | { seq: number; status: "duplicate"; rttMs?: number; reply: Uint8Array }
   | { status: "stray"; from: Deno.NetAddr };
 
 /**
@@ -807,10 +828,11 @@ export type PingResult =
  * `interval` apart on a fixed schedule (as `ping` does, whatever the replies
  * do), and yields each ping as `sent` (or `unsent`, with the system's
  * reason), then its reply and round-trip time, or a timeout `timeout` after
- * it was sent. A reply is matched by its sequence number: one that comes
+ * it was due (after it was sent, if late). A reply is matched by its sequence number: one that comes
  * after its ping timed out is `late`, never counted for another; one that
  * comes again is a `duplicate` (`ping`'s DUP!). A datagram from anywhere but
- * the server is a `stray`.
+ * the server is a `stray`. A reply read after the client was paused (Ctrl-Z)
+ * or stalled while it was on its way has no `rttMs`: when it came is unknown.
  *
  * @example
  * ```ts
@@ -826,13 +848,18 @@ export async function* pingUdp(
   const intervalMs = (options.interval ?? 1) * 1000;
   const timeoutMs = (options.timeout ?? 1) * 1000;
   requireUdp();
-  const serverAddress = await resolveServer(hostname, port, signal);
+  const serverAddress = await resolveServer(hostname, port, {
+    timeoutMs,
+    hinted: true,
+    signal,
+  });
   // clientSocket = socket(AF_INET, SOCK_DGRAM): one socket for every ping
   const pinger = new Pinger(serverAddress, timeoutMs, signal);
   const schedule = new Schedule(intervalMs);
+  let due = performance.now();
   try {
     for (let seq = 1; seq <= count; seq++) {
-      const { sentAt, error } = await pinger.send(seq);
+      const { sentAt, error } = await pinger.send(seq, due);
       yield error === undefined
         ? { seq, status: "sent" }
         : { seq, status: "unsent", error };
@@ -840,10 +867,12 @@ export async function* pingUdp(
         yield* pinger.until(sentAt + timeoutMs);
       } else if (intervalMs >= FLOOD_MS) {
         // On schedule: a lost ping does not delay the next.
-        yield* pinger.until(schedule.next());
+        due = schedule.next();
+        yield* pinger.until(due);
       } else {
         // As ping -f: the next when this one is answered, or soon after.
         yield* pinger.until(sentAt + FLOOD_MS, seq);
+        due = performance.now();
       }
     }
   } catch (error) {
@@ -857,7 +886,8 @@ export async function* pingUdp(
 /**
  * Times `intervalMs` apart from the first, for pings and heartbeats. After
  * a pause (Ctrl-Z, a stdout nobody reads) the times missed are skipped, not
- * made up for in a burst.
+ * made up for in a burst: the one due at the pause's end goes at once, the
+ * next on the schedule again.
  */
 class Schedule {
   #start = performance.now();
@@ -871,10 +901,9 @@ class Schedule {
   /** When the next send is due. */
   next(): number {
     this.#slot++;
+    // Already past: the send before this one was late by an interval.
     const behind = performance.now() - this.#time();
-    if (behind >= this.#intervalMs) {
-      this.#slot += Math.ceil(behind / this.#intervalMs);
-    }
+    if (behind > 0) this.#slot += Math.ceil(behind / this.#intervalMs);
     return this.#time();
   }
 
@@ -890,6 +919,10 @@ class Pinger {
   #serverAddress: Deno.NetAddr;
   #timeoutMs: number;
   #signal?: AbortSignal;
+  /** A timer or send this much later than due: the client was paused. */
+  #pauseMs: number;
+  /** When the last pause ended: replies on their way across it have no RTT. */
+  #pauseEnded = -Infinity;
   /** When each ping was sent, by sequence number: the latest ones. */
   #sentAt = new Map<number, number>();
   /**
@@ -915,14 +948,22 @@ class Pinger {
     this.#serverAddress = serverAddress;
     this.#timeoutMs = timeoutMs;
     this.#signal = signal;
+    this.#pauseMs = Math.max(timeoutMs / 2, PAUSE_FLOOR_MS);
   }
 
   /**
-   * Sends ping `seq`, to be answered within the timeout of when it was
-   * sent; resolves with that time, or with why the system refused it.
+   * Sends ping `seq`, due at `due`, to be answered within the timeout of
+   * `due` when sent on time (its timeout and a later ping's send, due at the
+   * same instant, come in that order), else of when it was sent; resolves
+   * with when it was sent, or with why the system refused it.
    */
-  async send(seq: number): Promise<{ sentAt: number; error?: string }> {
+  async send(
+    seq: number,
+    due: number,
+  ): Promise<{ sentAt: number; error?: string }> {
+    this.#notePause(due);
     const sentAt = performance.now();
+    const onTime = sentAt - due <= Math.min(this.#timeoutMs / 4, ON_TIME_MS);
     try {
       // clientSocket.sendto(message.encode(), (serverName, serverPort))
       await this.#clientSocket.send(
@@ -937,7 +978,7 @@ class Pinger {
       return { sentAt, error: (error as Error).message };
     }
     this.#sentAt.set(seq, sentAt);
-    this.#replyBy.set(seq, sentAt + this.#timeoutMs);
+    this.#replyBy.set(seq, (onTime ? due : sentAt) + this.#timeoutMs);
     forgetOldest(this.#sentAt, PINGS_KEPT);
     return { sentAt };
   }
@@ -949,8 +990,10 @@ class Pinger {
    */
   async *until(time: number, seq?: number): AsyncGenerator<PingResult> {
     while (seq === undefined || !this.#answered.has(seq)) {
+      // Long past what was due next: paused before this wait began.
+      this.#notePause(Math.min(time, this.#earliestReplyBy()));
       const now = performance.now();
-      if (this.#earliestReplyBy() <= now) {
+      if (this.#earliestReplyBy() <= now + SAME_INSTANT_MS) {
         // A reply already queued (the client was paused) came in time:
         // read it before calling any ping lost. The socket reports it a
         // turn or two of the event loop after the timer that ended the wait.
@@ -960,15 +1003,25 @@ class Pinger {
           if (result) yield result;
           continue;
         }
-        yield* this.#timeoutsUntil(now);
+        yield* this.#timeoutsUntil(now + SAME_INSTANT_MS);
       }
       if (now >= time) return;
       const received = await this.#receive(
         Math.min(time, this.#earliestReplyBy()),
       );
       const result = received && this.#answer(...received);
-      if (result) yield result;
+      if (result) {
+        const yielded = performance.now();
+        yield result;
+        this.#notePause(yielded); // a stdout nobody read
+      }
     }
+  }
+
+  /** Notes a pause if it is now much later than `due`. */
+  #notePause(due: number) {
+    const now = performance.now();
+    if (now - due > this.#pauseMs) this.#pauseEnded = now;
   }
 
   /** When the oldest ping still waited for must be answered by. */
@@ -996,10 +1049,14 @@ class Pinger {
     this.#receiving ??= this.#clientSocket.receive(
       new Uint8Array(RECEIVE_BUFFER_SIZE),
     );
+    // Woken at least every quarter timeout: a timer woken far later than
+    // due tells of a pause, though a datagram may win the race at its end.
+    const wakeBy = Math.min(until, performance.now() + this.#timeoutMs / 4);
     const received = await withinOrUndefined(
       this.#receiving,
-      until - performance.now(),
+      wakeBy - performance.now(),
     );
+    this.#notePause(wakeBy);
     const arrived = performance.now();
     if (received === undefined) return undefined;
     this.#receiving = undefined;
@@ -1021,7 +1078,8 @@ class Pinger {
     const seq = Number(this.#decoder.decode(reply).match(/^PING (\d+) /i)?.[1]);
     const sent = this.#sentAt.get(seq);
     if (sent === undefined) return undefined; // not ours, or long forgotten
-    const rttMs = arrived - sent;
+    // On its way across a pause: it may have waited in the socket for long.
+    const rttMs = sent < this.#pauseEnded ? undefined : arrived - sent;
     if (this.#answered.has(seq)) {
       return { seq, status: "duplicate", rttMs, reply };
     }
@@ -1046,6 +1104,15 @@ class Pinger {
  */
 const FLOOD_MS = 10;
 
+/** A ping sent this late or less (ms) is on time: its wait runs from due. */
+const ON_TIME_MS = 100;
+
+/** Times this close (ms) are one instant, computed two ways. */
+const SAME_INSTANT_MS = 0.001;
+
+/** A pause is at least this long (ms), or half the timeout: not a stall. */
+const PAUSE_FLOOR_MS = 250;
+
 /** How long a datagram already queued may take to be read, ms. */
 const QUEUED_GRACE_MS = 10;
 
@@ -1067,7 +1134,13 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     port: options.port ?? 12000,
   });
   const rtt = new RttStatistics();
-  const counts: PingCounts = { transmitted: 0, duplicates: 0, unsent: 0 };
+  const counts: PingCounts = {
+    transmitted: 0,
+    unmeasured: 0,
+    duplicates: 0,
+    unsent: 0,
+    strays: 0,
+  };
   const print = printer();
   // Ctrl-C ends the pings with their summary, as ping's does.
   const interrupt = interruptSignal();
@@ -1076,7 +1149,8 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
       const pings = pingUdp({ ...options, signal: interrupt.signal });
       for await (const result of pings) {
         if (result.status === "stray") {
-          counts.strayFrom = result.from;
+          counts.strays++;
+          counts.firstStrayFrom ??= result.from;
           continue;
         }
         tally(counts, rtt, result);
@@ -1088,9 +1162,7 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
       if (counts.transmitted + counts.unsent === 0) return 130;
     }
     await printPingSummary(print, server, counts, rtt, json);
-    if (rtt.count === 0 && counts.strayFrom !== undefined) {
-      console.error(`${PROGRAM}: ${strayNote(counts.strayFrom, server)}`);
-    }
+    if (rtt.count + counts.unmeasured === 0) reportStrays(counts, server);
   } catch (error) {
     if (error instanceof StdoutClosed) return 0; // stopped by its reader
     const why = explainError(error, options.hostname ?? "");
@@ -1099,7 +1171,11 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     if (json) {
       const { transmitted } = counts;
       await print(
-        JSON.stringify({ transmitted, received: rtt.count, error: why }),
+        JSON.stringify({
+          transmitted,
+          received: rtt.count + counts.unmeasured,
+          error: why,
+        }),
       ).catch(() => {});
     }
     return 1;
@@ -1107,18 +1183,22 @@ async function ping(options: UdpPingOptions, json: boolean): Promise<number> {
     interrupt.dispose();
     await print.close();
   }
-  return rtt.count > 0 ? 0 : 1;
+  return rtt.count + counts.unmeasured > 0 ? 0 : 1;
 }
 
 /** What `--ping`'s summary counts besides the round-trip times. */
 interface PingCounts {
   /** Pings on their way: the one in flight at Ctrl-C too, as ping's. */
   transmitted: number;
+  /** Replies received with no round-trip time (the client was paused). */
+  unmeasured: number;
   duplicates: number;
   /** Pings the system refused to send. */
   unsent: number;
-  /** Where the last datagram not from the server came from, if one did. */
-  strayFrom?: Deno.NetAddr;
+  /** How many datagrams came from elsewhere than the server. */
+  strays: number;
+  /** Where the first of them came from. */
+  firstStrayFrom?: Deno.NetAddr;
 }
 
 /** Counts one ping's result. */
@@ -1126,14 +1206,26 @@ function tally(counts: PingCounts, rtt: RttStatistics, result: PingResult) {
   if (result.status === "sent") counts.transmitted++;
   if (result.status === "unsent") counts.unsent++;
   if (result.status === "duplicate") counts.duplicates++;
-  if (result.status === "reply") rtt.add(result.rttMs);
+  if (result.status !== "reply") return;
+  if (result.rttMs === undefined) counts.unmeasured++;
+  else rtt.add(result.rttMs);
 }
 
-/** Why no reply was taken when they came from another port or address. */
-function strayNote(strayFrom: Deno.NetAddr, server: string): string {
-  return `replies came from ${formatAddress(strayFrom)}, not the ` +
-    `server's ${server}: a client takes a reply only from where it sent ` +
-    `(the server must reply from the socket that received)`;
+/** When no reply came: what came from elsewhere instead, if anything. */
+function reportStrays({ strays, firstStrayFrom }: PingCounts, server: string) {
+  if (firstStrayFrom === undefined) return;
+  const note = strayNote(strays, firstStrayFrom);
+  console.error(`${PROGRAM}: no reply from ${server}; ${note}`);
+}
+
+/**
+ * What came from elsewhere than the server: only what was seen, as a
+ * datagram's source says nothing of who sent it.
+ */
+function strayNote(strays: number, first: Deno.NetAddr): string {
+  return `${strays} ${strays === 1 ? "datagram" : "datagrams"} came from ` +
+    `other addresses (first: ${formatAddress(first)}) and ` +
+    `${strays === 1 ? "was" : "were"} ignored`;
 }
 
 /** Writes lines to stdout; a write fails with `StdoutClosed` once it is. */
@@ -1160,12 +1252,17 @@ async function printPing(
   json: boolean,
 ) {
   if (result.status === "sent") return;
-  const ms = "rttMs" in result ? result.rttMs.toFixed(3) : undefined;
+  const ms = "reply" in result ? result.rttMs?.toFixed(3) : undefined;
+  // A reply on its way while the client was paused: when it came is unknown.
+  const rtt = ms === undefined ? RTT_UNKNOWN : `rtt=${ms} ms`;
   if (json) {
     await print(JSON.stringify({
       seq: result.seq,
       status: result.status,
-      rtt_ms: ms === undefined ? undefined : Number(ms),
+      // null: a reply whose round-trip time is unknown.
+      rtt_ms: "reply" in result
+        ? (ms === undefined ? null : Number(ms))
+        : undefined,
       ...("reply" in result ? jsonReply(result.reply) : {}),
       ...("error" in result ? { error: result.error } : {}),
     }));
@@ -1173,12 +1270,14 @@ async function printPing(
     // The server's bytes, shown: never a line or an escape of their own.
     const reply = printable(new TextDecoder().decode(result.reply));
     await print(
-      `Reply from ${server}: ${reply} seq=${result.seq} rtt=${ms} ms` +
+      `Reply from ${server}: ${reply} seq=${result.seq} ${rtt}` +
         (result.status === "duplicate" ? " (DUP!)" : ""),
     );
   } else if (result.status === "late") {
     await print(
-      `Late reply from ${server}: seq=${result.seq} after ${ms} ms, not counted`,
+      `Late reply from ${server}: seq=${result.seq} ` +
+        (ms === undefined ? `(${RTT_UNKNOWN})` : `after ${ms} ms`) +
+        ", not counted",
     );
   } else if (result.status === "unsent") {
     await print(`Not sent: seq=${result.seq}: ${result.error}`);
@@ -1186,6 +1285,9 @@ async function printPing(
     await print(`Request timed out: seq=${result.seq}`);
   }
 }
+
+/** In place of a reply's round-trip time, when the client was paused. */
+const RTT_UNKNOWN = "rtt unknown: the client was paused";
 
 /** `text` with each control character written as `\xNN`. */
 function printable(text: string): string {
@@ -1202,11 +1304,11 @@ function printable(text: string): string {
 async function printPingSummary(
   print: Printer,
   server: string,
-  { transmitted, duplicates, unsent }: PingCounts,
+  { transmitted, unmeasured, duplicates, unsent }: PingCounts,
   rtt: RttStatistics,
   json: boolean,
 ) {
-  const received = rtt.count;
+  const received = rtt.count + unmeasured;
   // As ping prints it (C's %g): 1 lost of 201 is 0.497512%, not 0%.
   const loss = transmitted === 0
     ? 0
@@ -1373,7 +1475,12 @@ export async function* heartbeatUdp(
   const { hostname = "localhost", port = 12000, signal } = options;
   const count = options.count ?? Infinity;
   requireUdp();
-  const serverAddress = await resolveServer(hostname, port, signal);
+  // A heartbeat has no --timeout: a lookup gets the default's second.
+  const serverAddress = await resolveServer(hostname, port, {
+    timeoutMs: 1000,
+    hinted: false,
+    signal,
+  });
   const { clientSocket, close } = openClientSocket(serverAddress, signal);
   const encoder = new TextEncoder();
   const schedule = new Schedule((options.interval ?? 1) * 1000);

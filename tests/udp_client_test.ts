@@ -520,7 +520,7 @@ Deno.test("pingUdp() yields every ping answered, in order, with its round-trip t
     );
     for (const result of results.filter((r) => r.status !== "sent")) {
       assert.ok(
-        result.status === "reply" && result.rttMs >= 0 && result.rttMs < 1000,
+        result.status === "reply" && result.rttMs! >= 0 && result.rttMs! < 1000,
       );
       assert.match(
         text((result as { reply: Uint8Array }).reply),
@@ -654,7 +654,7 @@ Deno.test("udp_client CLI --ping counts the ping in flight at Ctrl-C as transmit
   });
 });
 
-Deno.test("udp_client CLI says where replies came from when they came from another port", async () => {
+Deno.test("udp_client CLI says what came from another port without guessing who sent it", async () => {
   await withPeer(async (message, from, { other }) => {
     await other.send(upper(message), from);
   }, async (port) => {
@@ -667,8 +667,8 @@ Deno.test("udp_client CLI says where replies came from when they came from anoth
       out.stderr,
       new RegExp(
         `^udp_client: no reply from 127\\.0\\.0\\.1:${port} after 2 tries ` +
-          `of 0\\.2 s: replies came from 127\\.0\\.0\\.1:\\d+, not the ` +
-          `server's 127\\.0\\.0\\.1:${port}: `,
+          `of 0\\.2 s: 2 datagrams came from other addresses ` +
+          `\\(first: 127\\.0\\.0\\.1:\\d+\\) and were ignored\n$`,
       ),
     );
   });
@@ -1071,6 +1071,78 @@ Deno.test("udp_client CLI --ping and --heartbeat report sends the system refuses
   });
 });
 
+Deno.test("udp_client CLI fails at once, with the system's reason, when the system refuses to send a sentence", async () => {
+  if (!canUnshare({ network: true })) return;
+  // Loopback alone: a send to 192.0.2.1 is refused (no route). Three tries
+  // of 2 s would be 6 s of waiting for nothing.
+  const started = performance.now();
+  const out = await inNamespace(
+    {},
+    clientCommand(
+      ...["--host", "192.0.2.1", "-p", "9", "--timeout", "2", "hi"],
+    ),
+    { ownNetwork: true },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /^udp_client: cannot send to 192\.0\.2\.1:9: Network is unreachable[^\n]*\n$/,
+  );
+  assert.ok(seconds < 4, `took ${seconds} s`);
+});
+
+Deno.test("udp_client CLI gives up a lookup that gets no answer after --timeout, and blames the name server, not the host", async (t) => {
+  if (!canUnshare({ network: true })) return;
+  const reachable = "is the name server reachable?";
+  for (
+    const [args, said] of [
+      [
+        ["--timeout", "0.5", "--retries", "0", "hi"],
+        `within 0.5 s: ${reachable} (--timeout waits longer)`,
+      ],
+      [
+        ["--ping", "2", "--timeout", "0.5"],
+        `within 0.5 s: ${reachable} (--timeout waits longer)`,
+      ],
+      // No --timeout with --heartbeat: the default's 1 s.
+      [["--heartbeat", "--count", "2"], `within 1 s: ${reachable}`],
+    ] as const
+  ) {
+    await t.step(args.at(-1) === "hi" ? "a sentence" : args[0], async () => {
+      // A name server that never answers, where the resolver waits 30 s.
+      const result = await denoInNamespace(
+        `
+const dns = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 53 });
+const started = performance.now();
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "--host", "slow.test", ${args.map((a) => JSON.stringify(a)).join(", ")}],
+  stdout: "piped", stderr: "piped",
+}).spawn();
+const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+const out = await child.output();
+clearTimeout(timer);
+dns.close();
+console.log(JSON.stringify({ code: out.code, ms: performance.now() - started,
+  stderr: new TextDecoder().decode(out.stderr) }));
+`,
+        {
+          "/etc/hosts": "127.0.0.1 localhost\n",
+          "/etc/resolv.conf":
+            "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n",
+        },
+      );
+      assert.equal(result.code, 1, JSON.stringify(result));
+      assert.equal(
+        result.stderr,
+        `udp_client: cannot resolve host slow.test ${said}\n`,
+      );
+      assert.ok((result.ms as number) < 5000, JSON.stringify(result));
+    });
+  }
+});
+
 Deno.test("udp_client CLI never prints a late reply for a later sentence when its port comes round again (a 4-port range)", async () => {
   if (!canUnshare({ network: true })) return;
   // Every reply comes 0.25 s late, so each sentence is sent twice (a 0.2 s
@@ -1119,8 +1191,13 @@ console.log(JSON.stringify({ code: out.code,
 Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
   if (!canUnshare({ network: true })) return;
   // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
-  // forgery, though from an address of this machine.
+  // forgery, though from an address of this machine. A route to it, so that
+  // the client's sends go (to be lost) rather than being refused.
   const result = await denoInNamespace(`
+const route = await new Deno.Command("ip", {
+  args: ["route", "add", "192.0.2.1/32", "dev", "lo"],
+}).output();
+if (!route.success) throw new Error(new TextDecoder().decode(route.stderr));
 const forger = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
 const port = forger.addr.port;
 const child = new Deno.Command(Deno.execPath(), {
@@ -1214,13 +1291,15 @@ Deno.test("sendUdp() ends a try on time however often a stranger writes to it", 
 /**
  * Runs the client with `args` against `port`, pausing it (SIGSTOP) when
  * `pauseWhen` says so of a datagram the peer got, for `pauseMs`, then
- * SIGCONT. `answer` says whether the peer answers a datagram.
+ * SIGCONT. `answer` says whether the peer answers a datagram, and
+ * `answerAfterMs` how long after it came.
  */
 async function pausedClient(
   args: string[],
   pauseWhen: (message: string) => boolean,
   pauseMs: number,
   answer: boolean,
+  answerAfterMs = 0,
 ): Promise<{ output: Output; arrivals: [string, number][] }> {
   const arrivals: [string, number][] = [];
   let child: Deno.ChildProcess | undefined;
@@ -1235,7 +1314,11 @@ async function pausedClient(
       resumed = new Promise((resolve) => setTimeout(resolve, pauseMs))
         .then(() => paused.kill("SIGCONT"));
     }
-    if (answer) await socket.send(bytes(message.toUpperCase()), from);
+    if (!answer) return;
+    if (answerAfterMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, answerAfterMs));
+    }
+    await socket.send(bytes(message.toUpperCase()), from);
   }, async (port) => {
     child = new Deno.Command(Deno.execPath(), {
       args: clientCommand("--host", "127.0.0.1", "-p", String(port), ...args)
@@ -1281,6 +1364,37 @@ Deno.test("udp_client CLI --ping paused longer than its timeout (Ctrl-Z, fg) rep
   assert.equal(output.code, 0);
 });
 
+Deno.test("udp_client CLI --ping paused while a reply is on its way: received, its RTT unknown and kept out of the statistics; then one ping at once, not a burst", async () => {
+  // The peer answers 0.3 s after each ping; the client is paused at ping 1
+  // for 2.3 s, so ping 1's reply waits in its socket, and ping 2 falls due.
+  const { output, arrivals } = await pausedClient(
+    ["--ping", "3", "--interval", "1", "--timeout", "1"],
+    (message) => message.startsWith("Ping 1 "),
+    2300,
+    true,
+    300,
+  );
+  assert.equal(output.code, 0, output.stderr);
+  assert.match(
+    output.stdout,
+    /^Reply from [^\n]* seq=1 rtt unknown: the client was paused$/m,
+  );
+  assert.match(output.stdout, /\n3 packets transmitted, 3 received, 0%/);
+  // The statistics are pings 2 and 3's, 0.3 s each: never the pause's.
+  const max = output.stdout.match(
+    /^rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/([\d.]+)/m,
+  )?.[1];
+  const estimated = output.stdout.match(/^EstimatedRTT = ([\d.]+) ms/m)?.[1];
+  assert.ok(Number(max) < 1000 && Number(estimated) < 1000, output.stdout);
+  // Ping 2, due during the pause, goes at its end; ping 3 on the schedule.
+  const sentAt = (seq: number) =>
+    arrivals.find(([message]) => message.startsWith(`Ping ${seq} `))![1];
+  assert.ok(
+    sentAt(3) - sentAt(2) > 300,
+    `a burst: ${JSON.stringify(arrivals)}`,
+  );
+});
+
 Deno.test("udp_client CLI --heartbeat paused goes on with its schedule: no burst of the heartbeats missed", async () => {
   const { output, arrivals } = await pausedClient(
     ["--heartbeat", "--count", "12", "--interval", "0.1"],
@@ -1315,7 +1429,7 @@ Deno.test("udp_client CLI --ping escapes the control characters of a reply: a se
   });
 });
 
-Deno.test("udp_client CLI --ping says where replies came from when every one came from another port", async () => {
+Deno.test("udp_client CLI --ping says what came from another port, when nothing came from the server, without guessing who sent it", async () => {
   await withPeer(async (message, from, { other }) => {
     await other.send(upper(message), from);
   }, async (port) => {
@@ -1327,8 +1441,9 @@ Deno.test("udp_client CLI --ping says where replies came from when every one cam
     assert.match(
       out.stderr,
       new RegExp(
-        `^udp_client: replies came from 127\\.0\\.0\\.1:\\d+, not the ` +
-          `server's 127\\.0\\.0\\.1:${port}: `,
+        `^udp_client: no reply from 127\\.0\\.0\\.1:${port}; 2 datagrams ` +
+          `came from other addresses \\(first: 127\\.0\\.0\\.1:\\d+\\) ` +
+          `and were ignored\n$`,
       ),
     );
   });
