@@ -232,13 +232,14 @@ Deno.test("compile: DENORT_BIN=$(which deno) is refused: the binary's --help is 
   }
 });
 
-Deno.test("compile: a DENORT_BIN that is missing, a folder or not executable is one line naming it, and nothing is left in dist", async () => {
+Deno.test("compile: a DENORT_BIN that is empty, missing, a folder or not executable is one line naming it, and nothing is left in dist", async () => {
   const folder = await Deno.makeTempDir({ prefix: "denort_bin_" });
   const plain = `${folder}/denort`;
   await Deno.writeFile(plain, elfHeader(ELF_MACHINE.x86_64), { mode: 0o644 });
   try {
     for (
       const [path, wrong] of [
+        ["", "it is empty"],
         [`${folder}/nonexistent`, "there is no such file"],
         [folder, "is a directory, not a file"],
         [plain, "is not executable"],

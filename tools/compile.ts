@@ -104,7 +104,9 @@ for (const target of targets) {
 async function denortBinProblem(
   path: string | undefined,
 ): Promise<string | undefined> {
-  if (path === undefined || path === "") return undefined;
+  if (path === undefined) return undefined;
+  // `deno compile` takes an empty DENORT_BIN as set, and fails on it.
+  if (path === "") return "it is empty";
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
