@@ -604,6 +604,8 @@ export type HeartbeatReport =
     seq: number;
     /** Whether it went back to the numbering left before. */
     back: boolean;
+    /** Why: sent after the highest, or the third in a row below it. */
+    by: "time" | "run";
     lostUndone: number;
   }
   | { client: string; event: "unread"; text: string };
@@ -640,10 +642,20 @@ export interface HeartbeatClientStats {
   stopped: boolean;
 }
 
-/** `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends. */
-const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d{1,9})?)$/;
+/**
+ * `Heartbeat SEQ TIME`, TIME in seconds since 1970, as the exercise sends,
+ * with any number of decimals (read to the nearest double: a microsecond).
+ */
+const HEARTBEAT = /^Heartbeat (\d{1,15}) (\d{1,12}(?:\.\d+)?)$/;
 /** What a client may have meant as a heartbeat: said to be unread. */
 const NEAR_HEARTBEAT = /^\s*heart\s*beat/i;
+/**
+ * A TIME further ahead of the server's clock than this is no client's (a
+ * clock may be seconds off, not minutes): never the highest's TIME.
+ */
+const LATEST_AHEAD_MS = 60_000;
+/** Heartbeats in a row below the highest taken as the client's numbering. */
+const RUN_RENUMBERS = 3;
 /** A sequence number this far past the highest or more is a jump, not a loss. */
 const LARGEST_GAP = 1000;
 /** A delay past an hour is no network's: the client's clock is off. */
@@ -655,6 +667,12 @@ const LOST_REMEMBERED = 256;
 const HEARTBEAT_CLIENTS = 1000;
 /** Report lines waiting for a slow stdout, at most; the rest are dropped. */
 const REPORT_QUEUE_LINES = 10_000;
+
+/** A heartbeat's TIME in ms, and whether it may be a client's (not ahead). */
+interface SentAt {
+  sentAt: number;
+  trusted: boolean;
+}
 
 /** Where a client's numbering stands. */
 interface Numbering {
@@ -671,11 +689,20 @@ interface Numbering {
   missing: Set<number>;
 }
 
+/** A heartbeat at or below the highest: how it was counted. */
+interface Below {
+  seq: number;
+  sentAt: number;
+  counted: "late" | "duplicate" | "old";
+}
+
 interface HeartbeatClient extends HeartbeatClientStats, Numbering {
   /** The numbering left for a lower one, until the new one passes it. */
   left?: Numbering;
   /** When the last heartbeat came, from `performance.now()`. */
   heardAt: number;
+  /** The last heartbeats, if each at or below the highest and the next. */
+  run: Below[];
 }
 
 /**
@@ -706,20 +733,18 @@ class HeartbeatMonitor {
    * looks meant as one is reported unread, and answered as a sentence.
    */
   take(message: Uint8Array, client: () => string): boolean {
-    // "Heartbeat " and at most 15 + 1 + 22 more: anything else is a sentence.
-    if (message.length > 64) return false;
     const text = heartbeatDecoder.decode(message);
-    const match = message.length <= 48 && text.match(HEARTBEAT);
+    const match = text.match(HEARTBEAT);
     if (!match) {
-      if (NEAR_HEARTBEAT.test(text)) {
+      // Only a short one is quoted: a long one is a sentence.
+      if (message.length <= 64 && NEAR_HEARTBEAT.test(text)) {
         this.#report({ client: client(), event: "unread", text });
       }
       return false;
     }
     const sentAt = Number(match[2]) * 1000;
-    const delayMs =
-      Math.round((performance.timeOrigin + performance.now() - sentAt) * 1000) /
-      1000;
+    const wallNow = performance.timeOrigin + performance.now();
+    const delayMs = Math.round((wallNow - sentAt) * 1000) / 1000;
     const now = performance.now();
     const name = client();
     let state = this.#clients.get(name);
@@ -740,85 +765,132 @@ class HeartbeatMonitor {
     const delay: Delay = delayMs < 0 || delayMs > LONGEST_DELAY_MS
       ? { delayMs, clockNotSynchronised: true }
       : { delayMs };
-    this.#count(state, seq, sentAt, delay);
+    const trusted = sentAt <= wallNow + LATEST_AHEAD_MS;
+    this.#count(state, seq, { sentAt, trusted }, delay);
     return true;
   }
 
-  /** Counts heartbeat `seq` of a client, sent at `sentAt`, and reports it. */
-  #count(state: HeartbeatClient, seq: number, sentAt: number, delay: Delay) {
+  /** Counts heartbeat `seq` of a client, sent at `time`, and reports it. */
+  #count(state: HeartbeatClient, seq: number, time: SentAt, delay: Delay) {
     const client = state.client;
-    this.#renumber(state, seq, sentAt);
+    this.#renumber(state, seq, time);
     const from = state.highest;
     if (seq > from || (seq === 0 && !state.zeroSeen)) {
       // New; a 0 after 1 was never counted lost (it may count from 1).
       const jumped = seq >= from + LARGEST_GAP;
       if (!jumped && seq > from + 1) this.#lost(state, from + 1, seq - 1);
       if (seq > from) {
-        [state.highest, state.highestSentAt] = [seq, sentAt];
+        state.highest = seq;
+        // A TIME too far ahead is no client's: the highest keeps the last.
+        if (time.trusted) state.highestSentAt = time.sentAt;
         [state.opened, state.gapCounted] = [from, !jumped && seq > from + 1];
       }
       state.zeroSeen ||= seq === 0;
       state.received++;
+      state.run = [];
       this.#report(
         jumped
           ? { client, event: "jumped", from, seq }
           : { client, event: "heartbeat", seq, ...delay },
       );
-    } else if (state.missing.delete(seq)) {
+      return;
+    }
+    let counted: Below["counted"] = "duplicate";
+    if (state.missing.delete(seq)) {
+      counted = "late";
       state.lost--;
       state.late++;
       state.received++;
       this.#report({ client, event: "late", seq, ...delay });
     } else if (seq <= from - LOST_REMEMBERED) {
       // Older than the lost numbers remembered: late or again, unknown.
+      counted = "old";
       state.tooOld++;
       this.#report({ client, event: "old", seq, ...delay });
     } else {
-      state.duplicates++;
+      state.duplicates++; // the highest's number sent again counts here too
       this.#report({ client, event: "duplicate", seq });
     }
+    if (!this.#followsRun(state, seq, time.sentAt)) state.run = [];
+    state.run.push({ seq, sentAt: time.sentAt, counted });
+  }
+
+  /** Whether `seq`, sent at `sentAt`, comes next in the run below the highest. */
+  #followsRun(state: HeartbeatClient, seq: number, sentAt: number): boolean {
+    const last = state.run.at(-1);
+    return last !== undefined && seq === last.seq + 1 && sentAt > last.sentAt;
   }
 
   /**
-   * Follows the client's numbering by TIME as well as SEQ, since a client's
-   * TIME only goes forward (a forger's is no later than the real ones after
-   * it). A heartbeat numbered at or below the highest but sent after it means
-   * the numbering changed: within the highest's gap, the highest was not the
-   * client's (forged): its gap above this one is no longer counted lost; at
-   * or below the gap, a new numbering (a restart, or forged), and the one
-   * left is kept: a heartbeat that goes on from it goes back to it.
+   * Follows the client's numbering: a heartbeat numbered below the highest
+   * but sent after it (a client's TIME only goes forward), or the third in a
+   * row below it, numbered and sent one after the other, whatever the
+   * highest's TIME (a forger's may be ahead), means the numbering changed.
+   * Within the highest's gap, the highest was not the client's: its gap
+   * from there up is no longer counted lost; at or below the gap, a new
+   * numbering (a restart, or forged). The numbering left is kept: a
+   * heartbeat that goes on from it goes back to it.
    */
-  #renumber(state: HeartbeatClient, seq: number, sentAt: number) {
+  #renumber(state: HeartbeatClient, seq: number, time: SentAt) {
     const from = state.highest;
     if (state.left && from >= state.left.highest) state.left = undefined;
     const left = state.left;
-    let lostUndone = 0;
     const back = left !== undefined && seq > left.highest &&
       seq < left.highest + LARGEST_GAP;
+    const byTime = time.trusted && time.sentAt > state.highestSentAt;
+    const byRun = state.run.length >= RUN_RENUMBERS - 1 &&
+      this.#followsRun(state, seq, time.sentAt);
     if (left && back) {
       state.left = undefined;
       Object.assign(state, left);
-    } else if (seq > from || sentAt <= state.highestSentAt) {
+    } else if (seq >= from || !(byTime || byRun)) {
       return; // goes on, or late, or again
-    } else if (seq > state.opened) {
-      // Below it, the gap counted lost stays so; a jump's is counted now.
-      if (state.gapCounted) lostUndone = this.#undoGap(state, seq);
-      state.highest = state.gapCounted ? seq - 1 : state.opened;
-    } else {
-      const { highest, highestSentAt, opened, gapCounted, zeroSeen, missing } =
-        state;
-      state.left = {
-        highest,
-        highestSentAt,
-        opened,
-        gapCounted,
-        zeroSeen,
-        missing,
-      };
-      Object.assign(state, this.#numberingFrom(seq));
     }
+    // The run's first: those before this one are now counted received.
+    const first = !back && byRun ? this.#recount(state) : seq;
+    const inGap = !back && first > state.opened;
+    const jumped = inGap && !state.gapCounted;
+    const lostUndone = inGap && !jumped ? this.#undoGap(state, first) : 0;
+    const opened = state.opened;
+    if (!back) {
+      state.left = this.#numbering(state);
+      if (!inGap) Object.assign(state, this.#numberingFrom(first));
+      [state.highest, state.highestSentAt] = [seq - 1, NaN];
+    }
+    state.run = [];
     const client = state.client;
-    this.#report({ client, event: "renumbered", from, seq, back, lostUndone });
+    const by = byRun && !back ? "run" : "time";
+    this.#report({
+      client,
+      event: "renumbered",
+      from,
+      seq,
+      back,
+      by,
+      lostUndone,
+    });
+    // A jump's gap below the client's numbering is counted lost now.
+    if (jumped && first > opened + 1) this.#lost(state, opened + 1, first - 1);
+  }
+
+  /** Counts the run below the highest as received; gives its first. */
+  #recount(state: HeartbeatClient): number {
+    for (const { counted } of state.run) {
+      if (counted === "late") state.late--; // received already
+      else {
+        if (counted === "old") state.tooOld--;
+        else state.duplicates--;
+        state.received++;
+      }
+    }
+    return state.run[0].seq;
+  }
+
+  /** Where a client's numbering stands now. */
+  #numbering(state: HeartbeatClient): Numbering {
+    const { highest, highestSentAt, opened, gapCounted, zeroSeen, missing } =
+      state;
+    return { highest, highestSentAt, opened, gapCounted, zeroSeen, missing };
   }
 
   /** Un-counts lost the highest's gap from `seq` up, as far as still lost. */
@@ -837,7 +909,7 @@ class HeartbeatMonitor {
   #numberingFrom(seq: number): Numbering {
     return {
       highest: seq - 1,
-      highestSentAt: -Infinity,
+      highestSentAt: NaN, // unknown: nothing is sent after it
       opened: seq - 1,
       gapCounted: false,
       zeroSeen: false,
@@ -874,6 +946,7 @@ class HeartbeatMonitor {
       stopped: false,
       ...this.#numberingFrom(next),
       heardAt: now,
+      run: [],
     };
     this.#clients.set(name, state);
     return state;
@@ -970,7 +1043,9 @@ function formatReport(report: HeartbeatReport): string {
         `seq=${report.seq}${
           report.back
             ? ": back to the numbering it left"
-            : `, sent after seq=${report.from} with a lower number`
+            : report.by === "time"
+            ? `, sent after seq=${report.from} with a lower number`
+            : `: the third in a row below seq=${report.from}, sent in turn`
         }${
           report.lostUndone > 0
             ? `: ${report.lostUndone} counted lost no longer`

@@ -844,28 +844,16 @@ function beatAt(start: number, seq: number, atMs: number): Uint8Array {
 }
 
 /**
- * Sends a client's real heartbeats `real` (one each 20 ms of TIME) with
- * `forged` ones (same address and port) after the first `after` of them,
- * stamped before the real ones that follow, as the red team's repros do;
- * gives the client's summary once the last has come.
+ * Sends `sent` from one client socket, one at a time (a burst would overflow
+ * the socket buffer), each once the one before it is reported; gives the
+ * reports and the client's summary.
  */
-async function realAndForged(
-  real: number[],
-  after: number,
-  forged: number[],
-) {
+async function oneByOne(sent: Uint8Array[]) {
   let summary: HeartbeatClientStats | undefined;
   let events: ReturnType<ReturnType<typeof heartbeatServer>["events"]> = [];
+  let reports: HeartbeatReport[] = [];
   await withHeartbeatServer(30, 1, async (server, [peer]) => {
-    const start = Date.now() - 10_000;
-    const sent = real.map((seq, i) => beatAt(start, seq, 20 * i + 20));
-    sent.splice(
-      after,
-      0,
-      ...forged.map((seq) => beatAt(start, seq, 20 * after + 10)),
-    );
-    // One at a time (a burst would overflow the socket buffer): each
-    // heartbeat gets one report besides "lost" and "renumbered".
+    // Each heartbeat gets one report besides "lost" and "renumbered".
     const notes = ["lost", "renumbered"];
     const answered = () =>
       server.reports.filter((r) => !notes.includes(r.event)).length;
@@ -874,9 +862,27 @@ async function realAndForged(
       await server.until(() => answered() > i, `datagram ${i + 1}`);
     }
     events = server.events();
+    reports = server.reports;
     [summary] = (await server.stop()).heartbeats!.clients;
   });
-  return { summary: summary!, events };
+  return { summary: summary!, events, reports };
+}
+
+/**
+ * Sends a client's real heartbeats `real` (one each 20 ms of TIME) with
+ * `forged` ones (same address and port) after the first `after` of them,
+ * stamped before the real ones that follow, as the red team's repros do;
+ * gives the client's summary once the last has come.
+ */
+function realAndForged(real: number[], after: number, forged: number[]) {
+  const start = Date.now() - 10_000;
+  const sent = real.map((seq, i) => beatAt(start, seq, 20 * i + 20));
+  sent.splice(
+    after,
+    0,
+    ...forged.map((seq) => beatAt(start, seq, 20 * after + 10)),
+  );
+  return oneByOne(sent);
 }
 
 const range = (from: number, to: number) =>
@@ -969,4 +975,137 @@ Deno.test("serveUdp() with heartbeat still counts a real loss after a forged jum
     ["heartbeat", 11],
   ]);
   assert.deepEqual([summary.received, summary.lost], [6, 6]);
+});
+
+/** The counts of a client's summary that a forged heartbeat must not spoil. */
+const counts = (s: HeartbeatClientStats) => ({
+  received: s.received,
+  lost: s.lost,
+  late: s.late,
+  duplicates: s.duplicates,
+  tooOld: s.tooOld,
+});
+
+/**
+ * Real heartbeats 1-53 stamped now (one each 2 ms), and after 3 one forged
+ * heartbeat `seq` stamped `aheadMs` ahead of the server's clock.
+ */
+function withFutureForged(seq: number, aheadMs: number) {
+  const start = Date.now();
+  const sent = range(1, 53).map((n) => beatAt(start, n, 2 * n - 200));
+  sent.splice(3, 0, beatAt(start, seq, aheadMs));
+  return oneByOne(sent);
+}
+
+/**
+ * How counting takes the real 4 on after a forged TIME `aheadMs` ahead: at
+ * once when that TIME is too far ahead to be a client's, else by the third
+ * heartbeat in a row below it.
+ */
+function assertHealed(
+  events: ReturnType<ReturnType<typeof heartbeatServer>["events"]>,
+  aheadMs: number,
+) {
+  const i = events.findIndex(([, seq]) => seq === 4);
+  assert.deepEqual(
+    events.slice(i, i + 4),
+    aheadMs > 60_000
+      ? [["renumbered", 4], ["heartbeat", 4], ["heartbeat", 5], [
+        "heartbeat",
+        6,
+      ]]
+      : [["old", 4], ["old", 5], ["renumbered", 6], ["heartbeat", 6]],
+    `${aheadMs} ms ahead`,
+  );
+}
+
+Deno.test("serveUdp() with heartbeat heals from one forged jump with a TIME in the future: the real ones after it received, none left counted old (red team hb_future jump)", async () => {
+  const year2100 = Date.UTC(2100, 0, 1) - Date.now();
+  for (const aheadMs of [year2100, 86_400_000, 5000]) {
+    const { summary, events } = await withFutureForged(1e15 - 1, aheadMs);
+    assertHealed(events, aheadMs);
+    assert.deepEqual(
+      counts(summary),
+      { received: 54, lost: 0, late: 0, duplicates: 0, tooOld: 0 },
+      `${aheadMs} ms ahead`,
+    );
+  }
+});
+
+Deno.test("serveUdp() with heartbeat heals from one forged heartbeat 1002 with a TIME in the future: nothing left counted lost or old (red team hb_future gap, near)", async () => {
+  for (const aheadMs of [86_400_000, 5000]) {
+    const { summary, events } = await withFutureForged(1002, aheadMs);
+    assertHealed(events, aheadMs);
+    assert.deepEqual(
+      counts(summary),
+      { received: 54, lost: 0, late: 0, duplicates: 0, tooOld: 0 },
+      `${aheadMs} ms ahead`,
+    );
+    // Within three heartbeats, counting follows the real ones again.
+    assert.deepEqual(
+      events.slice(-3),
+      [["heartbeat", 51], ["heartbeat", 52], ["heartbeat", 53]],
+    );
+  }
+});
+
+Deno.test("serveUdp() with heartbeat takes a forger sending each SEQ just before the client as duplicates, each number received once, never renumbered (red team hb_preempt)", async () => {
+  for (const aheadMs of [-1, 50]) {
+    const start = Date.now() - 10_000;
+    const sent = [beatAt(start, 1, 0)];
+    for (const seq of range(2, 11)) {
+      sent.push(beatAt(start, seq, 100 * seq + aheadMs)); // forged
+      sent.push(beatAt(start, seq, 100 * seq)); // the client's
+    }
+    // The forger stops; the client goes on.
+    for (const seq of range(12, 14)) sent.push(beatAt(start, seq, 100 * seq));
+    const { summary, events } = await oneByOne(sent);
+    assert.equal(events.filter(([event]) => event === "renumbered").length, 0);
+    assert.deepEqual(
+      counts(summary),
+      { received: 14, lost: 0, late: 0, duplicates: 10, tooOld: 0 },
+      `forged ${aheadMs} ms ahead`,
+    );
+    assert.deepEqual(
+      events.slice(-3),
+      [["heartbeat", 12], ["heartbeat", 13], ["heartbeat", 14]],
+    );
+  }
+});
+
+Deno.test("serveUdp() with heartbeat reads a TIME with any number of decimals (red team hb_near)", async () => {
+  const seconds = (Date.now() / 1000).toFixed(6);
+  const { reports } = await oneByOne([
+    bytes(`Heartbeat 1 ${seconds}1234`), // 10 decimals
+    bytes(`Heartbeat 2 ${seconds}${"0".repeat(30)}`),
+    bytes(`Heartbeat 3 ${seconds.split(".")[0]}.5`),
+  ]);
+  assert.deepEqual(
+    reports.map((r) => [r.event, (r as { seq?: number }).seq]),
+    [["heartbeat", 1], ["heartbeat", 2], ["heartbeat", 3]],
+  );
+  const { delayMs } = reports[0] as { delayMs: number };
+  assert.ok(delayMs >= 0 && delayMs < 5000, `${delayMs}`);
+});
+
+Deno.test("serveUdp() with heartbeat counts three real heartbeats overtaken by a later one as received, nothing lost, and goes back to its numbering", async () => {
+  const start = Date.now() - 10_000;
+  const at = (seq: number) => beatAt(start, seq, 20 * seq);
+  // 4, 5, 6 overtaken by 7: the third in a row below 7 is taken as a
+  // numbering (it may be a forger's 7); 8 goes on from 7, back to it.
+  const { summary, events } = await oneByOne([1, 2, 3, 7, 4, 5, 6, 8].map(at));
+  assert.deepEqual(events.slice(3), [
+    ["lost", undefined],
+    ["heartbeat", 7],
+    ["late", 4],
+    ["late", 5],
+    ["renumbered", 6],
+    ["heartbeat", 6],
+    ["renumbered", 8],
+    ["heartbeat", 8],
+  ]);
+  assert.deepEqual(
+    counts(summary),
+    { received: 8, lost: 0, late: 0, duplicates: 0, tooOld: 0 },
+  );
 });
