@@ -67,8 +67,11 @@ async function runClient(
  * {@linkcode HOLD_TIMEOUTS} timeouts have passed since its last try: a late
  * reply to one cannot pass for a later one's unless it comes later still,
  * or unless more than {@linkcode MAX_SOCKETS_HELD} sentences go within that
- * time (then the oldest socket is closed early), or the system runs out of
- * ports. A sentence is sent again when no reply comes within `timeout`;
+ * time (then the oldest socket is closed early). When the system has no
+ * port free (a tiny ephemeral port range), the next sentence waits, at most
+ * {@linkcode HOLD_TIMEOUTS} timeouts, until the oldest socket has been
+ * {@linkcode HOLD_TIMEOUTS} timeouts since its last try, and takes its
+ * port: sentences wait, never mix. A sentence is sent again when no reply comes within `timeout`;
  * after `1 + retries` tries the generator throws. Datagrams from any
  * address but the server's are ignored.
  *
@@ -130,6 +133,7 @@ async function exchange(
   const { clientSocket, close } = await openFreshSocket(
     serverAddress,
     held,
+    log,
     signal,
   );
   const ipv6 = serverAddress.hostname.includes(":");
@@ -179,23 +183,35 @@ async function releaseHeld(held: UdpExchange[]) {
 }
 
 /**
- * A client socket whose port no held socket has; when the system has no
- * port left, the oldest held socket gives its own up.
+ * A client socket whose port no held socket has. When the system has no
+ * port left, it waits for the oldest held socket's hold to end
+ * ({@linkcode HOLD_TIMEOUTS} timeouts after its last try; the
+ * {@linkcode SOCKETS_HELD} later sentences cannot come first with so few
+ * ports), then closes it and takes its port: a sentence waits, never mixes.
  */
 async function openFreshSocket(
   serverAddress: Deno.NetAddr,
   held: UdpExchange[],
+  log?: (line: string) => void,
   signal?: AbortSignal,
 ) {
   while (true) {
     try {
       return openClientSocket(serverAddress, signal);
     } catch (error) {
-      const oldest = held.shift();
+      const oldest = held[0];
       if (!(error instanceof Deno.errors.AddrInUse) || oldest === undefined) {
         throw error;
       }
-      await closeClientSocket(oldest);
+      const holdEnd = oldest.lastTry + HOLD_TIMEOUTS * oldest.timeoutMs;
+      const waitMs = Math.max(0, holdEnd - Date.now());
+      log?.(
+        `no port free: waiting ${(waitMs / 1000).toFixed(3)} s for the ` +
+          `oldest socket's hold to end, to take its port`,
+      );
+      await sleep(waitMs, signal);
+      signal?.throwIfAborted(); // sendUdp closes the held sockets
+      await closeClientSocket(held.shift()!);
     }
   }
 }

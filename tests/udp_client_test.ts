@@ -1188,6 +1188,59 @@ console.log(JSON.stringify({ code: out.code,
   assert.equal(result.code, 0);
 });
 
+Deno.test("udp_client CLI makes a sentence wait for a port, never print a late reply, when the system has no port free (a 4-port range)", async () => {
+  if (!canUnshare({ network: true })) return;
+  // "one" is answered 0.5 s after its first try, after a 0.4 s timeout, so
+  // it is sent twice; its second try's reply comes 1.2 s late, while "five"
+  // (never answered) would have "one"'s port if "one"'s socket were given
+  // up early: the four ports are all held by then.
+  const result = await denoInNamespace(`
+await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
+const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
+const pending = new Set();
+const seen = new Map();
+const serving = (async () => {
+  try {
+    for await (const [message, from] of server) {
+      const sentence = new TextDecoder().decode(message);
+      const tries = (seen.get(sentence) ?? 0) + 1;
+      seen.set(sentence, tries);
+      if (sentence === "five") continue;
+      const delay = sentence === "one" ? (tries === 1 ? 500 : 1200) : 0;
+      const reply = new TextEncoder().encode(sentence.toUpperCase());
+      pending.add(new Promise((resolve) => setTimeout(resolve, delay))
+        .then(() => server.send(reply, from)).catch(() => {}));
+    }
+  } catch { /* closed */ }
+})();
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "-v", "--host", "127.0.0.1", "--timeout", "0.4", "--retries", "3"],
+  stdin: "piped", stdout: "piped", stderr: "piped",
+}).spawn();
+const writer = child.stdin.getWriter();
+await writer.write(new TextEncoder().encode("one\\ntwo\\nthree\\nfour\\nfive\\n"));
+await writer.close();
+const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+const out = await child.output();
+clearTimeout(timer);
+await Promise.all(pending);
+server.close();
+await serving;
+console.log(JSON.stringify({ code: out.code,
+  stdout: new TextDecoder().decode(out.stdout),
+  stderr: new TextDecoder().decode(out.stderr) }));
+`);
+  assert.equal(
+    result.stdout,
+    "ONE\nTWO\nTHREE\nFOUR\n",
+    JSON.stringify(result),
+  );
+  assert.equal(result.code, 1, JSON.stringify(result));
+  assert.match(result.stderr as string, /no port free: waiting [\d.]+ s/);
+  assert.match(result.stderr as string, /no reply from 127\.0\.0\.1:12000/);
+});
+
 Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
   if (!canUnshare({ network: true })) return;
   // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
