@@ -222,9 +222,18 @@ async function openFreshSocket(
  */
 function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
   const hostname = serverAddress.hostname.includes(":") ? "::" : "0.0.0.0";
-  // One line, never Deno's prompt, for the bind and for the sends.
-  requireNetAccess({ hostname, port: 0 });
-  requireNetAccess(serverAddress);
+  // One line, never Deno's prompt, for the bind and for the sends; it names
+  // what was refused first, then the rest, for a hint that grants all.
+  const needed = [{ hostname, port: 0 }, serverAddress];
+  const refusedFirst = needed.toSorted((a, b) =>
+    Number(isNetGranted(a)) - Number(isNetGranted(b))
+  );
+  if (!isNetGranted(refusedFirst[0])) {
+    throw new Deno.errors.NotCapable(
+      `Requires net access to ` +
+        refusedFirst.map((address) => `"${formatAddress(address)}"`).join(", "),
+    );
+  }
   const clientSocket = Deno.listenDatagram({
     transport: "udp",
     hostname,
@@ -239,6 +248,18 @@ function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
   }
   signal?.addEventListener("abort", close, { once: true });
   return { clientSocket, close };
+}
+
+/** Whether network access to `address` is granted, without a prompt. */
+function isNetGranted(
+  address: Deno.NetAddr | { hostname: string; port: number },
+) {
+  try {
+    requireNetAccess(address);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -1964,8 +1985,10 @@ function explainError(error: unknown, hostname: string): string {
     error instanceof Deno.errors.NotCapable ||
     (code === "EPERM" && syscall === "getaddrinfo")
   ) {
-    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
-    return `network access to ${what} was not granted: ${runHint()}`;
+    const refused = [...message.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    if (refused.length === 0) refused.push(hostname);
+    return `network access to "${refused[0]}" was not granted: ` +
+      `${grantHint(hostname, refused)}, or --allow-net: ${runHint()}`;
   }
   if (
     code === "ENOTFOUND" || code === "EAI_AGAIN" ||
@@ -1986,6 +2009,22 @@ function explainError(error: unknown, hostname: string): string {
     return `no route to ${hostname}: check --host and the network`;
   }
   return message;
+}
+
+/**
+ * The --allow-net that lets this run go on in one go: the server's name
+ * (to look it up) and what was refused. A name refused cannot be looked up,
+ * so its addresses stand as ADDRESS.
+ */
+function grantHint(hostname: string, refused: string[]): string {
+  const name = hostname.replace(/^\[(.*)\]$/, "$1");
+  const isName = !name.includes(":") && !/^[\d.]+$/.test(name);
+  const hosts = new Set([...(isName ? [name] : []), ...refused]);
+  const hint = `give --no-prompt --allow-net=${[...hosts].join(",")}`;
+  return refused.some((host) => !host.includes(":"))
+    ? `${hint}${PROGRAM.startsWith("udp") ? ",0.0.0.0:0" : ""},ADDRESS:PORT ` +
+      `(the name, to look it up, and each ADDRESS it has with the port)`
+    : hint;
 }
 
 /**

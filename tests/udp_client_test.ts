@@ -414,7 +414,7 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
-      /^udp_client: network access to "[^"]+" was not granted: deno run --allow-net[^\n]*\n$/,
+      /^udp_client: network access to "[^"]+" was not granted: give --no-prompt --allow-net=[^\s,]+,[^\s,]+, or --allow-net: deno run --allow-net[^\n]*\n$/,
     );
   });
 });
