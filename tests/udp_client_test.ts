@@ -1241,6 +1241,53 @@ console.log(JSON.stringify({ code: out.code,
   assert.match(result.stderr as string, /no reply from 127\.0\.0\.1:12000/);
 });
 
+Deno.test("sendUdp() stops at once on an abort while a sentence waits for a port (a 4-port range)", async () => {
+  if (!canUnshare({ network: true })) return;
+  // Four sentences answered at once hold the four ports for 10 timeouts
+  // (20 s); the fifth waits for one, and the abort ends the wait.
+  const result = await denoInNamespace(`
+await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
+const { sendUdp } = await import(Deno.args[0] + "udp_client.ts");
+const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
+const serving = (async () => {
+  try {
+    for await (const [message, from] of server) await server.send(message, from);
+  } catch { /* closed */ }
+})();
+const controller = new AbortController();
+let aborted = 0;
+const log = (line) => {
+  if (line.startsWith("no port free")) {
+    aborted = Date.now();
+    controller.abort(new Error("stop"));
+  }
+};
+const replies = [];
+let error = "";
+try {
+  for await (const reply of sendUdp(["1", "2", "3", "4", "5"], {
+    hostname: "127.0.0.1", timeout: 2, signal: controller.signal, log,
+  })) replies.push(new TextDecoder().decode(reply));
+} catch (e) {
+  error = e.message;
+}
+const ms = aborted === 0 ? -1 : Date.now() - aborted;
+server.close();
+await serving;
+console.log(JSON.stringify({ replies, error, ms }));
+`);
+  assert.deepEqual(
+    result.replies,
+    ["1", "2", "3", "4"],
+    JSON.stringify(result),
+  );
+  assert.equal(result.error, "stop", JSON.stringify(result));
+  assert.ok(
+    (result.ms as number) >= 0 && (result.ms as number) < 2000,
+    JSON.stringify(result),
+  );
+});
+
 Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
   if (!canUnshare({ network: true })) return;
   // The server is 192.0.2.1; a datagram from 127.0.0.1 with its port is a
