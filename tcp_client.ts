@@ -1218,8 +1218,10 @@ function explainError(error: unknown, hostname: string): string {
     error instanceof Deno.errors.NotCapable ||
     (code === "EPERM" && syscall === "getaddrinfo")
   ) {
-    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
-    return `network access to ${what} was not granted: ${runHint()}`;
+    const refused = [...message.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    if (refused.length === 0) refused.push(hostname);
+    return `network access to "${refused[0]}" was not granted: ` +
+      `${grantHint(hostname, refused)}, or --allow-net: ${runHint()}`;
   }
   if (
     code === "ENOTFOUND" || code === "EAI_AGAIN" ||
@@ -1240,6 +1242,22 @@ function explainError(error: unknown, hostname: string): string {
     return `no route to ${hostname}: check --host and the network`;
   }
   return message;
+}
+
+/**
+ * The --allow-net that lets this run go on in one go: the server's name
+ * (to look it up) and what was refused. A name refused cannot be looked up,
+ * so its addresses stand as ADDRESS.
+ */
+function grantHint(hostname: string, refused: string[]): string {
+  const name = hostname.replace(/^\[(.*)\]$/, "$1");
+  const isName = !name.includes(":") && !/^[\d.]+$/.test(name);
+  const hosts = new Set([...(isName ? [name] : []), ...refused]);
+  const hint = `give --no-prompt --allow-net=${[...hosts].join(",")}`;
+  return refused.some((host) => !host.includes(":"))
+    ? `${hint}${PROGRAM.startsWith("udp") ? ",0.0.0.0:0" : ""},ADDRESS:PORT ` +
+      `(the name, to look it up, and each ADDRESS it has with the port)`
+    : hint;
 }
 
 /**

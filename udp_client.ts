@@ -67,8 +67,11 @@ async function runClient(
  * {@linkcode HOLD_TIMEOUTS} timeouts have passed since its last try: a late
  * reply to one cannot pass for a later one's unless it comes later still,
  * or unless more than {@linkcode MAX_SOCKETS_HELD} sentences go within that
- * time (then the oldest socket is closed early), or the system runs out of
- * ports. A sentence is sent again when no reply comes within `timeout`;
+ * time (then the oldest socket is closed early). When the system has no
+ * port free (a tiny ephemeral port range), the next sentence waits, at most
+ * {@linkcode HOLD_TIMEOUTS} timeouts, until the oldest socket has been
+ * {@linkcode HOLD_TIMEOUTS} timeouts since its last try, and takes its
+ * port: sentences wait, never mix. A sentence is sent again when no reply comes within `timeout`;
  * after `1 + retries` tries the generator throws. Datagrams from any
  * address but the server's are ignored.
  *
@@ -130,6 +133,7 @@ async function exchange(
   const { clientSocket, close } = await openFreshSocket(
     serverAddress,
     held,
+    log,
     signal,
   );
   const ipv6 = serverAddress.hostname.includes(":");
@@ -179,23 +183,35 @@ async function releaseHeld(held: UdpExchange[]) {
 }
 
 /**
- * A client socket whose port no held socket has; when the system has no
- * port left, the oldest held socket gives its own up.
+ * A client socket whose port no held socket has. When the system has no
+ * port left, it waits for the oldest held socket's hold to end
+ * ({@linkcode HOLD_TIMEOUTS} timeouts after its last try; the
+ * {@linkcode SOCKETS_HELD} later sentences cannot come first with so few
+ * ports), then closes it and takes its port: a sentence waits, never mixes.
  */
 async function openFreshSocket(
   serverAddress: Deno.NetAddr,
   held: UdpExchange[],
+  log?: (line: string) => void,
   signal?: AbortSignal,
 ) {
   while (true) {
     try {
       return openClientSocket(serverAddress, signal);
     } catch (error) {
-      const oldest = held.shift();
+      const oldest = held[0];
       if (!(error instanceof Deno.errors.AddrInUse) || oldest === undefined) {
         throw error;
       }
-      await closeClientSocket(oldest);
+      const holdEnd = oldest.lastTry + HOLD_TIMEOUTS * oldest.timeoutMs;
+      const waitMs = Math.max(0, holdEnd - Date.now());
+      log?.(
+        `no port free: waiting ${(waitMs / 1000).toFixed(3)} s for the ` +
+          `oldest socket's hold to end, to take its port`,
+      );
+      await sleep(waitMs, signal);
+      signal?.throwIfAborted(); // sendUdp closes the held sockets
+      await closeClientSocket(held.shift()!);
     }
   }
 }
@@ -206,9 +222,18 @@ async function openFreshSocket(
  */
 function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
   const hostname = serverAddress.hostname.includes(":") ? "::" : "0.0.0.0";
-  // One line, never Deno's prompt, for the bind and for the sends.
-  requireNetAccess({ hostname, port: 0 });
-  requireNetAccess(serverAddress);
+  // One line, never Deno's prompt, for the bind and for the sends; it names
+  // what was refused first, then the rest, for a hint that grants all.
+  const needed = [{ hostname, port: 0 }, serverAddress];
+  const refusedFirst = needed.toSorted((a, b) =>
+    Number(isNetGranted(a)) - Number(isNetGranted(b))
+  );
+  if (!isNetGranted(refusedFirst[0])) {
+    throw new Deno.errors.NotCapable(
+      `Requires net access to ` +
+        refusedFirst.map((address) => `"${formatAddress(address)}"`).join(", "),
+    );
+  }
   const clientSocket = Deno.listenDatagram({
     transport: "udp",
     hostname,
@@ -223,6 +248,18 @@ function openClientSocket(serverAddress: Deno.NetAddr, signal?: AbortSignal) {
   }
   signal?.addEventListener("abort", close, { once: true });
   return { clientSocket, close };
+}
+
+/** Whether network access to `address` is granted, without a prompt. */
+function isNetGranted(
+  address: Deno.NetAddr | { hostname: string; port: number },
+) {
+  try {
+    requireNetAccess(address);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -1948,8 +1985,10 @@ function explainError(error: unknown, hostname: string): string {
     error instanceof Deno.errors.NotCapable ||
     (code === "EPERM" && syscall === "getaddrinfo")
   ) {
-    const what = message.match(/"[^"]*"/)?.[0] ?? hostname;
-    return `network access to ${what} was not granted: ${runHint()}`;
+    const refused = [...message.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    if (refused.length === 0) refused.push(hostname);
+    return `network access to "${refused[0]}" was not granted: ` +
+      `${grantHint(hostname, refused)}, or --allow-net: ${runHint()}`;
   }
   if (
     code === "ENOTFOUND" || code === "EAI_AGAIN" ||
@@ -1970,6 +2009,22 @@ function explainError(error: unknown, hostname: string): string {
     return `no route to ${hostname}: check --host and the network`;
   }
   return message;
+}
+
+/**
+ * The --allow-net that lets this run go on in one go: the server's name
+ * (to look it up) and what was refused. A name refused cannot be looked up,
+ * so its addresses stand as ADDRESS.
+ */
+function grantHint(hostname: string, refused: string[]): string {
+  const name = hostname.replace(/^\[(.*)\]$/, "$1");
+  const isName = !name.includes(":") && !/^[\d.]+$/.test(name);
+  const hosts = new Set([...(isName ? [name] : []), ...refused]);
+  const hint = `give --no-prompt --allow-net=${[...hosts].join(",")}`;
+  return refused.some((host) => !host.includes(":"))
+    ? `${hint}${PROGRAM.startsWith("udp") ? ",0.0.0.0:0" : ""},ADDRESS:PORT ` +
+      `(the name, to look it up, and each ADDRESS it has with the port)`
+    : hint;
 }
 
 /**

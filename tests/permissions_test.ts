@@ -14,6 +14,7 @@ import {
   hasProgram,
   onTerminal,
   ROOT,
+  startServer,
   udpSocket,
   withTimeout,
 } from "./_helpers.ts";
@@ -67,25 +68,54 @@ Deno.test("permissions: every --allow-net= line of the READMEs has --no-prompt",
 });
 
 // A client checks its bind (udp_client: 0.0.0.0:0) and the server's address,
-// looked up, before it sends or connects.
+// looked up, before it sends or connects. Its hint names all it needs; a name
+// refused cannot be looked up, so its addresses stand as ADDRESS.
+const ADDRESS_HINT = "ADDRESS:PORT (the name, to look it up, and each " +
+  "ADDRESS it has with the port)";
 for (
-  const [name, allowed, missing, options] of [
-    ["tcp_client.ts", "127.0.0.1:1", "127.0.0.1:9", "hello"],
-    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "hello"],
-    ["udp_client.ts", "0.0.0.0:0,127.0.0.1:1", "127.0.0.1:9", "--ping 1"],
+  const [name, allowed, missing, options, grant] of [
+    ["tcp_client.ts", "127.0.0.1:1", "127.0.0.1:9", "hello", "127.0.0.1:9"],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,127.0.0.1:1",
+      "127.0.0.1:9",
+      "hello",
+      "127.0.0.1:9,0.0.0.0:0",
+    ],
+    [
+      "udp_client.ts",
+      "0.0.0.0:0,127.0.0.1:1",
+      "127.0.0.1:9",
+      "--ping 1",
+      "127.0.0.1:9,0.0.0.0:0",
+    ],
     [
       "udp_client.ts",
       "0.0.0.0:0,127.0.0.1:1",
       "127.0.0.1:9",
       "--heartbeat --count 1",
+      "127.0.0.1:9,0.0.0.0:0",
     ],
-    ["udp_client.ts", "127.0.0.1:9", "0.0.0.0:0", "hello"],
-    ["tcp_client.ts", "localhost:9", "localhost", "--host localhost hello"],
+    [
+      "udp_client.ts",
+      "127.0.0.1:9",
+      "0.0.0.0:0",
+      "hello",
+      "0.0.0.0:0,127.0.0.1:9",
+    ],
+    [
+      "tcp_client.ts",
+      "localhost:9",
+      "localhost",
+      "--host localhost hello",
+      `localhost,${ADDRESS_HINT}`,
+    ],
     [
       "udp_client.ts",
       "0.0.0.0:0,localhost:9",
       "localhost",
       "--host localhost hello",
+      `localhost,0.0.0.0:0,${ADDRESS_HINT}`,
     ],
   ]
 ) {
@@ -104,7 +134,8 @@ for (
     assert.equal(
       shown.trim(),
       `${name.slice(0, -3)}: network access to "${missing}" was not ` +
-        `granted: deno run --allow-net ${flags}${name}`,
+        `granted: give --no-prompt --allow-net=${grant}, or --allow-net: ` +
+        `deno run --allow-net ${flags}${name}`,
     );
     assert.equal(code, 1);
     assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
@@ -148,3 +179,43 @@ Deno.test("permissions: udp_server's hint for a refused reply is a line that can
     await stderr.cancel();
   }
 });
+
+// --allow-net=localhost:PORT, enough for the textbook's TCPClient (Deno
+// connects by the name), is not for a full client: it looks the name up
+// itself, to try each address. Its refusal names both forms; with the name
+// granted, it names exactly what to grant, and granting that is enough.
+for (
+  const [name, server, flags] of [
+    ["tcp_client.ts", "tcp_server.ts", ""],
+    ["udp_client.ts", "udp_server.ts", "--unstable-net "],
+  ]
+) {
+  Deno.test(`permissions: ${name}'s hint for --allow-net=localhost:PORT names the name and ADDRESS:PORT; with the name granted, its flags, followed exactly, make the next run work`, async () => {
+    if (!canRun(await hasProgram("script"), "script (util-linux) is missing")) {
+      return;
+    }
+    const running = await startServer([
+      Deno.execPath(),
+      ...["run", "--allow-net", "--unstable-net", server, "--port", "0"],
+    ]);
+    try {
+      const { port } = running;
+      const run = (allowNet: string) =>
+        onPty(`deno run ${allowNet} ${flags}${name} --port ${port} hello`);
+      const first = await run(`--no-prompt --allow-net=localhost:${port}`);
+      assert.match(
+        first.shown,
+        /give --no-prompt --allow-net=localhost,\S*ADDRESS:PORT /,
+      );
+      const second = await run("--no-prompt --allow-net=localhost");
+      const given = second.shown.match(/give (--no-prompt --allow-net=\S+),/);
+      assert.ok(given, second.shown);
+      assert.match(given[1], new RegExp(`,127\\.0\\.0\\.1:${port}\\b`));
+      const third = await run(given[1]);
+      assert.equal(third.shown.trim(), "HELLO", given[1]);
+      assert.equal(third.code, 0);
+    } finally {
+      await running.stop();
+    }
+  });
+}

@@ -414,7 +414,7 @@ Deno.test("udp_client CLI prints one line and exits 1 on each failure", async (t
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
-      /^udp_client: network access to "[^"]+" was not granted: deno run --allow-net[^\n]*\n$/,
+      /^udp_client: network access to "[^"]+" was not granted: give --no-prompt --allow-net=[^\s,]+,[^\s,]+, or --allow-net: deno run --allow-net[^\n]*\n$/,
     );
   });
 });
@@ -1186,6 +1186,106 @@ console.log(JSON.stringify({ code: out.code,
     JSON.stringify(result),
   );
   assert.equal(result.code, 0);
+});
+
+Deno.test("udp_client CLI makes a sentence wait for a port, never print a late reply, when the system has no port free (a 4-port range)", async () => {
+  if (!canUnshare({ network: true })) return;
+  // "one" is answered 0.5 s after its first try, after a 0.4 s timeout, so
+  // it is sent twice; its second try's reply comes 1.2 s late, while "five"
+  // (never answered) would have "one"'s port if "one"'s socket were given
+  // up early: the four ports are all held by then.
+  const result = await denoInNamespace(`
+await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
+const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
+const pending = new Set();
+const seen = new Map();
+const serving = (async () => {
+  try {
+    for await (const [message, from] of server) {
+      const sentence = new TextDecoder().decode(message);
+      const tries = (seen.get(sentence) ?? 0) + 1;
+      seen.set(sentence, tries);
+      if (sentence === "five") continue;
+      const delay = sentence === "one" ? (tries === 1 ? 500 : 1200) : 0;
+      const reply = new TextEncoder().encode(sentence.toUpperCase());
+      pending.add(new Promise((resolve) => setTimeout(resolve, delay))
+        .then(() => server.send(reply, from)).catch(() => {}));
+    }
+  } catch { /* closed */ }
+})();
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--allow-net", "--unstable-net", Deno.args[0] + "udp_client.ts",
+    "-v", "--host", "127.0.0.1", "--timeout", "0.4", "--retries", "3"],
+  stdin: "piped", stdout: "piped", stderr: "piped",
+}).spawn();
+const writer = child.stdin.getWriter();
+await writer.write(new TextEncoder().encode("one\\ntwo\\nthree\\nfour\\nfive\\n"));
+await writer.close();
+const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+const out = await child.output();
+clearTimeout(timer);
+await Promise.all(pending);
+server.close();
+await serving;
+console.log(JSON.stringify({ code: out.code,
+  stdout: new TextDecoder().decode(out.stdout),
+  stderr: new TextDecoder().decode(out.stderr) }));
+`);
+  assert.equal(
+    result.stdout,
+    "ONE\nTWO\nTHREE\nFOUR\n",
+    JSON.stringify(result),
+  );
+  assert.equal(result.code, 1, JSON.stringify(result));
+  assert.match(result.stderr as string, /no port free: waiting [\d.]+ s/);
+  assert.match(result.stderr as string, /no reply from 127\.0\.0\.1:12000/);
+});
+
+Deno.test("sendUdp() stops at once on an abort while a sentence waits for a port (a 4-port range)", async () => {
+  if (!canUnshare({ network: true })) return;
+  // Four sentences answered at once hold the four ports for 10 timeouts
+  // (20 s); the fifth waits for one, and the abort ends the wait.
+  const result = await denoInNamespace(`
+await Deno.writeTextFile("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003");
+const { sendUdp } = await import(Deno.args[0] + "udp_client.ts");
+const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 12000 });
+const serving = (async () => {
+  try {
+    for await (const [message, from] of server) await server.send(message, from);
+  } catch { /* closed */ }
+})();
+const controller = new AbortController();
+let aborted = 0;
+const log = (line) => {
+  if (line.startsWith("no port free")) {
+    aborted = Date.now();
+    controller.abort(new Error("stop"));
+  }
+};
+const replies = [];
+let error = "";
+try {
+  for await (const reply of sendUdp(["1", "2", "3", "4", "5"], {
+    hostname: "127.0.0.1", timeout: 2, signal: controller.signal, log,
+  })) replies.push(new TextDecoder().decode(reply));
+} catch (e) {
+  error = e.message;
+}
+const ms = aborted === 0 ? -1 : Date.now() - aborted;
+server.close();
+await serving;
+console.log(JSON.stringify({ replies, error, ms }));
+`);
+  assert.deepEqual(
+    result.replies,
+    ["1", "2", "3", "4"],
+    JSON.stringify(result),
+  );
+  assert.equal(result.error, "stop", JSON.stringify(result));
+  assert.ok(
+    (result.ms as number) >= 0 && (result.ms as number) < 2000,
+    JSON.stringify(result),
+  );
 });
 
 Deno.test("udp_client CLI takes no reply from this machine for a server elsewhere", async () => {
