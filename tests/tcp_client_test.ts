@@ -457,7 +457,7 @@ Deno.test("tcp_client CLI prints one line and exits 1 on each failure", async (t
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
-      /^tcp_client: network access to "127\.0\.0\.1:12000" was not granted: deno run --allow-net tcp_client\.ts\n$/,
+      /^tcp_client: network access to "127\.0\.0\.1:12000" was not granted: give --no-prompt --allow-net=127\.0\.0\.1:12000, or --allow-net: deno run --allow-net tcp_client\.ts\n$/,
     );
   });
 });
