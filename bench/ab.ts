@@ -5,9 +5,12 @@
  * each mode the median over rounds of each server's rate and of its ratio
  * to C and to Node.js in that round, and the fairness probes' latency.
  *
- *   deno run --allow-run --allow-read --allow-write=bench bench/ab.ts \
+ *   deno run -A bench/ab.ts \
  *     --old REV [--rounds 5] [--seconds 3] [--stream-mib 256]
  *     [--modes stream,once,udp,pingpong,fairness]
+ *
+ * (`-A`: Deno 2.9.6 asks for all access to read `/proc/PID/stat`, the
+ * server's CPU time.)
  *
  * The server runs on core 0 and the load generator on core 1 when
  * `taskset` exists; each round runs old and new in turn, the order
