@@ -63,14 +63,15 @@ async function acceptLoop(server: Server): Promise<TcpServerStats> {
       const connection = server.admit(connectionSocket);
       // Not awaited: the loop goes straight back to accept(), so every
       // client is served at once, not one after another as in Python.
-      server.track(connection, serveConnection(connection));
-      // Nor is making room, if the server is full: newcomers never wait in
-      // the backlog for it.
-      server.makeRoom(connection);
-      // Full, under a storm every accept() completes at once: the loop then
-      // takes turns, so that the ends of clients that closed are read before
-      // anyone's place is taken. (Not full, it never waits behind others.)
-      if (server.full) await fairTurn();
+      connection.served = serveConnection(connection);
+      if (server.full) {
+        // Nor is making room: newcomers never wait in the backlog for it.
+        server.makeRoom(connection);
+        // Under a storm every accept() completes at once: the loop takes
+        // turns, so that the ends of clients that closed are read before
+        // anyone's place is taken. (Not full, it never waits behind others.)
+        await fairTurn();
+      }
     }
   } finally {
     await server.finish();
@@ -98,7 +99,7 @@ async function serveConnection(connection: Connection) {
       if (busy) await fairTurn(); // other clients, timers and signals go
     }
     // A character still unfinished at the very end goes back as it is.
-    await connection.sendUnfinished();
+    if (connection.holdsCharacter) await connection.sendUnfinished();
   } catch (error) {
     connection.failed(error);
   } finally {
@@ -292,6 +293,14 @@ export interface TcpServer {
 const MIN_READ_SIZE = 2 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
 /**
+ * Smallest read buffers of connections that ended, kept for new ones, at
+ * most this many: under a stream of short connections, making a buffer for
+ * each (memory from the system, and the garbage collector's work to give it
+ * back) costs more than the rest of serving one.
+ */
+const MAX_SPARE_BUFFERS = 256;
+const spareBuffers: Uint8Array[] = [];
+/**
  * Room for upper-cased text that is not ASCII (ASCII is upper-cased where it
  * was read). A connection holds at most its read buffer and this.
  */
@@ -337,7 +346,10 @@ class Server {
   readonly logError: ReturnType<typeof rateLimited>;
   readonly idleMs: number;
   stopping = false;
-  #serving = new Set<Promise<void>>();
+  /** Connections admitted whose serving has not ended. */
+  #serving = 0;
+  /** Set by `finish` while it waits for the last connection to end. */
+  #lastEnded?: () => void;
   /** Out of files, a connection gave way, and no client is accepted yet. */
   #evictedForFiles = false;
   #maxConnections: number;
@@ -376,6 +388,7 @@ class Server {
     this.#evictedForFiles = false;
     const connection = new Connection(connectionSocket, this);
     this.connections.add(connection);
+    this.#serving++;
     this.stats.connections++;
     this.trace?.(`accept: a connection socket for ${connection.client}`);
     return connection;
@@ -389,7 +402,6 @@ class Server {
    * one that came after it and has not yet shown whether it stays.
    */
   async makeRoom(newcomer: Connection) {
-    if (!this.full) return;
     await withinOrTooLate(newcomer.served ?? Promise.resolve(), SETTLE_MS);
     if (!this.connections.has(newcomer)) return; // it did not stay
     if (!this.stopping && this.#overWith(newcomer)) {
@@ -413,11 +425,9 @@ class Server {
     return count > this.#maxConnections;
   }
 
-  /** Keeps `serving` until it ends, so that `finish` can wait for it. */
-  track(connection: Connection, serving: Promise<void>) {
-    connection.served = serving;
-    this.#serving.add(serving);
-    serving.finally(() => this.#serving.delete(serving));
+  /** Counts a connection whose serving has ended, for `finish`. */
+  ended() {
+    if (--this.#serving === 0) this.#lastEnded?.();
   }
 
   /**
@@ -493,7 +503,9 @@ class Server {
   /** Stops, waits for every connection to end, and cleans up. */
   async finish() {
     this.stop();
-    while (this.#serving.size > 0) await Promise.all(this.#serving);
+    if (this.#serving > 0) {
+      await new Promise<void>((resolve) => this.#lastEnded = resolve);
+    }
     clearInterval(this.#sweeper);
     clearTimeout(this.#shutdownTimer);
     this.trace?.(
@@ -552,13 +564,6 @@ class Server {
 class Connection {
   readonly socket: Deno.TcpConn;
   readonly server: Server;
-  /** The client's address and port, for log lines. */
-  readonly client: string;
-  /**
-   * The client's address, an IPv6 one by its /64: places are shared by
-   * address, and one host or site may hold a whole /64.
-   */
-  readonly address: string;
   /** When a byte last moved, from `performance.now()`. */
   lastActive = performance.now();
   /** Waiting for the client's next bytes: shutdown closes it at once. */
@@ -570,9 +575,13 @@ class Connection {
   sending = false;
   /** Serving it: resolves once it has ended and its socket is closed. */
   served?: Promise<void>;
+  #client?: string;
+  #address?: string;
   #closed = false;
   #closedBy?: ClosedBy;
-  #buffer = new Uint8Array(MIN_READ_SIZE);
+  #buffer = spareBuffers.pop() ?? new Uint8Array(MIN_READ_SIZE);
+  /** Read to its end: no read is in flight into `#buffer` any more. */
+  #readToEnd = false;
   /** Made for the first text that is not ASCII. */
   #reply?: Uint8Array;
   /** Bytes at the front of `#buffer`: the start of a character. */
@@ -586,8 +595,21 @@ class Connection {
   constructor(socket: Deno.TcpConn, server: Server) {
     this.socket = socket;
     this.server = server;
-    this.client = formatAddress(socket.remoteAddr);
-    this.address = placeHolder(socket.remoteAddr.hostname);
+  }
+
+  /** The client's address and port, for log lines. */
+  get client(): string {
+    // Made when first asked for: most connections are never logged.
+    return this.#client ??= formatAddress(this.socket.remoteAddr);
+  }
+
+  /**
+   * The client's address, an IPv6 one by its /64: places are shared by
+   * address, and one host or site may hold a whole /64.
+   */
+  get address(): string {
+    // Made when first asked for: only a full server shares out places.
+    return this.#address ??= placeHolder(this.socket.remoteAddr.hostname);
   }
 
   /**
@@ -616,6 +638,7 @@ class Connection {
         `recv: end of stream, ${this.client} closed its side`,
       );
       this.#ending = "closed by the client";
+      this.#readToEnd = true;
       return null;
     }
     this.lastActive = performance.now();
@@ -695,6 +718,14 @@ class Connection {
       `close: ${this.client}, ${bytesOf(this.#bytesIn)} in, ` +
         `${this.#bytesOut} out, ${this.#ending}`,
     );
+    this.server.ended();
+    // Its buffer serves the next client: a new one costs more than a read.
+    if (
+      this.#readToEnd && this.#buffer.length === MIN_READ_SIZE &&
+      spareBuffers.length < MAX_SPARE_BUFFERS
+    ) {
+      spareBuffers.push(this.#buffer);
+    }
   }
 
   /** Counts a failure, or an early close by the server, and says why. */

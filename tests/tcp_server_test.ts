@@ -47,6 +47,35 @@ Deno.test("serveTcp() answers each connection with its bytes upper-cased", async
   assert.equal(stats.bytesOut, 12 + 7);
 });
 
+Deno.test("serveTcp() gives each of 400 clients, 16 at a time, only its own bytes back, whoever came before", async () => {
+  // Read buffers of clients that ended serve the next ones: none may see a
+  // byte of another's, nor the start of a character another left held.
+  const stats = await withServer("tcp", {}, async (port) => {
+    let next = 0;
+    async function client() {
+      while (next < 400) {
+        const i = next++;
+        // Lengths from 1 byte to past the smallest buffer (2 KiB); every
+        // fifth ends with the start of a character, sent back at the end.
+        const body = bytes(`${i}:`.padEnd(1 + (i * 37) % 2200, "abc"));
+        const held = i % 5 === 0 ? [0xc3] : [];
+        const reply = await tcpExchange(
+          port,
+          new Uint8Array([...body, ...held]),
+        );
+        assert.deepEqual(
+          [...reply],
+          [...bytes(text(body).toUpperCase()), ...held],
+          `client ${i}`,
+        );
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, client));
+  });
+  assert.equal(stats.connections, 400);
+  assert.equal(stats.failed, 0);
+});
+
 Deno.test("serveTcp() throws what onListen throws, and leaves nothing open", () => {
   let port = 0;
   assert.throws(
