@@ -521,7 +521,10 @@ class Server {
   #closeIdle() {
     const now = performance.now();
     for (const connection of this.connections) {
-      if (!connection.sending && now - connection.lastActive >= this.idleMs) {
+      // Not idle: waiting for its client to read, or holding the start of
+      // a character, which goes back as it is when its wait ends.
+      if (connection.sending || connection.holdsCharacter) continue;
+      if (now - connection.lastActive >= this.idleMs) {
         connection.closeEarly("idle timeout");
       }
     }

@@ -415,6 +415,23 @@ Deno.test("serveTcp() with idleTimeout closes a silent connection, not a busy on
   assert.equal(stats.timedOut, 1);
 });
 
+Deno.test("serveTcp() with idleTimeout shorter than the wait for a character's rest still sends its start back before closing", async () => {
+  const stats = await withServer("tcp", { idleTimeout: 0.3 }, async (port) => {
+    const conn = await connect(port);
+    try {
+      // "q" and the start of a Greek letter, and then silence: the start
+      // goes back as it is after its wait (1 s), and only then is the
+      // connection idle.
+      await conn.write(new Uint8Array([0x71, 0xce]));
+      assert.deepEqual([...await readAll(conn)], [0x51, 0xce]);
+    } finally {
+      conn.close();
+    }
+  });
+  assert.equal(stats.timedOut, 1);
+  assert.equal(stats.bytesOut, 2);
+});
+
 Deno.test("serveTcp() with idleTimeout leaves open a connection that sends a byte now and then", async () => {
   const stats = await withServer("tcp", { idleTimeout: 1 }, async (port) => {
     const conn = await connect(port);
