@@ -1308,7 +1308,7 @@ const ATOMIC_LINES = 1365;
 const stderrLog = new LineQueue(
   Deno.stderr,
   100,
-  (count) => `(${count} more log lines dropped: stderr was not read)`,
+  (count) => `(${count} more log lines dropped: stderr did not keep up)`,
 );
 
 /** Writes a line to stderr without ever making the server wait. */
