@@ -698,11 +698,15 @@ if (chosenModes.includes("uppercase")) {
 }
 
 // RESULTS.md
+
+/** The line in RESULTS.md above which nothing is rewritten. */
+const KEPT_ABOVE =
+  "<!-- deno task bench rewrites what follows and keeps what is above -->";
 const cpuModel =
   (await sh("grep -m1 'model name' /proc/cpuinfo || true")).split(":")[1]
     ?.trim() ?? "unknown";
 const lines = [
-  "# Benchmark results",
+  "## The last full run of `deno task bench`",
   "",
   `Written by \`deno task bench\` on ${
     new Date().toISOString().slice(0, 10)
@@ -756,7 +760,27 @@ for (const table of extraSections) lines.push(...table, "");
 if (sections.length > 0) {
   lines.push("![Throughput relative to C](results.svg)", "");
 }
-await Deno.writeTextFile(`${root}bench/RESULTS.md`, lines.join("\n"));
+await Deno.writeTextFile(
+  `${root}bench/RESULTS.md`,
+  await keptResults() + `${KEPT_ABOVE}\n\n` + lines.join("\n"),
+);
+
+/**
+ * What RESULTS.md holds above `KEPT_ABOVE`, the analyses written by hand
+ * from `bench/ab.ts` runs: each run replaces only what is below. A file
+ * without the line is kept whole.
+ */
+async function keptResults(): Promise<string> {
+  let previous: string;
+  try {
+    previous = await Deno.readTextFile(`${root}bench/RESULTS.md`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "# Benchmark results\n\n";
+    throw error;
+  }
+  const end = previous.indexOf(KEPT_ABOVE);
+  return end === -1 ? `${previous.trimEnd()}\n\n` : previous.slice(0, end);
+}
 
 // results.svg: one group of bars per mode, each bar the rate relative to C.
 const colors = ["#2b7bb9", "#e0a030", "#5aa05a", "#888888"];
