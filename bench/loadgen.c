@@ -116,8 +116,8 @@ struct client {
   long served;
 };
 
-/* Each new connection of the once mode comes from the next of 250
-   loopback source addresses (127.0.0.2-251) when the server is on
+/* Each new TCP connection of the once and pingpong modes comes from the
+   next of 250 loopback source addresses (127.0.0.2-251) when the server is on
    127.0.0.1: the client closes first, so each connection leaves its port
    in TIME-WAIT, and from one address a few seconds at 14,000 connections a
    second fill the 28,000 ephemeral ports; connect() then spends most of

@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: measures our servers against the textbook's Python
  * programs, Node.js and a C epoll server, on loopback, and writes
- * `bench/RESULTS.md` and `bench/results.svg`.
+ * `bench/results.svg` and the end of `bench/RESULTS.md` (below its marker
+ * line: the analyses above it are kept).
  *
  * The load comes from `bench/loadgen.c` (built here with the system's C
  * compiler), which checks every reply. Where `taskset` exists the server

@@ -42,12 +42,12 @@ async function benchOnCopy(results?: string): Promise<string> {
   }
 }
 
-const noCompiler = !(await hasProgram("cc"));
+const hasCompiler = await hasProgram("cc");
 
 Deno.test({
   name:
     "deno task bench rewrites RESULTS.md below its marker line and keeps the analyses above it",
-  ignore: !canRun(!noCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
+  ignore: !canRun(hasCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
   async fn() {
     const analysis =
       "# Benchmark results\n\n## An analysis by hand\n\nKept.\n\n";
@@ -64,7 +64,7 @@ Deno.test({
 Deno.test({
   name:
     "deno task bench keeps a RESULTS.md without its marker line whole, above what it writes",
-  ignore: !canRun(!noCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
+  ignore: !canRun(hasCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
   async fn() {
     const earlier = "# Benchmark results\n\nWritten by hand, no marker.\n";
     const results = await benchOnCopy(earlier);
@@ -75,7 +75,7 @@ Deno.test({
 
 Deno.test({
   name: "deno task bench writes a RESULTS.md where there was none",
-  ignore: !canRun(!noCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
+  ignore: !canRun(hasCompiler, "needs a C compiler (cc) for bench/loadgen.c"),
   async fn() {
     const results = await benchOnCopy();
     assert.ok(results.startsWith(`# Benchmark results\n\n${MARKER}\n\n`));
